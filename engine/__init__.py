@@ -1,0 +1,29 @@
+"""Backprop Lab's engine: the report's model, its gradients, checks, training and session files.
+
+Standard library only; nothing here imports Qt (a contract in pyproject.toml and a test enforce it).
+"""
+
+from engine.model import (
+    MATRIX_NAMES,
+    NumericalOverflowError,
+    backward,
+    forward,
+    loss_and_grads,
+    sigmoid,
+    sigmoid_prime,
+    validate_model,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MATRIX_NAMES",
+    "NumericalOverflowError",
+    "__version__",
+    "backward",
+    "forward",
+    "loss_and_grads",
+    "sigmoid",
+    "sigmoid_prime",
+    "validate_model",
+]
