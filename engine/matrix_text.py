@@ -1,0 +1,235 @@
+"""Matrices as text: parse what people paste, format what they copy.
+
+Parsing accepts
+
+* spreadsheet/plain text: one row per line, values separated by tabs, commas, semicolons or spaces;
+* Python/NumPy/PyTorch nested lists: ``[[1, 2], [3, 4]]``, ``array([[1., 2.], [3., 4.]])``,
+  NumPy's printed form ``[[1. 2.]\n [3. 4.]]``, ``tensor([[...]])``; a flat ``[1, 2, 3]`` is one row.
+
+It never evaluates the text: a tiny tokenizer reads brackets, separators and numbers, nothing else.
+Size is bounded (``MAX_TEXT_CHARS`` characters, at most ``MAX_K`` rows and columns), and every entry
+must be a finite float64 (no NaN, no infinity, no 1e999). Errors are ``ValueError`` with one line
+naming the problem and where it is.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+from engine.model import MAX_K
+
+Matrix = list[list[float]]
+
+#: Longest text accepted (a 1024×1024 matrix of 20-character numbers fits; a runaway clipboard does not).
+MAX_TEXT_CHARS = 25_000_000
+
+# Unicode minus signs people paste from documents and web pages.
+_MINUSES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-"})
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_WRAPPER = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\s*)?\(\s*(.*?)\s*\)\s*$", re.S)
+_KWARGS = re.compile(r",\s*[A-Za-z_]\w*\s*=.*$", re.S)
+_SEPARATORS = re.compile(r"[\t,; ]+")
+
+
+def parse_number(text: str) -> float:
+    """One cell's text as a finite float, or ValueError saying why not.
+
+    Accepts what Python's ``float`` accepts for finite numbers (surrounding blanks, exponents,
+    a Unicode minus sign); refuses empty text, words, NaN, infinities and values that overflow.
+    """
+    s = str(text).strip().translate(_MINUSES)
+    if not s:
+        raise ValueError("empty input: type a number")
+    if len(s) > 400:
+        raise ValueError("not a number: the text is too long")
+    try:
+        value = float(s)
+    except ValueError:
+        raise ValueError(f"not a number: {_short(s)!r}") from None
+    if math.isnan(value):
+        raise ValueError(f"not a finite number: {_short(s)!r} is NaN")
+    if math.isinf(value):
+        if "inf" in s.lower():
+            raise ValueError(f"not a finite number: {_short(s)!r} is infinite")
+        raise ValueError(f"too large: {_short(s)!r} overflows a float64 (largest is about 1.8e308)")
+    return value
+
+
+def parse_matrix_text(text: str) -> Matrix:
+    """Rows of finite floats from pasted text (see the module docstring for the accepted forms).
+
+    Always returns a rectangular list of rows (at least 1×1); a single number is 1×1.
+    """
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"the text is too long to be a matrix ({len(text):,} characters)")
+    s = text.translate(_MINUSES).strip()
+    if not s:
+        raise ValueError("nothing to paste: the text is empty")
+    if any(c in s for c in "[]()"):
+        rows = _parse_nested(s)
+    else:
+        rows = _parse_lines(s)
+    return _check_shape(rows)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _parse_lines(s: str) -> Matrix:
+    rows: Matrix = []
+    for n, line in enumerate(s.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        cells = [c for c in _SEPARATORS.split(line) if c]
+        row = []
+        for m, cell in enumerate(cells, start=1):
+            try:
+                row.append(parse_number(cell))
+            except ValueError as exc:
+                raise ValueError(f"line {n}, value {m}: {exc}") from None
+        rows.append(row)
+        if len(rows) > MAX_K:
+            raise ValueError(f"too many rows: at most {MAX_K} are supported")
+    return rows
+
+
+def _strip_wrapper(s: str) -> str:
+    # array([[...]], dtype=float64) / tensor([[...]], requires_grad=True) / np.array([...]) / ([...])
+    m = _WRAPPER.match(s)
+    if m is None:
+        return s
+    inner = _KWARGS.sub("", m.group(1)) if "=" in m.group(1) else m.group(1)
+    return inner.strip()
+
+
+def _parse_nested(s: str) -> Matrix:
+    s = _strip_wrapper(s)
+    if "(" in s or ")" in s:
+        raise ValueError(
+            "not a matrix: only one array(...) or tensor(...) around a nested list is understood"
+        )
+    tokens = _tokenize(s)
+    pos = 0
+    depth = 0
+    rows: Matrix = []
+    current: list[float] | None = None
+    flat: list[float] = []
+    max_depth = 0
+    while pos < len(tokens):
+        tok = tokens[pos]
+        pos += 1
+        if tok == "[":
+            depth += 1
+            max_depth = max(max_depth, depth)
+            if depth > 2:
+                raise ValueError("not a matrix: lists nested deeper than two levels")
+            if depth == 2:
+                current = []
+        elif tok == "]":
+            if depth == 0:
+                raise ValueError("unbalanced brackets: a ']' has no matching '['")
+            if depth == 2:
+                assert current is not None
+                rows.append(current)
+                current = None
+                if len(rows) > MAX_K:
+                    raise ValueError(f"too many rows: at most {MAX_K} are supported")
+            depth -= 1
+            if depth == 0 and pos < len(tokens):
+                raise ValueError("unexpected text after the closing ']'")
+        else:
+            value = parse_number(tok)
+            if depth == 2:
+                assert current is not None
+                current.append(value)
+            elif depth == 1 and max_depth == 1:
+                flat.append(value)
+            else:
+                raise ValueError(f"a number outside a row: {_short(tok)!r}")
+    if depth != 0:
+        raise ValueError("unbalanced brackets: a '[' is never closed")
+    if max_depth == 1:
+        return [flat]
+    return rows
+
+
+def _tokenize(s: str) -> list[str]:
+    tokens: list[str] = []
+    i, n = 0, len(s)
+    while i < n:
+        c = s[i]
+        if c in "[]":
+            tokens.append(c)
+            i += 1
+        elif c in " \t\r\n,;":
+            i += 1
+        else:
+            j = i
+            while j < n and s[j] not in "[] \t\r\n,;":
+                j += 1
+            tokens.append(s[i:j])
+            i = j
+    return tokens
+
+
+def _check_shape(rows: Matrix) -> Matrix:
+    if not rows or all(not r for r in rows):
+        raise ValueError("nothing to paste: no numbers found")
+    width = len(rows[0])
+    if width > MAX_K:
+        raise ValueError(f"too many columns: at most {MAX_K} are supported")
+    for n, row in enumerate(rows, start=1):
+        if len(row) != width:
+            raise ValueError(f"ragged rows: row {n} has {len(row)} values but row 1 has {width}")
+    return rows
+
+
+def _short(s: str) -> str:
+    return s if len(s) <= 30 else s[:27] + "..."
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _fmt(v: float, digits: int | None) -> str:
+    # repr is the shortest text that reads back to the same float64; digits rounds for people.
+    return repr(float(v)) if digits is None else f"{float(v):.{digits}g}"
+
+
+def _rows(m: Sequence[Sequence[float]] | Sequence[float]) -> list[list[float]]:
+    if m and not isinstance(m[0], Sequence):
+        return [[float(v) for v in m]]  # type: ignore[arg-type]
+    return [[float(v) for v in row] for row in m]  # type: ignore[union-attr]
+
+
+def format_tsv(m: Sequence[Sequence[float]] | Sequence[float], digits: int | None = None) -> str:
+    """Tab-separated rows (what spreadsheets paste), full precision unless ``digits`` is given."""
+    return "\n".join("\t".join(_fmt(v, digits) for v in row) for row in _rows(m)) + "\n"
+
+
+def format_python(m: Sequence[Sequence[float]] | Sequence[float], digits: int | None = None) -> str:
+    """A Python nested list ``[[a, b], [c, d]]`` (a 1-row matrix as a flat list)."""
+    rows = _rows(m)
+    if len(rows) == 1 and m and not isinstance(m[0], Sequence):
+        return "[" + ", ".join(_fmt(v, digits) for v in rows[0]) + "]"
+    return "[" + ", ".join("[" + ", ".join(_fmt(v, digits) for v in row) + "]" for row in rows) + "]"
+
+
+def format_latex_bmatrix(m: Sequence[Sequence[float]] | Sequence[float], digits: int | None = 6) -> str:
+    """A LaTeX ``bmatrix`` (amsmath), rounded to ``digits`` significant digits by default."""
+    body = " \\\\\n".join("  " + " & ".join(_fmt(v, digits) for v in row) for row in _rows(m))
+    return "\\begin{bmatrix}\n" + body + "\n\\end{bmatrix}\n"
+
+
+def format_markdown(m: Sequence[Sequence[float]] | Sequence[float], digits: int | None = 6) -> str:
+    """A Markdown table with 0-based row and column indices (as the editors show them)."""
+    rows = _rows(m)
+    k = len(rows[0])
+    lines = ["|   | " + " | ".join(str(j) for j in range(k)) + " |", "|---|" + "---:|" * k]
+    lines += [f"| {i} | " + " | ".join(_fmt(v, digits) for v in row) + " |" for i, row in enumerate(rows)]
+    return "\n".join(lines) + "\n"

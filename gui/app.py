@@ -1,0 +1,70 @@
+"""Start the desktop application: ``backprop-lab [SESSION_FILE]``.
+
+Without a file the window opens on the report's worked example. A file that cannot be opened is
+reported (one line on stderr and an error dialog) and the window opens on the report example
+instead, so the user is never left with nothing.
+
+``BACKPROP_LAB_EXIT_AFTER_SHOW=1`` makes the application quit right after the window is first
+shown, printing ``shown after <seconds> s`` (time since this module was imported); the test suite
+and the start-up benchmark use it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+_IMPORTED = time.perf_counter()
+
+ORGANIZATION = "BackpropLab"
+APPLICATION = "Backprop Lab"
+EXIT_AFTER_SHOW = "BACKPROP_LAB_EXIT_AFTER_SHOW"
+USAGE = "usage: backprop-lab [SESSION_FILE] | backprop-lab check|train|report ..."
+
+
+def run_app(argv: Sequence[str]) -> int:
+    """Open the main window (on ``argv[0]`` if given) and run the event loop; the exit code."""
+    args = list(argv)
+    if args and args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    if len(args) > 1 or (args and args[0].startswith("-")):
+        print(f"backprop-lab: unexpected arguments {' '.join(args)!r}\n{USAGE}", file=sys.stderr)
+        return 2
+
+    from PySide6.QtCore import QCoreApplication, QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "backprop-lab"])
+    app.setApplicationDisplayName(APPLICATION)
+
+    from engine.session import SessionError
+    from gui.main_window import MainWindow
+
+    exit_after_show = bool(os.environ.get(EXIT_AFTER_SHOW))
+    path = args[0] if args else None
+    try:
+        window = MainWindow(path)
+    except (SessionError, OSError, ValueError) as exc:
+        problem = str(exc)
+        print(
+            f"backprop-lab: cannot open {path}: {problem}; showing the report example instead",
+            file=sys.stderr,
+        )
+        window = MainWindow(None)
+        if not exit_after_show:
+            QTimer.singleShot(0, lambda: QMessageBox.critical(window, "Cannot open session", problem))
+    window.show()
+    if exit_after_show:
+
+        def _report_and_quit() -> None:
+            print(f"shown after {time.perf_counter() - _IMPORTED:.3f} s", flush=True)
+            window.close()
+            app.quit()
+
+        QTimer.singleShot(0, _report_and_quit)
+    return int(app.exec())

@@ -1,0 +1,372 @@
+"""The chain rule of one gradient entry, typeset, with the current numbers; and the cells that feed it.
+
+Select a cell of ∂L/∂A, ∂L/∂B or ∂L/∂C and the panel writes out the report's Figure 2 for it,
+
+    ∂E/∂w_ij = ∂E/∂o_j · ∂o_j/∂net_j · ∂net_j/∂w_ij,
+
+in the model's own names (for A: ∂L/∂A_ij = ∂L/∂y_j · ∂y_j/∂a_j · ∂a_j/∂A_ij = g_j · σ′(a_j) · x_i),
+each factor with its value, the upstream sum g_j = Σ_k C_jk · 2w_k term by term (summarised for
+K > :data:`EXPAND_MAX_K`), and the product, which equals the table's entry. The numbers come from
+:func:`engine.explain.derive`; this module only typesets them (Qt rich text).
+
+:class:`CellHighlighter` outlines the cells of x, A, B, C that the factors read, with an overlay on
+each editor's viewport: it paints and nothing else (transparent to the mouse, below any open cell
+editor), so the editors work exactly as before.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QAbstractItemView, QLabel, QTextBrowser, QVBoxLayout, QWidget
+
+from engine.explain import Derivation, derive
+from engine.model import NumericalOverflowError
+from gui.document import Document
+
+#: Up to this K the upstream sum is written out term by term; above it, summarised.
+EXPAND_MAX_K = 6
+
+_SERIF = "'Latin Modern Roman', 'CMU Serif', 'STIX Two Text', 'DejaVu Serif', 'Times New Roman', serif"
+_HIGHLIGHT = QColor(255, 170, 0)
+_FOCUS = QColor(200, 40, 40)
+
+
+# --------------------------------------------------------------------------- typesetting
+
+
+def num(v: float, digits: int = 6) -> str:
+    """A number for the formulas: ``digits`` significant figures, a real minus sign."""
+    text = f"{v:.{digits}g}"
+    if "e" in text:
+        mantissa, exp = text.split("e")
+        text = f"{mantissa}·10<sup>{int(exp)}</sup>"
+    return text.replace("-", "−")
+
+
+def full(v: float) -> str:
+    """Every digit (repr), as in the tables' tooltips."""
+    return repr(v).replace("-", "−")
+
+
+def sym(symbol: str) -> str:
+    """'g_1' → <i>g</i><sub>1</sub>; 'σ′(a_1)' → σ′(<i>a</i><sub>1</sub>); '2w_3' → 2<i>w</i><sub>3</sub>."""
+    out = []
+    i = 0
+    while i < len(symbol):
+        c = symbol[i]
+        if c == "_":
+            j = i + 1
+            while j < len(symbol) and (symbol[j].isdigit() or symbol[j] in ",ikjs"):
+                j += 1
+            sub = symbol[i + 1 : j]
+            out.append("<sub>" + "".join(f"<i>{c}</i>" if c.isalpha() else c for c in sub) + "</sub>")
+            i = j
+            continue
+        out.append(f"<i>{c}</i>" if c.isalpha() and c.isascii() else html.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def _d(num_: str, den: str) -> str:
+    """∂num/∂den, upright ∂ and italic variables."""
+    return f"∂{num_}/∂{den}"
+
+
+def derivation_html(d: Derivation, expand_max_k: int = EXPAND_MAX_K) -> str:
+    """The derivation as Qt rich text (see the module docstring)."""
+    i, j, m = d.i, d.j, d.matrix
+    upstream, act, inp = d.factors
+    w_ij = f"<i>{m}</i><sub>{i},{j}</sub>"
+    o, net = sym(d.output), sym(d.net)
+    L = "<i>L</i>"
+    parts = [f"<div style=\"font-family:{_SERIF}; font-size:12pt\">"]
+    parts.append(
+        f"<p style='margin-bottom:2px'><b>{_d(L, w_ij)}</b>, the entry in row {i}, column {j} of ∂<i>L</i>/∂<i>{m}</i>"
+        f" &nbsp; <span style='color:#666'>(the report's Figure 2 with <i>E</i> = <i>L</i>, "
+        f"<i>o<sub>j</sub></i> = {o}, net<sub><i>j</i></sub> = {net})</span></p>"
+    )
+    # The three lines of a textbook derivation: the rule, the symbols, the numbers.
+    if m == "A":
+        rule = f"{_d(L, o)} · {_d(o, net)} · {_d(net, w_ij)}"
+    elif m == "B":
+        rule = f"{_d(L, o)} · 1 · {_d(net, w_ij)}"
+    else:
+        rule = f"{_d(L, o)} · 1 · {_d(net, w_ij)}"
+    symbols = " · ".join(sym(f.symbol) for f in d.factors)
+    numbers = " · ".join(f"({num(f.value)})" if f.value < 0 else num(f.value) for f in d.factors)
+    parts.append("<table cellspacing='0' cellpadding='3' style='margin-left:12px'>")
+    parts.append(f"<tr><td align='right'>{_d(L, w_ij)}</td><td>=</td><td>{rule}</td></tr>")
+    parts.append(f"<tr><td></td><td>=</td><td>{symbols}</td></tr>")
+    parts.append(f"<tr><td></td><td>=</td><td>{numbers}</td></tr>")
+    parts.append(f"<tr><td></td><td>=</td><td><b>{full(d.product)}</b></td></tr>")
+    parts.append("</table>")
+
+    # The factors, one per row: what the report calls it, what it is here, how it is computed, its value.
+    parts.append("<p style='margin:6px 0 2px 0'><b>The factors</b></p>")
+    parts.append("<table cellspacing='0' cellpadding='4' border='1' style='border-color:#bbb; border-style:solid'>")
+    parts.append("<tr style='background:#eef'><th>Figure 2</th><th>here</th><th>equals</th>"
+                 "<th>computed as</th><th align='right'>value</th></tr>")
+    roles = ("∂<i>E</i>/∂<i>o<sub>j</sub></i>", "∂<i>o<sub>j</sub></i>/∂net<sub><i>j</i></sub>",
+             "∂net<sub><i>j</i></sub>/∂<i>w<sub>ij</sub></i>")
+    meanings = ("what the rest of the network makes of the output", "the activation's slope",
+                "the input multiplied with the weight")
+    for f, role, meaning in zip(d.factors, roles, meanings, strict=True):
+        here = "1" if f.derivative == "(no activation)" else _typeset_derivative(f.derivative)
+        parts.append(
+            f"<tr><td>{role}</td><td>{here}</td><td>{sym(f.symbol)}</td>"
+            f"<td>{_typeset_formula(f.formula)}<br><span style='color:#777; font-size:9pt'>{meaning}</span></td>"
+            f"<td align='right'><tt>{full(f.value)}</tt></td></tr>"
+        )
+    parts.append("</table>")
+
+    if d.terms:
+        parts.append(_sum_html(d, expand_max_k))
+
+    parts.append("<p style='margin:6px 0 2px 0'><b>Forward values used</b></p><p style='margin-left:12px'>")
+    parts.append(" &nbsp;·&nbsp; ".join(
+        f"{sym(s)} = {_typeset_formula(formula)} = <tt>{full(v)}</tt>" for s, formula, v in d.intermediates
+    ))
+    parts.append("</p>")
+    agree = d.product == d.engine_value
+    mark = "<span style='color:#1a7a40'>✓ equals</span>" if agree else "<span style='color:#b2182b'>≠</span>"
+    parts.append(
+        f"<p>Product <tt>{full(d.product)}</tt> {mark} the table's ∂<i>L</i>/∂<i>{m}</i>[{i}][{j}] = "
+        f"<tt>{full(d.engine_value)}</tt>.</p>"
+    )
+    parts.append(f"<p style='color:#666; font-size:9pt'>{_cells_text(d)}</p></div>")
+    return "".join(parts)
+
+
+def _sum_html(d: Derivation, expand_max_k: int) -> str:
+    j = d.j
+    g = sym(f"g_{j}")
+    out = [
+        f"<p style='margin:6px 0 2px 0'><b>The upstream sum</b> &nbsp; {g} = ∂<i>L</i>/∂<i>z</i><sub>{j}</sub> = "
+        f"Σ<sub><i>k</i></sub> <i>C</i><sub>{j},<i>k</i></sub> · 2<i>w<sub>k</sub></i> &nbsp;"
+        f"<span style='color:#666'>(each output's pull on the loss, weighted by the connection from unit {j})</span></p>"
+    ]
+    k = d.K
+    if k <= expand_max_k:
+        terms = " + ".join(
+            f"{num(t.weight, 4)}·{num(t.upstream, 5)}" if t.weight >= 0 else f"({num(t.weight, 4)})·{num(t.upstream, 5)}"
+            for t in d.terms
+        )
+        out.append(f"<p style='margin-left:12px'>{g} = {terms}</p>")
+        shown = list(d.terms)
+    else:
+        first, last = d.terms[:3], d.terms[-1]
+        terms = " + ".join(f"{num(t.value, 5)}" for t in first)
+        out.append(
+            f"<p style='margin-left:12px'>{g} = {terms} + ⋯ + {num(last.value, 5)} "
+            f"&nbsp;<span style='color:#666'>({k} terms; the largest three below)</span></p>"
+        )
+        shown = sorted(d.largest_terms(3), key=lambda t: t.k)
+    out.append("<table cellspacing='0' cellpadding='3' border='1' style='margin-left:12px; border-color:#bbb'>")
+    out.append(f"<tr style='background:#eef'><th><i>k</i></th><th><i>C</i><sub>{j},<i>k</i></sub></th>"
+               "<th>2<i>w<sub>k</sub></i></th><th>product</th></tr>")
+    for t in shown:
+        out.append(f"<tr><td align='center'>{t.k}</td><td align='right'><tt>{num(t.weight, 10)}</tt></td>"
+                   f"<td align='right'><tt>{num(t.upstream, 10)}</tt></td>"
+                   f"<td align='right'><tt>{num(t.value, 10)}</tt></td></tr>")
+    out.append(f"<tr><td align='center'>Σ</td><td></td><td></td><td align='right'><b><tt>{full(d.upstream_sum)}"
+               "</tt></b></td></tr></table>")
+    return "".join(out)
+
+
+def _typeset_derivative(text: str) -> str:
+    """'∂L/∂y_1' → ∂<i>L</i>/∂<i>y</i><sub>1</sub>; 'A_01' → <i>A</i><sub>01</sub>."""
+    return "/".join(sym(part) for part in text.split("/"))
+
+
+def _typeset_formula(text: str) -> str:
+    if text.startswith("input "):
+        return f"input {text.split()[1]} of x"
+    if text in ("linear branch", "output layer"):
+        return f"no activation ({text})"
+    match = re.fullmatch(r"1 / \(1 \+ e\^\(−(a_\d+)\)\)", text)
+    if match:  # σ's definition, with a real superscript
+        return f"1 / (1 + <i>e</i><sup>−{sym(match.group(1))}</sup>)"
+    return sym(text)
+
+
+def _cells_text(d: Derivation) -> str:
+    i, j = d.i, d.j
+    if d.matrix == "A":
+        feeds = f"x<sub>{i}</sub>, column {j} of A (which makes a<sub>{j}</sub>) and row {j} of C (which makes g<sub>{j}</sub>)"
+    elif d.matrix == "B":
+        feeds = f"x<sub>{i}</sub>, B<sub>{i},{j}</sub> itself and row {j} of C (which makes g<sub>{j}</sub>)"
+    else:
+        feeds = f"x, columns {i} of A and B (which make z<sub>{i}</sub>) and column {j} of C (which makes w<sub>{j}</sub>)"
+    return f"Outlined in the editors: {feeds}. Every entry also depends on all weights through w."
+
+
+# --------------------------------------------------------------------------- highlighting in the editors
+
+
+class _Overlay(QWidget):
+    """Paints outlines over some cells of one table; sees no mouse events and holds no focus."""
+
+    def __init__(self, view: QAbstractItemView) -> None:
+        super().__init__(view.viewport())
+        self.setObjectName("chainRuleOverlay")
+        self._view = view
+        self.cells: frozenset[tuple[int, int]] = frozenset()
+        self.focus: tuple[int, int] | None = None
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setGeometry(view.viewport().rect())
+        self.lower()  # below a cell editor, should one open
+        self.show()
+
+    def set_cells(self, cells: frozenset[tuple[int, int]], focus: tuple[int, int] | None = None) -> None:
+        self.cells, self.focus = cells, focus
+        self.update()
+
+    def paintEvent(self, _event) -> None:
+        if not self.cells:
+            return
+        model = self._view.model()
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        fill = QColor(_HIGHLIGHT)
+        fill.setAlpha(55)
+        for r, c in self.cells:
+            rect = self._view.visualRect(model.index(r, c)).adjusted(1, 1, -2, -2)
+            if rect.isEmpty():
+                continue
+            focus = (r, c) == self.focus
+            painter.fillRect(rect, fill)
+            painter.setPen(QPen(_FOCUS if focus else _HIGHLIGHT, 3 if focus else 2))
+            painter.drawRect(rect)
+        painter.end()
+
+
+class CellHighlighter(QObject):
+    """Outlines cells of several tables (by block name) with overlays on their viewports."""
+
+    def __init__(self, tables: dict[str, QAbstractItemView], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.tables = {name: t for name, t in tables.items() if t is not None}
+        self.overlays = {name: _Overlay(t) for name, t in self.tables.items()}
+        for name, t in self.tables.items():
+            t.viewport().installEventFilter(self)
+            t.horizontalScrollBar().valueChanged.connect(self.overlays[name].update)
+            t.verticalScrollBar().valueChanged.connect(self.overlays[name].update)
+            t.model().modelReset.connect(self.overlays[name].update)
+            t.model().dataChanged.connect(self.overlays[name].update)
+
+    def show_cells(self, cells: dict[str, frozenset[tuple[int, int]]], focus: tuple[str, int, int] | None = None) -> None:
+        for name, overlay in self.overlays.items():
+            f = (focus[1], focus[2]) if focus and focus[0] == name else None
+            overlay.set_cells(cells.get(name, frozenset()), f)
+
+    def clear(self) -> None:
+        self.show_cells({})
+
+    def highlighted(self) -> dict[str, frozenset[tuple[int, int]]]:
+        return {name: o.cells for name, o in self.overlays.items() if o.cells}
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            for name, t in self.tables.items():
+                if t.viewport() is watched:
+                    self.overlays[name].setGeometry(t.viewport().rect())
+        return False
+
+
+# --------------------------------------------------------------------------- the panel
+
+
+class ChainRulePanel(QWidget):
+    """Shows :func:`derivation_html` for the selected gradient entry; follows the document.
+
+    :meth:`attach` connects the gradient tables (by matrix name) and the editors to outline;
+    :meth:`show_entry` shows an entry directly. ``derivation`` is the one shown (or None).
+    """
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("chainRulePanel")
+        self._document = document
+        self.derivation: Derivation | None = None
+        self.entry: tuple[str, int, int] | None = None
+        self.highlighter: CellHighlighter | None = None
+        self._tables: dict[str, QAbstractItemView] = {}
+
+        self.text = QTextBrowser(objectName="chainRuleText")
+        self.text.setOpenLinks(False)
+        self.hint = QLabel(objectName="chainRuleHint")
+        self.hint.setStyleSheet("color: palette(mid);")
+        self.hint.setText("Select a cell of ∂L/∂A, ∂L/∂B or ∂L/∂C to see how the chain rule builds it.")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.hint)
+        layout.addWidget(self.text, 1)
+        document.modelChanged.connect(self._on_document_model_changed)
+        self._show()
+
+    def attach(self, gradient_tables: dict[str, QAbstractItemView], editors: dict[str, QAbstractItemView]) -> None:
+        """Follow the current cell of each gradient table; outline feeding cells in ``editors``."""
+        self._tables = {n: t for n, t in gradient_tables.items() if t is not None}
+        for name, table in self._tables.items():
+            sm = table.selectionModel()
+            sm.currentChanged.connect(lambda cur, _prev, n=name: self._on_table_current_changed(n, cur))
+        self.highlighter = CellHighlighter(editors, self)
+
+    def show_entry(self, matrix: str, i: int, j: int) -> None:
+        self.entry = (matrix, i, j)
+        self._show()
+
+    def clear(self) -> None:
+        self.entry = None
+        self._show()
+
+    def plain_text(self) -> str:
+        return self.text.toPlainText()
+
+    def _on_table_current_changed(self, name: str, current: QModelIndex) -> None:
+        if current.isValid():
+            # One entry at a time: clear the other tables' current cell so that reselecting works.
+            for other, table in self._tables.items():
+                if other != name and table.currentIndex().isValid():
+                    table.selectionModel().setCurrentIndex(QModelIndex(), QItemSelectionModel.SelectionFlag.Clear)
+            self.show_entry(name, current.row(), current.column())
+
+    def _on_document_model_changed(self) -> None:
+        if self.entry is not None and max(self.entry[1], self.entry[2]) >= self._document.K:
+            self.entry = None
+        self._show()
+
+    def _show(self) -> None:
+        doc = self._document
+        self.derivation = None
+        self.hint.setVisible(True)
+        if self.entry is None:
+            self.text.setHtml(
+                f"<div style=\"font-family:{_SERIF}; font-size:12pt; color:#555\"><p>The report's Figure 2:</p>"
+                "<p style='margin-left:12px'>∂<i>E</i>/∂<i>w<sub>ij</sub></i> = ∂<i>E</i>/∂<i>o<sub>j</sub></i> · "
+                "∂<i>o<sub>j</sub></i>/∂net<sub><i>j</i></sub> · ∂net<sub><i>j</i></sub>/∂<i>w<sub>ij</sub></i></p>"
+                "<p>Select a gradient entry to see it with the current numbers.</p></div>"
+            )
+            if self.highlighter is not None:
+                self.highlighter.clear()
+            return
+        m, i, j = self.entry
+        model = doc.model
+        try:
+            d = derive(model.x, model.A, model.B, model.C, m, i, j)
+        except (NumericalOverflowError, ValueError) as exc:
+            self.text.setHtml(f"<p style='color:#b2182b'>No derivation: {html.escape(str(exc))}</p>")
+            if self.highlighter is not None:
+                self.highlighter.clear()
+            return
+        self.derivation = d
+        self.hint.setVisible(False)
+        self.text.setHtml(derivation_html(d))
+        if self.highlighter is not None:
+            self.highlighter.show_cells(d.cells, (m, i, j))

@@ -1,0 +1,461 @@
+"""The open document: one engine ``Session`` plus everything the window needs around it.
+
+Every panel takes the :class:`Document` in its constructor, reads from it, and subscribes to its
+signals; panels never talk to each other. Public API (stable; additions only):
+
+Signals
+    ``modelChanged()``            x, A, B, C or K changed; :attr:`evaluation` is already fresh.
+    ``settingsChanged()``         the session's ``TrainingSettings`` changed.
+    ``historyChanged()``          the training history changed (rows appended, truncated, replaced).
+                                  Appends during a run arrive in batches (about every 50 ms), never
+                                  one signal per step; :attr:`history_generation` changes only when
+                                  rows were removed or replaced, so views can append incrementally.
+    ``pathChanged(str)``          the file path ("" for an unsaved document).
+    ``dirtyChanged(bool)``        the document became modified / saved.
+    ``trainingStateChanged(str)`` "idle", "running" or "paused" (see :attr:`training_state`).
+    ``sessionReplaced()``         a whole new session (open, new): the above signals follow it.
+    ``statusMessage(str, int)``   a one-line message for the status bar and its timeout in ms.
+
+Reading
+    ``session`` (engine Session, treat as read-only), ``model`` (its Model), ``K``, ``evaluation``
+    (:class:`Evaluation`: loss, grads, intermediates, error), ``matrix(name)``, ``value(name, i, j)``,
+    ``training_settings``, ``history``, ``history_generation``, ``path``, ``display_name``,
+    ``is_dirty``, ``undo_stack`` (QUndoStack), ``training_state``, ``is_training``.
+
+Editing (each is one undoable command; names are "x", "A", "B", "C"; x is the 1×K row 0)
+    ``set_entry(name, i, j, value)``, ``paste_block(name, row, col, block)``, ``set_model(model, text)``,
+    ``randomize(seed, low, high)``, ``resize(k, seed, low, high)``, ``reset_to_initial()``,
+    ``load_report_example()``. They raise ValueError (one line) for invalid values or shapes and then
+    change nothing; they refuse while training (``is_training``) with the same ValueError.
+
+Other changes
+    ``set_training_settings(settings)`` (validated, not undoable, marks dirty), ``notify(text)``,
+    ``replace_session(session, path)`` (clears undo, clean), ``save(path=None)`` (atomic; clean),
+    ``mark_clean()``, ``mark_dirty()``.
+
+Training (used by ``gui.worker.TrainingController``, not by panels)
+    ``begin_training_run() -> Trainer``, ``set_training_state(state)``, ``append_history(records)``,
+    ``show_weights(A, B, C)``, ``finish_training_run(trainer, text)`` (one undo step per run).
+
+History rules: edits keep the history (it continues across runs). Changing K (or loading a model of
+another K) and "Reset to initial" clear it and make the new model the initial one, because a history
+belongs to the model it started from; undo brings it back.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from engine.model import MATRIX_NAMES, backward, forward, validate_model
+from engine.session import History, Model, Session, save_session
+from engine.training import Divergence, StepRecord, Trainer, TrainingSettings
+from gui.undo import Snapshot, SnapshotCommand, TrainingRunCommand
+
+Matrix = list[list[float]]
+
+#: Names of the editable blocks, in the order the editors show them.
+BLOCK_NAMES = ("x", *MATRIX_NAMES)
+#: Largest K the editors offer (the engine accepts more; a person does not edit more).
+EDITOR_MAX_K = 32
+#: Names of the intermediates, in forward order, with their display labels.
+INTERMEDIATES = (("a", "a"), ("y", "σ(a)"), ("u", "u"), ("z", "z"), ("w", "w"))
+
+TRAINING_STATES = ("idle", "running", "paused")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The model evaluated at its own x.
+
+    ``loss`` is L = Σ w_j² (None when it does not fit in a float64); ``grads`` maps "A", "B", "C"
+    to K×K gradients in the weights' layout (empty on error); ``values`` maps "a", "y", "u", "z",
+    "w" to K-vectors (y is σ(a)); ``error`` is a one-line reason when the numbers overflow.
+    """
+
+    loss: float | None
+    grads: dict[str, Matrix] = field(default_factory=dict)
+    values: dict[str, list[float]] = field(default_factory=dict)
+    error: str | None = None
+
+
+def evaluate(model: Model) -> Evaluation:
+    """Forward and backward pass of the report's model, with overflow turned into ``error``."""
+    try:
+        values = forward(model.x, model.A, model.B, model.C)
+        grads = backward(model.x, model.C, values)
+    except OverflowError as exc:  # pragma: no cover - float ops saturate to inf instead
+        return Evaluation(None, error=f"the numbers overflow a float64 ({exc})")
+    vectors = {name: list(values[name]) for name, _ in INTERMEDIATES}  # type: ignore[arg-type]
+    loss = values["loss"]
+    assert isinstance(loss, float)
+    if not math.isfinite(loss):
+        return Evaluation(
+            None, values=vectors, error="the loss overflows a float64; make the weights smaller"
+        )
+    named = {"A": grads["dA"], "B": grads["dB"], "C": grads["dC"]}
+    for name, grad in named.items():
+        if not all(math.isfinite(v) for row in grad for v in row):
+            return Evaluation(loss, values=vectors, error=f"∂L/∂{name} overflows a float64")
+    return Evaluation(loss, named, vectors)  # type: ignore[arg-type]
+
+
+def _model_blocks(model: Model) -> dict[str, Matrix]:
+    return {"x": [list(model.x)], "A": model.A, "B": model.B, "C": model.C}
+
+
+def _make_model(x: Sequence[float], A: Matrix, B: Matrix, C: Matrix) -> Model:
+    xv, Av, Bv, Cv = validate_model(list(x), A, B, C)
+    return Model(xv, Av, Bv, Cv)
+
+
+class Document(QObject):
+    """One session being edited and trained in the window (see the module docstring)."""
+
+    modelChanged = Signal()
+    settingsChanged = Signal()
+    historyChanged = Signal()
+    pathChanged = Signal(str)
+    dirtyChanged = Signal(bool)
+    trainingStateChanged = Signal(str)
+    sessionReplaced = Signal()
+    statusMessage = Signal(str, int)
+
+    def __init__(
+        self, session: Session | None = None, path: str | Path | None = None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._session = session if session is not None else Session.report_example()
+        self._path: Path | None = Path(path) if path else None
+        self._undo = QUndoStack(self)
+        self._run_start: tuple[Snapshot, int] | None = None
+        self._extra_dirty = False  # changes outside the undo stack (settings, training state shown)
+        self._was_dirty = False
+        self._training_state = "idle"
+        self._history_generation = 0
+        self._evaluation = evaluate(self._session.model)
+        self._undo.cleanChanged.connect(self._on_undo_clean_changed)
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def session(self) -> Session:
+        return self._session
+
+    @property
+    def model(self) -> Model:
+        return self._session.model
+
+    @property
+    def K(self) -> int:
+        return len(self._session.model.x)
+
+    @property
+    def evaluation(self) -> Evaluation:
+        return self._evaluation
+
+    @property
+    def training_settings(self) -> TrainingSettings:
+        return self._session.training
+
+    @property
+    def history(self) -> History:
+        return self._session.history
+
+    @property
+    def history_generation(self) -> int:
+        """Changes whenever history rows were removed or replaced (not on appends)."""
+        return self._history_generation
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def display_name(self) -> str:
+        if self._path is not None:
+            return self._path.name
+        return self._session.name or "Untitled"
+
+    @property
+    def undo_stack(self) -> QUndoStack:
+        return self._undo
+
+    @property
+    def is_dirty(self) -> bool:
+        return self._extra_dirty or not self._undo.isClean()
+
+    @property
+    def training_state(self) -> str:
+        """ "idle" (no run), "running", or "paused" (a run exists; the editors are read-only)."""
+        return self._training_state
+
+    @property
+    def is_training(self) -> bool:
+        return self._training_state != "idle"
+
+    def matrix(self, name: str) -> Matrix:
+        """A copy of block ``name`` as rows: "x" is 1×K, "A", "B", "C" are K×K."""
+        return [list(row) for row in _model_blocks(self.model)[self._check_name(name)]]
+
+    def value(self, name: str, i: int, j: int) -> float:
+        return _model_blocks(self.model)[self._check_name(name)][i][j]
+
+    # ------------------------------------------------------------------ editing (undoable)
+
+    def set_entry(self, name: str, i: int, j: int, value: float) -> None:
+        """Set one entry (x is row 0). ValueError if not a finite number or out of range."""
+        self.paste_block(name, i, j, [[value]], text=f"Edit {self._entry_label(name, i, j)}")
+
+    def paste_block(
+        self, name: str, row: int, col: int, block: Sequence[Sequence[float]], text: str | None = None
+    ) -> None:
+        """Write ``block`` (rows of numbers) into ``name`` with its top-left at (row, col).
+
+        The block must fit: a block that would run past the matrix's edge is refused whole,
+        never silently clipped.
+        """
+        self._refuse_while_training()
+        blocks = _model_blocks(self.model)
+        target = [list(r) for r in blocks[self._check_name(name)]]
+        rows, cols = len(target), len(target[0])
+        h = len(block)
+        w = len(block[0]) if h else 0
+        if h == 0 or w == 0:
+            raise ValueError("nothing to paste: the block is empty")
+        if row < 0 or col < 0 or row + h > rows or col + w > cols:
+            at = self._entry_label(name, row, col)
+            raise ValueError(f"a {h}×{w} block does not fit in {name} ({rows}×{cols}) at {at}")
+        for di, brow in enumerate(block):
+            if len(brow) != w:
+                raise ValueError(f"row {di + 1} of the block has {len(brow)} values; expected {w}")
+            for dj, v in enumerate(brow):
+                f = float(v)
+                if not math.isfinite(f):
+                    raise ValueError(
+                        f"{self._entry_label(name, row + di, col + dj)} would not be finite: {v!r}"
+                    )
+                target[row + di][col + dj] = f
+        blocks = {**blocks, name: target}
+        after = _make_model(blocks["x"][0], blocks["A"], blocks["B"], blocks["C"])
+        self._push_model(after, text or f"Paste {h}×{w} into {name}")
+
+    def set_model(self, model: Model, text: str = "Replace model") -> None:
+        """Replace x, A, B, C (and possibly K) as one undoable step."""
+        self._refuse_while_training()
+        self._push_model(_make_model(model.x, model.A, model.B, model.C), text)
+
+    def randomize(self, seed: int, low: float = 0.0, high: float = 1.0) -> None:
+        """New x, A, B, C from ``Session.random(K, seed, low, high)`` (the same seed gives the same model)."""
+        self._refuse_while_training()
+        self._check_range(low, high)
+        model = Session.random(self.K, seed, low=low, high=high).model
+        self._push_model(model, f"Randomize (seed {seed}, [{low:g}, {high:g}))")
+
+    def resize(self, k: int, seed: int = 0, low: float = 0.0, high: float = 1.0) -> None:
+        """Change K, keeping the overlapping entries (the top-left block of each matrix).
+
+        New entries are the ones ``randomize(seed, low, high)`` would put there at the new K,
+        so growing K is reproducible and never leaves dead (all-zero) units.
+        """
+        self._refuse_while_training()
+        if not 1 <= k <= EDITOR_MAX_K:
+            raise ValueError(f"K must be between 1 and {EDITOR_MAX_K} (got {k})")
+        if k == self.K:
+            return
+        self._check_range(low, high)
+        fresh = Session.random(k, seed, low=low, high=high).model
+        old = self.model
+        n = min(k, self.K)
+
+        def merge(new: Matrix, kept: Matrix) -> Matrix:
+            return [[kept[i][j] if i < n and j < n else new[i][j] for j in range(k)] for i in range(k)]
+
+        x = [old.x[j] if j < n else fresh.x[j] for j in range(k)]
+        after = _make_model(x, merge(fresh.A, old.A), merge(fresh.B, old.B), merge(fresh.C, old.C))
+        self._push_model(after, f"Change K from {self.K} to {k}")
+
+    def reset_to_initial(self) -> None:
+        """Back to the session's initial model (where its history began) with an empty history."""
+        self._refuse_while_training()
+        initial = self._session.initial
+        after = Snapshot(initial.copy(), initial.copy(), History(), None)
+        self._undo.push(SnapshotCommand(self, self._snapshot(with_history=True), after, "Reset to initial"))
+
+    def load_report_example(self) -> None:
+        """The report's worked example (K = 3) as the current model."""
+        self._refuse_while_training()
+        self._push_model(Session.report_example().model, "Load report example")
+
+    # ------------------------------------------------------------------ other changes
+
+    def set_training_settings(self, settings: TrainingSettings) -> None:
+        """Validate (ValueError naming the field) and store; marks the document modified."""
+        settings.validate()
+        if settings == self._session.training:
+            return
+        self._session.training = settings
+        self.settingsChanged.emit()
+        self.mark_dirty()
+
+    def notify(self, text: str, timeout_ms: int = 5000) -> None:
+        """Show a one-line message in the window's status bar."""
+        self.statusMessage.emit(text, timeout_ms)
+
+    def replace_session(self, session: Session, path: str | Path | None = None) -> None:
+        """Make ``session`` the document (after Open or New): clears undo, marks clean."""
+        if self.is_training:
+            raise ValueError("stop the training run before replacing the session")
+        self._session = session
+        self._history_generation += 1
+        self._evaluation = evaluate(session.model)
+        self._undo.clear()
+        self._set_path(Path(path) if path else None)
+        self.sessionReplaced.emit()
+        self.modelChanged.emit()
+        self.settingsChanged.emit()
+        self.historyChanged.emit()
+        self.mark_clean()
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write the session atomically to ``path`` (default: the current path); marks clean."""
+        target = Path(path) if path else self._path
+        if target is None:
+            raise ValueError("no file name: choose where to save the session")
+        save_session(self._session, target)
+        self._set_path(target)
+        self.mark_clean()
+        return target
+
+    def mark_clean(self) -> None:
+        self._extra_dirty = False
+        self._undo.setClean()
+        self._emit_dirty()
+
+    def mark_dirty(self) -> None:
+        self._extra_dirty = True
+        self._emit_dirty()
+
+    # ------------------------------------------------------------------ training (controller API)
+
+    def set_training_state(self, state: str) -> None:
+        if state not in TRAINING_STATES:
+            raise ValueError(f"unknown training state {state!r}")
+        if state != self._training_state:
+            self._training_state = state
+            self.trainingStateChanged.emit(state)
+
+    def append_history(self, records: Iterable[StepRecord]) -> None:
+        """Append a batch of step records (one signal per batch)."""
+        self._session.history.extend(records)
+        self.historyChanged.emit()
+        self.mark_dirty()
+
+    def begin_training_run(self) -> Trainer:
+        """A Trainer continuing the session (``Session.make_trainer``); ValueError for invalid settings."""
+        before = self._snapshot()
+        history_before = len(self._session.history)
+        trainer = self._session.make_trainer()
+        self._run_start = (before, history_before)
+        return trainer
+
+    def show_weights(self, A: Matrix, B: Matrix, C: Matrix) -> None:
+        """Show a run's current weights (on pause); not an undo step by itself."""
+        self._set_model(self.model.with_weights(A, B, C))
+        self.mark_dirty()
+
+    def finish_training_run(self, trainer: Trainer, text: str) -> None:
+        """Take the trainer's final weights and divergence; the run (if it did anything) is one undo step."""
+        assert self._run_start is not None, "finish_training_run without begin_training_run"
+        before, history_before = self._run_start
+        self._run_start = None
+        self._session.finish_run(trainer)
+        self._set_model(self._session.model)
+        self.mark_dirty()
+        if len(self._session.history) == history_before and trainer.divergence is None:
+            return
+        after = self._snapshot()
+        history_after = self._session.history.copy()
+        self._undo.push(TrainingRunCommand(self, before, after, history_before, history_after, text))
+
+    # ------------------------------------------------------------------ used by gui.undo
+
+    def _snapshot(self, with_history: bool = False) -> Snapshot:
+        s = self._session
+        history = s.history.copy() if with_history else None
+        return Snapshot(s.model.copy(), s.initial.copy(), history, s.divergence)
+
+    def _apply_snapshot(self, snap: Snapshot) -> None:
+        self._session.initial = snap.initial.copy()
+        if snap.history is not None:
+            self._apply_history(snap.history.copy(), snap.divergence)
+        self._set_model(snap.model)
+
+    def _set_model(self, model: Model) -> None:
+        self._session.model = model.copy()
+        self._evaluation = evaluate(self._session.model)
+        self.modelChanged.emit()
+
+    def _apply_history(self, history: History, divergence: Divergence | None) -> None:
+        self._session.history = history
+        self._session.divergence = divergence
+        self._history_generation += 1
+        self.historyChanged.emit()
+
+    def _apply_history_truncate(self, n: int, divergence: Divergence | None) -> None:
+        self._session.history.truncate(n)
+        self._session.divergence = divergence
+        self._history_generation += 1
+        self.historyChanged.emit()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _push_model(self, after: Model, text: str) -> None:
+        if after.K == self.K:
+            before, snap = self._snapshot(), Snapshot(after, self._session.initial.copy())
+        else:
+            before, snap = self._snapshot(with_history=True), Snapshot(after, after.copy(), History(), None)
+            if len(self._session.history):
+                self.notify(
+                    f"K changed: the training history ({len(self._session.history):,} steps) was cleared; "
+                    "Undo brings it back"
+                )
+        self._undo.push(SnapshotCommand(self, before, snap, text))
+
+    def _refuse_while_training(self) -> None:
+        if self.is_training:
+            raise ValueError("the model is read-only while training; stop the run to edit it")
+
+    @staticmethod
+    def _check_name(name: str) -> str:
+        if name not in BLOCK_NAMES:
+            raise ValueError(f"unknown block {name!r}; expected one of {', '.join(BLOCK_NAMES)}")
+        return name
+
+    @staticmethod
+    def _check_range(low: float, high: float) -> None:
+        if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
+            raise ValueError(f"the random range must be finite with low < high (got [{low:g}, {high:g}))")
+
+    @staticmethod
+    def _entry_label(name: str, i: int, j: int) -> str:
+        return f"x[{j}]" if name == "x" else f"{name}[{i}][{j}]"
+
+    def _set_path(self, path: Path | None) -> None:
+        if path != self._path:
+            self._path = path
+            self.pathChanged.emit(str(path) if path else "")
+
+    def _on_undo_clean_changed(self, _clean: bool) -> None:
+        self._emit_dirty()
+
+    def _emit_dirty(self) -> None:
+        dirty = self.is_dirty
+        if dirty != self._was_dirty:
+            self._was_dirty = dirty
+            self.dirtyChanged.emit(dirty)

@@ -1,0 +1,88 @@
+"""The gradients panel: the loss, ∂L/∂A, ∂L/∂B, ∂L/∂C (coloured by sign and size), the intermediates."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from gui.document import Document
+from gui.matrix_editor import MatrixTable
+from gui.matrix_model import GradientModel, IntermediatesModel, format_value
+
+
+class GradientsPanel(QWidget):
+    """Read-only view of the document's evaluation; follows ``modelChanged``."""
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("gradientsPanel")
+        self._document = document
+
+        self.loss_label = QLabel(objectName="lossValue")
+        self.loss_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.loss_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.loss_label.setFont(font)
+        self.error_label = QLabel(objectName="evaluationError")
+        self.error_label.setStyleSheet("color: #b2182b;")
+        self.error_label.setWordWrap(True)
+
+        loss_row = QHBoxLayout()
+        loss_row.addWidget(QLabel("Loss L = Σ w<sub>j</sub>² at x:"))
+        loss_row.addWidget(self.loss_label)
+        loss_row.addStretch(1)
+
+        self.models: dict[str, GradientModel] = {}
+        self.tables: dict[str, MatrixTable] = {}
+        self.scale_labels: dict[str, QLabel] = {}
+        box = QGroupBox("Gradients and forward pass")
+        inner = QVBoxLayout(box)
+        inner.setSpacing(4)
+        inner.addLayout(loss_row)
+        inner.addWidget(self.error_label)
+        for name in ("A", "B", "C"):
+            model = GradientModel(document, name, self)
+            table = MatrixTable(model, f"grad{name}", f"∂L/∂{name}")
+            table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+            scale = QLabel()
+            scale.setObjectName(f"gradScale{name}")
+            scale.setStyleSheet("color: palette(mid);")
+            head = QHBoxLayout()
+            head.addWidget(QLabel(f"<b>∂L/∂{name}</b>"))
+            head.addStretch(1)
+            head.addWidget(scale)
+            inner.addLayout(head)
+            inner.addWidget(table)
+            self.models[name] = model
+            self.tables[name] = table
+            self.scale_labels[name] = scale
+        self.intermediates_model = IntermediatesModel(document, self)
+        self.intermediates = MatrixTable(self.intermediates_model, "intermediates", "Forward pass at x")
+        self.intermediates.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        forward_label = QLabel("<b>Forward pass at x</b>: a = xA, σ(a), u = xB, z = σ(a) + u, w = zC")
+        forward_label.setWordWrap(True)
+        inner.addWidget(forward_label)
+        inner.addWidget(self.intermediates)
+        inner.addStretch(1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(box)
+        document.modelChanged.connect(self._on_document_model_changed)
+        self._on_document_model_changed()
+
+    def _on_document_model_changed(self) -> None:
+        ev = self._document.evaluation
+        self.loss_label.setText("—" if ev.loss is None else format_value(ev.loss))
+        self.loss_label.setToolTip("" if ev.loss is None else repr(ev.loss))
+        self.error_label.setText(ev.error or "")
+        self.error_label.setVisible(bool(ev.error))
+        for name, model in self.models.items():
+            s = model.scale
+            self.scale_labels[name].setText(
+                f"<span style='color:#2166ac'>■</span>&nbsp;−&nbsp;&nbsp;"
+                f"<span style='color:#b2182b'>■</span>&nbsp;+&nbsp;&nbsp;full at ±{s:.3g}"
+                if s
+                else ""
+            )

@@ -1,0 +1,171 @@
+"""Loss along the gradient: L(θ − t·g) for t from 0 to a few learning rates, with lr marked.
+
+Gradient descent moves the weights along −g by t = lr, so this one curve shows at a glance whether
+the next step lands in the valley or past it. Two choices of g (a combo box):
+
+* **at x**: the gradient in the tables, at the model's own x, and the loss at x;
+* **next mini-batch**: the mean gradient and mean loss over the batch the next training step will
+  take (the document's settings and history position, as the Step-through dialog shows it): the
+  very line that step moves along.
+
+The numbers come from :func:`engine.explain.loss_along_gradient`; the curve is recomputed when the
+model, the settings or the history change (coalesced by a zero-delay timer).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from engine.explain import LineSearch, loss_along_gradient
+from engine.model import NumericalOverflowError
+from engine.step_phases import next_batch
+from gui.document import Document
+
+SOURCES = (("x", "gradient at x (the tables)"), ("batch", "mean gradient of the next mini-batch"))
+
+
+class LineSearchPanel(QWidget):
+    """The curve, the learning rate marked, and a one-sentence verdict (``verdict_label``).
+
+    ``line`` is the last :class:`LineSearch` (None when there is none); :meth:`refresh` recomputes.
+    """
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("lineSearchPanel")
+        self._document = document
+        self.line: LineSearch | None = None
+        self._batch_cache: tuple[tuple, list[int], list[list[float]]] | None = None
+
+        self.source = QComboBox(objectName="lineSearchSource")
+        for _, label in SOURCES:
+            self.source.addItem(label)
+        self.span = QDoubleSpinBox(objectName="lineSearchSpan", minimum=1.0, maximum=100.0, value=3.0, decimals=1)
+        self.span.setSuffix(" × lr")
+        self.span.setToolTip("How far along −g to look, in learning rates")
+        self.verdict_label = QLabel(objectName="lineSearchVerdict")
+        self.verdict_label.setWordWrap(True)
+        self.verdict_label.setTextFormat(Qt.TextFormat.RichText)
+
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setObjectName("lineSearchPlot")
+        item = self.plot.getPlotItem()
+        item.showGrid(x=True, y=True, alpha=0.2)
+        item.setLabel("bottom", "step size t (along −g)")
+        item.setLabel("left", "L(θ − t·g)")
+        for side in ("bottom", "left"):
+            item.getAxis(side).enableAutoSIPrefix(False)
+        self.curve = item.plot(pen=pg.mkPen("#1f77b4", width=2), name="L(θ − t·g)")
+        self.tangent = item.plot(pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine))
+        self.start_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#aaa", width=1, style=Qt.PenStyle.DotLine))
+        self.lr_line = pg.InfiniteLine(
+            angle=90,
+            pen=pg.mkPen("#d62728", width=1.5),
+            label="lr",
+            labelOpts={"position": 0.92, "color": "#d62728", "fill": (255, 255, 255, 200)},
+        )
+        self.lr_point = pg.ScatterPlotItem(size=10, brush=pg.mkBrush("#d62728"), pen=None)
+        self.best_point = pg.ScatterPlotItem(size=9, brush=pg.mkBrush("#2ca02c"), pen=None, symbol="d")
+        for it in (self.start_line, self.lr_line, self.lr_point, self.best_point):
+            item.addItem(it)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Direction:"))
+        top.addWidget(self.source)
+        top.addWidget(QLabel("span:"))
+        top.addWidget(self.span)
+        top.addStretch(1)
+        legend = QLabel(
+            "<span style='color:#1f77b4'>━</span> L(θ − t·g) &nbsp; <span style='color:#888'>╌</span> "
+            "first-order prediction L − t‖g‖² &nbsp; <span style='color:#d62728'>┃●</span> t = lr (the next step) "
+            "&nbsp; <span style='color:#2ca02c'>◆</span> lowest point sampled"
+        )
+        legend.setObjectName("lineSearchLegend")
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.verdict_label)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(legend)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self.refresh)
+        self.source.currentIndexChanged.connect(self._timer.start)
+        self.span.valueChanged.connect(self._timer.start)
+        document.modelChanged.connect(self._timer.start)
+        document.settingsChanged.connect(self._timer.start)
+        document.historyChanged.connect(self._on_document_history_changed)
+        self.refresh()
+
+    @property
+    def source_key(self) -> str:
+        return SOURCES[self.source.currentIndex()][0]
+
+    def _on_document_history_changed(self) -> None:
+        if self.source_key == "batch":  # the next batch depends on the history's epoch
+            self._timer.start()
+
+    def _next_batch(self) -> tuple[list[int], list[list[float]]]:
+        doc = self._document
+        s, h, m = doc.training_settings, doc.history, doc.model
+        key = (m.K, s, h.last_step, h.last_epoch)
+        if self._batch_cache is None or self._batch_cache[0] != key:
+            # The inputs depend only on (settings, K, epoch), not on the weights: cached per key.
+            indices, rows, _ = next_batch(m.x, m.A, m.B, m.C, s, start_step=h.last_step, start_epoch=h.last_epoch)
+            self._batch_cache = (key, indices, rows)
+        return self._batch_cache[1], self._batch_cache[2]
+
+    def refresh(self) -> None:
+        """Recompute the curve for the current model, settings and direction."""
+        self._timer.stop()
+        doc = self._document
+        m, lr = doc.model, float(doc.training_settings.learning_rate)
+        try:
+            if self.source_key == "batch":
+                indices, rows = self._next_batch()
+                line = loss_along_gradient(m.x, m.A, m.B, m.C, lr, batch_rows=rows, batch=indices,
+                                           span=self.span.value())
+            else:
+                line = loss_along_gradient(m.x, m.A, m.B, m.C, lr, span=self.span.value())
+        except (NumericalOverflowError, ValueError) as exc:
+            self.line = None
+            self.verdict_label.setText(f"<span style='color:#b2182b'>No curve: {exc}</span>")
+            for it in (self.curve, self.tangent):
+                it.setData([], [])
+            self.lr_point.setData([], [])
+            self.best_point.setData([], [])
+            return
+        self.line = line
+        self._draw(line)
+
+    def _draw(self, line: LineSearch) -> None:
+        ts = list(line.ts)
+        finite = [v for v in line.losses if math.isfinite(v)]
+        lo, hi = min(finite), max(finite)
+        # Clip overflowed points to the top of the plot rather than dropping them silently.
+        ys = [v if math.isfinite(v) else hi for v in line.losses]
+        self.curve.setData(ts, ys)
+        # The first-order prediction L(θ) − t‖g‖², drawn until it leaves the plotted range.
+        pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.1
+        t_end = ts[-1] if line.slope == 0 else min(ts[-1], (line.loss0 - (lo - pad)) / -line.slope)
+        self.tangent.setData([0.0, t_end], [line.loss0, line.loss0 + line.slope * t_end])
+        self.start_line.setPos(line.loss0)
+        self.lr_line.setPos(line.lr)
+        self.lr_line.label.setFormat(f"lr = {line.lr:g}")
+        self.lr_point.setData([line.lr], [line.loss_at_lr if math.isfinite(line.loss_at_lr) else hi])
+        self.best_point.setData([line.best_t], [line.best_loss])
+        item = self.plot.getPlotItem()
+        item.setXRange(0.0, ts[-1], padding=0.02)
+        item.setYRange(lo - pad, hi + pad, padding=0.0)
+        where = ("at x" if line.source == "x"
+                 else f"over the next mini-batch ({len(line.batch)} samples, mean loss)")
+        color = "#b2182b" if line.overshoots else "#1a7a40"
+        self.verdict_label.setText(
+            f"<span style='color:{color}'><b>{line.verdict()}</b></span><br>"
+            f"<span style='color:#666'>Loss and gradient {where}; slope at t = 0 is −‖g‖² = {line.slope:.4g}.</span>"
+        )

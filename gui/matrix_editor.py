@@ -1,0 +1,168 @@
+"""Table views for matrices: copy as text everywhere, paste and refusal feedback on editable ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QModelIndex, QPoint, Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QSizePolicy, QTableView, QToolTip
+
+from engine.matrix_text import (
+    format_latex_bmatrix,
+    format_markdown,
+    format_python,
+    format_tsv,
+    parse_matrix_text,
+)
+from gui.matrix_model import MatrixModel
+
+ROW_HEIGHT = 24
+MIN_COLUMN_WIDTH = 78
+#: Rows shown before a table scrolls instead of growing.
+MAX_VISIBLE_ROWS = 8
+
+COPY_FORMATS: dict[str, Callable[[list[list[float]]], str]] = {
+    "Tab-separated (spreadsheet)": format_tsv,
+    "Python list": format_python,
+    "LaTeX bmatrix": format_latex_bmatrix,
+    "Markdown table": format_markdown,
+}
+
+
+class MatrixTable(QTableView):
+    """A compact table for one K×K (or 1×K) block; Ctrl+C and a "Copy as" menu copy it as text."""
+
+    def __init__(self, model, object_name: str, title: str, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName(object_name)
+        self.title = title
+        self.setModel(model)
+        self.setAccessibleName(title)
+        self.setAlternatingRowColors(False)
+        self.setWordWrap(False)
+        self.setCornerButtonEnabled(False)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ContiguousSelection)
+        h = self.horizontalHeader()
+        h.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        h.setMinimumSectionSize(MIN_COLUMN_WIDTH)
+        h.setDefaultSectionSize(MIN_COLUMN_WIDTH)
+        v = self.verticalHeader()
+        v.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        v.setDefaultSectionSize(ROW_HEIGHT)
+        v.setMinimumWidth(22)
+        v.setDefaultAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._on_self_context_menu)
+        model.modelReset.connect(self._fit_height)
+        self._fit_height()
+
+    # ------------------------------------------------------------------ sizing
+
+    def _fit_height(self) -> None:
+        # Tall enough for every row up to MAX_VISIBLE_ROWS, then scroll: no empty band under small K.
+        rows = min(self.model().rowCount(), MAX_VISIBLE_ROWS)
+        header = self.horizontalHeader().sizeHint().height()
+        # Past about six columns the panel is narrower than the table and a scroll bar takes a row's room.
+        extra = self.horizontalScrollBar().sizeHint().height() if self.model().columnCount() > 6 else 0
+        self.setFixedHeight(header + rows * ROW_HEIGHT + 2 * self.frameWidth() + extra)
+        # Wide enough for up to six columns side by side; beyond that the table scrolls.
+        vheader = max(self.verticalHeader().sizeHint().width(), 22)
+        cols = min(self.model().columnCount(), 6)
+        self.setMinimumWidth(vheader + cols * MIN_COLUMN_WIDTH + 2 * self.frameWidth())
+
+    # ------------------------------------------------------------------ copy
+
+    def block(self) -> list[list[float]]:
+        """The selected rectangle's values, or the whole matrix when nothing is selected."""
+        model = self.model()
+        sel = self.selectionModel().selectedIndexes() if self.selectionModel() else []
+        if len(sel) > 1:
+            rows = sorted({i.row() for i in sel})
+            cols = sorted({i.column() for i in sel})
+        else:
+            rows = list(range(model.rowCount()))
+            cols = list(range(model.columnCount()))
+        return [[float(model.value(r, c) or 0.0) for c in cols] for r in rows]
+
+    def copy_as(self, fmt: str) -> str:
+        text = COPY_FORMATS[fmt](self.block())
+        QGuiApplication.clipboard().setText(text)
+        return text
+
+    def keyPressEvent(self, event) -> None:
+        if event.matches(QKeySequence.StandardKey.Copy):
+            self.copy_as("Tab-separated (spreadsheet)")
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _context_menu(self) -> QMenu:
+        menu = QMenu(self)
+        copy = QAction("Copy", menu)
+        copy.setShortcut(QKeySequence.StandardKey.Copy)
+        copy.triggered.connect(lambda: self.copy_as("Tab-separated (spreadsheet)"))
+        menu.addAction(copy)
+        sub = menu.addMenu("Copy as")
+        for fmt in COPY_FORMATS:
+            act = sub.addAction(fmt)
+            act.triggered.connect(lambda _=False, f=fmt: self.copy_as(f))
+        return menu
+
+    def _on_self_context_menu(self, pos: QPoint) -> None:
+        menu = self._context_menu()
+        menu.exec(self.viewport().mapToGlobal(pos))
+        menu.deleteLater()
+
+
+class MatrixEditor(MatrixTable):
+    """An editable block: type a number, paste a block at the current cell, undo either."""
+
+    def __init__(self, model: MatrixModel, object_name: str, title: str, parent=None) -> None:
+        super().__init__(model, object_name, title, parent)
+        self.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+        )
+        model.inputRefused.connect(self._on_model_input_refused)
+
+    def paste_text(self, text: str) -> bool:
+        """Paste ``text`` with its top-left at the current cell (0, 0 if none). False if refused."""
+        model: MatrixModel = self.model()  # type: ignore[assignment]
+        cur = self.currentIndex()
+        row, col = (cur.row(), cur.column()) if cur.isValid() else (0, 0)
+        target = model.index(row, col)
+        try:
+            block = parse_matrix_text(text)
+            if model.rowCount() == 1 and len(block) > 1 and all(len(r) == 1 for r in block):
+                block = [[r[0] for r in block]]  # a column pasted into x is meant as the vector
+            model._document.paste_block(model.name, row, col, block)
+        except ValueError as exc:
+            model.refuse(target, f"Paste into {self.title}: {exc}")
+            return False
+        return True
+
+    def paste(self) -> bool:
+        return self.paste_text(QGuiApplication.clipboard().text())
+
+    def keyPressEvent(self, event) -> None:
+        if event.matches(QKeySequence.StandardKey.Paste):
+            self.paste()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _context_menu(self) -> QMenu:
+        menu = super()._context_menu()
+        paste = QAction("Paste at current cell", menu)
+        paste.setShortcut(QKeySequence.StandardKey.Paste)
+        paste.setEnabled(not self.model()._document.is_training)
+        paste.triggered.connect(self.paste)
+        menu.insertAction(menu.actions()[1], paste)
+        return menu
+
+    def _on_model_input_refused(self, index: QModelIndex, message: str) -> None:
+        rect = self.visualRect(index)
+        QToolTip.showText(self.viewport().mapToGlobal(rect.bottomLeft()), message, self, rect, 4000)

@@ -1,0 +1,259 @@
+"""Qt item models over the document's numbers: editable weights, read-only gradients, intermediates.
+
+All of them show each value with at least 4 decimals (``format_value``) for ``Qt.DisplayRole``;
+``Qt.EditRole`` gives the exact value (``repr``), and the tooltip names the entry in full precision.
+``MatrixModel.setData(index, text, Qt.EditRole)`` accepts what the editors accept and refuses the rest
+(empty, words, NaN, infinities, overflow) by returning False and emitting ``inputRefused``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFontDatabase
+
+from engine.matrix_text import parse_number
+from gui.document import INTERMEDIATES, Document
+
+Index = QModelIndex | QPersistentModelIndex
+
+FLASH_MS = 900
+_REFUSED = QColor(255, 170, 170)
+_ALIGN = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
+def format_value(v: float) -> str:
+    """Display text: 4 decimals in the everyday range, 4-decimal scientific notation outside it."""
+    if v == 0:
+        return "0.0000"
+    a = abs(v)
+    if 1e-2 <= a < 1e6:
+        return f"{v:.4f}"
+    return f"{v:.4e}"
+
+
+def diverging_color(v: float, vmax: float) -> QColor:
+    """Blue (negative) – white (0) – red (positive), symmetric around 0, saturating at ±vmax.
+
+    The strongest colours stop short of full saturation so black text stays readable on them
+    (``text_color`` switches to white only where the background gets dark).
+    """
+    if vmax <= 0 or not math.isfinite(v):
+        return QColor(255, 255, 255)
+    t = max(-1.0, min(1.0, v / vmax))
+    # Endpoints from ColorBrewer's RdBu (#2166ac / #b2182b), reached at |t| = 1.
+    r1, g1, b1 = (178, 24, 43) if t > 0 else (33, 102, 172)
+    s = abs(t) ** 0.8  # lift small values a little so sign stays visible
+    return QColor(round(255 + (r1 - 255) * s), round(255 + (g1 - 255) * s), round(255 + (b1 - 255) * s))
+
+
+def text_color(bg: QColor) -> QColor:
+    luminance = 0.2126 * bg.redF() + 0.7152 * bg.greenF() + 0.0722 * bg.blueF()
+    return QColor(255, 255, 255) if luminance < 0.45 else QColor(20, 20, 20)
+
+
+def _fixed_font():
+    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+    return font
+
+
+class _DocumentTableModel(QAbstractTableModel):
+    """Shared plumbing: follows ``modelChanged``; resets only when the shape changes."""
+
+    def __init__(self, document: Document, parent=None) -> None:
+        super().__init__(parent)
+        self._document = document
+        self._shape = self._current_shape()
+        self._font = _fixed_font()
+        document.modelChanged.connect(self._on_document_model_changed)
+
+    # subclasses
+    def _current_shape(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def _value(self, row: int, col: int) -> float | None:
+        raise NotImplementedError
+
+    def _label(self, row: int, col: int) -> str:
+        raise NotImplementedError
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else self._shape[0]
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else self._shape[1]
+
+    def value(self, row: int, col: int) -> float | None:
+        return self._value(row, col)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        v = self._value(index.row(), index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return "—" if v is None else format_value(v)
+        if role == Qt.ItemDataRole.EditRole:
+            return "" if v is None else repr(v)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{self._label(index.row(), index.column())} = {'—' if v is None else repr(v)}"
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _ALIGN
+        if role == Qt.ItemDataRole.FontRole:
+            return self._font
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole:
+            return str(section)
+        if role == Qt.ItemDataRole.TextAlignmentRole and orientation == Qt.Orientation.Horizontal:
+            return _ALIGN
+        return None
+
+    def _on_document_model_changed(self) -> None:
+        shape = self._current_shape()
+        if shape != self._shape:
+            self.beginResetModel()
+            self._shape = shape
+            self.endResetModel()
+        elif shape[0] and shape[1]:
+            self.dataChanged.emit(self.index(0, 0), self.index(shape[0] - 1, shape[1] - 1))
+
+
+class MatrixModel(_DocumentTableModel):
+    """The editable block ``name`` ("x" is 1×K, "A", "B", "C" are K×K) of the document's model."""
+
+    inputRefused = Signal(QModelIndex, str)  # the cell and a one-line reason
+
+    def __init__(self, document: Document, name: str, parent=None) -> None:
+        self.name = name
+        super().__init__(document, parent)
+        self._flash: QPersistentModelIndex | None = None
+        self._flash_timer = QTimer(self)
+        self._flash_timer.setSingleShot(True)
+        self._flash_timer.setInterval(FLASH_MS)
+        self._flash_timer.timeout.connect(self._on_flash_timer_timeout)
+
+    def _current_shape(self) -> tuple[int, int]:
+        k = self._document.K
+        return (1 if self.name == "x" else k), k
+
+    def _value(self, row: int, col: int) -> float:
+        return self._document.value(self.name, row, col)
+
+    def _label(self, row: int, col: int) -> str:
+        return f"x[{col}]" if self.name == "x" else f"{self.name}[{row}][{col}]"
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and self.name == "x"
+            and orientation == Qt.Orientation.Vertical
+        ):
+            return "x"
+        return super().headerData(section, orientation, role)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.BackgroundRole and self._flash is not None and self._flash == index:
+            return QBrush(_REFUSED)
+        return super().data(index, role)
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        base = super().flags(index)
+        if index.isValid() and not self._document.is_training:
+            return base | Qt.ItemFlag.ItemIsEditable
+        return base
+
+    def setData(self, index: Index, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        """Parse ``value`` (text or number) and make it one undoable edit; False (and a signal) if refused."""
+        if role != Qt.ItemDataRole.EditRole or not index.isValid():
+            return False
+        try:
+            number = value if isinstance(value, float) and math.isfinite(value) else parse_number(str(value))
+            if number == self._value(index.row(), index.column()):
+                return True
+            self._document.set_entry(self.name, index.row(), index.column(), number)
+        except ValueError as exc:
+            self.refuse(index, f"{self._label(index.row(), index.column())}: {exc}; kept the old value")
+            return False
+        return True
+
+    def refuse(self, index: Index, message: str) -> None:
+        """Flash ``index`` red and report ``message`` (the status bar shows it)."""
+        self._flash = QPersistentModelIndex(index)
+        self.dataChanged.emit(index, index, [Qt.ItemDataRole.BackgroundRole])
+        self._flash_timer.start()
+        self.inputRefused.emit(QModelIndex(index), message)
+        self._document.notify(message)
+
+    def _on_flash_timer_timeout(self) -> None:
+        if self._flash is not None and self._flash.isValid():
+            idx = QModelIndex(self._flash)
+            self._flash = None
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.BackgroundRole])
+        self._flash = None
+
+
+class GradientModel(_DocumentTableModel):
+    """Read-only ∂L/∂``name`` with a diverging background colour, symmetric around 0 per matrix."""
+
+    def __init__(self, document: Document, name: str, parent=None) -> None:
+        self.name = name
+        super().__init__(document, parent)
+        self._vmax = 0.0
+        self._update_scale()
+
+    def _current_shape(self) -> tuple[int, int]:
+        k = self._document.K
+        return k, k
+
+    def _grad(self) -> list[list[float]] | None:
+        return self._document.evaluation.grads.get(self.name)
+
+    def _value(self, row: int, col: int) -> float | None:
+        g = self._grad()
+        return None if g is None else g[row][col]
+
+    def _label(self, row: int, col: int) -> str:
+        return f"∂L/∂{self.name}[{row}][{col}]"
+
+    @property
+    def scale(self) -> float:
+        """The |value| at which the colour saturates (the largest |entry| of this gradient)."""
+        return self._vmax
+
+    def _update_scale(self) -> None:
+        g = self._grad()
+        self._vmax = max((abs(v) for row in g for v in row), default=0.0) if g else 0.0
+
+    def _on_document_model_changed(self) -> None:
+        self._update_scale()
+        super()._on_document_model_changed()
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if index.isValid() and role in (Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole):
+            v = self._value(index.row(), index.column())
+            if v is None:
+                return None
+            bg = diverging_color(v, self._vmax)
+            return QBrush(bg) if role == Qt.ItemDataRole.BackgroundRole else QBrush(text_color(bg))
+        return super().data(index, role)
+
+
+class IntermediatesModel(_DocumentTableModel):
+    """Rows a, σ(a), u, z, w (each 1×K) of the forward pass at the model's x; read-only."""
+
+    def _current_shape(self) -> tuple[int, int]:
+        return len(INTERMEDIATES), self._document.K
+
+    def _value(self, row: int, col: int) -> float | None:
+        vec = self._document.evaluation.values.get(INTERMEDIATES[row][0])
+        return None if vec is None else vec[col]
+
+    def _label(self, row: int, col: int) -> str:
+        return f"{INTERMEDIATES[row][1]}[{col}]"
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Vertical:
+            return INTERMEDIATES[section][1]
+        return super().headerData(section, orientation, role)

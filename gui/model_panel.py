@@ -1,0 +1,162 @@
+"""The model panel: K, the editors for x, A, B, C, and Randomize / report example / reset."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.document import EDITOR_MAX_K, Document
+from gui.matrix_editor import MatrixEditor
+from gui.matrix_model import MatrixModel
+
+BLOCK_TITLES = {"x": "x (input, 1×K)", "A": "A (sigmoid branch)", "B": "B (linear branch)", "C": "C (output)"}
+
+
+class ModelPanel(QWidget):
+    """Edits the document's model; every change is one undoable step on the document."""
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("modelPanel")
+        self._document = document
+
+        self.k_spin = QSpinBox(objectName="kValue", minimum=1, maximum=EDITOR_MAX_K)
+        self.k_spin.setValue(document.K)
+        self.k_spin.setToolTip(
+            "Number of units K. Entries that exist at both sizes are kept; new ones are drawn "
+            "as Randomize would draw them (its seed and range)."
+        )
+        self.k_spin.setKeyboardTracking(False)
+        self.seed_spin = QSpinBox(objectName="randomSeed", minimum=0, maximum=2_147_483_647)
+        self.seed_spin.setToolTip("Seed for Randomize and for new entries when K grows")
+        self.low_spin = QDoubleSpinBox(
+            objectName="randomLow", decimals=3, minimum=-1e6, maximum=1e6, value=0.0
+        )
+        self.high_spin = QDoubleSpinBox(
+            objectName="randomHigh", decimals=3, minimum=-1e6, maximum=1e6, value=1.0
+        )
+        for spin in (self.low_spin, self.high_spin):
+            spin.setSingleStep(0.1)
+            spin.setToolTip("Randomize draws every entry uniformly from [low, high)")
+        self.randomize_button = QPushButton("Randomize", objectName="randomizeButton")
+        self.randomize_button.setToolTip("New x, A, B, C drawn uniformly from [low, high) with this seed")
+        self.example_button = QPushButton("Report example", objectName="reportExampleButton")
+        self.example_button.setToolTip("Load the report's worked example (K = 3)")
+        self.reset_button = QPushButton("Reset to initial", objectName="resetButton")
+        self.reset_button.setToolTip("Back to the model this session started with")
+
+        self.seed_spin.setMaximumWidth(110)
+        for spin in (self.low_spin, self.high_spin):
+            spin.setMaximumWidth(90)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("K"))
+        top.addWidget(self.k_spin)
+        top.addSpacing(12)
+        top.addWidget(QLabel("seed"))
+        top.addWidget(self.seed_spin)
+        top.addStretch(1)
+        rnd = QHBoxLayout()
+        rnd.addWidget(QLabel("random range"))
+        rnd.addWidget(self.low_spin)
+        rnd.addWidget(QLabel("to"))
+        rnd.addWidget(self.high_spin)
+        rnd.addStretch(1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.randomize_button)
+        buttons.addWidget(self.example_button)
+        buttons.addWidget(self.reset_button)
+        buttons.addStretch(1)
+
+        self.models: dict[str, MatrixModel] = {}
+        self.editors: dict[str, MatrixEditor] = {}
+        blocks = QVBoxLayout()
+        blocks.setSpacing(4)
+        for name in ("x", "A", "B", "C"):
+            model = MatrixModel(document, name, self)
+            editor = MatrixEditor(model, f"matrix{name.upper()}", BLOCK_TITLES[name])
+            label = QLabel(f"<b>{BLOCK_TITLES[name]}</b>")
+            label.setBuddy(editor)
+            blocks.addWidget(label)
+            blocks.addWidget(editor)
+            self.models[name] = model
+            self.editors[name] = editor
+        blocks.addStretch(1)
+
+        box = QGroupBox("Model")
+        inner = QVBoxLayout(box)
+        inner.addLayout(top)
+        inner.addLayout(rnd)
+        inner.addLayout(buttons)
+        inner.addSpacing(4)
+        inner.addLayout(blocks, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(box)
+
+        self.k_spin.valueChanged.connect(self._on_k_spin_value_changed)
+        self.randomize_button.clicked.connect(self._on_randomize_button_clicked)
+        self.example_button.clicked.connect(self._on_example_button_clicked)
+        self.reset_button.clicked.connect(self._on_reset_button_clicked)
+        document.modelChanged.connect(self._on_document_model_changed)
+        document.trainingStateChanged.connect(self._on_document_training_state_changed)
+        self._on_document_training_state_changed(document.training_state)
+
+    # ------------------------------------------------------------------ actions (also used by menus)
+
+    def randomize(self) -> None:
+        self._run(lambda: self._document.randomize(*self._random_args()))
+
+    def load_report_example(self) -> None:
+        self._run(self._document.load_report_example)
+
+    def reset_to_initial(self) -> None:
+        self._run(self._document.reset_to_initial)
+
+    # ------------------------------------------------------------------ slots
+
+    def _on_k_spin_value_changed(self, k: int) -> None:
+        if k != self._document.K:
+            self._run(lambda: self._document.resize(k, *self._random_args()))
+
+    def _on_randomize_button_clicked(self) -> None:
+        self.randomize()
+
+    def _on_example_button_clicked(self) -> None:
+        self.load_report_example()
+
+    def _on_reset_button_clicked(self) -> None:
+        self.reset_to_initial()
+
+    def _on_document_model_changed(self) -> None:
+        if self.k_spin.value() != self._document.K:
+            self.k_spin.blockSignals(True)
+            self.k_spin.setValue(self._document.K)
+            self.k_spin.blockSignals(False)
+
+    def _on_document_training_state_changed(self, state: str) -> None:
+        editable = state == "idle"
+        for w in (self.k_spin, self.randomize_button, self.example_button, self.reset_button):
+            w.setEnabled(editable)
+        tip = "" if editable else " (read-only while a training run exists; stop it to edit)"
+        for name, editor in self.editors.items():
+            editor.setToolTip(BLOCK_TITLES[name] + tip)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _random_args(self) -> tuple[int, float, float]:
+        return self.seed_spin.value(), self.low_spin.value(), self.high_spin.value()
+
+    def _run(self, action) -> None:
+        try:
+            action()
+        except ValueError as exc:
+            self._document.notify(str(exc))
+            self._on_document_model_changed()

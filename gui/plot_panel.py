@@ -1,0 +1,363 @@
+"""The live training plot: per-step loss, loss at x and gradient norms (pyqtgraph).
+
+Fluid with millions of points: the curves are created once; values live in preallocated numpy
+buffers that double when full; the document's history is read incrementally (only the new rows)
+from a redraw timer at most ~30 times a second, never per step; each curve draws with peak
+downsampling and clip-to-view. Smoothing is TensorBoard's debiased exponential moving average,
+with the raw curve kept faint behind it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+
+from gui.document import Document
+
+#: History column, legend label, colour (matplotlib's tab10: distinct, colour-blind tolerable).
+CURVES = (
+    ("loss", "batch loss", "#1f77b4"),
+    ("loss_at_x", "loss at x", "#ff7f0e"),
+    ("grad_norm_A", "‖∂L/∂A‖", "#2ca02c"),
+    ("grad_norm_B", "‖∂L/∂B‖", "#d62728"),
+    ("grad_norm_C", "‖∂L/∂C‖", "#9467bd"),
+)
+REDRAW_MS = 33  # at most ~30 redraws a second while the history grows
+#: A redraw may take at most 1/REDRAW_BUDGET of the time: while training, the GUI thread shares the
+#: GIL with the worker, so every millisecond spent drawing is a millisecond the run waits.
+REDRAW_BUDGET = 10
+MAX_REDRAW_MS = 1000
+MAX_EPOCH_LINES = 64  # more boundaries than this are noise, not information
+RAW_ALPHA = 70  # the raw curve behind a smoothed one: visible, not competing
+SMOOTHING_STEPS = 1000  # the slider's resolution: weight = value / SMOOTHING_STEPS, at most 0.999
+
+
+class GrowingBuffer:
+    """A float64 array that doubles its capacity when full (amortised O(1) appends)."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._data = np.empty(capacity, dtype=np.float64)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def capacity(self) -> int:
+        return len(self._data)
+
+    def extend(self, values: np.ndarray) -> None:
+        m = len(values)
+        need = self._n + m
+        if need > len(self._data):
+            cap = len(self._data)
+            while cap < need:
+                cap *= 2
+            grown = np.empty(cap, dtype=np.float64)
+            grown[: self._n] = self._data[: self._n]
+            self._data = grown
+        self._data[self._n : need] = values
+        self._n = need
+
+    def clear(self) -> None:
+        self._n = 0
+
+    @property
+    def view(self) -> np.ndarray:
+        """The filled part (a view: valid until the next extend)."""
+        return self._data[: self._n]
+
+
+def ema_extend(values: np.ndarray, weight: float, last: float, count: int) -> tuple[np.ndarray, float, int]:
+    """Continue TensorBoard's debiased EMA over ``values``.
+
+    ``last`` is the biased accumulator and ``count`` how many values it has seen; the smoothed
+    value after n values is ``last_n / (1 − weight**n)`` with ``last_n = weight·last_{n−1} +
+    (1 − weight)·v_n`` and ``last_0 = 0``. Vectorised in blocks short enough that weight**(−block)
+    stays far from overflow; a block that still overflows (values near 1e300) falls back to a loop.
+    Returns (smoothed values, new last, new count).
+    """
+    n = len(values)
+    if weight <= 0.0 or n == 0:
+        return values.astype(np.float64, copy=True), (float(values[-1]) if n else last), count + n
+    out = np.empty(n, dtype=np.float64)
+    block = int(max(1, min(4096, 150 * math.log(10) / -math.log(weight))))
+    one_minus = 1.0 - weight
+    start = 0
+    while start < n:
+        v = values[start : start + block]
+        m = len(v)
+        k = np.arange(m, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            powers = weight ** (k + 1.0)  # weight^(k+1)
+            acc = np.cumsum(v * weight ** (-k))
+            lasts = powers * last + one_minus * acc * (powers / weight)
+        if not np.all(np.isfinite(lasts)):
+            lasts = np.empty(m, dtype=np.float64)
+            acc_last = last
+            for i, x in enumerate(v.tolist()):
+                acc_last = weight * acc_last + one_minus * x
+                lasts[i] = acc_last
+        debias = 1.0 - weight ** (count + 1.0 + k)
+        out[start : start + m] = lasts / debias
+        last = float(lasts[-1])
+        count += m
+        start += m
+    return out, last, count
+
+
+class PlotPanel(QWidget):
+    """Loss and gradient norms against the step, following the document's history."""
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("plotPanel")
+        self._document = document
+
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setObjectName("trainingPlot")
+        item = self.plot.getPlotItem()
+        item.showGrid(x=True, y=True, alpha=0.15)
+        item.setLabel("bottom", "step")
+        item.setLabel("left", "value")
+        item.setMenuEnabled(True)
+        self.legend = item.addLegend(
+            offset=(-10, 10), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 210)
+        )
+
+        self._steps = GrowingBuffer()
+        self._raw = {name: GrowingBuffer() for name, _, _ in CURVES}
+        self._smooth = {name: GrowingBuffer() for name, _, _ in CURVES}
+        self._ema = {name: (0.0, 0) for name, _, _ in CURVES}
+        self._epoch_starts: list[int] = []  # step numbers that begin a new epoch (after the first)
+        self._last_epoch = 0
+        self._n = 0
+        self._generation = -1
+        self.raw_curves: dict[str, pg.PlotDataItem] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        for name, label, color in CURVES:
+            faint = QColor(color)
+            faint.setAlpha(RAW_ALPHA)
+            # Cosmetic 1-pixel pens: wider ones cost twice the painting time per frame.
+            raw = item.plot(pen=pg.mkPen(faint, width=1))
+            smooth = item.plot(pen=pg.mkPen(color, width=1), name=label)
+            for c in (raw, smooth):
+                c.setDownsampling(auto=True, method="peak")
+                c.setClipToView(True)
+            self.raw_curves[name] = raw
+            self.curves[name] = smooth
+        self._epoch_lines: list[pg.InfiniteLine] = []
+        self.cursor = pg.InfiniteLine(
+            angle=90, movable=False, pen=pg.mkPen("#888888", width=1, style=Qt.PenStyle.DotLine)
+        )
+        self.cursor.setVisible(False)
+        item.addItem(self.cursor, ignoreBounds=True)
+
+        self.log_y = QCheckBox("Log y", objectName="logY")
+        self.log_y.setToolTip("Logarithmic value axis")
+        self.smoothing = QSlider(Qt.Orientation.Horizontal, objectName="smoothing")
+        self.smoothing.setRange(0, int(SMOOTHING_STEPS * 0.999))
+        self.smoothing.setValue(600)
+        self.smoothing.setToolTip(
+            "Exponential moving average weight (as in TensorBoard); the raw curve stays faint"
+        )
+        self.smoothing.setMinimumWidth(120)
+        self.smoothing_label = QLabel(objectName="smoothingValue")
+        self.smoothing_label.setMinimumWidth(36)
+        self.auto_range = QPushButton("Auto-range", objectName="autoRange")
+        self.auto_range.setToolTip("Fit all the data (the view follows new steps until you pan or zoom)")
+        self.readout = QLabel(objectName="plotReadout")
+        self.readout.setTextFormat(Qt.TextFormat.PlainText)
+        self.readout.setWordWrap(True)
+        self.readout.setMinimumWidth(100)
+
+        controls = QHBoxLayout()
+        controls.addWidget(self.log_y)
+        controls.addSpacing(12)
+        controls.addWidget(QLabel("Smoothing"))
+        controls.addWidget(self.smoothing, 1)
+        controls.addWidget(self.smoothing_label)
+        controls.addSpacing(12)
+        controls.addWidget(self.auto_range)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.readout)
+
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(REDRAW_MS)
+        self._redraw_timer.timeout.connect(self._on_redraw_timer_timeout)
+        self.log_y.toggled.connect(self._on_log_y_toggled)
+        self.smoothing.valueChanged.connect(self._on_smoothing_value_changed)
+        self.auto_range.clicked.connect(self._on_auto_range_clicked)
+        self.plot.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
+        document.historyChanged.connect(self._on_document_history_changed)
+        self._on_smoothing_value_changed(self.smoothing.value())
+        self.log_y.setChecked(True)  # loss and norms span decades within a run
+        self.refresh()
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def point_count(self) -> int:
+        return self._n
+
+    @property
+    def smoothing_weight(self) -> float:
+        return self.smoothing.value() / SMOOTHING_STEPS
+
+    @property
+    def epoch_lines(self) -> list[pg.InfiniteLine]:
+        return [line for line in self._epoch_lines if line.isVisible()]
+
+    def refresh(self) -> bool:
+        """Bring the curves up to date with the history now; True if anything changed."""
+        changed = self._sync()
+        if changed:
+            self._redraw()
+        return changed
+
+    def readout_at(self, step: int) -> str:
+        """The hover text for ``step`` (1-based): its epoch and every curve's raw value."""
+        if not self._n:
+            return ""
+        i = min(max(int(step), 1), self._n) - 1
+        parts = [f"step {i + 1:,}"]
+        epoch = self._epoch_of(i + 1)
+        if epoch:
+            parts.append(f"epoch {epoch}")
+        # Raw values: the smoothed ones are what the eye already reads off the curves.
+        parts += [f"{label} {self._raw[name].view[i]:.4g}" for name, label, _ in CURVES]
+        return " · ".join(parts)
+
+    # ------------------------------------------------------------------ slots
+
+    def _on_document_history_changed(self) -> None:
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
+
+    def _on_redraw_timer_timeout(self) -> None:
+        t0 = time.perf_counter()
+        if self.refresh():
+            self.plot.repaint()  # now, not later: so its cost is known and paced
+        cost_ms = (time.perf_counter() - t0) * 1000
+        self._redraw_timer.setInterval(int(min(MAX_REDRAW_MS, max(REDRAW_MS, cost_ms * REDRAW_BUDGET))))
+
+    def _on_log_y_toggled(self, on: bool) -> None:
+        self.plot.getPlotItem().setLogMode(y=on)
+        self.plot.getPlotItem().enableAutoRange()
+
+    def _on_smoothing_value_changed(self, value: int) -> None:
+        self.smoothing_label.setText(f"{value / SMOOTHING_STEPS:.3f}")
+        self._recompute_smoothing()
+        self._redraw()
+
+    def _on_auto_range_clicked(self) -> None:
+        self.plot.getPlotItem().enableAutoRange()
+
+    def _on_scene_mouse_moved(self, pos: QPointF) -> None:
+        vb = self.plot.getPlotItem().getViewBox()
+        if not self._n or not vb.sceneBoundingRect().contains(pos):
+            self.cursor.setVisible(False)
+            return
+        step = round(vb.mapSceneToView(pos).x())
+        step = min(max(step, 1), self._n)
+        self.cursor.setPos(step)
+        self.cursor.setVisible(True)
+        self.readout.setText(self.readout_at(step))
+
+    # ------------------------------------------------------------------ data
+
+    def _sync(self) -> bool:
+        history = self._document.history
+        n_hist = len(history)
+        if self._document.history_generation != self._generation or n_hist < self._n:
+            self._generation = self._document.history_generation
+            self._clear()
+            if n_hist == 0:
+                return True
+        if n_hist == self._n:
+            return False
+        start = self._n
+        # Slicing the array('d') copies just the new rows; the history's buffers are never exported.
+        self._steps.extend(np.arange(start + 1, n_hist + 1, dtype=np.float64))
+        weight = self.smoothing_weight
+        for name, _, _ in CURVES:
+            new = np.frombuffer(history.column(name)[start:n_hist], dtype=np.float64)
+            self._raw[name].extend(new)
+            smoothed, last, count = ema_extend(new, weight, *self._ema[name])
+            self._ema[name] = (last, count)
+            self._smooth[name].extend(smoothed)
+        epochs = np.frombuffer(history.column("epoch")[start:n_hist], dtype=np.int64)
+        prev = np.concatenate(([self._last_epoch if start else epochs[0]], epochs[:-1]))
+        for i in np.nonzero(epochs != prev)[0]:
+            self._epoch_starts.append(start + int(i) + 1)
+        self._last_epoch = int(epochs[-1])
+        self._n = n_hist
+        return True
+
+    def _clear(self) -> None:
+        self._n = 0
+        self._last_epoch = 0
+        self._epoch_starts.clear()
+        self._steps.clear()
+        for name, _, _ in CURVES:
+            self._raw[name].clear()
+            self._smooth[name].clear()
+            self._ema[name] = (0.0, 0)
+        self.plot.getPlotItem().enableAutoRange()
+
+    def _recompute_smoothing(self) -> None:
+        weight = self.smoothing_weight
+        for name, _, _ in CURVES:
+            self._smooth[name].clear()
+            smoothed, last, count = ema_extend(self._raw[name].view, weight, 0.0, 0)
+            self._smooth[name].extend(smoothed)
+            self._ema[name] = (last, count)
+
+    def _epoch_of(self, step: int) -> int:
+        # Epoch starts are sorted: the epoch is the first epoch plus the boundaries at or before step.
+        history = self._document.history
+        if step > len(history):
+            return 0
+        return int(history.column("epoch")[step - 1])
+
+    def _redraw(self) -> None:
+        n = self._n
+        x = self._steps.view
+        smooth = self.smoothing_weight > 0
+        for name, _, _ in CURVES:
+            if n:
+                self.curves[name].setData(x, self._smooth[name].view, skipFiniteCheck=True)
+                if smooth:
+                    self.raw_curves[name].setData(x, self._raw[name].view, skipFiniteCheck=True)
+                else:
+                    self.raw_curves[name].setData([], [])
+            else:
+                self.curves[name].setData([], [])
+                self.raw_curves[name].setData([], [])
+            self.raw_curves[name].setVisible(smooth)
+        self._update_epoch_lines()
+
+    def _update_epoch_lines(self) -> None:
+        starts = self._epoch_starts if len(self._epoch_starts) <= MAX_EPOCH_LINES else []
+        item = self.plot.getPlotItem()
+        pen = pg.mkPen("#bbbbbb", width=1, style=Qt.PenStyle.DashLine)
+        while len(self._epoch_lines) < len(starts):
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pen)
+            item.addItem(line, ignoreBounds=True)
+            self._epoch_lines.append(line)
+        for i, line in enumerate(self._epoch_lines):
+            if i < len(starts):
+                line.setPos(starts[i] - 0.5)  # between the last step of one epoch and the first of the next
+                line.setVisible(True)
+            else:
+                line.setVisible(False)

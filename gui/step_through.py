@@ -1,0 +1,360 @@
+"""One training step taken apart: a dialog that walks through the next mini-batch step in phases.
+
+Batch → Forward → Gradients → Update → New loss, with Back/Next. Nothing changes until **Commit** on
+the last phase; Cancel (or Esc, or closing) leaves the document as it was. The numbers are
+:func:`engine.step_phases.plan_step`'s: the very step the next training run would take first.
+
+Commit takes that step the way the Training controller does, through the document's training API
+(``begin_training_run`` → one ``Trainer`` step → ``append_history`` → ``finish_training_run``): the
+new weights and one history record, as one undoable command ("Step through: step n"). The dialog
+checks that the step taken equals the step shown.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QFontDatabase
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.model import MATRIX_NAMES
+from engine.step_phases import PHASES, StepPlan, plan_step
+from gui.document import Document
+from gui.matrix_model import diverging_color, format_value, text_color
+
+#: Rows of per-sample tables shown before "… n more" (a batch can be the whole data set).
+MAX_SAMPLE_ROWS = 200
+#: Vector entries written out in a cell before "…".
+MAX_VECTOR_ENTRIES = 4
+
+
+def vector_text(v: list[float]) -> str:
+    """'[0.1234, −0.5678, …]' with at most MAX_VECTOR_ENTRIES entries."""
+    shown = ", ".join(format_value(e) for e in v[:MAX_VECTOR_ENTRIES])
+    more = ", …" if len(v) > MAX_VECTOR_ENTRIES else ""
+    return f"[{shown}{more}]"
+
+
+def _table(rows: int, headers: list[str], name: str) -> QTableWidget:
+    t = QTableWidget(rows, len(headers))
+    t.setObjectName(name)
+    t.setHorizontalHeaderLabels(headers)
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.verticalHeader().setVisible(False)
+    t.verticalHeader().setDefaultSectionSize(22)
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    t.horizontalHeader().setStretchLastSection(True)
+    t.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    return t
+
+
+def _item(text: str, tooltip: str = "", align_right: bool = True) -> QTableWidgetItem:
+    it = QTableWidgetItem(text)
+    if tooltip:
+        it.setToolTip(tooltip)
+    if align_right:
+        it.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+    return it
+
+
+def _text(html: str, name: str = "") -> QLabel:
+    label = QLabel(html)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    if name:
+        label.setObjectName(name)
+    return label
+
+
+def _matrix_table(m: list[list[float]], name: str, fmt=format_value, colors: list[list[float]] | None = None):
+    k = len(m)
+    t = QTableWidget(k, k)
+    t.setObjectName(name)
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.setHorizontalHeaderLabels([str(c) for c in range(k)])
+    t.setVerticalHeaderLabels([str(r) for r in range(k)])
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    t.verticalHeader().setDefaultSectionSize(22)
+    t.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    vmax = max((abs(v) for row in (colors or m) for v in row), default=0.0)
+    for r in range(k):
+        for c in range(k):
+            it = _item(fmt(m[r][c]) if callable(fmt) else fmt[r][c], f"[{r}][{c}] = {m[r][c]!r}")
+            if colors is not None:
+                bg = diverging_color(colors[r][c], vmax)
+                it.setBackground(QBrush(bg))
+                it.setForeground(QBrush(text_color(bg)))
+            t.setItem(r, c, it)
+    return t
+
+
+class StepThroughDialog(QDialog):
+    """The next training step in five phases (see the module docstring).
+
+    ``plan`` is the :class:`StepPlan` shown; ``phase`` the current page (0 … 4); :meth:`next`,
+    :meth:`back`, :meth:`commit` and ``reject()`` are what the buttons do. ``committed`` tells
+    whether the step was applied.
+    """
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("stepThroughDialog")
+        self.setWindowTitle("Step through one training step")
+        self._document = document
+        self.committed = False
+        if document.is_training:
+            raise ValueError("a training run is in progress; stop it to step through one step")
+        h = document.history
+        m = document.model
+        self.plan: StepPlan = plan_step(
+            m.x, m.A, m.B, m.C, document.training_settings, start_step=h.last_step, start_epoch=h.last_epoch
+        )
+        self._model_before = m.copy()
+
+        self.title = _text("", "stepThroughTitle")
+        self.stack = QStackedWidget(objectName="stepThroughPages")
+        for build in (self._page_batch, self._page_forward, self._page_gradients, self._page_update,
+                      self._page_new_loss):
+            self.stack.addWidget(build())
+        self.back_button = QPushButton("◀ Back", objectName="stepBack")
+        self.next_button = QPushButton("Next ▶", objectName="stepNext")
+        self.commit_button = QPushButton("Commit step", objectName="stepCommit")
+        self.commit_button.setToolTip("Apply the new weights and add the step to the history (one undoable step)")
+        self.cancel_button = QPushButton("Cancel", objectName="stepCancel")
+        self.cancel_button.setToolTip("Close without changing anything")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.back_button)
+        buttons.addWidget(self.next_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.commit_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.stack, 1)
+        layout.addLayout(buttons)
+        self.back_button.clicked.connect(self.back)
+        self.next_button.clicked.connect(self.next)
+        self.commit_button.clicked.connect(self.commit)
+        self.cancel_button.clicked.connect(self.reject)
+        self.next_button.setDefault(True)
+        self.resize(980, 640)
+        self._go(0)
+
+    # ------------------------------------------------------------------ navigation
+
+    @property
+    def phase(self) -> int:
+        return self.stack.currentIndex()
+
+    def next(self) -> None:
+        self._go(min(self.phase + 1, len(PHASES) - 1))
+
+    def back(self) -> None:
+        self._go(max(self.phase - 1, 0))
+
+    def _go(self, phase: int) -> None:
+        self.stack.setCurrentIndex(phase)
+        p = self.plan
+        steps = " → ".join(f"<b>{name}</b>" if s == phase else name for s, name in enumerate(PHASES))
+        self.title.setText(
+            f"<span style='font-size:12pt'>Step {p.step} (epoch {p.epoch}) — phase {phase + 1} of {len(PHASES)}: "
+            f"<b>{PHASES[phase]}</b></span><br><span style='color:#666'>{steps}. Nothing changes until "
+            f"Commit on the last phase.</span>"
+        )
+        last = phase == len(PHASES) - 1
+        self.back_button.setEnabled(phase > 0)
+        self.next_button.setEnabled(not last)
+        self.commit_button.setEnabled(last and p.finite)
+        (self.commit_button if last else self.next_button).setDefault(True)
+
+    # ------------------------------------------------------------------ commit
+
+    def commit(self) -> bool:
+        """Take the step through the document (one undoable command with one history record)."""
+        doc = self._document
+        if self.phase != len(PHASES) - 1 or not self.plan.finite:
+            return False
+        if doc.is_training or doc.model != self._model_before:
+            QMessageBox.warning(self, "Step through", "The model changed since this step was prepared; "
+                                "close the dialog and open it again.")
+            return False
+        try:
+            trainer = doc.begin_training_run()
+        except ValueError as exc:
+            QMessageBox.warning(self, "Step through", f"Cannot take the step: {exc}")
+            return False
+        record = next(trainer.steps(), None)
+        if record is not None:
+            doc.append_history([record])
+        doc.finish_training_run(trainer, f"Step through: step {self.plan.step}")
+        if record != self.plan.record or tuple(trainer.weights()) != tuple(self.plan.after):
+            doc.notify("Step through: the step taken differs from the one shown (please report this)")
+        else:
+            doc.notify(f"Step {self.plan.step} committed: L at x {self.plan.loss_at_x_before:.6g} → "
+                       f"{self.plan.loss_at_x_after:.6g} (Undo takes it back)")
+        self.committed = True
+        self.accept()
+        return True
+
+    # ------------------------------------------------------------------ pages
+
+    def _page(self, intro: str, *widgets: QWidget, name: str) -> QWidget:
+        page = QWidget(objectName=name)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(_text(intro, f"{name}Text"))
+        for w in widgets:
+            layout.addWidget(w, 1)
+        return page
+
+    def _page_batch(self) -> QWidget:
+        p = self.plan
+        s = p.settings
+        n = len(p.indices)
+        rows = min(n, MAX_SAMPLE_ROWS)
+        t = _table(rows, ["sample", *(f"x[{j}]" for j in range(len(p.x)))], "stepBatchTable")
+        for r in range(rows):
+            smp = p.samples[r]
+            t.setItem(r, 0, _item(str(smp.index)))
+            for j, v in enumerate(smp.x):
+                t.setItem(r, 1 + j, _item(format_value(v), repr(v)))
+        more = f" (the first {rows} shown)" if rows < n else ""
+        intro = (
+            f"The next mini-batch: <b>{n}</b> of the {s.n_samples:,} training inputs x<sub>s</sub> ~ U[0, 1)"
+            f"<sup>K</sup> (seed {s.seed}), taken in the order of epoch {p.epoch}'s shuffle{more}. "
+            f"Sample indices: {', '.join(map(str, p.indices[:20]))}{' …' if n > 20 else ''}. "
+            "These are exactly the inputs the next training step uses."
+        )
+        return self._page(intro, t, name="stepPageBatch")
+
+    def _page_forward(self) -> QWidget:
+        p = self.plan
+        n = len(p.samples)
+        rows = min(n, MAX_SAMPLE_ROWS)
+        t = _table(rows, ["sample", "L(x_s) = Σ w²", "a = x A", "σ(a)", "u = x B", "z = σ(a) + u", "w = z C"],
+                   "stepForwardTable")
+        for r in range(rows):
+            smp = p.samples[r]
+            t.setItem(r, 0, _item(str(smp.index)))
+            t.setItem(r, 1, _item(format_value(smp.loss), repr(smp.loss)))
+            for c, vec in enumerate((smp.a, smp.y, smp.u, smp.z, smp.w), start=2):
+                t.setItem(r, c, _item(vector_text(vec), ", ".join(map(repr, vec)), align_right=False))
+        intro = (
+            "The forward pass for each sample, with the current weights: a = xA, σ(a), u = xB, z = σ(a) + u, "
+            f"w = zC and its loss L = Σ<sub>j</sub> w<sub>j</sub>². The batch loss is their mean: "
+            f"<b>{p.batch_loss:.10g}</b>."
+        )
+        return self._page(intro, t, name="stepPageForward")
+
+    def _page_gradients(self) -> QWidget:
+        p = self.plan
+        n = len(p.per_sample)
+        rows = min(n, MAX_SAMPLE_ROWS)
+        t = _table(rows, ["sample", "L(x_s)", "‖∂L/∂A‖", "‖∂L/∂B‖", "‖∂L/∂C‖"], "stepGradientsTable")
+        from engine.model import frobenius
+
+        for r in range(rows):
+            loss, grads = p.per_sample[r]
+            t.setItem(r, 0, _item(str(p.indices[r])))
+            t.setItem(r, 1, _item(format_value(loss)))
+            for c, name in enumerate(MATRIX_NAMES, start=2):
+                t.setItem(r, c, _item(format_value(frobenius(grads[name]))))
+        means = QWidget()
+        ml = QHBoxLayout(means)
+        ml.setContentsMargins(0, 0, 0, 0)
+        for name in MATRIX_NAMES:
+            box = QVBoxLayout()
+            box.addWidget(_text(f"<b>g<sub>{name}</sub></b> = mean ∂L/∂{name} &nbsp; "
+                                f"(‖·‖ = {p.grad_norms[name]:.4g})"))
+            box.addWidget(_matrix_table(p.mean_grads[name], f"stepMeanGrad{name}", colors=p.mean_grads[name]))
+            ml.addLayout(box)
+        intro = (
+            f"Back-propagation for each sample (the report's formulas, per sample), then their mean over the "
+            f"batch, g = (1/{n}) Σ<sub>s</sub> ∂L(x<sub>s</sub>)/∂θ: the gradient the update uses."
+        )
+        return self._page(intro, t, means, name="stepPageGradients")
+
+    def _page_update(self) -> QWidget:
+        p = self.plan
+        lr = p.learning_rate
+        k = len(p.x)
+        rows = [(name, i, j) for name in MATRIX_NAMES for i in range(k) for j in range(k)]
+        t = _table(len(rows), ["weight", "θ (now)", "g (mean gradient)", "−λ·g", "θ_new", "Δ = θ_new − θ"],
+                   "stepUpdateTable")
+        for r, (name, i, j) in enumerate(rows):
+            m = MATRIX_NAMES.index(name)
+            old, new, g = p.before[m][i][j], p.after[m][i][j], p.mean_grads[name][i][j]
+            delta = p.deltas[name][i][j]
+            t.setItem(r, 0, _item(f"{name}[{i}][{j}]", align_right=False))
+            t.setItem(r, 1, _item(format_value(old), repr(old)))
+            t.setItem(r, 2, _item(format_value(g), repr(g)))
+            t.setItem(r, 3, _item(f"{-lr * g:+.4e}", repr(-lr * g)))
+            t.setItem(r, 4, _item(format_value(new), repr(new)))
+            t.setItem(r, 5, _item(f"{delta:+.4e}", repr(delta)))
+        mats = QWidget()
+        ml = QVBoxLayout(mats)
+        ml.setContentsMargins(0, 0, 0, 0)
+        for name in MATRIX_NAMES:
+            ml.addWidget(_text(f"<b>Δ{name}</b> (red up, blue down)"))
+            ml.addWidget(_matrix_table(p.deltas[name], f"stepDelta{name}", fmt=lambda v: f"{v:+.2e}",
+                                       colors=p.deltas[name]))
+        side = QWidget()
+        sl = QHBoxLayout(side)
+        sl.setContentsMargins(0, 0, 0, 0)
+        sl.addWidget(t, 3)
+        sl.addWidget(mats, 2)
+        moves = "; ".join(f"{n}[{i}][{j}] {d:+.4g}" for n, i, j, d in p.largest_changes(4))
+        intro = (
+            f"The update of the report's Figure 3, θ<sub>new</sub> = θ<sub>old</sub> − λ·g with λ = lr = "
+            f"<b>{lr:g}</b>, for every weight. Largest changes: {moves}."
+        )
+        return self._page(intro, side, name="stepPageUpdate")
+
+    def _page_new_loss(self) -> QWidget:
+        p = self.plan
+        r = p.record
+
+        def change(a: float, b: float) -> str:
+            if not (math.isfinite(a) and math.isfinite(b)):
+                return "not finite"
+            arrow = "<span style='color:#1a7a40'>▼</span>" if b < a else "<span style='color:#b2182b'>▲</span>"
+            return f"{a:.10g} → <b>{b:.10g}</b> {arrow} ({(b - a) / a if a else 0.0:+.2%})"
+
+        body = (
+            "<table cellpadding='4'>"
+            f"<tr><td>Batch loss (mean over these {p.batch_size} samples)</td>"
+            f"<td>{change(p.batch_loss, p.batch_loss_after)}</td></tr>"
+            f"<tr><td>Loss at the model's own x</td><td>{change(p.loss_at_x_before, p.loss_at_x_after)}</td></tr>"
+            "</table>"
+        )
+        if p.finite:
+            body += (
+                f"<p>Commit applies the new weights as one undoable step and adds step {r.step} (epoch {r.epoch}) "
+                f"to the history: batch loss {r.batch_loss:.6g}, loss at x {r.loss_at_x:.6g}, "
+                f"‖g<sub>A</sub>‖ {r.grad_norm_A:.4g}, ‖g<sub>B</sub>‖ {r.grad_norm_B:.4g}, "
+                f"‖g<sub>C</sub>‖ {r.grad_norm_C:.4g}. The next step (Training ▸ Step) then continues "
+                "after it. Cancel leaves everything as it was.</p>"
+            )
+        else:
+            body += ("<p style='color:#b2182b'>This step overflows to non-finite numbers: training would stop "
+                     "here. Lower the learning rate; nothing can be committed.</p>")
+        return self._page(
+            "The new loss: the batch loss the step aimed at and the loss at x (what the report calls "
+            f"“Loss After GD”).{body}",
+            name="stepPageNewLoss",
+        )

@@ -1,0 +1,85 @@
+"""Undo commands: every change to the model, and every training run, is one QUndoCommand.
+
+Commands hold whole snapshots (``engine.session.Model`` copies); a model is at most 4·32² floats
+in the editors, so a snapshot costs less than the bookkeeping of a diff would. They change the
+document only through its ``_apply_*`` methods, which emit the signals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QUndoCommand
+
+if TYPE_CHECKING:
+    from engine.session import History, Model
+    from engine.training import Divergence
+    from gui.document import Document
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The parts of a session an edit can change.
+
+    ``history`` is None when the edit leaves the history (and the divergence note) alone; a K
+    change or a reset replaces it, since a history belongs to the model it started from.
+    """
+
+    model: Model
+    initial: Model
+    history: History | None = None
+    divergence: Divergence | None = None
+
+
+class SnapshotCommand(QUndoCommand):
+    """Replace the model (x, A, B, C; K may change): a cell edit, a paste, Randomize, a K change, a reset."""
+
+    def __init__(self, document: Document, before: Snapshot, after: Snapshot, text: str) -> None:
+        super().__init__(text)
+        self._document = document
+        self._before = before
+        self._after = after
+
+    def redo(self) -> None:
+        self._document._apply_snapshot(self._after)
+
+    def undo(self) -> None:
+        self._document._apply_snapshot(self._before)
+
+
+class TrainingRunCommand(QUndoCommand):
+    """A finished (or stopped, or diverged) training run: its weights and its history rows.
+
+    The run has already happened when the command is pushed, so the first ``redo`` does nothing.
+    Undo puts back the model from before the run and truncates the history to its old length
+    (cheap for long histories); redo restores both, so the history always belongs to the weights.
+    """
+
+    def __init__(
+        self,
+        document: Document,
+        before: Snapshot,
+        after: Snapshot,
+        history_before: int,
+        history_after: History,
+        text: str,
+    ) -> None:
+        super().__init__(text)
+        self._document = document
+        self._before = before
+        self._after = after
+        self._history_before = history_before
+        self._history_after = history_after
+        self._first = True
+
+    def redo(self) -> None:
+        if self._first:
+            self._first = False
+            return
+        self._document._apply_snapshot(self._after)
+        self._document._apply_history(self._history_after.copy(), self._after.divergence)
+
+    def undo(self) -> None:
+        self._document._apply_snapshot(self._before)
+        self._document._apply_history_truncate(self._history_before, self._before.divergence)

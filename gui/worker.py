@@ -1,0 +1,324 @@
+"""Training off the GUI thread: a worker object on a QThread, driven by a controller on the GUI thread.
+
+``TrainingWorker.run`` iterates the engine's ``Trainer.steps()`` generator; between any two steps it
+checks for stop and pause (cooperative: a step takes well under a millisecond for the editors' K, so
+both act at once). Records are handed over in batches about every ``FLUSH_INTERVAL`` seconds, never
+one signal per step. ``run`` is a plain method: tests call it synchronously on the main thread.
+
+Hand-over: with ``wait_for_gui`` the worker waits, after each batch, until the GUI has taken it in
+(and repainted). Both threads run Python and share the GIL, so they never truly run in parallel;
+while the worker computes, every GIL hand-off the GUI thread needs (PySide takes the GIL on each
+virtual call into a Python-made widget while painting) costs it a whole switch interval, and one
+repaint turns into hundreds of milliseconds. Taking turns instead makes the GUI's share of the
+time small and predictable, and it is backpressure too: a slow GUI slows the run, records never
+pile up in the event queue.
+
+``TrainingController`` owns the thread's lifetime and adapts the run to the :class:`Document`:
+history batches, the weights on pause and at the end, one undo step per run, divergence, errors.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, Slot
+
+from engine.training import Trainer
+from gui.document import Document
+
+FLUSH_INTERVAL = 0.05  # seconds between record batches: ~20 updates/s, smooth to the eye
+
+
+class TrainingWorker(QObject):
+    """Runs one training run's steps; lives on a worker thread (or is called directly in tests).
+
+    Signals (emitted from the thread running :meth:`run`):
+    ``recordsReady(list[StepRecord])`` a batch of new steps;
+    ``pausedAt(tuple[A, B, C])`` the loop is waiting (pause, or after Step), with the current weights;
+    ``done(outcome, (A, B, C), message)`` outcome is "finished", "stopped", "diverged" or "failed"
+    (message then names the exception).
+    """
+
+    recordsReady = Signal(object)
+    pausedAt = Signal(object)
+    done = Signal(str, object, str)
+
+    def __init__(
+        self, trainer: Trainer, *, start_paused: bool = False, flush_interval: float = FLUSH_INTERVAL
+    ):
+        super().__init__()
+        self.trainer = trainer
+        self.flush_interval = flush_interval
+        self._cond = threading.Condition()
+        self._stop = False
+        self._paused = start_paused
+        self._step_budget = 0
+        #: threading.get_ident() of every thread the loop ran on (recorded at each batch).
+        self.loop_thread_idents: set[int] = set()
+        #: QThread.currentThread() as seen inside the loop.
+        self.loop_qthread: QThread | None = None
+
+    # ------------------------------------------------------------------ requests (any thread)
+
+    def request_stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+
+    def request_pause(self) -> None:
+        with self._cond:
+            self._paused = True
+
+    def request_resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._step_budget = 0
+            self._cond.notify_all()
+
+    def request_step(self, n: int = 1) -> None:
+        """While paused: take exactly ``n`` more steps, then pause again."""
+        with self._cond:
+            self._paused = True
+            self._step_budget += n
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ the loop
+
+    @Slot()
+    def run(self) -> None:
+        trainer = self.trainer
+        steps = trainer.steps()
+        batch: list = []
+        last = time.monotonic()
+        outcome, message = "finished", ""
+        self.loop_thread_idents.add(threading.get_ident())
+        self.loop_qthread = QThread.currentThread()
+        try:
+            while True:
+                if self._stop:
+                    outcome = "stopped"
+                    break
+                if self._paused:
+                    with self._cond:
+                        budget = self._step_budget
+                        if budget:
+                            self._step_budget -= 1
+                    if not budget:
+                        if batch:
+                            self._flush(batch)
+                            batch = []
+                        self.pausedAt.emit(trainer.weights())
+                        with self._cond:
+                            while self._paused and not self._step_budget and not self._stop:
+                                self._cond.wait()
+                        last = time.monotonic()
+                        continue
+                try:
+                    record = next(steps)
+                except StopIteration:
+                    outcome = "diverged" if trainer.divergence is not None else "finished"
+                    break
+                batch.append(record)
+                now = time.monotonic()
+                if now - last >= self.flush_interval:
+                    self._flush(batch)
+                    batch = []
+                    last = now
+        except Exception as exc:  # the user sees it; the window stays usable
+            outcome, message = "failed", f"{type(exc).__name__}: {exc}"
+        if batch:
+            self._flush(batch)
+        self.done.emit(outcome, trainer.weights(), message)
+
+    def _flush(self, batch: list) -> None:
+        self.loop_thread_idents.add(threading.get_ident())
+        self.recordsReady.emit(batch)
+
+
+class TrainingController(QObject):
+    """Start / pause / resume / step / stop a run of the document's model and settings.
+
+    Signals: ``progressChanged(done, total, steps_per_s, eta_s)`` (eta is NaN when unknown) and
+    ``runEnded(outcome, message)`` with a one-line, user-facing message. The run's state is the
+    document's ``training_state`` ("idle", "running", "paused").
+    """
+
+    progressChanged = Signal(int, int, float, float)
+    runEnded = Signal(str, str)
+
+    def __init__(self, document: Document, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._document = document
+        self._thread: QThread | None = None
+        self._worker: TrainingWorker | None = None
+        self._stopping = False
+        self._done = 0
+        self._total = 0
+        self._active = 0.0  # seconds spent running (pauses excluded)
+        self._since: float | None = None
+        #: Thread idents the last run's loop ran on (tests check it is not the GUI thread).
+        self.last_loop_thread_idents: set[int] = set()
+        self.last_loop_ran_on_gui_thread: bool | None = None
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state(self) -> str:
+        return self._document.training_state
+
+    @property
+    def is_active(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def steps_done(self) -> int:
+        return self._done
+
+    # ------------------------------------------------------------------ commands
+
+    def start(self, *, paused: bool = False, steps: int = 0) -> bool:
+        """Begin a run from the current model; False (and a message) if the settings are invalid."""
+        if self._thread is not None:
+            return False
+        doc = self._document
+        try:
+            trainer = doc.begin_training_run()
+        except ValueError as exc:
+            message = f"Cannot start training: {exc}"
+            doc.notify(message)
+            self.runEnded.emit("invalid", message)
+            return False
+        self._stopping = False
+        self._done, self._total, self._active = 0, trainer.total_steps, 0.0
+        self._since = None if paused else time.monotonic()
+
+        worker = TrainingWorker(trainer, start_paused=paused)
+        if steps:
+            worker.request_step(steps)
+        thread = QThread(self)
+        thread.setObjectName("trainingThread")
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.recordsReady.connect(self._on_worker_records_ready)
+        worker.pausedAt.connect(self._on_worker_paused_at)
+        worker.done.connect(self._on_worker_done)
+        self._worker, self._thread = worker, thread
+        doc.set_training_state("paused" if paused else "running")
+        self._emit_progress()
+        thread.start()
+        return True
+
+    def pause(self) -> None:
+        if self._worker is not None and self.state == "running":
+            self._worker.request_pause()
+            self._clock_stop()
+            self._document.set_training_state("paused")
+            self._emit_progress()
+
+    def resume(self) -> None:
+        if self._worker is not None and self.state == "paused":
+            self._clock_start()
+            self._document.set_training_state("running")
+            self._worker.request_resume()
+
+    def toggle_pause(self) -> None:
+        if self.state == "running":
+            self.pause()
+        elif self.state == "paused":
+            self.resume()
+
+    def step(self) -> None:
+        """Exactly one mini-batch: from idle this begins a paused run; while paused, one more step."""
+        if self._worker is None:
+            self.start(paused=True, steps=1)
+        elif self.state == "paused":
+            self._clock_start()
+            self._worker.request_step(1)
+
+    def stop(self) -> None:
+        if self._worker is not None:
+            self._stopping = True
+            self._worker.request_stop()
+
+    def shutdown(self, timeout_ms: int = 1000) -> bool:
+        """Stop the run and wait for its thread (closing the window). True if the thread finished."""
+        thread, worker = self._thread, self._worker
+        if thread is None or worker is None:
+            return True
+        self._stopping = True
+        worker.request_stop()
+        thread.quit()  # takes effect as soon as run() returns to the thread's event loop
+        finished = thread.wait(timeout_ms)
+        # Deliver what the worker emitted before it stopped (its last records and ``done``).
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall.value)
+        return bool(finished)
+
+    # ------------------------------------------------------------------ worker signals (GUI thread)
+
+    def _on_worker_records_ready(self, records: list) -> None:
+        self._done += len(records)
+        self._document.append_history(records)
+        self._emit_progress()
+
+    def _on_worker_paused_at(self, weights) -> None:
+        if self._stopping or self._worker is None:
+            return
+        if not (self._worker._paused and self._worker._step_budget == 0):
+            return  # resumed (or stepping again) since this was sent; newer weights are coming
+        self._clock_stop()
+        self._document.set_training_state("paused")
+        self._document.show_weights(*weights)
+        self._emit_progress()
+
+    def _on_worker_done(self, outcome: str, weights, message: str) -> None:
+        worker, thread = self._worker, self._thread
+        if worker is None or thread is None:
+            return
+        self._clock_stop()
+        thread.quit()
+        thread.wait()
+        self.last_loop_thread_idents = set(worker.loop_thread_idents)
+        self.last_loop_ran_on_gui_thread = worker.loop_qthread is self.thread()
+        self._worker = self._thread = None
+        worker.deleteLater()
+        thread.deleteLater()
+
+        doc = self._document
+        trainer = worker.trainer
+        n = self._done
+        if outcome == "diverged" and trainer.divergence is not None:
+            text = trainer.divergence.reason
+        elif outcome == "failed":
+            text = (
+                f"Training failed after {n} steps: {message}. The weights after the last good step are "
+                "shown; the steps taken so far are kept in the history."
+            )
+        elif outcome == "stopped":
+            text = f"Training stopped after {n} of {self._total} steps."
+        else:
+            text = f"Training finished: {n} steps."
+        label = {"finished": "Train", "stopped": "Train (stopped)", "diverged": "Train (diverged)"}
+        doc.finish_training_run(trainer, f"{label.get(outcome, 'Train (failed)')} {n} steps")
+        doc.set_training_state("idle")
+        self._emit_progress()
+        doc.notify(text, 10000)
+        self.runEnded.emit(outcome, text)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _clock_start(self) -> None:
+        if self._since is None:
+            self._since = time.monotonic()
+
+    def _clock_stop(self) -> None:
+        if self._since is not None:
+            self._active += time.monotonic() - self._since
+            self._since = None
+
+    def _emit_progress(self) -> None:
+        active = self._active + (time.monotonic() - self._since if self._since is not None else 0.0)
+        rate = self._done / active if active > 0 and self._done else 0.0
+        eta = (self._total - self._done) / rate if rate > 0 else math.nan
+        self.progressChanged.emit(self._done, self._total, rate, eta)

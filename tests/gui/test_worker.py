@@ -1,0 +1,119 @@
+"""The training worker: its loop run synchronously, and the controller running it on a thread."""
+
+from __future__ import annotations
+
+import threading
+
+from engine.session import Session
+from engine.training import Trainer, TrainingSettings
+from gui.worker import TrainingController, TrainingWorker
+
+WAIT = 20_000
+
+
+def trainer(**settings) -> Trainer:
+    m = Session.report_example().model
+    return Trainer(m.x, m.A, m.B, m.C, TrainingSettings(**settings))
+
+
+class Collector:
+    def __init__(self, worker: TrainingWorker) -> None:
+        self.batches: list[list] = []
+        self.done: list[tuple] = []
+        self.paused: list = []
+        worker.recordsReady.connect(self.batches.append)
+        worker.done.connect(lambda *args: self.done.append(args))
+        worker.pausedAt.connect(self.paused.append)
+
+    @property
+    def records(self) -> list:
+        return [r for b in self.batches for r in b]
+
+
+def test_loop_runs_synchronously_and_hands_over_every_record_once():
+    t = trainer(n_samples=200, batch_size=10, epochs=3)
+    worker = TrainingWorker(t, flush_interval=0.0)
+    out = Collector(worker)
+    worker.run()  # on this thread: direct signal delivery
+    assert [r.step for r in out.records] == list(range(1, 61))
+    assert out.done == [("finished", t.weights(), "")]
+    assert worker.loop_thread_idents == {threading.get_ident()}
+
+
+def test_records_are_batched_not_one_signal_per_step():
+    worker = TrainingWorker(trainer(n_samples=2000, batch_size=1, epochs=1), flush_interval=3600.0)
+    out = Collector(worker)
+    worker.run()
+    assert len(out.records) == 2000
+    assert len(out.batches) == 1  # everything in the final flush: the interval never elapsed
+
+
+def test_stop_requested_before_the_first_step_takes_none():
+    worker = TrainingWorker(trainer())
+    out = Collector(worker)
+    worker.request_stop()
+    worker.run()
+    assert out.records == [] and out.done[0][0] == "stopped"
+
+
+def test_divergence_ends_the_loop_with_the_last_finite_weights():
+    t = trainer(learning_rate=100.0, n_samples=100, batch_size=10, epochs=5)
+    worker = TrainingWorker(t)
+    out = Collector(worker)
+    worker.run()
+    outcome, weights, _ = out.done[0]
+    assert outcome == "diverged" and t.divergence is not None
+    assert len(out.records) == t.divergence.step - 1
+    assert all(v == v and abs(v) != float("inf") for m in weights for row in m for v in row)
+
+
+def test_an_exception_in_the_loop_becomes_a_failed_outcome():
+    class Broken:
+        divergence = None
+
+        def steps(self):
+            yield from ()
+            raise ZeroDivisionError("boom")
+
+        def weights(self):
+            return ([[0.0]], [[0.0]], [[0.0]])
+
+    worker = TrainingWorker(Broken())  # type: ignore[arg-type]
+    out = Collector(worker)
+    worker.run()
+    assert out.done == [("failed", ([[0.0]], [[0.0]], [[0.0]]), "ZeroDivisionError: boom")]
+
+
+def test_controller_runs_the_loop_off_the_gui_thread(document, qtbot):
+    document.set_training_settings(TrainingSettings(n_samples=500, batch_size=5, epochs=2))
+    controller = TrainingController(document)
+    gui_thread = threading.get_ident()
+    with qtbot.waitSignal(controller.runEnded, timeout=WAIT) as ended:
+        assert controller.start()
+    assert ended.args[0] == "finished"
+    assert len(document.history) == 200
+    assert controller.last_loop_thread_idents and gui_thread not in controller.last_loop_thread_idents
+    assert controller.last_loop_ran_on_gui_thread is False
+    assert not controller.is_active
+
+
+def test_controller_batches_history_updates(document, qtbot):
+    document.set_training_settings(TrainingSettings(n_samples=20_000, batch_size=1, epochs=1))
+    controller = TrainingController(document)
+    updates = []
+    document.historyChanged.connect(lambda: updates.append(len(document.history)))
+    with qtbot.waitSignal(controller.runEnded, timeout=60_000):
+        controller.start()
+    assert len(document.history) == 20_000
+    assert len(updates) < 2_000  # about one per 50 ms, never one per step
+
+
+def test_shutdown_stops_promptly_and_delivers_the_last_records(document, qtbot):
+    document.set_training_settings(TrainingSettings(n_samples=1000, batch_size=1, epochs=1000))
+    controller = TrainingController(document)
+    controller.start()
+    qtbot.waitUntil(lambda: len(document.history) > 0, timeout=WAIT)
+    assert controller.shutdown(timeout_ms=1000)
+    assert not controller.is_active and document.training_state == "idle"
+    assert len(document.history) == controller.steps_done
+    assert document.undo_stack.count() == 1
