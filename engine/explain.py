@@ -127,8 +127,12 @@ def feeding_cells(matrix: str, i: int, j: int, k: int) -> dict[str, frozenset[Ce
     elif matrix == "B":
         cells = {"x": {(0, i)}, "B": {(i, j)}, "C": {(j, t) for t in r}}
     else:
-        cells = {"x": {(0, s) for s in r}, "A": {(s, i) for s in r}, "B": {(s, i) for s in r},
-                 "C": {(s, j) for s in r}}
+        cells = {
+            "x": {(0, s) for s in r},
+            "A": {(s, i) for s in r},
+            "B": {(s, i) for s in r},
+            "C": {(s, j) for s in r},
+        }
     return {name: frozenset(c) for name, c in cells.items()}
 
 
@@ -174,13 +178,21 @@ def derive(
         terms = tuple(SumTerm(t, Cv[j][t], dw[t], Cv[j][t] * dw[t]) for t in range(k))
         # The same left-to-right sum as engine.model.backward: bit-identical to g_j.
         upstream_sum = sum(term.value for term in terms)
-        upstream = Factor("∂E/∂o_j", f"∂L/∂{'y' if matrix == 'A' else 'u'}_{j}", f"g_{j}",
-                          f"Σ_k C_{j},k · 2w_k", g[j])
-        inp = Factor("∂net_j/∂w_ij", f"∂{'a' if matrix == 'A' else 'u'}_{j}/∂{matrix}_{i},{j}", f"x_{i}",
-                     f"input {i}", xv[i])
+        upstream = Factor(
+            "∂E/∂o_j", f"∂L/∂{'y' if matrix == 'A' else 'u'}_{j}", f"g_{j}", f"Σ_k C_{j},k · 2w_k", g[j]
+        )
+        inp = Factor(
+            "∂net_j/∂w_ij",
+            f"∂{'a' if matrix == 'A' else 'u'}_{j}/∂{matrix}_{i},{j}",
+            f"x_{i}",
+            f"input {i}",
+            xv[i],
+        )
     if matrix == "A":
         net, out = f"a_{j}", f"y_{j}"
-        act = Factor("∂o_j/∂net_j", f"∂y_{j}/∂a_{j}", f"σ′(a_{j})", f"σ(a_{j})(1 − σ(a_{j}))", sigmoid_prime(a[j]))
+        act = Factor(
+            "∂o_j/∂net_j", f"∂y_{j}/∂a_{j}", f"σ′(a_{j})", f"σ(a_{j})(1 − σ(a_{j}))", sigmoid_prime(a[j])
+        )
         product = xv[i] * (act.value * upstream.value)  # backward(): x_i · (σ′(a_j) · g_j)
         intermediates = (
             (f"a_{j}", f"Σ_i x_i A_i,{j}", a[j]),
@@ -268,7 +280,8 @@ class LineSearch:
         if self.overshoots:
             return (
                 f"Overshoots: a step of lr = {lr:g} ends at L = {l1:.6g}, above L = {l0:.6g} where it "
-                f"starts; the lowest point on this line is at t ≈ {self.best_t:.3g} ({self.best_t / lr:.2g}·lr)."
+                f"starts; the lowest point on this line is at t ≈ {self.best_t:.3g} "
+                f"({self.best_t / lr:.2g}·lr)."
             )
         gained = l0 - l1
         best = l0 - self.best_loss
@@ -325,8 +338,13 @@ def loss_along_gradient(
     ts = sorted({t_max * s / (points - 1) for s in range(points)} | {float(lr)})
 
     def mean_loss(t: float) -> float:
-        Ws = [[[wv - t * gv for wv, gv in zip(rw, rg, strict=True)] for rw, rg in zip(W, grads[name], strict=True)]
-              for W, name in ((Av, "A"), (Bv, "B"), (Cv, "C"))]
+        Ws = [
+            [
+                [wv - t * gv for wv, gv in zip(rw, rg, strict=True)]
+                for rw, rg in zip(W, grads[name], strict=True)
+            ]
+            for W, name in ((Av, "A"), (Bv, "B"), (Cv, "C"))
+        ]
         try:
             total = sum(f(r, *Ws) for r in rows)
         except OverflowError:  # pragma: no cover - float ops saturate to inf instead

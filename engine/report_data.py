@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -132,7 +132,9 @@ def _loss(m: ModelValues) -> float | None:
         return None
 
 
-def _run_checks(m: ModelValues, *, torch: bool) -> tuple[Verification, ...]:
+def _run_checks(
+    m: ModelValues, *, torch: bool, progress: Callable[[int, int], None] | None = None
+) -> tuple[Verification, ...]:
     from engine.gradcheck import finite_difference_check
 
     checks: list[Verification] = []
@@ -146,7 +148,7 @@ def _run_checks(m: ModelValues, *, torch: bool) -> tuple[Verification, ...]:
             checks.append(Verification("PyTorch", None, note))
         return tuple(checks)
     try:
-        fd = finite_difference_check(m.x, m.A, m.B, m.C)
+        fd = finite_difference_check(m.x, m.A, m.B, m.C, progress=progress)
         checks.append(Verification(fd.method, fd))
     except ValueError as exc:
         checks.append(Verification("finite differences", None, f"Could not run: {exc}"))
@@ -176,13 +178,15 @@ def gather_report_data(
     verifications: Sequence[Any] | None = None,
     torch: bool = True,
     now: _dt.datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReportData:
     """Collect what the report shows from an ``engine.session.Session``.
 
     ``verifications``: CheckReports already computed (e.g. by the window's verification panel) to
     show instead of running the checks again; by default the finite-difference check (and the
     PyTorch check when ``torch`` is true and PyTorch is installed) run on the initial model.
-    ``now``: the report's timestamp (UTC), for reproducible tests.
+    ``now``: the report's timestamp (UTC), for reproducible tests. ``progress(done, total)`` is
+    called per checked entry; it may raise to abandon the export (the window's cancel does).
     """
     initial = _model_values(session.initial)
     final = _model_values(session.model)
@@ -200,7 +204,7 @@ def gather_report_data(
     elif grads is None:
         checks = ()
     else:
-        checks = _run_checks(initial, torch=torch)
+        checks = _run_checks(initial, torch=torch, progress=progress)
 
     history = session.history
     steps = len(history)

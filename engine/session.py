@@ -171,6 +171,19 @@ class History:
         for record in records:
             self.append(record)
 
+    def extend_from(self, other: History) -> None:
+        """Append ``other``'s steps after this history's (array concatenation, no per-step Python).
+
+        ``other`` was validated when it was built (:meth:`from_columns`); only the seam is checked:
+        its first epoch may not come before this history's last (ValueError). The window's worker
+        builds each batch of records this way off the GUI thread, so taking it in costs microseconds.
+        """
+        if other._epoch and self._epoch and other._epoch[0] < self._epoch[-1]:
+            raise ValueError(f"epoch {other._epoch[0]} cannot follow epoch {self._epoch[-1]}")
+        for name, column in self._columns.items():
+            column.extend(other._columns[name])
+        self._epoch.extend(other._epoch)
+
     @classmethod
     def from_columns(cls, columns: Mapping[str, Iterable[float]], epoch: Iterable[int]) -> History:
         """A history from whole columns (the loader's and the benchmark's fast path).

@@ -90,7 +90,9 @@ class StepPlan:
     def record(self) -> StepRecord:
         """The history row the step adds (as :meth:`engine.training.Trainer.steps` would yield it)."""
         n = self.grad_norms
-        return StepRecord(self.step, self.epoch, self.batch_loss, self.loss_at_x_after, n["A"], n["B"], n["C"])
+        return StepRecord(
+            self.step, self.epoch, self.batch_loss, self.loss_at_x_after, n["A"], n["B"], n["C"]
+        )
 
     def largest_changes(self, n: int = 5) -> list[tuple[str, int, int, float]]:
         """The n weights that move most: (matrix, i, j, Δ), largest |Δ| first."""
@@ -142,7 +144,9 @@ def plan_step(
     samples = []
     for s, row in zip(indices, rows, strict=True):
         v = forward(row, Av, Bv, Cv)
-        samples.append(SampleForward(s, row, *(list(v[n]) for n in ("a", "y", "u", "z", "w")), float(v["loss"])))  # type: ignore[arg-type]
+        samples.append(
+            SampleForward(s, row, *(list(v[n]) for n in ("a", "y", "u", "z", "w")), float(v["loss"]))
+        )  # type: ignore[arg-type]
     per_sample = tuple(per_sample_grads(rows, Av, Bv, Cv))
     batch_loss, mean_grads = batch_loss_and_grads(rows, Av, Bv, Cv)
     lr = float(settings.learning_rate)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import html
 import re
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
@@ -79,16 +79,19 @@ def _d(num_: str, den: str) -> str:
 def derivation_html(d: Derivation, expand_max_k: int = EXPAND_MAX_K) -> str:
     """The derivation as Qt rich text (see the module docstring)."""
     i, j, m = d.i, d.j, d.matrix
-    upstream, act, inp = d.factors
     w_ij = f"<i>{m}</i><sub>{i},{j}</sub>"
     o, net = sym(d.output), sym(d.net)
     L = "<i>L</i>"
-    parts = [f"<div style=\"font-family:{_SERIF}; font-size:12pt\">"]
+    parts = [f'<div style="font-family:{_SERIF}; font-size:12pt">']
     parts.append(
-        f"<p style='margin-bottom:2px'><b>{_d(L, w_ij)}</b>, the entry in row {i}, column {j} of ∂<i>L</i>/∂<i>{m}</i>"
+        f"<p style='margin-bottom:2px'><b>{_d(L, w_ij)}</b>, the entry in row {i}, column {j} of "
+        f"∂<i>L</i>/∂<i>{m}</i>"
         f" &nbsp; <span style='color:#666'>(the report's Figure 2 with <i>E</i> = <i>L</i>, "
         f"<i>o<sub>j</sub></i> = {o}, net<sub><i>j</i></sub> = {net})</span></p>"
     )
+    # Two columns, so that a wide dock is used: the derivation and its factors on the left, the
+    # upstream sum, the forward values and the check on the right.
+    parts.append("<table width='100%' cellspacing='0' cellpadding='0'><tr><td valign='top' width='52%'>")
     # The three lines of a textbook derivation: the rule, the symbols, the numbers.
     if m == "A":
         rule = f"{_d(L, o)} · {_d(o, net)} · {_d(net, w_ij)}"
@@ -107,37 +110,53 @@ def derivation_html(d: Derivation, expand_max_k: int = EXPAND_MAX_K) -> str:
 
     # The factors, one per row: what the report calls it, what it is here, how it is computed, its value.
     parts.append("<p style='margin:6px 0 2px 0'><b>The factors</b></p>")
-    parts.append("<table cellspacing='0' cellpadding='4' border='1' style='border-color:#bbb; border-style:solid'>")
-    parts.append("<tr style='background:#eef'><th>Figure 2</th><th>here</th><th>equals</th>"
-                 "<th>computed as</th><th align='right'>value</th></tr>")
-    roles = ("∂<i>E</i>/∂<i>o<sub>j</sub></i>", "∂<i>o<sub>j</sub></i>/∂net<sub><i>j</i></sub>",
-             "∂net<sub><i>j</i></sub>/∂<i>w<sub>ij</sub></i>")
-    meanings = ("what the rest of the network makes of the output", "the activation's slope",
-                "the input multiplied with the weight")
+    parts.append(
+        "<table cellspacing='0' cellpadding='4' border='1' style='border-color:#bbb; border-style:solid'>"
+    )
+    parts.append(
+        "<tr style='background:#eef'><th>Figure 2</th><th>here</th><th>equals</th>"
+        "<th>computed as</th><th align='right'>value</th></tr>"
+    )
+    roles = (
+        "∂<i>E</i>/∂<i>o<sub>j</sub></i>",
+        "∂<i>o<sub>j</sub></i>/∂net<sub><i>j</i></sub>",
+        "∂net<sub><i>j</i></sub>/∂<i>w<sub>ij</sub></i>",
+    )
+    meanings = (
+        "what the rest of the network makes of the output",
+        "the activation's slope",
+        "the input multiplied with the weight",
+    )
     for f, role, meaning in zip(d.factors, roles, meanings, strict=True):
         here = "1" if f.derivative == "(no activation)" else _typeset_derivative(f.derivative)
         parts.append(
             f"<tr><td>{role}</td><td>{here}</td><td>{sym(f.symbol)}</td>"
-            f"<td>{_typeset_formula(f.formula)}<br><span style='color:#777; font-size:9pt'>{meaning}</span></td>"
+            f"<td>{_typeset_formula(f.formula)}<br><span style='color:#777; "
+            f"font-size:9pt'>{meaning}</span></td>"
             f"<td align='right'><tt>{full(f.value)}</tt></td></tr>"
         )
     parts.append("</table>")
+    parts.append("</td><td width='16'></td><td valign='top'>")
 
     if d.terms:
         parts.append(_sum_html(d, expand_max_k))
 
-    parts.append("<p style='margin:6px 0 2px 0'><b>Forward values used</b></p><p style='margin-left:12px'>")
-    parts.append(" &nbsp;·&nbsp; ".join(
-        f"{sym(s)} = {_typeset_formula(formula)} = <tt>{full(v)}</tt>" for s, formula, v in d.intermediates
-    ))
-    parts.append("</p>")
+    parts.append("<p style='margin:6px 0 2px 0'><b>Forward values used</b></p>")
+    parts.append("<table cellspacing='0' cellpadding='2' style='margin-left:12px'>")
+    for symbol, formula, v in d.intermediates:
+        parts.append(
+            f"<tr><td align='right'>{sym(symbol)}</td><td>=</td><td>{_typeset_formula(formula)}</td>"
+            f"<td>=</td><td align='right'><tt>{full(v)}</tt></td></tr>"
+        )
+    parts.append("</table>")
     agree = d.product == d.engine_value
     mark = "<span style='color:#1a7a40'>✓ equals</span>" if agree else "<span style='color:#b2182b'>≠</span>"
     parts.append(
         f"<p>Product <tt>{full(d.product)}</tt> {mark} the table's ∂<i>L</i>/∂<i>{m}</i>[{i}][{j}] = "
         f"<tt>{full(d.engine_value)}</tt>.</p>"
     )
-    parts.append(f"<p style='color:#666; font-size:9pt'>{_cells_text(d)}</p></div>")
+    parts.append(f"<p style='color:#666; font-size:9pt'>{_cells_text(d)}</p>")
+    parts.append("</td></tr></table></div>")
     return "".join(parts)
 
 
@@ -145,14 +164,18 @@ def _sum_html(d: Derivation, expand_max_k: int) -> str:
     j = d.j
     g = sym(f"g_{j}")
     out = [
-        f"<p style='margin:6px 0 2px 0'><b>The upstream sum</b> &nbsp; {g} = ∂<i>L</i>/∂<i>z</i><sub>{j}</sub> = "
+        f"<p style='margin:6px 0 2px 0'><b>The upstream sum</b> &nbsp; {g} = "
+        f"∂<i>L</i>/∂<i>z</i><sub>{j}</sub> = "
         f"Σ<sub><i>k</i></sub> <i>C</i><sub>{j},<i>k</i></sub> · 2<i>w<sub>k</sub></i> &nbsp;"
-        f"<span style='color:#666'>(each output's pull on the loss, weighted by the connection from unit {j})</span></p>"
+        f"<span style='color:#666'>(each output's pull on the loss, weighted by the connection from "
+        f"unit {j})</span></p>"
     ]
     k = d.K
     if k <= expand_max_k:
         terms = " + ".join(
-            f"{num(t.weight, 4)}·{num(t.upstream, 5)}" if t.weight >= 0 else f"({num(t.weight, 4)})·{num(t.upstream, 5)}"
+            f"{num(t.weight, 4)}·{num(t.upstream, 5)}"
+            if t.weight >= 0
+            else f"({num(t.weight, 4)})·{num(t.upstream, 5)}"
             for t in d.terms
         )
         out.append(f"<p style='margin-left:12px'>{g} = {terms}</p>")
@@ -165,15 +188,23 @@ def _sum_html(d: Derivation, expand_max_k: int) -> str:
             f"&nbsp;<span style='color:#666'>({k} terms; the largest three below)</span></p>"
         )
         shown = sorted(d.largest_terms(3), key=lambda t: t.k)
-    out.append("<table cellspacing='0' cellpadding='3' border='1' style='margin-left:12px; border-color:#bbb'>")
-    out.append(f"<tr style='background:#eef'><th><i>k</i></th><th><i>C</i><sub>{j},<i>k</i></sub></th>"
-               "<th>2<i>w<sub>k</sub></i></th><th>product</th></tr>")
+    out.append(
+        "<table cellspacing='0' cellpadding='3' border='1' style='margin-left:12px; border-color:#bbb'>"
+    )
+    out.append(
+        f"<tr style='background:#eef'><th><i>k</i></th><th><i>C</i><sub>{j},<i>k</i></sub></th>"
+        "<th>2<i>w<sub>k</sub></i></th><th>product</th></tr>"
+    )
     for t in shown:
-        out.append(f"<tr><td align='center'>{t.k}</td><td align='right'><tt>{num(t.weight, 10)}</tt></td>"
-                   f"<td align='right'><tt>{num(t.upstream, 10)}</tt></td>"
-                   f"<td align='right'><tt>{num(t.value, 10)}</tt></td></tr>")
-    out.append(f"<tr><td align='center'>Σ</td><td></td><td></td><td align='right'><b><tt>{full(d.upstream_sum)}"
-               "</tt></b></td></tr></table>")
+        out.append(
+            f"<tr><td align='center'>{t.k}</td><td align='right'><tt>{num(t.weight, 10)}</tt></td>"
+            f"<td align='right'><tt>{num(t.upstream, 10)}</tt></td>"
+            f"<td align='right'><tt>{num(t.value, 10)}</tt></td></tr>"
+        )
+    out.append(
+        f"<tr><td align='center'>Σ</td><td></td><td></td><td align='right'><b><tt>{full(d.upstream_sum)}"
+        "</tt></b></td></tr></table>"
+    )
     return "".join(out)
 
 
@@ -196,11 +227,17 @@ def _typeset_formula(text: str) -> str:
 def _cells_text(d: Derivation) -> str:
     i, j = d.i, d.j
     if d.matrix == "A":
-        feeds = f"x<sub>{i}</sub>, column {j} of A (which makes a<sub>{j}</sub>) and row {j} of C (which makes g<sub>{j}</sub>)"
+        feeds = (
+            f"x<sub>{i}</sub>, column {j} of A (which makes a<sub>{j}</sub>) and row {j} of C "
+            f"(which makes g<sub>{j}</sub>)"
+        )
     elif d.matrix == "B":
         feeds = f"x<sub>{i}</sub>, B<sub>{i},{j}</sub> itself and row {j} of C (which makes g<sub>{j}</sub>)"
     else:
-        feeds = f"x, columns {i} of A and B (which make z<sub>{i}</sub>) and column {j} of C (which makes w<sub>{j}</sub>)"
+        feeds = (
+            f"x, columns {i} of A and B (which make z<sub>{i}</sub>) and column {j} of C (which "
+            f"makes w<sub>{j}</sub>)"
+        )
     return f"Outlined in the editors: {feeds}. Every entry also depends on all weights through w."
 
 
@@ -260,7 +297,9 @@ class CellHighlighter(QObject):
             t.model().modelReset.connect(self.overlays[name].update)
             t.model().dataChanged.connect(self.overlays[name].update)
 
-    def show_cells(self, cells: dict[str, frozenset[tuple[int, int]]], focus: tuple[str, int, int] | None = None) -> None:
+    def show_cells(
+        self, cells: dict[str, frozenset[tuple[int, int]]], focus: tuple[str, int, int] | None = None
+    ) -> None:
         for name, overlay in self.overlays.items():
             f = (focus[1], focus[2]) if focus and focus[0] == name else None
             overlay.set_cells(cells.get(name, frozenset()), f)
@@ -286,8 +325,11 @@ class ChainRulePanel(QWidget):
     """Shows :func:`derivation_html` for the selected gradient entry; follows the document.
 
     :meth:`attach` connects the gradient tables (by matrix name) and the editors to outline;
-    :meth:`show_entry` shows an entry directly. ``derivation`` is the one shown (or None).
+    :meth:`show_entry` shows an entry directly (and emits ``entryShown``). ``derivation`` is the
+    one shown (or None).
     """
+
+    entryShown = Signal(str, int, int)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -310,7 +352,9 @@ class ChainRulePanel(QWidget):
         document.modelChanged.connect(self._on_document_model_changed)
         self._show()
 
-    def attach(self, gradient_tables: dict[str, QAbstractItemView], editors: dict[str, QAbstractItemView]) -> None:
+    def attach(
+        self, gradient_tables: dict[str, QAbstractItemView], editors: dict[str, QAbstractItemView]
+    ) -> None:
         """Follow the current cell of each gradient table; outline feeding cells in ``editors``."""
         self._tables = {n: t for n, t in gradient_tables.items() if t is not None}
         for name, table in self._tables.items():
@@ -321,6 +365,7 @@ class ChainRulePanel(QWidget):
     def show_entry(self, matrix: str, i: int, j: int) -> None:
         self.entry = (matrix, i, j)
         self._show()
+        self.entryShown.emit(matrix, i, j)
 
     def clear(self) -> None:
         self.entry = None
@@ -334,7 +379,9 @@ class ChainRulePanel(QWidget):
             # One entry at a time: clear the other tables' current cell so that reselecting works.
             for other, table in self._tables.items():
                 if other != name and table.currentIndex().isValid():
-                    table.selectionModel().setCurrentIndex(QModelIndex(), QItemSelectionModel.SelectionFlag.Clear)
+                    table.selectionModel().setCurrentIndex(
+                        QModelIndex(), QItemSelectionModel.SelectionFlag.Clear
+                    )
             self.show_entry(name, current.row(), current.column())
 
     def _on_document_model_changed(self) -> None:
@@ -348,9 +395,12 @@ class ChainRulePanel(QWidget):
         self.hint.setVisible(True)
         if self.entry is None:
             self.text.setHtml(
-                f"<div style=\"font-family:{_SERIF}; font-size:12pt; color:#555\"><p>The report's Figure 2:</p>"
-                "<p style='margin-left:12px'>∂<i>E</i>/∂<i>w<sub>ij</sub></i> = ∂<i>E</i>/∂<i>o<sub>j</sub></i> · "
-                "∂<i>o<sub>j</sub></i>/∂net<sub><i>j</i></sub> · ∂net<sub><i>j</i></sub>/∂<i>w<sub>ij</sub></i></p>"
+                f'<div style="font-family:{_SERIF}; font-size:12pt; color:#555"><p>The report\'s '
+                f"Figure 2:</p>"
+                "<p style='margin-left:12px'>∂<i>E</i>/∂<i>w<sub>ij</sub></i> = "
+                "∂<i>E</i>/∂<i>o<sub>j</sub></i> · "
+                "∂<i>o<sub>j</sub></i>/∂net<sub><i>j</i></sub> · "
+                "∂net<sub><i>j</i></sub>/∂<i>w<sub>ij</sub></i></p>"
                 "<p>Select a gradient entry to see it with the current numbers.</p></div>"
             )
             if self.highlighter is not None:

@@ -350,9 +350,15 @@ class Document(QObject):
             self._training_state = state
             self.trainingStateChanged.emit(state)
 
-    def append_history(self, records: Iterable[StepRecord]) -> None:
-        """Append a batch of step records (one signal per batch)."""
-        self._session.history.extend(records)
+    def append_history(self, records: Iterable[StepRecord], chunk: History | None = None) -> None:
+        """Append a batch of step records (one signal per batch).
+
+        ``chunk``, the same records as a ``History`` (``gui.worker.history_chunk``), is the fast path.
+        """
+        if chunk is not None:
+            self._session.history.extend_from(chunk)
+        else:
+            self._session.history.extend(records)
         self.historyChanged.emit()
         self.mark_dirty()
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QTableView, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QScrollArea, QTableView, QWidget
 
 from gui.chain_rule_panel import ChainRulePanel
 from gui.line_search_panel import LineSearchPanel
@@ -41,9 +41,15 @@ class Insight(QObject):
         self.dock = QDockWidget("Chain rule", window)
         self.dock.setObjectName("chainRuleDock")
         self.dock.setWidget(self.chain_rule)
-        self.dock.setAllowedAreas(Qt.DockWidgetArea.BottomDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea)
+        self.dock.setAllowedAreas(
+            Qt.DockWidgetArea.BottomDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea
+        )
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
-        window.resizeDocks([self.dock], [230], Qt.Orientation.Vertical)
+        # Hidden until the first gradient cell is selected (or F8): a dock shown now would make the
+        # window taller than the geometry it just restored.
+        self.dock.hide()
+        self._dock_shown_once = False
+        self.chain_rule.entryShown.connect(self._on_chain_rule_entry_shown)
         self.dialog: StepThroughDialog | None = None
 
         grads = {n: window.findChild(QTableView, f"grad{n}") for n in "ABC"}
@@ -51,38 +57,85 @@ class Insight(QObject):
         self.chain_rule.attach(grads, editors)
 
         tabs = getattr(window, "tabs", None)
-        self.verification_index = window.add_tab(self.verification, "Verification")
-        self.line_search_index = window.add_tab(self.line_search, "Loss along gradient")
+        # In scroll areas, so that the tabs (and so the window) need no more room than before.
+        self.verification_area = _scrolling(self.verification)
+        self.line_search_area = _scrolling(self.line_search)
+        self.verification_index = window.add_tab(self.verification_area, "Verification")
+        self.line_search_index = window.add_tab(self.line_search_area, "Loss along gradient")
         self._tabs = tabs
 
         self.actions: dict[str, QAction] = {}
         p = self.verification
-        self._action("verify_now", "&Check gradients now", p.check_now, "F7",
-                     "Compare every gradient entry with central differences (and PyTorch, if ticked)")
-        torch = self._action("verify_torch", "Compare with &PyTorch (float64)", p.torch_box.setChecked, None,
-                             "Add PyTorch's autograd as a second reference (imports PyTorch on first use)")
+        self._action(
+            "verify_now",
+            "&Check gradients now",
+            p.check_now,
+            "F7",
+            "Compare every gradient entry with central differences (and PyTorch, if ticked)",
+        )
+        torch = self._action(
+            "verify_torch",
+            "Compare with &PyTorch (float64)",
+            p.torch_box.setChecked,
+            None,
+            "Add PyTorch's autograd as a second reference (imports PyTorch on first use)",
+        )
         torch.setCheckable(True)
         p.torch_box.toggled.connect(torch.setChecked)
-        sweep = self._action("verify_sweep", "&eps sweep", p.sweep_box.setChecked, None,
-                             "Plot the finite-difference error against eps from 1e-1 to 1e-12")
+        sweep = self._action(
+            "verify_sweep",
+            "&eps sweep",
+            p.sweep_box.setChecked,
+            None,
+            "Plot the finite-difference error against eps from 1e-1 to 1e-12",
+        )
         sweep.setCheckable(True)
         sweep.setChecked(p.sweep_box.isChecked())
         p.sweep_box.toggled.connect(sweep.setChecked)
-        self._action("show_verification", "Show &verification", self.show_verification, "Ctrl+Shift+V",
-                     "The verification tab: analytic vs finite differences vs PyTorch")
-        self._action("explain_entry", "&Explain selected entry (chain rule)", self.show_chain_rule, "F8",
-                     "Show the chain rule of the selected gradient entry")
-        self._action("show_line_search", "&Loss along gradient", self.show_line_search, "Ctrl+Shift+L",
-                     "L(θ − t·g) with the learning rate marked: will the next step overshoot?")
-        self._action("step_through", "Step &through…", self.step_through, "Shift+F10",
-                     "Take the next training step apart, phase by phase; commit or cancel")
+        self._action(
+            "show_verification",
+            "Show &verification",
+            self.show_verification,
+            "Ctrl+Shift+V",
+            "The verification tab: analytic vs finite differences vs PyTorch",
+        )
+        self._action(
+            "explain_entry",
+            "&Explain selected entry (chain rule)",
+            self.show_chain_rule,
+            "F8",
+            "Show the chain rule of the selected gradient entry",
+        )
+        self._action(
+            "show_line_search",
+            "&Loss along gradient",
+            self.show_line_search,
+            "Ctrl+Shift+L",
+            "L(θ − t·g) with the learning rate marked: will the next step overshoot?",
+        )
+        self._action(
+            "step_through",
+            "Step &through…",
+            self.step_through,
+            "Shift+F10",
+            "Take the next training step apart, phase by phase; commit or cancel",
+        )
 
         bar = window.menuBar()
         menus = getattr(window, "menus", {})
         verify = bar.addMenu("&Verify")
         verify.setObjectName("menu_verify")
-        for name in ("verify_now", "verify_torch", "verify_sweep", None, "show_verification", "explain_entry",
-                     "show_line_search", None, "step_through"):
+        for name in (
+            "verify_now",
+            "verify_torch",
+            "verify_sweep",
+            None,
+            "show_verification",
+            "explain_entry",
+            "show_line_search",
+            None,
+            "step_through",
+        ):
             if name is None:
                 verify.addSeparator()
             else:
@@ -134,14 +187,17 @@ class Insight(QObject):
 
     def show_verification(self) -> None:
         if self._tabs is not None:
-            self._tabs.setCurrentWidget(self.verification)
+            self._tabs.setCurrentWidget(self.verification_area)
 
     def show_line_search(self) -> None:
         if self._tabs is not None:
-            self._tabs.setCurrentWidget(self.line_search)
+            self._tabs.setCurrentWidget(self.line_search_area)
 
     def show_chain_rule(self) -> None:
-        self.dock.show()
+        self._dock_shown_once = True
+        if self.dock.isHidden():
+            self.dock.show()
+            self.window.resizeDocks([self.dock], [300], Qt.Orientation.Vertical)
         self.dock.raise_()
 
     def step_through(self) -> StepThroughDialog | None:
@@ -160,6 +216,11 @@ class Insight(QObject):
 
     # ------------------------------------------------------------------ slots
 
+    def _on_chain_rule_entry_shown(self) -> None:
+        # The first selection opens the panel; after that the user decides (View ▸ Chain rule, F8).
+        if not self._dock_shown_once:
+            self.show_chain_rule()
+
     def _on_dialog_finished(self, _result: int) -> None:
         self.dialog = None
 
@@ -174,6 +235,15 @@ class Insight(QObject):
             # Before the window's own closeEvent: stop and join the verification threads.
             self.verification.shutdown()
         return False
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setObjectName(f"{widget.objectName()}Area")
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    return area
 
 
 def _after(toolbar: QWidget, action: QAction) -> QAction | None:

@@ -44,7 +44,9 @@ class LineSearchPanel(QWidget):
         self.source = QComboBox(objectName="lineSearchSource")
         for _, label in SOURCES:
             self.source.addItem(label)
-        self.span = QDoubleSpinBox(objectName="lineSearchSpan", minimum=1.0, maximum=100.0, value=3.0, decimals=1)
+        self.span = QDoubleSpinBox(
+            objectName="lineSearchSpan", minimum=1.0, maximum=100.0, value=3.0, decimals=1
+        )
         self.span.setSuffix(" × lr")
         self.span.setToolTip("How far along −g to look, in learning rates")
         self.verdict_label = QLabel(objectName="lineSearchVerdict")
@@ -81,10 +83,12 @@ class LineSearchPanel(QWidget):
         top.addStretch(1)
         legend = QLabel(
             "<span style='color:#1f77b4'>━</span> L(θ − t·g) &nbsp; <span style='color:#888'>╌</span> "
-            "first-order prediction L − t‖g‖² &nbsp; <span style='color:#d62728'>┃●</span> t = lr (the next step) "
+            "first-order prediction L − t‖g‖² &nbsp; <span style='color:#d62728'>┃●</span> t = lr "
+            "(the next step) "
             "&nbsp; <span style='color:#2ca02c'>◆</span> lowest point sampled"
         )
         legend.setObjectName("lineSearchLegend")
+        legend.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.verdict_label)
@@ -116,7 +120,9 @@ class LineSearchPanel(QWidget):
         key = (m.K, s, h.last_step, h.last_epoch)
         if self._batch_cache is None or self._batch_cache[0] != key:
             # The inputs depend only on (settings, K, epoch), not on the weights: cached per key.
-            indices, rows, _ = next_batch(m.x, m.A, m.B, m.C, s, start_step=h.last_step, start_epoch=h.last_epoch)
+            indices, rows, _ = next_batch(
+                m.x, m.A, m.B, m.C, s, start_step=h.last_step, start_epoch=h.last_epoch
+            )
             self._batch_cache = (key, indices, rows)
         return self._batch_cache[1], self._batch_cache[2]
 
@@ -128,8 +134,9 @@ class LineSearchPanel(QWidget):
         try:
             if self.source_key == "batch":
                 indices, rows = self._next_batch()
-                line = loss_along_gradient(m.x, m.A, m.B, m.C, lr, batch_rows=rows, batch=indices,
-                                           span=self.span.value())
+                line = loss_along_gradient(
+                    m.x, m.A, m.B, m.C, lr, batch_rows=rows, batch=indices, span=self.span.value()
+                )
             else:
                 line = loss_along_gradient(m.x, m.A, m.B, m.C, lr, span=self.span.value())
         except (NumericalOverflowError, ValueError) as exc:
@@ -162,10 +169,14 @@ class LineSearchPanel(QWidget):
         item = self.plot.getPlotItem()
         item.setXRange(0.0, ts[-1], padding=0.02)
         item.setYRange(lo - pad, hi + pad, padding=0.0)
-        where = ("at x" if line.source == "x"
-                 else f"over the next mini-batch ({len(line.batch)} samples, mean loss)")
+        where = (
+            "at x"
+            if line.source == "x"
+            else f"over the next mini-batch ({len(line.batch)} samples, mean loss)"
+        )
         color = "#b2182b" if line.overshoots else "#1a7a40"
         self.verdict_label.setText(
             f"<span style='color:{color}'><b>{line.verdict()}</b></span><br>"
-            f"<span style='color:#666'>Loss and gradient {where}; slope at t = 0 is −‖g‖² = {line.slope:.4g}.</span>"
+            f"<span style='color:#666'>Loss and gradient {where}; slope at t = 0 is −‖g‖² = "
+            f"{line.slope:.4g}.</span>"
         )

@@ -25,12 +25,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.session import Session, SessionError, load_session
+from engine.session import Session, load_session
 from gui.document import EDITOR_MAX_K, Document
 from gui.gradients_panel import GradientsPanel
 from gui.matrix_editor import MatrixEditor, MatrixTable
 from gui.model_panel import ModelPanel
 from gui.plot_panel import PlotPanel
+from gui.session_actions import install as install_session_actions
 from gui.training_panel import TrainingPanel
 from gui.worker import TrainingController
 
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._on_document_model_changed()
         self._on_document_training_state_changed(doc.training_state)
+        self.sessions = install_session_actions(self)
         self._restore_geometry()
 
     # ------------------------------------------------------------------ composition
@@ -327,8 +329,9 @@ class MainWindow(QMainWindow):
         event.accept()
 
     def _confirm_close(self) -> bool:
-        """Hook for unsaved-changes handling (sessions); the core window always closes."""
-        return True
+        """Unsaved changes: Save / Discard / Cancel (gui.session_actions)."""
+        sessions = getattr(self, "sessions", None)
+        return sessions.confirm_close() if sessions is not None else True
 
     # ------------------------------------------------------------------ slots
 
@@ -430,23 +433,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ file operations (thin)
 
     def open_path(self, path: str | Path) -> bool:
-        try:
-            session = load_session(path)
-            self.document.replace_session(session, path)
-        except (SessionError, ValueError) as exc:
-            QMessageBox.critical(self, "Cannot open session", str(exc))
-            return False
-        self.document.notify(f"Opened {Path(path).name}")
-        return True
+        """Open a session file here (asks about unsaved changes); False if it was not opened."""
+        return self.sessions.open_path(path)
 
     def save_to(self, path: str | Path) -> bool:
-        try:
-            target = self.document.save(path)
-        except (SessionError, ValueError, OSError) as exc:
-            QMessageBox.critical(self, "Cannot save session", str(exc))
-            return False
-        self.document.notify(f"Saved {target.name}")
-        return True
+        """Save the session to ``path`` (atomic); False, with a message, if it was not saved."""
+        return self.sessions.save_to(path)
 
     def _update_title(self) -> None:
         self.setWindowTitle(f"{self.document.display_name}[*] — {APP_NAME}")

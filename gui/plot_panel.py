@@ -31,7 +31,7 @@ CURVES = (
 REDRAW_MS = 33  # at most ~30 redraws a second while the history grows
 #: A redraw may take at most 1/REDRAW_BUDGET of the time: while training, the GUI thread shares the
 #: GIL with the worker, so every millisecond spent drawing is a millisecond the run waits.
-REDRAW_BUDGET = 10
+REDRAW_BUDGET = 20
 MAX_REDRAW_MS = 1000
 MAX_EPOCH_LINES = 64  # more boundaries than this are noise, not information
 RAW_ALPHA = 70  # the raw curve behind a smoothed one: visible, not competing
@@ -112,6 +112,17 @@ def ema_extend(values: np.ndarray, weight: float, last: float, count: int) -> tu
     return out, last, count
 
 
+class TimedPlotWidget(pg.PlotWidget):
+    """A PlotWidget that remembers how long its last paint took (to pace live redraws)."""
+
+    last_paint_ms = 0.0
+
+    def paintEvent(self, event) -> None:
+        t0 = time.perf_counter()
+        super().paintEvent(event)
+        self.last_paint_ms = (time.perf_counter() - t0) * 1000
+
+
 class PlotPanel(QWidget):
     """Loss and gradient norms against the step, following the document's history."""
 
@@ -120,10 +131,14 @@ class PlotPanel(QWidget):
         self.setObjectName("plotPanel")
         self._document = document
 
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = TimedPlotWidget(background="w")
         self.plot.setObjectName("trainingPlot")
         item = self.plot.getPlotItem()
-        item.showGrid(x=True, y=True, alpha=0.15)
+        # An opaque light grid on y only: translucent grid lines double the cost of every paint.
+        item.showGrid(x=False, y=True, alpha=1.0)
+        item.getAxis("left").setPen("#e4e4e4")
+        for axis in ("left", "bottom"):
+            item.getAxis(axis).setTextPen("#333333")
         item.setLabel("bottom", "step")
         item.setLabel("left", "value")
         item.setMenuEnabled(True)
@@ -153,6 +168,12 @@ class PlotPanel(QWidget):
             self.raw_curves[name] = raw
             self.curves[name] = smooth
         self._epoch_lines: list[pg.InfiniteLine] = []
+        self._ymin, self._ymax, self._ymin_positive = math.inf, -math.inf, math.inf
+        #: The view shows all the data and follows new steps (until the user pans or zooms).
+        self.follow = True
+        item.hideButtons()  # the "A" button would hand the range back to pyqtgraph's slow auto-range
+        item.getViewBox().disableAutoRange()
+        item.getViewBox().sigRangeChangedManually.connect(self._on_view_range_changed_manually)
         self.cursor = pg.InfiniteLine(
             angle=90, movable=False, pen=pg.mkPen("#888888", width=1, style=Qt.PenStyle.DotLine)
         )
@@ -193,7 +214,8 @@ class PlotPanel(QWidget):
 
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
-        self._redraw_timer.setInterval(REDRAW_MS)
+        self._redraw_interval_ms = float(REDRAW_MS)
+        self._last_redraw = 0.0
         self._redraw_timer.timeout.connect(self._on_redraw_timer_timeout)
         self.log_y.toggled.connect(self._on_log_y_toggled)
         self.smoothing.valueChanged.connect(self._on_smoothing_value_changed)
@@ -241,19 +263,22 @@ class PlotPanel(QWidget):
     # ------------------------------------------------------------------ slots
 
     def _on_document_history_changed(self) -> None:
-        if not self._redraw_timer.isActive():
-            self._redraw_timer.start()
+        # Redraw now if the last redraw is long enough ago (during a run the worker waits for this
+        # batch to be taken in, so drawing now does not compete with it), else once it is due.
+        due_in = self._redraw_interval_ms - (time.perf_counter() - self._last_redraw) * 1000
+        if due_in <= 0:
+            self._redraw_timer.stop()
+            self._paced_redraw()
+        elif not self._redraw_timer.isActive():
+            self._redraw_timer.start(int(due_in) + 1)
 
     def _on_redraw_timer_timeout(self) -> None:
-        t0 = time.perf_counter()
-        if self.refresh():
-            self.plot.repaint()  # now, not later: so its cost is known and paced
-        cost_ms = (time.perf_counter() - t0) * 1000
-        self._redraw_timer.setInterval(int(min(MAX_REDRAW_MS, max(REDRAW_MS, cost_ms * REDRAW_BUDGET))))
+        self._paced_redraw()
 
     def _on_log_y_toggled(self, on: bool) -> None:
         self.plot.getPlotItem().setLogMode(y=on)
-        self.plot.getPlotItem().enableAutoRange()
+        self.follow = True
+        self._apply_follow_range()
 
     def _on_smoothing_value_changed(self, value: int) -> None:
         self.smoothing_label.setText(f"{value / SMOOTHING_STEPS:.3f}")
@@ -261,7 +286,11 @@ class PlotPanel(QWidget):
         self._redraw()
 
     def _on_auto_range_clicked(self) -> None:
-        self.plot.getPlotItem().enableAutoRange()
+        self.follow = True
+        self._apply_follow_range()
+
+    def _on_view_range_changed_manually(self, *_args) -> None:
+        self.follow = False  # the user panned or zoomed: stop following new steps
 
     def _on_scene_mouse_moved(self, pos: QPointF) -> None:
         vb = self.plot.getPlotItem().getViewBox()
@@ -293,6 +322,12 @@ class PlotPanel(QWidget):
         for name, _, _ in CURVES:
             new = np.frombuffer(history.column(name)[start:n_hist], dtype=np.float64)
             self._raw[name].extend(new)
+            # Running bounds for the followed view (a smoothed value lies between raw ones).
+            self._ymax = max(self._ymax, float(new.max()))
+            positive = new[new > 0]
+            if len(positive):
+                self._ymin_positive = min(self._ymin_positive, float(positive.min()))
+            self._ymin = min(self._ymin, float(new.min()))
             smoothed, last, count = ema_extend(new, weight, *self._ema[name])
             self._ema[name] = (last, count)
             self._smooth[name].extend(smoothed)
@@ -304,6 +339,15 @@ class PlotPanel(QWidget):
         self._n = n_hist
         return True
 
+    def _paced_redraw(self) -> None:
+        t0 = time.perf_counter()
+        self.refresh()
+        done = time.perf_counter()
+        # The cost of a redraw is the data update now plus the painting Qt does next.
+        cost_ms = (done - t0) * 1000 + self.plot.last_paint_ms
+        self._last_redraw = done
+        self._redraw_interval_ms = min(MAX_REDRAW_MS, max(REDRAW_MS, cost_ms * REDRAW_BUDGET))
+
     def _clear(self) -> None:
         self._n = 0
         self._last_epoch = 0
@@ -313,7 +357,23 @@ class PlotPanel(QWidget):
             self._raw[name].clear()
             self._smooth[name].clear()
             self._ema[name] = (0.0, 0)
-        self.plot.getPlotItem().enableAutoRange()
+        self._ymin, self._ymax, self._ymin_positive = math.inf, -math.inf, math.inf
+        self.follow = True
+
+    def _apply_follow_range(self) -> None:
+        """Show every step and value (pyqtgraph's own auto-range re-scans all the data on each paint)."""
+        if not self.follow or not self._n or not math.isfinite(self._ymax):
+            return
+        vb = self.plot.getPlotItem().getViewBox()
+        if self.log_y.isChecked():
+            if not math.isfinite(self._ymin_positive):
+                return
+            lo, hi = math.log10(self._ymin_positive), math.log10(max(self._ymax, self._ymin_positive))
+        else:
+            lo, hi = min(0.0, self._ymin), self._ymax
+        if hi <= lo:
+            hi = lo + 1.0
+        vb.setRange(xRange=(1, max(self._n, 2)), yRange=(lo, hi), padding=0.03, disableAutoRange=True)
 
     def _recompute_smoothing(self) -> None:
         weight = self.smoothing_weight
@@ -346,6 +406,7 @@ class PlotPanel(QWidget):
                 self.raw_curves[name].setData([], [])
             self.raw_curves[name].setVisible(smooth)
         self._update_epoch_lines()
+        self._apply_follow_range()
 
     def _update_epoch_lines(self) -> None:
         starts = self._epoch_starts if len(self._epoch_starts) <= MAX_EPOCH_LINES else []

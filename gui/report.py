@@ -53,6 +53,7 @@ __all__ = [
     "ReportError",
     "ReportFiles",
     "export_report",
+    "png_bytes",
     "render_plot_png",
     "render_plot_svg",
     "render_report_pdf",
@@ -373,6 +374,10 @@ def _png_bytes(image: QImage | QPixmap) -> bytes:
     return bytes(data.data())
 
 
+#: PNG bytes of an image or pixmap (screenshots use it too); ReportError if encoding fails.
+png_bytes = _png_bytes
+
+
 def render_plot_png(curves: dict[str, list[float]]) -> bytes:
     return _png_bytes(render_plot_image(curves))
 
@@ -652,9 +657,11 @@ def build_report(
     window: QWidget | None,
     verifications: Sequence[Any] | None = None,
     torch: bool = True,
+    data: ReportData | None = None,
 ) -> tuple[dict[str, bytes], int]:
     """Every file of the report, rendered in memory: ``({name: bytes}, pdf_pages)``."""
-    data = gather_report_data(session, verifications=verifications, torch=torch)
+    if data is None:
+        data = gather_report_data(session, verifications=verifications, torch=torch)
     plot_image = render_plot_image(data.curves)
     plot_png = _png_bytes(plot_image)
     plot_svg = render_plot_svg(data.curves, title=f"{data.title}: training curves")
@@ -706,12 +713,16 @@ def export_report(
     window: QWidget | None = None,
     verifications: Sequence[Any] | None = None,
     torch: bool = True,
+    data: ReportData | None = None,
 ) -> ReportFiles:
     """Write the report of ``session`` into the folder ``out_dir`` and return where each file went.
 
     ``window``: the main window to screenshot (resized to at least 1400×900 for the grab); without
     one, a MainWindow is built offscreen on the session. ``verifications``: CheckReports already
     computed, shown instead of running the checks again; ``torch=False`` leaves PyTorch out.
+    ``data``: the report's content already gathered by :func:`engine.report_data.gather_report_data`
+    (the window gathers it on a worker thread, as the checks take a while); ``verifications`` and
+    ``torch`` are then ignored.
 
     A QApplication must exist. Raises :class:`ReportError` (one line) when rendering fails and
     ``OSError`` when the folder cannot be written; either way nothing is left half-written:
@@ -728,7 +739,9 @@ def export_report(
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would make the renamed report folder private
     try:
-        files, pages = build_report(session, window=window, verifications=verifications, torch=torch)
+        files, pages = build_report(
+            session, window=window, verifications=verifications, torch=torch, data=data
+        )
         for name in FILE_NAMES:
             _write_file(tmp / name, files[name])
         _fsync_dir(tmp)

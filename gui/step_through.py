@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QFontDatabase
+from PySide6.QtGui import QBrush, QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -56,8 +56,9 @@ def _table(rows: int, headers: list[str], name: str) -> QTableWidget:
     t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     t.verticalHeader().setVisible(False)
     t.verticalHeader().setDefaultSectionSize(22)
-    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    t.horizontalHeader().setStretchLastSection(True)
+    # Few columns fill the width evenly; many (a wide K) fit their contents and scroll.
+    mode = QHeaderView.ResizeMode.Stretch if len(headers) <= 8 else QHeaderView.ResizeMode.ResizeToContents
+    t.horizontalHeader().setSectionResizeMode(mode)
     t.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
     return t
 
@@ -67,7 +68,7 @@ def _item(text: str, tooltip: str = "", align_right: bool = True) -> QTableWidge
     if tooltip:
         it.setToolTip(tooltip)
     if align_right:
-        it.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+        it.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     return it
 
 
@@ -91,6 +92,8 @@ def _matrix_table(m: list[list[float]], name: str, fmt=format_value, colors: lis
     t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
     t.verticalHeader().setDefaultSectionSize(22)
     t.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    if k <= 8:  # as tall as its rows: no empty band under a small matrix
+        t.setFixedHeight(t.horizontalHeader().sizeHint().height() + 22 * k + 2 * t.frameWidth() + 2)
     vmax = max((abs(v) for row in (colors or m) for v in row), default=0.0)
     for r in range(k):
         for c in range(k):
@@ -128,13 +131,20 @@ class StepThroughDialog(QDialog):
 
         self.title = _text("", "stepThroughTitle")
         self.stack = QStackedWidget(objectName="stepThroughPages")
-        for build in (self._page_batch, self._page_forward, self._page_gradients, self._page_update,
-                      self._page_new_loss):
+        for build in (
+            self._page_batch,
+            self._page_forward,
+            self._page_gradients,
+            self._page_update,
+            self._page_new_loss,
+        ):
             self.stack.addWidget(build())
         self.back_button = QPushButton("◀ Back", objectName="stepBack")
         self.next_button = QPushButton("Next ▶", objectName="stepNext")
         self.commit_button = QPushButton("Commit step", objectName="stepCommit")
-        self.commit_button.setToolTip("Apply the new weights and add the step to the history (one undoable step)")
+        self.commit_button.setToolTip(
+            "Apply the new weights and add the step to the history (one undoable step)"
+        )
         self.cancel_button = QPushButton("Cancel", objectName="stepCancel")
         self.cancel_button.setToolTip("Close without changing anything")
         buttons = QHBoxLayout()
@@ -172,7 +182,8 @@ class StepThroughDialog(QDialog):
         p = self.plan
         steps = " → ".join(f"<b>{name}</b>" if s == phase else name for s, name in enumerate(PHASES))
         self.title.setText(
-            f"<span style='font-size:12pt'>Step {p.step} (epoch {p.epoch}) — phase {phase + 1} of {len(PHASES)}: "
+            f"<span style='font-size:12pt'>Step {p.step} (epoch {p.epoch}) — phase {phase + 1} of "
+            f"{len(PHASES)}: "
             f"<b>{PHASES[phase]}</b></span><br><span style='color:#666'>{steps}. Nothing changes until "
             f"Commit on the last phase.</span>"
         )
@@ -190,8 +201,11 @@ class StepThroughDialog(QDialog):
         if self.phase != len(PHASES) - 1 or not self.plan.finite:
             return False
         if doc.is_training or doc.model != self._model_before:
-            QMessageBox.warning(self, "Step through", "The model changed since this step was prepared; "
-                                "close the dialog and open it again.")
+            QMessageBox.warning(
+                self,
+                "Step through",
+                "The model changed since this step was prepared; close the dialog and open it again.",
+            )
             return False
         try:
             trainer = doc.begin_training_run()
@@ -205,21 +219,29 @@ class StepThroughDialog(QDialog):
         if record != self.plan.record or tuple(trainer.weights()) != tuple(self.plan.after):
             doc.notify("Step through: the step taken differs from the one shown (please report this)")
         else:
-            doc.notify(f"Step {self.plan.step} committed: L at x {self.plan.loss_at_x_before:.6g} → "
-                       f"{self.plan.loss_at_x_after:.6g} (Undo takes it back)")
+            doc.notify(
+                f"Step {self.plan.step} committed: L at x {self.plan.loss_at_x_before:.6g} → "
+                f"{self.plan.loss_at_x_after:.6g} (Undo takes it back)"
+            )
         self.committed = True
         self.accept()
         return True
 
     # ------------------------------------------------------------------ pages
 
-    def _page(self, intro: str, *widgets: QWidget, name: str) -> QWidget:
+    def _page(self, intro: str, *widgets: QWidget | tuple[QWidget, int], name: str) -> QWidget:
+        """A page: the intro text, then the widgets (stretch 1, or (widget, stretch))."""
         page = QWidget(objectName=name)
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(_text(intro, f"{name}Text"))
-        for w in widgets:
-            layout.addWidget(w, 1)
+        grows = False
+        for item in widgets:
+            w, stretch = item if isinstance(item, tuple) else (item, 1)
+            layout.addWidget(w, stretch)
+            grows = grows or stretch > 0
+        if not grows:
+            layout.addStretch(1)
         return page
 
     def _page_batch(self) -> QWidget:
@@ -246,8 +268,11 @@ class StepThroughDialog(QDialog):
         p = self.plan
         n = len(p.samples)
         rows = min(n, MAX_SAMPLE_ROWS)
-        t = _table(rows, ["sample", "L(x_s) = Σ w²", "a = x A", "σ(a)", "u = x B", "z = σ(a) + u", "w = z C"],
-                   "stepForwardTable")
+        t = _table(
+            rows,
+            ["sample", "L(x_s) = Σ w²", "a = x A", "σ(a)", "u = x B", "z = σ(a) + u", "w = z C"],
+            "stepForwardTable",
+        )
         for r in range(rows):
             smp = p.samples[r]
             t.setItem(r, 0, _item(str(smp.index)))
@@ -279,23 +304,27 @@ class StepThroughDialog(QDialog):
         ml.setContentsMargins(0, 0, 0, 0)
         for name in MATRIX_NAMES:
             box = QVBoxLayout()
-            box.addWidget(_text(f"<b>g<sub>{name}</sub></b> = mean ∂L/∂{name} &nbsp; "
-                                f"(‖·‖ = {p.grad_norms[name]:.4g})"))
+            box.addWidget(
+                _text(f"<b>g<sub>{name}</sub></b> = mean ∂L/∂{name} &nbsp; (‖·‖ = {p.grad_norms[name]:.4g})")
+            )
             box.addWidget(_matrix_table(p.mean_grads[name], f"stepMeanGrad{name}", colors=p.mean_grads[name]))
             ml.addLayout(box)
         intro = (
             f"Back-propagation for each sample (the report's formulas, per sample), then their mean over the "
             f"batch, g = (1/{n}) Σ<sub>s</sub> ∂L(x<sub>s</sub>)/∂θ: the gradient the update uses."
         )
-        return self._page(intro, t, means, name="stepPageGradients")
+        return self._page(intro, t, (means, 0), name="stepPageGradients")
 
     def _page_update(self) -> QWidget:
         p = self.plan
         lr = p.learning_rate
         k = len(p.x)
         rows = [(name, i, j) for name in MATRIX_NAMES for i in range(k) for j in range(k)]
-        t = _table(len(rows), ["weight", "θ (now)", "g (mean gradient)", "−λ·g", "θ_new", "Δ = θ_new − θ"],
-                   "stepUpdateTable")
+        t = _table(
+            len(rows),
+            ["weight", "θ (now)", "g (mean)", "−λ·g", "θ_new", "Δ = θ_new − θ"],
+            "stepUpdateTable",
+        )
         for r, (name, i, j) in enumerate(rows):
             m = MATRIX_NAMES.index(name)
             old, new, g = p.before[m][i][j], p.after[m][i][j], p.mean_grads[name][i][j]
@@ -311,8 +340,12 @@ class StepThroughDialog(QDialog):
         ml.setContentsMargins(0, 0, 0, 0)
         for name in MATRIX_NAMES:
             ml.addWidget(_text(f"<b>Δ{name}</b> (red up, blue down)"))
-            ml.addWidget(_matrix_table(p.deltas[name], f"stepDelta{name}", fmt=lambda v: f"{v:+.2e}",
-                                       colors=p.deltas[name]))
+            ml.addWidget(
+                _matrix_table(
+                    p.deltas[name], f"stepDelta{name}", fmt=lambda v: f"{v:+.2e}", colors=p.deltas[name]
+                )
+            )
+        ml.addStretch(1)
         side = QWidget()
         sl = QHBoxLayout(side)
         sl.setContentsMargins(0, 0, 0, 0)
@@ -332,27 +365,33 @@ class StepThroughDialog(QDialog):
         def change(a: float, b: float) -> str:
             if not (math.isfinite(a) and math.isfinite(b)):
                 return "not finite"
-            arrow = "<span style='color:#1a7a40'>▼</span>" if b < a else "<span style='color:#b2182b'>▲</span>"
+            arrow = (
+                "<span style='color:#1a7a40'>▼</span>" if b < a else "<span style='color:#b2182b'>▲</span>"
+            )
             return f"{a:.10g} → <b>{b:.10g}</b> {arrow} ({(b - a) / a if a else 0.0:+.2%})"
 
         body = (
             "<table cellpadding='4'>"
             f"<tr><td>Batch loss (mean over these {p.batch_size} samples)</td>"
             f"<td>{change(p.batch_loss, p.batch_loss_after)}</td></tr>"
-            f"<tr><td>Loss at the model's own x</td><td>{change(p.loss_at_x_before, p.loss_at_x_after)}</td></tr>"
+            f"<tr><td>Loss at the model's own "
+            f"x</td><td>{change(p.loss_at_x_before, p.loss_at_x_after)}</td></tr>"
             "</table>"
         )
         if p.finite:
             body += (
-                f"<p>Commit applies the new weights as one undoable step and adds step {r.step} (epoch {r.epoch}) "
+                f"<p>Commit applies the new weights as one undoable step and adds step {r.step} "
+                f"(epoch {r.epoch}) "
                 f"to the history: batch loss {r.batch_loss:.6g}, loss at x {r.loss_at_x:.6g}, "
                 f"‖g<sub>A</sub>‖ {r.grad_norm_A:.4g}, ‖g<sub>B</sub>‖ {r.grad_norm_B:.4g}, "
-                f"‖g<sub>C</sub>‖ {r.grad_norm_C:.4g}. The next step (Training ▸ Step) then continues "
-                "after it. Cancel leaves everything as it was.</p>"
+                f"‖g<sub>C</sub>‖ {r.grad_norm_C:.4g}. Later training continues from these weights and numbers its "
+                "steps after this one. Cancel leaves everything as it was.</p>"
             )
         else:
-            body += ("<p style='color:#b2182b'>This step overflows to non-finite numbers: training would stop "
-                     "here. Lower the learning rate; nothing can be committed.</p>")
+            body += (
+                "<p style='color:#b2182b'>This step overflows to non-finite numbers: training would stop "
+                "here. Lower the learning rate; nothing can be committed.</p>"
+            )
         return self._page(
             "The new loss: the batch loss the step aimed at and the loss at x (what the report calls "
             f"“Loss After GD”).{body}",

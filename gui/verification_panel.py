@@ -14,6 +14,7 @@ is ever destroyed while running; :func:`wait_for_jobs` stops and joins them all.
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import threading
@@ -61,6 +62,10 @@ from gui.document import Document
 #: Largest K checked synchronously: at K = 4 the check and the eps sweep take ~10 ms together
 #: (a frame); K = 5 already takes ~30 ms, so it goes to a thread.
 SYNC_MAX_K = 4
+#: Live re-checks (and the check when the panel opens) only up to this K: the cost grows as K⁴
+#: (K = 10 takes ~0.2 s with the sweep, K = 32 over 10 s), so larger models wait for
+#: "Check now" instead of keeping a core busy on every edit.
+LIVE_MAX_K = 10
 #: Quiet time after an edit before a live re-check starts (coalesces typing and pasting).
 LIVE_DELAY_MS = 120
 #: Progress signals at most this often (seconds).
@@ -92,7 +97,9 @@ class CheckResults:
         return self.fd.passed and (self.torch is None or self.torch.passed)
 
 
-def run_checks(model: Model, *, with_torch: bool, with_sweep: bool, progress: Progress | None = None) -> CheckResults:
+def run_checks(
+    model: Model, *, with_torch: bool, with_sweep: bool, progress: Progress | None = None
+) -> CheckResults:
     """Run the checks on ``model`` (plain Python; the worker thread calls this).
 
     ``progress(done, total)`` counts weight entries: 3K² for the finite differences, 3K² per eps of
@@ -107,8 +114,9 @@ def run_checks(model: Model, *, with_torch: bool, with_sweep: bool, progress: Pr
         if progress is not None:
             progress(base + d, total)
 
-    fd = gradcheck.finite_difference_check(model.x, model.A, model.B, model.C,
-                                           progress=lambda d, t: report(d, t, 0))
+    fd = gradcheck.finite_difference_check(
+        model.x, model.A, model.B, model.C, progress=lambda d, t: report(d, t, 0)
+    )
     done = n
     torch_report, note = None, ""
     if with_torch:
@@ -135,16 +143,18 @@ _reaper_instance: _Reaper | None = None
 
 
 class _Worker(QObject):
-    """Runs one job on a worker thread; emits ``progress`` (throttled) and ``done(result, error)``."""
+    """Runs one job on a worker thread; emits ``progress`` (throttled) and ``done(result, error, id)``."""
 
     progress = Signal(int, int)
-    done = Signal(object, str)  # the result (None unless it worked) and "" / "cancelled" / a message
+    # The result (None unless it worked); "" or "cancelled" or a message; the job's id.
+    done = Signal(object, str, int)
 
-    def __init__(self, job: Callable[[Progress], object], cancel: threading.Event) -> None:
+    def __init__(self, job: Callable[[Progress], object], cancel: threading.Event, job_id: int) -> None:
         super().__init__()
         self._job = job
         self._cancel = cancel
         self._last = 0.0
+        self.job_id = job_id
 
     def _progress(self, done: int, total: int) -> None:
         if self._cancel.is_set():
@@ -159,25 +169,26 @@ class _Worker(QObject):
         try:
             result = self._job(self._progress)
         except Cancelled:
-            self.done.emit(None, "cancelled")
+            self.done.emit(None, "cancelled", self.job_id)
         except Exception as exc:  # shown in the panel; the window stays usable
-            self.done.emit(None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            self.done.emit(None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, self.job_id)
         else:
-            self.done.emit(result, "")
+            self.done.emit(result, "", self.job_id)
 
 
 class _Reaper(QObject):
-    """Lives on the GUI thread; joins and frees worker threads once they have finished."""
+    """Lives on the GUI thread; joins and frees a worker thread once its job is done.
 
-    @Slot()
-    def reap(self) -> None:
+    It is connected to ``done`` after the panel, so the panel has its result before the worker goes.
+    """
+
+    @Slot(object, str, int)
+    def on_done(self, _result: object, _error: str, job_id: int) -> None:
         for entry in list(_LIVE):
             thread, worker, _ = entry
-            if thread.isFinished():
-                thread.wait()
+            if worker.job_id == job_id:
+                thread.wait()  # run() has returned and quit() was called: a moment at most
                 _LIVE.remove(entry)
-                worker.deleteLater()
-                thread.deleteLater()
 
 
 def _reaper() -> _Reaper:
@@ -187,22 +198,27 @@ def _reaper() -> _Reaper:
     return _reaper_instance
 
 
+_job_ids = itertools.count(1)
+
+
 def start_job(job: Callable[[Progress], object], on_progress, on_done) -> threading.Event:
     """Run ``job(progress)`` on a new QThread; returns its cancel event.
 
-    ``on_progress(done, total)`` and ``on_done(result, error)`` are slots of a QObject on the GUI
-    thread (queued; they are simply not called once that object is gone).
+    ``on_progress(done, total)`` and ``on_done(result, error, job_id)`` are slots of a QObject on the
+    GUI thread (queued; they are simply not called once that object is gone).
     """
     cancel = threading.Event()
     thread = QThread()
     thread.setObjectName("verificationThread")
-    worker = _Worker(job, cancel)
+    worker = _Worker(job, cancel, next(_job_ids))
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     worker.progress.connect(on_progress)
     worker.done.connect(on_done)
-    worker.done.connect(thread.quit)
-    thread.finished.connect(_reaper().reap)
+    # Direct: quit() is thread-safe, and a queued call would wait for a GUI thread that may be
+    # blocked in wait_for_jobs().
+    worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+    worker.done.connect(_reaper().on_done)
     _LIVE.append((thread, worker, cancel))
     thread.start()
     return cancel
@@ -214,11 +230,12 @@ def running_jobs() -> int:
 
 def wait_for_jobs(timeout_ms: int = 10_000) -> bool:
     """Cancel every running job and join its thread (closing the window, quitting, tests)."""
-    for _, _, cancel in _LIVE:
+    for thread, _, cancel in _LIVE:
         cancel.set()
+        thread.quit()  # the event loop ends as soon as the job returns to it
     ok = all(thread.wait(timeout_ms) for thread, _, _ in list(_LIVE))
-    if _LIVE:
-        _reaper().reap()
+    # Joined: their pending results no longer matter (the caller is closing or tearing down).
+    _LIVE[:] = [entry for entry in _LIVE if not entry[0].isFinished()]
     return ok and not _LIVE
 
 
@@ -255,11 +272,11 @@ def format_error(v: float | None) -> str:
 
 COLUMNS = (
     "Entry",
-    "Analytic (hand-derived)",
+    "Analytic",
     "Central difference",
     "|Δ| FD",
     "rel FD",
-    "PyTorch float64",
+    "PyTorch",
     "|Δ| torch",
     "rel torch",
     "Pass",
@@ -324,8 +341,10 @@ class EntriesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and col in (3, 4, 6, 7):
             check = fd if col in (3, 4) else tc
             if check is not None:
-                return (f"|Δ| = {check.abs_error!r}, tolerance for this entry {check.tolerance:.3g} "
-                        f"({'passed' if check.passed else 'FAILED'})")
+                return (
+                    f"|Δ| = {check.abs_error!r}, tolerance for this entry {check.tolerance:.3g} "
+                    f"({'passed' if check.passed else 'FAILED'})"
+                )
         if role == Qt.ItemDataRole.TextAlignmentRole and col > 0:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.FontRole and col > 0:
@@ -367,8 +386,10 @@ class HeatMapModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.BackgroundRole:
             return QBrush(error_color(e.rel_error, e.passed))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (f"∂L/∂{e.matrix}[{e.i}][{e.j}]: analytic {e.analytic!r}, reference {e.reference!r}, "
-                    f"|Δ| {e.abs_error:.2e}, relative {e.rel_error:.2e}")
+            return (
+                f"∂L/∂{e.matrix}[{e.i}][{e.j}]: analytic {e.analytic!r}, reference {e.reference!r}, "
+                f"|Δ| {e.abs_error:.2e}, relative {e.rel_error:.2e}"
+            )
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignCenter)
         return None
@@ -428,8 +449,9 @@ class VerificationPanel(QWidget):
         self.live_box = QCheckBox("Live", objectName="verifyLive", checked=True)
         self.live_box.setToolTip("Check again whenever the model changes")
         self.torch_box = QCheckBox("Compare with PyTorch (float64 autograd)", objectName="verifyTorch")
-        self.torch_box.setToolTip("Imports PyTorch the first time (a few seconds); optional: "
-                                  "pip install 'backprop-lab[torch]'")
+        self.torch_box.setToolTip(
+            "Imports PyTorch the first time (a few seconds); optional: pip install 'backprop-lab[torch]'"
+        )
         self.sweep_box = QCheckBox("eps sweep", objectName="verifySweep", checked=True)
         self.sweep_box.setToolTip("Maximum finite-difference error for eps from 1e-1 down to 1e-12")
         self.progress = QProgressBar(objectName="verifyProgress")
@@ -475,14 +497,21 @@ class VerificationPanel(QWidget):
         self.heat_metric = QComboBox(objectName="heatMetric")
         self.heat_metric.addItems(["relative error", "absolute error"])
         self.heat_models = {name: HeatMapModel(name, self) for name in MATRIX_NAMES}
-        heat = QGridLayout()
-        heat.setContentsMargins(0, 0, 0, 0)
-        heat.addWidget(QLabel("<b>Error heat maps</b>"), 0, 0)
-        heat.addWidget(self.heat_metric, 0, 1)
-        heat.addWidget(self.heat_source, 0, 2)
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
         for c, name in enumerate(MATRIX_NAMES):
-            heat.addWidget(QLabel(f"∂L/∂{name}", alignment=Qt.AlignmentFlag.AlignCenter), 1, c)
-            heat.addWidget(_heat_table(self.heat_models[name]), 2, c)
+            grid.addWidget(QLabel(f"∂L/∂{name}", alignment=Qt.AlignmentFlag.AlignCenter), 0, c)
+            grid.addWidget(_heat_table(self.heat_models[name]), 1, c)
+            grid.setColumnStretch(c, 1)
+        heat_head = QHBoxLayout()
+        heat_head.addWidget(QLabel("<b>Error heat maps</b>"))
+        heat_head.addStretch(1)
+        heat_head.addWidget(self.heat_metric)
+        heat_head.addWidget(self.heat_source)
+        heat = QVBoxLayout()
+        heat.setContentsMargins(0, 0, 0, 0)
+        heat.addLayout(heat_head)
+        heat.addLayout(grid, 1)
 
         self.sweep_plot = pg.PlotWidget(background="w")
         self.sweep_plot.setObjectName("epsSweepPlot")
@@ -494,10 +523,13 @@ class VerificationPanel(QWidget):
         for side in ("bottom", "left"):
             item.getAxis(side).enableAutoSIPrefix(False)
         item.setTitle("eps sweep", color="k", size="9pt")
-        self.sweep_plot.setToolTip("Right of the minimum the truncation error falls as eps²; left of it the "
-                                   "round-off error rises as 1/eps. The dashed line is the checker's eps.")
-        self.sweep_curve = item.plot(pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=6,
-                                     symbolBrush="#1f77b4", symbolPen=None)
+        self.sweep_plot.setToolTip(
+            "Right of the minimum the truncation error falls as eps²; left of it the "
+            "round-off error rises as 1/eps. The dashed line is the checker's eps."
+        )
+        self.sweep_curve = item.plot(
+            pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=6, symbolBrush="#1f77b4", symbolPen=None
+        )
         self.eps_line = pg.InfiniteLine(
             pos=math.log10(DEFAULT_EPS),
             angle=90,
@@ -542,9 +574,14 @@ class VerificationPanel(QWidget):
         document.modelChanged.connect(self._on_document_model_changed)
         self.destroyed.connect(_cancel_on_destroy(self))
         self._show_status()
-        self.check_now()
+        if self._auto():
+            self.check_now()
 
     # ------------------------------------------------------------------ state
+
+    def _auto(self) -> bool:
+        """Whether a model change re-checks by itself (Live, and a K small enough)."""
+        return self.live_box.isChecked() and self._document.K <= LIVE_MAX_K
 
     @property
     def is_busy(self) -> bool:
@@ -558,7 +595,7 @@ class VerificationPanel(QWidget):
     # ------------------------------------------------------------------ commands
 
     def check_now(self) -> None:
-        """Verify the current model: at once when small, else on a worker thread (cancelling any older run)."""
+        """Verify the current model: at once when small, else on a worker thread (cancels an older run)."""
         self._live_timer.stop()
         self.cancel()
         model = self._document.model.copy()
@@ -609,14 +646,14 @@ class VerificationPanel(QWidget):
     # ------------------------------------------------------------------ slots
 
     def _on_document_model_changed(self) -> None:
-        if self.live_box.isChecked():
-            self.cancel()  # the running check is about a model that is gone
+        self.cancel()  # a running check is about a model that is gone
+        if self._auto():
             self._live_timer.start()
         else:
             self._show_status()
 
-    def _on_live_box_toggled(self, on: bool) -> None:
-        if on and not self.is_current():
+    def _on_live_box_toggled(self, _on: bool) -> None:
+        if self._auto() and not self.is_current():
             self.check_now()
         self._show_status()
 
@@ -632,8 +669,8 @@ class VerificationPanel(QWidget):
             self.progress.setRange(0, total)
             self.progress.setValue(done)
 
-    @Slot(object, str)
-    def _on_worker_done(self, result: object, error: str) -> None:
+    @Slot(object, str, int)
+    def _on_worker_done(self, result: object, error: str, _job_id: int = 0) -> None:
         if self._busy_generation is None or self._busy_generation != self._generation:
             return  # cancelled, or superseded by a newer check
         if error == "cancelled":
@@ -693,7 +730,7 @@ class VerificationPanel(QWidget):
         if self.error:
             text, color = f"<b>Cannot check:</b> {self.error}", "#b2182b"
         elif r is None:
-            text, color = "Checking…" if self.is_busy else "Not checked yet.", "#555"
+            text, color = "Checking…" if self.is_busy else f"Not checked yet. {self._hint()}", "#555"
         else:
             verdict = "PASS" if r.passed else "FAIL"
             color = "#1a7a40" if r.passed else "#b2182b"
@@ -703,8 +740,14 @@ class VerificationPanel(QWidget):
             if self.is_busy:
                 text += " <i>(checking the new model…)</i>"
             elif r.model != self._document.model:
-                text += " <i>(for an earlier model: press Check now)</i>"
+                text += f" <i>(for an earlier model. {self._hint()})</i>"
         self.status_label.setText(f"<span style='color:{color}; font-size:11pt'>{text}</span>")
+
+    def _hint(self) -> str:
+        k = self._document.K
+        if self.live_box.isChecked() and k > LIVE_MAX_K:
+            return f"Press Check now (F7): at K = {k} a full check takes a while, so it is not automatic"
+        return "Press Check now (F7)"
 
 
 def _cancel_on_destroy(panel: VerificationPanel) -> Callable[[], None]:

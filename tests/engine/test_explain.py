@@ -122,8 +122,12 @@ def test_feeding_cells():
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(("D", 0, 0), "no matrix 'D'"), (("A", 3, 0), "i = 3 is out of range for K = 3"),
-     (("B", 0, -1), "j = -1 is out of range"), (("C", True, 0), "i = True is out of range")],
+    [
+        (("D", 0, 0), "no matrix 'D'"),
+        (("A", 3, 0), "i = 3 is out of range for K = 3"),
+        (("B", 0, -1), "j = -1 is out of range"),
+        (("C", True, 0), "i = True is out of range"),
+    ],
 )
 def test_derive_rejects_bad_entries(args, message):
     m = Session.report_example().model
@@ -159,8 +163,10 @@ def test_line_at_x_starts_at_the_loss_and_falls_with_slope_minus_grad_norm_squar
     tiny = loss_along_gradient(m.x, m.A, m.B, m.C, 1e-7, span=1.0, points=3)
     assert math.isclose((tiny.loss_at_lr - tiny.loss0) / 1e-7, -norm2, rel_tol=1e-3)
     # L(θ − lr·g) is the loss after a plain gradient step at x.
-    stepped = [[[w - 0.01 * g for w, g in zip(rw, rg, strict=True)] for rw, rg in zip(W, grads[n], strict=True)]
-               for W, n in ((m.A, "A"), (m.B, "B"), (m.C, "C"))]
+    stepped = [
+        [[w - 0.01 * g for w, g in zip(rw, rg, strict=True)] for rw, rg in zip(W, grads[n], strict=True)]
+        for W, n in ((m.A, "A"), (m.B, "B"), (m.C, "C"))
+    ]
     assert math.isclose(line.loss_at_lr, forward(m.x, *stepped)["loss"], rel_tol=1e-12)
     assert line.best_loss == min(line.losses)
     assert not line.overshoots
@@ -184,7 +190,9 @@ def test_line_over_a_batch_uses_the_batch_mean():
     loss, grads = batch_loss_and_grads(rows, m.A, m.B, m.C)
     assert line.source == "batch" and line.batch == tuple(indices)
     assert math.isclose(line.loss0, loss, rel_tol=1e-12)
-    assert math.isclose(line.slope, -sum(v * v for n in MATRIX_NAMES for r in grads[n] for v in r), rel_tol=1e-12)
+    assert math.isclose(
+        line.slope, -sum(v * v for n in MATRIX_NAMES for r in grads[n] for v in r), rel_tol=1e-12
+    )
     # The point at t = lr is the batch loss after the training step itself.
     plan = plan_step(m.x, m.A, m.B, m.C, settings)
     assert math.isclose(line.loss_at_lr, plan.batch_loss_after, rel_tol=1e-12)
@@ -192,8 +200,12 @@ def test_line_over_a_batch_uses_the_batch_mean():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"lr": 0.0}, "learning_rate must be a positive number"), ({"lr": math.inf}, "learning_rate"),
-     ({"lr": 0.1, "span": 0.5}, "span must be a number ≥ 1"), ({"lr": 0.1, "points": 2}, "points must be")],
+    [
+        ({"lr": 0.0}, "learning_rate must be a positive number"),
+        ({"lr": math.inf}, "learning_rate"),
+        ({"lr": 0.1, "span": 0.5}, "span must be a number ≥ 1"),
+        ({"lr": 0.1, "points": 2}, "points must be"),
+    ],
 )
 def test_line_rejects_bad_arguments(kwargs, message):
     m = Session.report_example().model
@@ -218,8 +230,12 @@ def test_zero_gradient_line_is_flat():
 @pytest.mark.parametrize(("label", "model"), MODELS[:2], ids=[m[0] for m in MODELS[:2]])
 def test_plan_is_the_trainers_next_step_bit_for_bit(label, model, start_step, start_epoch):
     settings = TrainingSettings(learning_rate=0.01, batch_size=10, n_samples=200, seed=5)
-    plan = plan_step(model.x, model.A, model.B, model.C, settings, start_step=start_step, start_epoch=start_epoch)
-    trainer = Trainer(model.x, model.A, model.B, model.C, settings, start_step=start_step, start_epoch=start_epoch)
+    plan = plan_step(
+        model.x, model.A, model.B, model.C, settings, start_step=start_step, start_epoch=start_epoch
+    )
+    trainer = Trainer(
+        model.x, model.A, model.B, model.C, settings, start_step=start_step, start_epoch=start_epoch
+    )
     assert plan.indices == tuple(next(trainer.batches()))
     record = next(trainer.steps())
     assert plan.record == record
@@ -245,10 +261,14 @@ def test_plan_phases_are_consistent():
             for j in range(4):
                 mean = sum(g[name][i][j] for _, g in plan.per_sample) / 6
                 assert math.isclose(plan.mean_grads[name][i][j], mean, rel_tol=1e-12, abs_tol=1e-15)
-                assert plan.deltas[name][i][j] == plan.after[MATRIX_NAMES.index(name)][i][j] - plan.before[
-                    MATRIX_NAMES.index(name)][i][j]
-                assert math.isclose(plan.deltas[name][i][j], -0.02 * plan.mean_grads[name][i][j],
-                                    rel_tol=1e-9, abs_tol=1e-15)
+                assert (
+                    plan.deltas[name][i][j]
+                    == plan.after[MATRIX_NAMES.index(name)][i][j]
+                    - plan.before[MATRIX_NAMES.index(name)][i][j]
+                )
+                assert math.isclose(
+                    plan.deltas[name][i][j], -0.02 * plan.mean_grads[name][i][j], rel_tol=1e-9, abs_tol=1e-15
+                )
     assert math.isclose(plan.batch_loss, sum(s.loss for s in plan.samples) / 6, rel_tol=1e-12)
     assert plan.loss_at_x_before == forward(m.x, m.A, m.B, m.C)["loss"]
     assert plan.before == (m.A, m.B, m.C)  # nothing applied

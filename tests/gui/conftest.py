@@ -24,6 +24,16 @@ def _isolated_settings(qapp, tmp_path):
     yield tmp_path / "settings"
 
 
+@pytest.fixture(autouse=True)
+def _isolated_recovery(tmp_path):
+    """Crash-recovery copies (gui.recovery) go to a temporary folder too, never to the user's."""
+    from gui import recovery
+
+    recovery.set_recovery_directory(tmp_path / "recovery")
+    yield tmp_path / "recovery"
+    recovery.set_recovery_directory(None)
+
+
 class DialogRecorder:
     """Replaces QMessageBox's static functions and QFileDialog's; records what would have been shown."""
 

@@ -26,7 +26,7 @@ from engine.step_phases import plan_step
 from engine.training import Trainer
 from gui import insight, verification_panel
 from gui.chain_rule_panel import EXPAND_MAX_K
-from gui.verification_panel import SYNC_MAX_K, running_jobs, wait_for_jobs
+from gui.verification_panel import LIVE_MAX_K, SYNC_MAX_K, running_jobs, wait_for_jobs
 
 WAIT = 60_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,9 +72,21 @@ def test_no_torch_import_at_start_up(tmp_path):
         "print('torch' in sys.modules)\n"
         "w.close()\n"
     )
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=240, check=True)
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    )
     assert out.stdout.strip().splitlines()[-1] == "False", out.stdout + out.stderr
 
 
@@ -84,11 +96,26 @@ def test_install_adds_views_menus_and_shortcuts(win):
     assert "Verification" in titles and "Loss along gradient" in titles
     dock = win.findChild(QDockWidget, "chainRuleDock")
     assert dock is not None and dock.widget() is i.chain_rule
+    # Hidden until the first gradient cell is selected; then it opens by itself.
+    assert dock.isHidden()
+    grad = win.findChild(QTableView, "gradB")
+    grad.setCurrentIndex(grad.model().index(0, 0))
+    assert dock.isVisible()
+    dock.close()
+    grad.setCurrentIndex(grad.model().index(1, 1))
+    assert dock.isHidden()  # the user closed it: it stays closed…
+    i.actions["explain_entry"].trigger()
+    assert dock.isVisible()  # …until asked for (F8)
     menus = [a.text() for a in win.menuBar().actions()]
     assert menus.index("&Verify") == menus.index("&Help") - 1
     verify = win.findChild(QMenu, "menu_verify")
     names = {a.objectName() for a in verify.actions()}
-    assert {"action_verify_now", "action_explain_entry", "action_step_through", "action_show_line_search"} <= names
+    assert {
+        "action_verify_now",
+        "action_explain_entry",
+        "action_step_through",
+        "action_show_line_search",
+    } <= names
     assert i.actions["verify_now"].shortcut() == QKeySequence("F7")
     assert i.actions["explain_entry"].shortcut() == QKeySequence("F8")
     assert i.actions["step_through"].shortcut() == QKeySequence("Shift+F10")
@@ -103,9 +130,9 @@ def test_install_adds_views_menus_and_shortcuts(win):
     win.document.set_training_state("idle")
     assert i.actions["step_through"].isEnabled()
     i.actions["show_verification"].trigger()
-    assert win.tabs.currentWidget() is i.verification
+    assert win.tabs.currentWidget().widget() is i.verification
     i.actions["show_line_search"].trigger()
-    assert win.tabs.currentWidget() is i.line_search
+    assert win.tabs.currentWidget().widget() is i.line_search
 
 
 # --------------------------------------------------------------------------- verification
@@ -138,7 +165,7 @@ def test_verification_on_the_report_example(qtbot, win):
     # The eps sweep spans 1e-1 … 1e-12 on log-log axes, with the checker's eps marked.
     eps = [e for e, _ in r.sweep]
     assert max(eps) == pytest.approx(1e-1) and min(eps) == pytest.approx(1e-12)
-    xs, ys = panel.sweep_curve.getData()
+    xs, _ = panel.sweep_curve.getData()
     assert len(xs) == len(r.sweep)
     assert panel.sweep_plot.getPlotItem().ctrl.logXCheck.isChecked()
     assert panel.sweep_plot.getPlotItem().ctrl.logYCheck.isChecked()
@@ -184,10 +211,23 @@ def test_a_new_model_cancels_the_running_check(qtbot, win):
 def test_closing_the_window_during_a_check_stops_its_thread(qtbot, win):
     panel = ins(win).verification
     load(win, Session.random(12, 3).model)
-    qtbot.waitUntil(lambda: panel.is_busy, timeout=WAIT)
-    assert running_jobs() == 1
+    panel.check_now()
+    assert panel.is_busy and running_jobs() == 1
     win.close()
     assert running_jobs() == 0  # cancelled and joined before the window went
+
+
+def test_large_models_wait_for_check_now(qtbot, win):
+    panel = ins(win).verification
+    wait_checked(qtbot, win)
+    load(win, Session.random(LIVE_MAX_K + 2, 3).model)
+    assert not panel.is_busy and running_jobs() == 0  # no multi-second check on every edit
+    assert "Press Check now (F7): at K = 12" in panel.status_label.text()
+    with qtbot.waitSignal(panel.checkFinished, timeout=WAIT):
+        ins(win).actions["verify_now"].trigger()
+        assert panel.is_busy
+        qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=WAIT)  # progress is reported
+    assert panel.is_current() and panel.results.passed and panel.results.fd.K == 12
 
 
 def test_cancel_button_keeps_the_old_results(qtbot, win):
@@ -224,7 +264,6 @@ def test_without_pytorch_the_panel_says_how_to_add_it(qtbot, win, monkeypatch):
         raise torch_check.TorchUnavailable()
 
     monkeypatch.setattr(torch_check, "torch_check", unavailable)
-    monkeypatch.setitem(sys.modules, "torch", sys.modules.get("torch", object()))  # no import attempt needed
     panel = ins(win).verification
     wait_checked(qtbot, win)
     panel.torch_box.setChecked(True)
@@ -401,8 +440,9 @@ def test_step_through_continues_after_the_history(qtbot, win):
         assert dialog.plan.step == expected_step
         h = doc.history
         m = doc.model
-        plan = plan_step(m.x, m.A, m.B, m.C, doc.training_settings, start_step=h.last_step,
-                         start_epoch=h.last_epoch)
+        plan = plan_step(
+            m.x, m.A, m.B, m.C, doc.training_settings, start_step=h.last_step, start_epoch=h.last_epoch
+        )
         assert plan.record == dialog.plan.record
         for _ in range(4):
             dialog.next()
@@ -434,13 +474,14 @@ def test_loss_along_gradient(qtbot, win, which):
         load(win, RANDOM5)
     panel = ins(win).line_search
     doc = win.document
-    qtbot.waitUntil(lambda: panel.line is not None and panel.line.loss0 == pytest.approx(doc.evaluation.loss,
-                                                                                           rel=1e-12),
-                    timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: panel.line is not None and panel.line.loss0 == pytest.approx(doc.evaluation.loss, rel=1e-12),
+        timeout=WAIT,
+    )
     line = panel.line
     lr = doc.training_settings.learning_rate
     assert line.lr == lr and panel.lr_line.value() == lr
-    xs, ys = panel.curve.getData()
+    xs, _ = panel.curve.getData()
     assert len(xs) == len(line.ts) and xs[0] == 0.0 and xs[-1] == pytest.approx(3 * lr)
     assert panel.lr_point.data["x"][0] == lr
     assert line.verdict() in panel.verdict_label.text()

@@ -55,8 +55,7 @@ def test_panel_syncs_incrementally_and_rebuilds_after_truncation(document, qtbot
     panel = PlotPanel(document)
     qtbot.addWidget(panel)
     feed(document, 25)
-    assert panel.refresh()
-    assert panel.point_count == 25
+    qtbot.waitUntil(lambda: panel.point_count == 25, timeout=5000)  # at once, or when the redraw is due
     x, _ = panel.curves["loss"].getData()
     assert x[-1] == 25
     feed(document, 5, start=26)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from engine.session import Session
 from engine.training import Trainer, TrainingSettings
-from gui.worker import TrainingController, TrainingWorker
+from gui.worker import TrainingController, TrainingWorker, history_chunk
 
 WAIT = 20_000
 
@@ -21,7 +22,7 @@ class Collector:
         self.batches: list[list] = []
         self.done: list[tuple] = []
         self.paused: list = []
-        worker.recordsReady.connect(self.batches.append)
+        worker.recordsReady.connect(lambda records, _chunk: self.batches.append(records))
         worker.done.connect(lambda *args: self.done.append(args))
         worker.pausedAt.connect(self.paused.append)
 
@@ -117,3 +118,33 @@ def test_shutdown_stops_promptly_and_delivers_the_last_records(document, qtbot):
     assert not controller.is_active and document.training_state == "idle"
     assert len(document.history) == controller.steps_done
     assert document.undo_stack.count() == 1
+
+
+def test_waiting_for_the_gui_is_released_by_acknowledge_and_by_stop():
+    worker = TrainingWorker(trainer(n_samples=500, batch_size=1, epochs=1), flush_interval=0.0, wait_for_gui=True)
+    batches: list = []
+
+    def take(records, chunk):
+        batches.append(len(records))
+        assert len(chunk) == len(records)
+        if len(batches) < 3:
+            worker.acknowledge()  # the GUI took it in; from the third batch on nobody answers
+
+    worker.recordsReady.connect(take)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while len(batches) < 3 and time.monotonic() < deadline:
+        thread.join(0.01)
+    assert len(batches) == 3 and thread.is_alive()  # waiting for the third batch to be taken
+    worker.request_stop()
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_history_chunk_matches_the_records():
+    records = list(trainer(n_samples=30, batch_size=10, epochs=2).steps())
+    chunk = history_chunk(records)
+    assert list(chunk.records()) == [r.__class__(i + 1, *list(r.__getattribute__(f) for f in (
+        "epoch", "batch_loss", "loss_at_x", "grad_norm_A", "grad_norm_B", "grad_norm_C"))) for i, r in enumerate(records)]
+    assert len(history_chunk([])) == 0

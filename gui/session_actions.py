@@ -1,0 +1,931 @@
+"""Sessions in the window: New, Open, Open Recent, Save, Save As, Revert, drag and drop, the
+unsaved-changes prompt, crash recovery, Export report, screenshots and Edit ▸ Copy as.
+
+``install(window) -> SessionManager`` adds all of it to a :class:`gui.main_window.MainWindow` through
+the window's public surface (``document``, ``controller``, ``menus``, ``actions``) and keeps the
+manager as ``window.sessions``. The window's Open, Save and Save As actions are rewired to the
+manager; the window's ``_confirm_close`` asks :meth:`SessionManager.confirm_close`.
+
+Rules the manager keeps:
+
+* Replacing the session (New, Open, Open Recent, a dropped file, Revert, a restored copy) or
+  closing the window with unsaved changes asks Save / Discard / Cancel first; Cancel (or a Save
+  that did not happen) leaves everything as it was.
+* A file that cannot be opened is reported with the loader's one-line reason and the current
+  session stays. A save that fails (no such folder, a folder in the way, a full disk) says why,
+  the session stays marked unsaved, and the previous file is untouched (writes are atomic).
+* While there are unsaved changes a recovery copy is written every :data:`RECOVERY_INTERVAL_MS`
+  (only when something changed since the last copy, and not while a run is computing, when the
+  shown weights lag the history); a save, a discard or a normal close removes it (see
+  :mod:`gui.recovery`). :meth:`SessionManager.offer_recovery` (called once at start-up by
+  ``gui.app.run_app``) offers a copy left behind by a crash.
+* Export report gathers the report's content (which runs the gradient checks, and may import
+  PyTorch) on a worker thread, then renders and writes on the GUI thread with a busy cursor.
+  Closing the window cancels the gathering (between two checked entries) and joins the thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from pathlib import Path
+
+import shiboken6
+from PySide6.QtCore import QEvent, QMimeData, QObject, QSettings, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.atomic import atomic_write_bytes
+from engine.report_data import ReportData, gather_report_data
+from engine.session import Session, SessionError, load_session
+from gui import recovery
+from gui.document import EDITOR_MAX_K, Document
+from gui.matrix_editor import COPY_FORMATS, MatrixTable
+from gui.recovery import RecoveryFile
+
+SESSION_FILTER = "Backprop Lab sessions (*.bpl.json *.json);;All files (*)"
+SESSION_SUFFIX = ".bpl.json"
+PNG_FILTER = "PNG images (*.png)"
+#: Entries kept in File ▸ Open Recent.
+MAX_RECENT = 8
+RECENT_KEY = "session/recentFiles"
+LAST_DIR_KEY = "session/lastDirectory"
+REPORT_DIR_KEY = "session/lastReportDirectory"
+#: How often a recovery copy is written while there are unsaved changes (milliseconds).
+RECOVERY_INTERVAL_MS = 30_000
+#: How long closing the window waits for the report's worker thread (a PyTorch import cannot be
+#: interrupted; the checks themselves stop between two entries).
+EXPORT_JOIN_MS = 60_000
+
+
+# --------------------------------------------------------------------------- prompts (tests replace them)
+
+
+def ask_save_changes(parent: QWidget | None, name: str, before: str) -> str:
+    """Save / Discard / Cancel for unsaved changes to ``name``: "save", "discard" or "cancel".
+
+    Escape and closing the box mean Cancel. (A test double answering Ok or Yes means go ahead
+    without saving.)
+    """
+    buttons = QMessageBox.StandardButton
+    answer = QMessageBox.question(
+        parent,
+        "Unsaved changes",
+        f"Save the changes to {name} before {before}?",
+        buttons.Save | buttons.Discard | buttons.Cancel,
+        buttons.Save,
+    )
+    if answer == buttons.Save:
+        return "save"
+    if answer in (buttons.Cancel, buttons.NoButton, buttons.Escape, buttons.No):
+        return "cancel"
+    return "discard"
+
+
+class NewSessionDialog(QDialog):
+    """File ▸ New: the report's worked example, or random weights with a chosen K and seed."""
+
+    def __init__(self, parent: QWidget | None = None, k: int = 3, seed: int = 0) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New session")
+        self.setObjectName("newSessionDialog")
+        self.example = QRadioButton("The report's worked example (K = 3)", objectName="newExample")
+        self.random = QRadioButton("Random x, A, B, C, uniform in [−1, 1)", objectName="newRandom")
+        group = QButtonGroup(self)
+        group.addButton(self.example)
+        group.addButton(self.random)
+        self.example.setChecked(True)
+        self.k_spin = QSpinBox(objectName="newK")
+        self.k_spin.setRange(1, EDITOR_MAX_K)
+        self.k_spin.setValue(max(1, min(EDITOR_MAX_K, k)))
+        self.seed_spin = QSpinBox(objectName="newSeed")
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setValue(seed)
+        form = QFormLayout()
+        form.addRow("K (units)", self.k_spin)
+        form.addRow("Seed", self.seed_spin)
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        box.accepted.connect(self.accept)
+        box.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.example)
+        layout.addWidget(self.random)
+        layout.addLayout(form)
+        layout.addWidget(box)
+        self.random.toggled.connect(self._on_random_toggled)
+        self._on_random_toggled(False)
+
+    def _on_random_toggled(self, on: bool) -> None:
+        self.k_spin.setEnabled(on)
+        self.seed_spin.setEnabled(on)
+
+    def session(self) -> Session:
+        """The session the dialog describes (same K and seed: the same weights)."""
+        if self.random.isChecked():
+            return Session.random(self.k_spin.value(), self.seed_spin.value())
+        return Session.report_example()
+
+
+def choose_new_session(parent: QWidget | None, k: int) -> Session | None:
+    """Run :class:`NewSessionDialog`; the new session, or None when cancelled. Tests replace this."""
+    dialog = NewSessionDialog(parent, k)
+    try:
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return dialog.session()
+    finally:
+        dialog.deleteLater()
+
+
+# --------------------------------------------------------------------------- recent files
+
+
+def recent_files() -> list[str]:
+    """File ▸ Open Recent, most recent first (absolute paths, from QSettings)."""
+    value = QSettings().value(RECENT_KEY)
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else list(value)  # an INI file returns one item as str
+    return [str(v) for v in items if v][:MAX_RECENT]
+
+
+def _store_recent(paths: list[str]) -> None:
+    QSettings().setValue(RECENT_KEY, paths[:MAX_RECENT])
+
+
+def add_recent_file(path: str | Path) -> None:
+    p = str(Path(path).absolute())
+    _store_recent([p, *[r for r in recent_files() if r != p]])
+
+
+def remove_recent_file(path: str | Path) -> None:
+    p = str(path)
+    _store_recent([r for r in recent_files() if r != p])
+
+
+def _dropped_path(mime: QMimeData | None) -> str | None:
+    """The one local file being dragged, or None (several files, or not files)."""
+    if mime is None or not mime.hasUrls():
+        return None
+    urls = mime.urls()
+    if len(urls) != 1 or not urls[0].isLocalFile():
+        return None
+    return urls[0].toLocalFile() or None
+
+
+def _with_suffix(path: str, suffix: str) -> str:
+    # A name typed without any extension gets ours (Qt's own dialog does not always add it).
+    return path if Path(path).suffix else path + suffix
+
+
+# --------------------------------------------------------------------------- the report's worker
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class _ReportJob(QObject):
+    """Gathers the report's data (plain Python: checks, maybe a PyTorch import) on a worker thread."""
+
+    done = Signal(object, str)  # ReportData or None, error text ("" on success)
+
+    def __init__(self, session: Session, verifications: list | None, torch: bool) -> None:
+        super().__init__()
+        self.session = session
+        self.verifications = verifications
+        self.torch = torch
+        self.cancel = threading.Event()
+
+    def _progress(self, _done: int, _total: int) -> None:
+        if self.cancel.is_set():
+            raise _Cancelled
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            data = gather_report_data(
+                self.session, verifications=self.verifications, torch=self.torch, progress=self._progress
+            )
+        except _Cancelled:
+            self.done.emit(None, "cancelled")
+            return
+        except Exception as exc:  # reported to the user, one line
+            self.done.emit(None, f"{type(exc).__name__}: {exc}")
+            return
+        self.done.emit(data, "")
+
+
+# --------------------------------------------------------------------------- the manager
+
+
+class SessionManager(QObject):
+    """What :func:`install` added to the window (kept as ``window.sessions``; see the module docstring).
+
+    Signals: ``reportExported(object)`` the :class:`gui.report.ReportFiles` written, or None when
+    the export failed or was cancelled; ``recoveryWritten(str)`` the path of a fresh recovery copy.
+    """
+
+    reportExported = Signal(object)
+    recoveryWritten = Signal(str)
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self.setObjectName("sessions")
+        self.window = window
+        self.document: Document = window.document  # type: ignore[attr-defined]
+        self.controller = window.controller  # type: ignore[attr-defined]
+        self.actions: dict[str, QAction] = {}
+        #: The report gathers PyTorch's check too when it is installed (tests may turn it off).
+        self.report_torch = True
+        self.recovery = RecoveryFile()
+        self._recovery_pending = False
+        self._recovery_warned = False
+        self.recovery_timer = QTimer(self)
+        self.recovery_timer.setObjectName("recoveryTimer")
+        self.recovery_timer.setInterval(RECOVERY_INTERVAL_MS)
+        self.recovery_timer.timeout.connect(self._on_recovery_timer_timeout)
+        self._closed = False
+        self._export: tuple[QThread, _ReportJob, Session, Path] | None = None
+        self._cursor_overridden = False
+        self._last_table: MatrixTable | None = None
+        self._dropped: str | None = None
+        self._drop_timer = QTimer(self)
+        self._drop_timer.setSingleShot(True)
+        self._drop_timer.setInterval(0)
+        self._drop_timer.timeout.connect(self._on_drop_timer_timeout)
+
+        self._build_actions()
+        self._build_menus()
+        self._rewire_window_actions()
+
+        doc = self.document
+        for signal in (doc.modelChanged, doc.settingsChanged, doc.historyChanged, doc.sessionReplaced):
+            signal.connect(self._on_document_changed)
+        doc.dirtyChanged.connect(self._on_document_dirty_changed)
+        doc.pathChanged.connect(self._on_document_path_changed)
+        doc.trainingStateChanged.connect(self._on_document_training_state_changed)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._on_app_focus_changed)
+            app.aboutToQuit.connect(self._on_app_about_to_quit)
+        window.setAcceptDrops(True)
+        window.installEventFilter(self)
+        self._update_actions()
+        self._rebuild_recent_menu()
+
+    # ------------------------------------------------------------------ composition
+
+    def _action(self, name: str, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self.window)
+        action.setObjectName(f"action_{name}")
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        self.window.addAction(action)
+        self.actions[name] = action
+        window_actions = getattr(self.window, "actions", None)
+        if isinstance(window_actions, dict):
+            window_actions.setdefault(name, action)
+        return action
+
+    def _build_actions(self) -> None:
+        self._action(
+            "new",
+            "&New…",
+            self.new_session,
+            QKeySequence.StandardKey.New,
+            "A new session: the report's example, or random weights with a chosen K and seed",
+        )
+        self._action("revert", "Re&vert", self.revert, None, "Discard the changes and reload the saved file")
+        self._action(
+            "export_report",
+            "&Export report…",
+            self.export_report_dialog,
+            "Ctrl+Shift+E",
+            "Write report.html, report.pdf, the plot and a screenshot into a folder",
+        )
+        self._action(
+            "screenshot_window",
+            "Save screenshot of the &window…",
+            lambda: self.save_screenshot("window"),
+            None,
+            "Save the window as a PNG image",
+        )
+        self._action(
+            "screenshot_plot",
+            "Save screenshot of the &plot…",
+            lambda: self.save_screenshot("plot"),
+            None,
+            "Save the live plot as a PNG image",
+        )
+        self._action("clear_recent", "&Clear menu", self.clear_recent_files, None, "Forget the recent files")
+        for i, fmt in enumerate(COPY_FORMATS):
+            self._action(
+                f"copy_as_{i}",
+                fmt,
+                lambda _=False, f=fmt: self.copy_as(f),
+                None,
+                f"Copy the matrix you clicked last (or its selection) as {fmt}",
+            )
+
+    def _build_menus(self) -> None:
+        menus = getattr(self.window, "menus", {})
+        win_actions = getattr(self.window, "actions", {})
+        self.recent_menu = QMenu("Open &Recent", self.window)
+        self.recent_menu.setObjectName("menu_recent")
+        self.screenshot_menu = QMenu("Save &screenshot", self.window)
+        self.screenshot_menu.setObjectName("menu_screenshot")
+        self.screenshot_menu.addAction(self.actions["screenshot_window"])
+        self.screenshot_menu.addAction(self.actions["screenshot_plot"])
+        self.copy_as_menu = QMenu("Copy &as", self.window)
+        self.copy_as_menu.setObjectName("menu_copy_as")
+        for i in range(len(COPY_FORMATS)):
+            self.copy_as_menu.addAction(self.actions[f"copy_as_{i}"])
+
+        file_menu = menus.get("file")
+        if not isinstance(file_menu, QMenu):
+            file_menu = self.window.menuBar().addMenu("&File")
+            file_menu.setObjectName("menu_file")
+            if isinstance(menus, dict):
+                menus["file"] = file_menu
+        open_action, save_action = win_actions.get("open"), win_actions.get("save")
+        save_as_action, quit_action = win_actions.get("save_as"), win_actions.get("quit")
+        present = file_menu.actions()
+
+        def before(anchor: QAction | None) -> QAction | None:
+            return anchor if anchor in present else None
+
+        file_menu.insertAction(before(open_action) or before(save_action), self.actions["new"])
+        anchor = before(save_action)
+        file_menu.insertMenu(anchor, self.recent_menu)
+        file_menu.insertSeparator(anchor)
+        after_save_as = _next_action(file_menu, save_as_action)
+        file_menu.insertAction(after_save_as, self.actions["revert"])
+        anchor = before(quit_action)
+        file_menu.insertAction(anchor, self.actions["export_report"])
+        file_menu.insertMenu(anchor, self.screenshot_menu)
+        file_menu.insertSeparator(anchor)
+        self.file_menu = file_menu
+
+        edit_menu = menus.get("edit")
+        if isinstance(edit_menu, QMenu):
+            edit_menu.insertMenu(_next_action(edit_menu, win_actions.get("copy")), self.copy_as_menu)
+        else:
+            self.window.menuBar().addMenu(self.copy_as_menu)
+
+    def _rewire_window_actions(self) -> None:
+        """Open, Save and Save As (the window's actions, shortcuts and all) now go through the manager."""
+        slots = {"open": self.open_dialog, "save": self.save, "save_as": self.save_as}
+        win_actions = getattr(self.window, "actions", {})
+        for name, slot in slots.items():
+            action = win_actions.get(name)
+            if action is None:
+                self._action(name, {"open": "&Open…", "save": "&Save", "save_as": "Save &As…"}[name], slot)
+                continue
+            with warnings.catch_warnings(), contextlib.suppress(RuntimeError, TypeError):
+                warnings.simplefilter("ignore")
+                action.triggered.disconnect()
+            action.triggered.connect(lambda _=False, s=slot: s())
+            self.actions[name] = action
+
+    # ------------------------------------------------------------------ the unsaved-changes rule
+
+    def confirm_discard(self, before: str = "continuing") -> bool:
+        """True when the current session may be replaced or closed (it is clean, saved now, or discarded)."""
+        doc = self.document
+        if not doc.is_dirty:
+            return True
+        answer = ask_save_changes(self.window, doc.display_name, before)
+        if answer == "cancel":
+            return False
+        if answer == "save":
+            if doc.is_training:
+                # Saving mid-run would pair the history with stale weights: end the run first.
+                self.controller.shutdown()
+            return self.save()
+        return True
+
+    def confirm_close(self) -> bool:
+        """The window's close hook: ask about unsaved changes; if it may close, wind everything down."""
+        if self._closed:
+            return True
+        if not self.confirm_discard("closing"):
+            return False
+        self.shutdown(remove_recovery=True)
+        return True
+
+    def shutdown(self, *, remove_recovery: bool = True) -> None:
+        """Stop the timers, cancel and join an export, and (normally) delete the recovery copy."""
+        if self._closed:
+            return
+        self._closed = True
+        self.recovery_timer.stop()
+        self._drop_timer.stop()
+        self._cancel_export()
+        if remove_recovery:
+            self.recovery.remove()
+        else:
+            self.recovery.abandon()
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            with warnings.catch_warnings(), contextlib.suppress(RuntimeError, TypeError):
+                warnings.simplefilter("ignore")
+                app.focusChanged.disconnect(self._on_app_focus_changed)
+
+    # ------------------------------------------------------------------ New / Open / Save / Revert
+
+    def _refuse_while_training(self, what: str) -> bool:
+        if self.document.is_training:
+            QMessageBox.information(self.window, what, "Stop the training run first.")
+            return True
+        return False
+
+    def new_session(self) -> bool:
+        """File ▸ New: pick the example or random weights, then replace the session (after asking)."""
+        if self._refuse_while_training("New session"):
+            return False
+        session = choose_new_session(self.window, self.document.K)
+        if session is None or not self.confirm_discard("starting a new session"):
+            return False
+        self.document.replace_session(session, None)
+        self.document.notify(f"New session: {self.document.display_name}")
+        return True
+
+    def _start_dir(self) -> str:
+        if self.document.path is not None:
+            return str(self.document.path.parent)
+        return str(QSettings().value(LAST_DIR_KEY, "") or "")
+
+    def open_dialog(self) -> bool:
+        if self._refuse_while_training("Open session"):
+            return False
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open session", self._start_dir(), SESSION_FILTER)
+        return bool(path) and self.open_path(path)
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open the session file at ``path`` in this window; False (and one message) if it cannot be."""
+        if self._refuse_while_training("Open session"):
+            return False
+        try:
+            session = load_session(path)
+        except SessionError as exc:
+            QMessageBox.critical(self.window, "Cannot open session", str(exc))
+            return False
+        if not self.confirm_discard(f"opening {Path(path).name}"):
+            return False
+        self.document.replace_session(session, Path(path).absolute())
+        add_recent_file(path)
+        QSettings().setValue(LAST_DIR_KEY, str(Path(path).absolute().parent))
+        self._rebuild_recent_menu()
+        self.document.notify(f"Opened {Path(path).name}")
+        return True
+
+    def save(self) -> bool:
+        """File ▸ Save: to the current file, or ask for one. True when the session is saved."""
+        if self.document.path is None:
+            return self.save_as()
+        return self.save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        doc = self.document
+        suggested = (
+            str(doc.path) if doc.path else str(Path(self._start_dir()) / (_safe_name(doc) + SESSION_SUFFIX))
+        )
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save session as", suggested, SESSION_FILTER)
+        if not path:
+            return False
+        return self.save_to(_with_suffix(path, SESSION_SUFFIX))
+
+    def save_to(self, path: str | Path) -> bool:
+        """Write the session to ``path`` (atomic). On failure: one message, still unsaved, old file intact."""
+        doc = self.document
+        if doc.training_state == "running":
+            QMessageBox.information(
+                self.window, "Save session", "Pause or stop the training run before saving."
+            )
+            return False
+        try:
+            target = doc.save(Path(path).absolute())
+        except (SessionError, ValueError, OSError) as exc:
+            QMessageBox.critical(
+                self.window,
+                "Cannot save session",
+                f"{exc}. The session was not saved; the old file is unchanged.",
+            )
+            return False
+        add_recent_file(target)
+        QSettings().setValue(LAST_DIR_KEY, str(target.parent))
+        self._rebuild_recent_menu()
+        doc.notify(f"Saved {target.name}")
+        return True
+
+    def revert(self) -> bool:
+        """File ▸ Revert: reload the saved file, dropping every change (after asking)."""
+        doc = self.document
+        if doc.path is None or self._refuse_while_training("Revert"):
+            return False
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self.window,
+            "Revert",
+            f"Discard all changes and reload {doc.path.name} as it was last saved?",
+            buttons.Discard | buttons.Cancel,
+            buttons.Cancel,
+        )
+        if answer in (buttons.Cancel, buttons.NoButton, buttons.No, buttons.Escape):
+            return False
+        try:
+            session = load_session(doc.path)
+        except SessionError as exc:
+            QMessageBox.critical(self.window, "Cannot revert", str(exc))
+            return False
+        doc.replace_session(session, doc.path)
+        doc.notify(f"Reverted to the saved {doc.path.name}")
+        return True
+
+    # ------------------------------------------------------------------ Open Recent
+
+    def _rebuild_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()  # deletes the entries (the menu owns them), keeps "Clear menu" (the window's)
+        paths = recent_files()
+        for i, path in enumerate(paths, start=1):
+            p = Path(path)
+            action = QAction(f"&{i} {p.name}", menu)
+            action.setObjectName(f"action_recent_{i}")
+            action.setData(path)
+            action.setStatusTip(path)
+            action.setToolTip(path)
+            action.triggered.connect(lambda _=False, f=path: self.open_recent(f))
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.actions["clear_recent"])
+        self.actions["clear_recent"].setEnabled(bool(paths))
+        menu.setEnabled(bool(paths) and not self.document.is_training)
+
+    def recent_actions(self) -> list[QAction]:
+        """The menu's file entries, most recent first."""
+        return [a for a in self.recent_menu.actions() if a.data()]
+
+    def open_recent(self, path: str) -> bool:
+        if not Path(path).is_file():
+            remove_recent_file(path)
+            self._rebuild_recent_menu()
+            QMessageBox.warning(
+                self.window,
+                "Open recent",
+                f"{path} no longer exists (or is not a file); it was removed from Open Recent.",
+            )
+            return False
+        return self.open_path(path)
+
+    def clear_recent_files(self) -> None:
+        _store_recent([])
+        self._rebuild_recent_menu()
+
+    # ------------------------------------------------------------------ crash recovery
+
+    def write_recovery(self, *, force: bool = False) -> bool:
+        """Write the recovery copy if the session has unsaved changes that changed since the last copy."""
+        doc = self.document
+        if self._closed or not doc.is_dirty or doc.training_state == "running":
+            return False
+        if not (force or self._recovery_pending or not self.recovery.written):
+            return False
+        try:
+            self.recovery.write(doc.session, doc.path)
+        except (OSError, SessionError) as exc:
+            if not self._recovery_warned:  # once: the user can still save; do not nag every 30 s
+                self._recovery_warned = True
+                doc.notify(f"Could not write the crash-recovery copy: {exc}", 10000)
+            return False
+        self._recovery_pending = False
+        self.recoveryWritten.emit(str(self.recovery.session_path))
+        return True
+
+    def offer_recovery(self) -> bool:
+        """Offer a session left behind by a crash (Restore / Discard / Later). True if one was restored.
+
+        Never raises: an unreadable copy is reported, moved aside, and the start goes on.
+        """
+        try:
+            entries = recovery.find_recoverable(self.recovery.directory)
+        except Exception as exc:  # a start-up must never fail on recovery
+            self.document.notify(f"Could not look for crash-recovery copies: {exc}", 10000)
+            return False
+        if not entries:
+            return False
+        entry = entries[0]
+        for other in entries[1:]:
+            other.release()  # offered at the next start
+        try:
+            return self._offer(entry)
+        except Exception as exc:
+            entry.release()
+            QMessageBox.warning(self.window, "Crash recovery", f"Crash recovery failed: {exc}")
+            return False
+
+    def _offer(self, entry: recovery.RecoveryEntry) -> bool:
+        answer = recovery.ask_restore(self.window, entry)
+        if answer == "discard":
+            entry.discard()
+            self.document.notify("Discarded the unsaved changes left by the last session")
+            return False
+        if answer != "restore":
+            entry.release()
+            return False
+        try:
+            session = entry.load()
+        except SessionError as exc:
+            moved = entry.move_aside()
+            QMessageBox.warning(
+                self.window,
+                "Cannot restore",
+                f"The crash-recovery copy cannot be read and was moved aside to {moved}: {exc}",
+            )
+            return False
+        if self.document.is_training or not self.confirm_discard("restoring the recovered session"):
+            entry.release()
+            return False
+        self.document.replace_session(session, entry.original)
+        self.document.mark_dirty()  # restored changes are unsaved changes
+        self.write_recovery(force=True)  # our own copy first, then the crashed one may go
+        entry.discard()
+        self.document.notify(f"Restored the unsaved changes to {entry.display_name}", 10000)
+        return True
+
+    # ------------------------------------------------------------------ report and screenshots
+
+    def _verifications_for(self, session: Session) -> list | None:
+        """The verification panel's results when they are about the report's (initial) model and complete."""
+        panel = getattr(getattr(self.window, "insight", None), "verification", None)
+        results = getattr(panel, "results", None)
+        if (
+            results is None
+            or getattr(panel, "is_busy", True)
+            or getattr(results, "model", None) != session.initial
+        ):
+            return None
+        torch_report = getattr(results, "torch", None)
+        if torch_report is None and self.report_torch:
+            return None  # the export adds PyTorch's column; the panel did not compute it
+        return [results.fd] + ([torch_report] if torch_report is not None else [])
+
+    def export_report_dialog(self) -> bool:
+        start = str(QSettings().value(REPORT_DIR_KEY, "") or self._start_dir())
+        folder = QFileDialog.getExistingDirectory(self.window, "Export report into folder", start)
+        return bool(folder) and self.export_report_to(folder)
+
+    def export_report_to(self, folder: str | Path) -> bool:
+        """Start exporting the report into ``folder``; ``reportExported`` tells the outcome."""
+        if self._export is not None:
+            self.document.notify("A report is being exported already")
+            return False
+        if self.document.training_state == "running":
+            QMessageBox.information(self.window, "Export report", "Pause or stop the training run first.")
+            return False
+        session = self.document.session.copy()
+        job = _ReportJob(session, self._verifications_for(session), self.report_torch)
+        thread = QThread(self)
+        thread.setObjectName("reportThread")
+        job.moveToThread(thread)
+        thread.started.connect(job.run)
+        job.done.connect(self._on_report_job_done)
+        self._export = (thread, job, session, Path(folder))
+        QSettings().setValue(REPORT_DIR_KEY, str(Path(folder).absolute()))
+        self._set_busy(True)
+        self._update_actions()
+        self.document.notify("Exporting the report: checking the gradients…", 0)
+        thread.start()
+        return True
+
+    @property
+    def is_exporting(self) -> bool:
+        return self._export is not None
+
+    def _end_export(self) -> tuple[Session, Path] | None:
+        if self._export is None:
+            return None
+        thread, job, session, folder = self._export
+        self._export = None
+        thread.quit()
+        thread.wait()
+        job.deleteLater()
+        thread.deleteLater()
+        self._set_busy(False)
+        return session, folder
+
+    def _cancel_export(self) -> None:
+        if self._export is not None:
+            thread, job, _session, _folder = self._export
+            job.cancel.set()
+            with contextlib.suppress(RuntimeError, TypeError):
+                job.done.disconnect(self._on_report_job_done)
+            thread.quit()
+            thread.wait(EXPORT_JOIN_MS)
+        self._end_export()
+
+    @Slot(object, str)
+    def _on_report_job_done(self, data: ReportData | None, error: str) -> None:
+        ended = self._end_export()
+        if ended is None or self._closed:
+            return
+        session, folder = ended
+        self._update_actions()
+        if data is None:
+            if error != "cancelled":
+                QMessageBox.critical(self.window, "Cannot export report", error)
+            self.document.notify("The report was not exported")
+            self.reportExported.emit(None)
+            return
+        from gui.report import ReportError, export_report
+
+        self._set_busy(True)
+        try:
+            files = export_report(session, folder, window=self.window, data=data)
+        except (ReportError, OSError, ValueError) as exc:
+            self._set_busy(False)
+            QMessageBox.critical(
+                self.window, "Cannot export report", f"{exc}. Nothing was written to {folder}."
+            )
+            self.document.notify("The report was not exported")
+            self.reportExported.emit(None)
+            return
+        self._set_busy(False)
+        self.document.notify(f"Report written to {files.folder} ({files.pdf_pages} PDF pages)", 10000)
+        self.reportExported.emit(files)
+
+    def _set_busy(self, busy: bool) -> None:
+        if busy and not self._cursor_overridden:
+            QGuiApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+            self._cursor_overridden = True
+        elif not busy and self._cursor_overridden:
+            QGuiApplication.restoreOverrideCursor()
+            self._cursor_overridden = False
+
+    def _screenshot_widget(self, which: str) -> QWidget | None:
+        if which == "window":
+            return self.window
+        return self.window.findChild(QWidget, "trainingPlot")
+
+    def save_screenshot(self, which: str) -> bool:
+        """File ▸ Save screenshot: "window" or "plot" as a PNG chosen in a file dialog."""
+        default = Path(self._start_dir()) / f"{_safe_name(self.document)}-{which}.png"
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, f"Save screenshot of the {which}", str(default), PNG_FILTER
+        )
+        return bool(path) and self.save_screenshot_to(which, _with_suffix(path, ".png"))
+
+    def save_screenshot_to(self, which: str, path: str | Path) -> bool:
+        from gui.report import ReportError, png_bytes
+
+        widget = self._screenshot_widget(which)
+        if widget is None:
+            QMessageBox.critical(self.window, "Cannot save screenshot", f"there is no {which} to grab")
+            return False
+        try:
+            pixmap = widget.grab()
+            if pixmap.isNull():
+                raise ReportError(f"could not take a screenshot of the {which}")
+            atomic_write_bytes(path, png_bytes(pixmap))
+        except (ReportError, OSError) as exc:
+            QMessageBox.critical(self.window, "Cannot save screenshot", str(exc))
+            return False
+        self.document.notify(f"Saved a screenshot of the {which} to {Path(path).name}")
+        return True
+
+    # ------------------------------------------------------------------ Copy as
+
+    def current_table(self) -> MatrixTable | None:
+        """The matrix (editor or gradient table) focused now, else the one focused last."""
+        focus = QApplication.focusWidget()
+        if isinstance(focus, MatrixTable) and self.window.isAncestorOf(focus):
+            return focus
+        table = self._last_table
+        if table is not None and shiboken6.isValid(table) and self.window.isAncestorOf(table):
+            return table
+        return None
+
+    def copy_as(self, fmt: str) -> str | None:
+        """Edit ▸ Copy as: the matrix clicked last (its selection, or all of it) in ``fmt``."""
+        table = self.current_table()
+        if table is None:
+            self.document.notify("Click a matrix (x, A, B, C or a gradient) first, then Copy as")
+            return None
+        text = table.copy_as(fmt)
+        self.document.notify(f"Copied {table.title} as {fmt}")
+        return text
+
+    # ------------------------------------------------------------------ slots
+
+    def _on_document_changed(self) -> None:
+        self._recovery_pending = True
+
+    def _on_document_dirty_changed(self, dirty: bool) -> None:
+        if self._closed:
+            return
+        if dirty:
+            if not self.recovery_timer.isActive():
+                self.recovery_timer.start()
+        else:
+            self.recovery_timer.stop()
+            self._recovery_pending = False
+            self.recovery.remove()  # saved (or replaced): nothing to recover
+        self._update_actions()
+
+    def _on_document_path_changed(self, _path: str) -> None:
+        self._update_actions()
+
+    def _on_document_training_state_changed(self, _state: str) -> None:
+        self._update_actions()
+
+    def _on_recovery_timer_timeout(self) -> None:
+        self.write_recovery()
+
+    def _on_app_focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
+        if isinstance(new, MatrixTable) and self.window.isAncestorOf(new):
+            self._last_table = new
+
+    def _on_app_about_to_quit(self) -> None:
+        # Quitting without closing the window: keep the recovery copy if there is something to recover.
+        self.shutdown(remove_recovery=not self.document.is_dirty)
+
+    def _on_drop_timer_timeout(self) -> None:
+        path, self._dropped = self._dropped, None
+        if path and not self._closed:
+            self.open_path(path)
+
+    def _update_actions(self) -> None:
+        doc = self.document
+        state = doc.training_state
+        idle, running = state == "idle", state == "running"
+        a = self.actions
+        a["new"].setEnabled(idle)
+        a["revert"].setEnabled(idle and doc.path is not None and doc.is_dirty)
+        a["save"].setEnabled(not running)
+        a["save_as"].setEnabled(not running)
+        a["export_report"].setEnabled(not running and self._export is None)
+        self.recent_menu.setEnabled(idle and bool(recent_files()))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window:
+            kind = event.type()
+            if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+                if _dropped_path(event.mimeData()) and not self.document.is_training:  # type: ignore[attr-defined]
+                    event.acceptProposedAction()  # type: ignore[attr-defined]
+                    return True
+            elif kind == QEvent.Type.Drop:
+                path = _dropped_path(event.mimeData())  # type: ignore[attr-defined]
+                if path:
+                    event.acceptProposedAction()  # type: ignore[attr-defined]
+                    # Open after the drop returns: a modal prompt in a drop handler blocks the drag source.
+                    self._dropped = path
+                    self._drop_timer.start()
+                    return True
+        return False
+
+
+def _safe_name(doc: Document) -> str:
+    if doc.path is not None:
+        name = doc.path.name
+        return name[: -len(SESSION_SUFFIX)] if name.endswith(SESSION_SUFFIX) else Path(name).stem
+    raw = doc.session.name or "session"
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in raw).strip("-") or "session"
+
+
+def _next_action(menu: QMenu, action: QAction | None) -> QAction | None:
+    """The entry after ``action`` in ``menu`` (insert before it to insert after ``action``)."""
+    items = menu.actions()
+    if action is None or action not in items:
+        return None
+    i = items.index(action)
+    return items[i + 1] if i + 1 < len(items) else None
+
+
+def install(window: QMainWindow) -> SessionManager:
+    """Add sessions, recovery, reports, screenshots and Copy as to ``window``; idempotent."""
+    existing = getattr(window, "sessions", None)
+    if isinstance(existing, SessionManager):
+        return existing
+    manager = SessionManager(window)
+    window.sessions = manager  # type: ignore[attr-defined]
+    return manager
