@@ -74,13 +74,17 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     the temporary file; the previous contents of ``path`` are then untouched.
     """
     display = os.fspath(path)
+    if "\0" in display:  # the OS would refuse it with a ValueError, not an OSError
+        raise AtomicWriteError(display.replace("\0", "\\0"), "the file name contains a NUL character")
     target = os.path.realpath(display)
     directory, base = os.path.split(target)
     if os.path.isdir(target):
         raise AtomicWriteError(display, OSError(_errno.EISDIR, "it is a directory"))
     mode = _new_file_mode(target)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory or ".")
+        # The prefix is cut short so that a legal name of up to 255 bytes still has a legal
+        # temporary sibling (mkstemp adds 8 random characters and the suffix).
+        fd, tmp = tempfile.mkstemp(prefix=f".{base[:32]}.", suffix=".tmp", dir=directory or ".")
     except OSError as exc:
         if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
             # The message of mkstemp names the random temporary name; name the folder instead.
@@ -90,10 +94,12 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         raise AtomicWriteError(display, exc) from None
     try:
         fh = os.fdopen(fd, "wb")
-    except BaseException:
+    except BaseException as exc:
         os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise AtomicWriteError(display, exc) from None
         raise
     try:
         with fh:

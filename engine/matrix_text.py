@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from engine.model import MAX_K
 
@@ -30,9 +30,15 @@ MAX_TEXT_CHARS = 25_000_000
 # Unicode minus signs people paste from documents and web pages.
 _MINUSES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-"})
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_WRAPPER = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\s*)?\(\s*(.*?)\s*\)\s*$", re.S)
+# One greedy group, stripped afterwards: "\(\s*(.*?)\s*\)" let the three parts share blanks, which
+# backtracked in cubic time ("(" and 4,000 spaces took 16 s).
+_WRAPPER = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\s*)?\((.*)\)\s*$", re.S)
 _KWARGS = re.compile(r",\s*[A-Za-z_]\w*\s*=.*$", re.S)
-_SEPARATORS = re.compile(r"[\t,; ]+")
+_CELL = re.compile(r"[^\t,; ]+")
+# A line and its end, with exactly the boundaries str.splitlines uses.
+_EOL = "\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029"
+_LINE = re.compile(f"([^{_EOL}]*)(?:\r\n|[{_EOL}]|\\Z)")
+_TOKEN = re.compile(r"[\[\]]|[^\[\] \t\r\n,;]+")
 
 
 def parse_number(text: str) -> float:
@@ -81,15 +87,20 @@ def parse_matrix_text(text: str) -> Matrix:
 
 def _parse_lines(s: str) -> Matrix:
     rows: Matrix = []
-    for n, line in enumerate(s.splitlines(), start=1):
-        line = line.strip()
+    # Lines are read lazily too (the same boundaries as str.splitlines): a million blank or
+    # one-number lines are refused at row MAX_K + 1 without building a list of them first.
+    for n, match in enumerate(_LINE.finditer(s), start=1):
+        line = match.group(1).strip()
         if not line:
             continue
-        cells = [c for c in _SEPARATORS.split(line) if c]
         row = []
-        for m, cell in enumerate(cells, start=1):
+        # Cells are read one at a time so a runaway line is refused at column MAX_K + 1, before
+        # millions of cells are split out of it.
+        for m, cell in enumerate(_CELL.finditer(line), start=1):
+            if m > MAX_K:
+                raise ValueError(f"too many columns: at most {MAX_K} are supported")
             try:
-                row.append(parse_number(cell))
+                row.append(parse_number(cell.group()))
             except ValueError as exc:
                 raise ValueError(f"line {n}, value {m}: {exc}") from None
         rows.append(row)
@@ -113,22 +124,25 @@ def _parse_nested(s: str) -> Matrix:
         raise ValueError(
             "not a matrix: only one array(...) or tensor(...) around a nested list is understood"
         )
-    tokens = _tokenize(s)
-    pos = 0
     depth = 0
     rows: Matrix = []
     current: list[float] | None = None
     flat: list[float] = []
     max_depth = 0
-    while pos < len(tokens):
-        tok = tokens[pos]
-        pos += 1
+    closed = False
+    # Tokens are read lazily and every limit is checked as it is reached, so hostile text costs
+    # at most about one full matrix of memory however long it is.
+    for tok in _tokenize(s):
+        if closed:
+            raise ValueError("unexpected text after the closing ']'")
         if tok == "[":
             depth += 1
             max_depth = max(max_depth, depth)
             if depth > 2:
                 raise ValueError("not a matrix: lists nested deeper than two levels")
             if depth == 2:
+                if flat:  # [1, 2, [3]]: the 1 and 2 are outside any row
+                    raise ValueError(f"a number outside a row: {flat[0]!r}")
                 current = []
         elif tok == "]":
             if depth == 0:
@@ -140,15 +154,18 @@ def _parse_nested(s: str) -> Matrix:
                 if len(rows) > MAX_K:
                     raise ValueError(f"too many rows: at most {MAX_K} are supported")
             depth -= 1
-            if depth == 0 and pos < len(tokens):
-                raise ValueError("unexpected text after the closing ']'")
+            closed = depth == 0
         else:
             value = parse_number(tok)
             if depth == 2:
                 assert current is not None
                 current.append(value)
+                if len(current) > MAX_K:
+                    raise ValueError(f"too many columns: at most {MAX_K} are supported")
             elif depth == 1 and max_depth == 1:
                 flat.append(value)
+                if len(flat) > MAX_K:
+                    raise ValueError(f"too many columns: at most {MAX_K} are supported")
             else:
                 raise ValueError(f"a number outside a row: {_short(tok)!r}")
     if depth != 0:
@@ -158,23 +175,9 @@ def _parse_nested(s: str) -> Matrix:
     return rows
 
 
-def _tokenize(s: str) -> list[str]:
-    tokens: list[str] = []
-    i, n = 0, len(s)
-    while i < n:
-        c = s[i]
-        if c in "[]":
-            tokens.append(c)
-            i += 1
-        elif c in " \t\r\n,;":
-            i += 1
-        else:
-            j = i
-            while j < n and s[j] not in "[] \t\r\n,;":
-                j += 1
-            tokens.append(s[i:j])
-            i = j
-    return tokens
+def _tokenize(s: str) -> Iterator[str]:
+    """Brackets and the runs of text between separators, in order (a regular expression: C speed)."""
+    return (m.group() for m in _TOKEN.finditer(s))
 
 
 def _check_shape(rows: Matrix) -> Matrix:

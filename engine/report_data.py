@@ -344,7 +344,12 @@ p.loss { font-size: 11pt; }
 
 
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    s = str(text)
+    if not s.isascii():
+        # A session may hold a lone surrogate (its file format keeps one), which UTF-8 cannot
+        # encode: show U+FFFD instead of failing the export (a valid pair becomes its character).
+        s = s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return html.escape(s, quote=True)
 
 
 def fmt(v: float | None) -> str:

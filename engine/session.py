@@ -817,7 +817,11 @@ def load_session(path: str | os.PathLike[str]) -> Session:
                 source,
             )
         with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)  # the file may have grown since fstat
+            # read(n) reserves n bytes up front, so ask for the size fstat gave (plus one byte, which
+            # tells that the file grew meanwhile), not for MAX_FILE_BYTES: that cost 512 MiB a load.
+            data = fh.read(st.st_size + 1)
+            if len(data) > st.st_size:
+                data += fh.read(MAX_FILE_BYTES + 1 - len(data))
     except OSError as exc:
         raise SessionError(f"cannot read the file: {exc.strerror or exc}", source) from None
     except MemoryError:

@@ -34,7 +34,7 @@ Other changes
     ``mark_clean()``, ``mark_dirty()``.
 
 Training (used by ``gui.worker.TrainingController``, not by panels)
-    ``begin_training_run() -> Trainer``, ``set_training_state(state)``, ``append_history(records)``,
+    ``begin_training_run() -> Trainer``, ``set_training_state(state)``, ``append_history(records, chunk)``,
     ``show_weights(A, B, C)``, ``finish_training_run(trainer, text)`` (one undo step per run).
 
 History rules: edits keep the history (it continues across runs). Changing K (or loading a model of

@@ -296,10 +296,13 @@ class TrainingController(QObject):
         self._done += len(records)
         self._document.append_history(records, chunk)
         self._emit_progress()
-        worker = self._worker
-        if worker is not None:
-            # A zero timer runs after the repaints these changes just posted.
-            QTimer.singleShot(0, worker.acknowledge)
+        # A zero timer runs after the repaints these changes just posted. It runs here, on the GUI
+        # thread: the worker's own thread is blocked until the acknowledgement arrives.
+        QTimer.singleShot(0, self._acknowledge_worker)
+
+    def _acknowledge_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.acknowledge()
 
     @Slot(object)
     def _on_worker_paused_at(self, weights) -> None:
