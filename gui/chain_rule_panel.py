@@ -338,6 +338,7 @@ class ChainRulePanel(QWidget):
         self.derivation: Derivation | None = None
         self.entry: tuple[str, int, int] | None = None
         self.highlighter: CellHighlighter | None = None
+        self.highlighting = True
         self._tables: dict[str, QAbstractItemView] = {}
 
         self.text = QTextBrowser(objectName="chainRuleText")
@@ -369,6 +370,11 @@ class ChainRulePanel(QWidget):
 
     def clear(self) -> None:
         self.entry = None
+        self._show()
+
+    def set_highlighting(self, on: bool) -> None:
+        """Outline the feeding cells in the editors (on while the panel is visible)."""
+        self.highlighting = on
         self._show()
 
     def plain_text(self) -> str:
@@ -419,4 +425,7 @@ class ChainRulePanel(QWidget):
         self.hint.setVisible(False)
         self.text.setHtml(derivation_html(d))
         if self.highlighter is not None:
-            self.highlighter.show_cells(d.cells, (m, i, j))
+            if self.highlighting:
+                self.highlighter.show_cells(d.cells, (m, i, j))
+            else:
+                self.highlighter.clear()

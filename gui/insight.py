@@ -6,7 +6,9 @@ the main window.
 objectName (the gradient tables ``gradA/gradB/gradC`` and the editors ``matrixX/A/B/C``). It adds
 
 * tabs "Verification" and "Loss along gradient" beside the live plot;
-* a "Chain rule" dock (bottom) that follows the selected gradient cell;
+* a "Chain rule" dock (bottom) that follows the selected gradient cell: hidden at start-up (so the
+  window keeps its restored geometry), it opens at the first gradient cell selected; after that
+  View ▸ Chain rule panel and F8 show it;
 * a **Verify** menu: Check gradients now (F7), Compare with PyTorch, eps sweep, Show verification
   (Ctrl+Shift+V), Explain selected entry / chain rule (F8), Loss along gradient (Ctrl+Shift+L);
 * Training ▸ Step through… (Shift+F10) and a toolbar button; the View menu toggles the dock.
@@ -49,6 +51,9 @@ class Insight(QObject):
         # window taller than the geometry it just restored.
         self.dock.hide()
         self._dock_shown_once = False
+        # Outlines in the editors only while the derivation they belong to can be seen.
+        self.dock.visibilityChanged.connect(self.chain_rule.set_highlighting)
+        self.chain_rule.set_highlighting(False)
         self.chain_rule.entryShown.connect(self._on_chain_rule_entry_shown)
         self.dialog: StepThroughDialog | None = None
 

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from engine.session import Session, load_session
 from gui.document import EDITOR_MAX_K, Document
 from gui.gradients_panel import GradientsPanel
+from gui.insight import install as install_insight
 from gui.matrix_editor import MatrixEditor, MatrixTable
 from gui.model_panel import ModelPanel
 from gui.plot_panel import PlotPanel
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
         self._on_document_model_changed()
         self._on_document_training_state_changed(doc.training_state)
         self.sessions = install_session_actions(self)
+        install_insight(self)  # verification, chain rule, step through, loss along the gradient (#6)
         self._restore_geometry()
 
     # ------------------------------------------------------------------ composition

@@ -99,9 +99,9 @@ class RecoveryFile:
         self.written = True
 
     def remove(self) -> None:
-        """Delete the copy and release the lock (a clean save, a discard or a normal close)."""
+        """Delete the copy and release the lock (a clean save, a discard or a normal close). Never raises."""
         for path in (self.session_path, self.meta_path):
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # absent, or its folder never could be made
                 path.unlink()
         self.written = False
         if self._lock is not None:
@@ -137,7 +137,7 @@ class RecoveryEntry:
     def discard(self) -> None:
         """Delete the copy (the user does not want it)."""
         for path in (self.session_path, self.meta_path):
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 path.unlink()
         self.release()
 
@@ -181,22 +181,25 @@ def find_recoverable(directory: str | os.PathLike[str] | None = None) -> list[Re
     except OSError:
         return []
     entries: list[RecoveryEntry] = []
+    newest_first: list[tuple[int, str]] = []
     for session_path in candidates:
         stem = session_path.name[: -len(SESSION_SUFFIX)]
         lock = _lock(folder / (stem + LOCK_SUFFIX))
         if not lock.tryLock(0):
             continue  # a running window owns it
+        try:
+            mtime_ns = session_path.stat().st_mtime_ns
+        except OSError:
+            lock.unlock()
+            continue  # vanished meanwhile
         meta_path = folder / (stem + META_SUFFIX)
         meta = _read_meta(meta_path)
         original = meta.get("original")
         written = meta.get("written")
         if not isinstance(written, str):
-            try:
-                mtime = session_path.stat().st_mtime
-            except OSError:
-                lock.unlock()
-                continue  # vanished meanwhile
-            written = _dt.datetime.fromtimestamp(mtime, _dt.UTC).replace(microsecond=0).isoformat()
+            stamp = _dt.datetime.fromtimestamp(mtime_ns / 1e9, _dt.UTC).replace(microsecond=0)
+            written = stamp.isoformat().replace("+00:00", "Z")
+        newest_first.append((-mtime_ns, session_path.name))
         entries.append(
             RecoveryEntry(
                 session_path=session_path,
@@ -207,8 +210,8 @@ def find_recoverable(directory: str | os.PathLike[str] | None = None) -> list[Re
                 lock=lock,
             )
         )
-    entries.sort(key=lambda e: e.written, reverse=True)
-    return entries
+    order = sorted(range(len(entries)), key=newest_first.__getitem__)
+    return [entries[i] for i in order]
 
 
 def ask_restore(parent: QWidget | None, entry: RecoveryEntry) -> str:

@@ -19,21 +19,19 @@ Rules the manager keeps:
   shown weights lag the history); a save, a discard or a normal close removes it (see
   :mod:`gui.recovery`). :meth:`SessionManager.offer_recovery` (called once at start-up by
   ``gui.app.run_app``) offers a copy left behind by a crash.
-* Export report gathers the report's content (which runs the gradient checks, and may import
-  PyTorch) on a worker thread, then renders and writes on the GUI thread with a busy cursor.
-  Closing the window cancels the gathering (between two checked entries) and joins the thread.
+* Export report and the screenshots live in :mod:`gui.report_actions` (``manager.reports``); closing
+  the window cancels an export and joins its thread.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 import warnings
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QEvent, QMimeData, QObject, QSettings, Qt, QThread, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtCore import QEvent, QMimeData, QObject, QSettings, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -50,27 +48,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.atomic import atomic_write_bytes
-from engine.report_data import ReportData, gather_report_data
 from engine.session import Session, SessionError, load_session
 from gui import recovery
 from gui.document import EDITOR_MAX_K, Document
 from gui.matrix_editor import COPY_FORMATS, MatrixTable
 from gui.recovery import RecoveryFile
+from gui.report_actions import ReportActions
 
 SESSION_FILTER = "Backprop Lab sessions (*.bpl.json *.json);;All files (*)"
 SESSION_SUFFIX = ".bpl.json"
-PNG_FILTER = "PNG images (*.png)"
 #: Entries kept in File ▸ Open Recent.
 MAX_RECENT = 8
 RECENT_KEY = "session/recentFiles"
 LAST_DIR_KEY = "session/lastDirectory"
-REPORT_DIR_KEY = "session/lastReportDirectory"
+#: How long Save-on-close waits for a training run to end (it stops between two steps).
+SHUTDOWN_WAIT_MS = 10_000
 #: How often a recovery copy is written while there are unsaved changes (milliseconds).
 RECOVERY_INTERVAL_MS = 30_000
-#: How long closing the window waits for the report's worker thread (a PyTorch import cannot be
-#: interrupted; the checks themselves stop between two entries).
-EXPORT_JOIN_MS = 60_000
 
 
 # --------------------------------------------------------------------------- prompts (tests replace them)
@@ -193,55 +187,16 @@ def _with_suffix(path: str, suffix: str) -> str:
     return path if Path(path).suffix else path + suffix
 
 
-# --------------------------------------------------------------------------- the report's worker
-
-
-class _Cancelled(Exception):
-    pass
-
-
-class _ReportJob(QObject):
-    """Gathers the report's data (plain Python: checks, maybe a PyTorch import) on a worker thread."""
-
-    done = Signal(object, str)  # ReportData or None, error text ("" on success)
-
-    def __init__(self, session: Session, verifications: list | None, torch: bool) -> None:
-        super().__init__()
-        self.session = session
-        self.verifications = verifications
-        self.torch = torch
-        self.cancel = threading.Event()
-
-    def _progress(self, _done: int, _total: int) -> None:
-        if self.cancel.is_set():
-            raise _Cancelled
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            data = gather_report_data(
-                self.session, verifications=self.verifications, torch=self.torch, progress=self._progress
-            )
-        except _Cancelled:
-            self.done.emit(None, "cancelled")
-            return
-        except Exception as exc:  # reported to the user, one line
-            self.done.emit(None, f"{type(exc).__name__}: {exc}")
-            return
-        self.done.emit(data, "")
-
-
 # --------------------------------------------------------------------------- the manager
 
 
 class SessionManager(QObject):
     """What :func:`install` added to the window (kept as ``window.sessions``; see the module docstring).
 
-    Signals: ``reportExported(object)`` the :class:`gui.report.ReportFiles` written, or None when
-    the export failed or was cancelled; ``recoveryWritten(str)`` the path of a fresh recovery copy.
+    Signal: ``recoveryWritten(str)`` the path of a fresh recovery copy. ``reports`` is the
+    :class:`gui.report_actions.ReportActions` behind Export report and the screenshots.
     """
 
-    reportExported = Signal(object)
     recoveryWritten = Signal(str)
 
     def __init__(self, window: QMainWindow) -> None:
@@ -251,8 +206,6 @@ class SessionManager(QObject):
         self.document: Document = window.document  # type: ignore[attr-defined]
         self.controller = window.controller  # type: ignore[attr-defined]
         self.actions: dict[str, QAction] = {}
-        #: The report gathers PyTorch's check too when it is installed (tests may turn it off).
-        self.report_torch = True
         self.recovery = RecoveryFile()
         self._recovery_pending = False
         self._recovery_warned = False
@@ -261,8 +214,6 @@ class SessionManager(QObject):
         self.recovery_timer.setInterval(RECOVERY_INTERVAL_MS)
         self.recovery_timer.timeout.connect(self._on_recovery_timer_timeout)
         self._closed = False
-        self._export: tuple[QThread, _ReportJob, Session, Path] | None = None
-        self._cursor_overridden = False
         self._last_table: MatrixTable | None = None
         self._dropped: str | None = None
         self._drop_timer = QTimer(self)
@@ -270,6 +221,8 @@ class SessionManager(QObject):
         self._drop_timer.setInterval(0)
         self._drop_timer.timeout.connect(self._on_drop_timer_timeout)
 
+        self.reports = ReportActions(window, self._start_dir, lambda: _safe_name(self.document))
+        self.reports.busyChanged.connect(self._on_reports_busy_changed)
         self._build_actions()
         self._build_menus()
         self._rewire_window_actions()
@@ -279,6 +232,7 @@ class SessionManager(QObject):
             signal.connect(self._on_document_changed)
         doc.dirtyChanged.connect(self._on_document_dirty_changed)
         doc.pathChanged.connect(self._on_document_path_changed)
+        doc.sessionReplaced.connect(self._on_document_session_replaced)
         doc.trainingStateChanged.connect(self._on_document_training_state_changed)
         app = QApplication.instance()
         if isinstance(app, QApplication):
@@ -319,21 +273,21 @@ class SessionManager(QObject):
         self._action(
             "export_report",
             "&Export report…",
-            self.export_report_dialog,
+            self.reports.export_dialog,
             "Ctrl+Shift+E",
             "Write report.html, report.pdf, the plot and a screenshot into a folder",
         )
         self._action(
             "screenshot_window",
             "Save screenshot of the &window…",
-            lambda: self.save_screenshot("window"),
+            lambda: self.reports.save_screenshot("window"),
             None,
             "Save the window as a PNG image",
         )
         self._action(
             "screenshot_plot",
             "Save screenshot of the &plot…",
-            lambda: self.save_screenshot("plot"),
+            lambda: self.reports.save_screenshot("plot"),
             None,
             "Save the live plot as a PNG image",
         )
@@ -420,7 +374,7 @@ class SessionManager(QObject):
         if answer == "save":
             if doc.is_training:
                 # Saving mid-run would pair the history with stale weights: end the run first.
-                self.controller.shutdown()
+                self.controller.shutdown(timeout_ms=SHUTDOWN_WAIT_MS)
             return self.save()
         return True
 
@@ -440,7 +394,7 @@ class SessionManager(QObject):
         self._closed = True
         self.recovery_timer.stop()
         self._drop_timer.stop()
-        self._cancel_export()
+        self.reports.shutdown()
         if remove_recovery:
             self.recovery.remove()
         else:
@@ -568,9 +522,12 @@ class SessionManager(QObject):
         menu = self.recent_menu
         menu.clear()  # deletes the entries (the menu owns them), keeps "Clear menu" (the window's)
         paths = recent_files()
+        names = [Path(path).name for path in paths]
         for i, path in enumerate(paths, start=1):
             p = Path(path)
-            action = QAction(f"&{i} {p.name}", menu)
+            # Two files of the same name in different folders: say which folder.
+            label = p.name if names.count(p.name) == 1 else f"{p.name} ({p.parent})"
+            action = QAction(f"&{i} {label}", menu)
             action.setObjectName(f"action_recent_{i}")
             action.setData(path)
             action.setStatusTip(path)
@@ -673,146 +630,6 @@ class SessionManager(QObject):
         self.document.notify(f"Restored the unsaved changes to {entry.display_name}", 10000)
         return True
 
-    # ------------------------------------------------------------------ report and screenshots
-
-    def _verifications_for(self, session: Session) -> list | None:
-        """The verification panel's results when they are about the report's (initial) model and complete."""
-        panel = getattr(getattr(self.window, "insight", None), "verification", None)
-        results = getattr(panel, "results", None)
-        if (
-            results is None
-            or getattr(panel, "is_busy", True)
-            or getattr(results, "model", None) != session.initial
-        ):
-            return None
-        torch_report = getattr(results, "torch", None)
-        if torch_report is None and self.report_torch:
-            return None  # the export adds PyTorch's column; the panel did not compute it
-        return [results.fd] + ([torch_report] if torch_report is not None else [])
-
-    def export_report_dialog(self) -> bool:
-        start = str(QSettings().value(REPORT_DIR_KEY, "") or self._start_dir())
-        folder = QFileDialog.getExistingDirectory(self.window, "Export report into folder", start)
-        return bool(folder) and self.export_report_to(folder)
-
-    def export_report_to(self, folder: str | Path) -> bool:
-        """Start exporting the report into ``folder``; ``reportExported`` tells the outcome."""
-        if self._export is not None:
-            self.document.notify("A report is being exported already")
-            return False
-        if self.document.training_state == "running":
-            QMessageBox.information(self.window, "Export report", "Pause or stop the training run first.")
-            return False
-        session = self.document.session.copy()
-        job = _ReportJob(session, self._verifications_for(session), self.report_torch)
-        thread = QThread(self)
-        thread.setObjectName("reportThread")
-        job.moveToThread(thread)
-        thread.started.connect(job.run)
-        job.done.connect(self._on_report_job_done)
-        self._export = (thread, job, session, Path(folder))
-        QSettings().setValue(REPORT_DIR_KEY, str(Path(folder).absolute()))
-        self._set_busy(True)
-        self._update_actions()
-        self.document.notify("Exporting the report: checking the gradients…", 0)
-        thread.start()
-        return True
-
-    @property
-    def is_exporting(self) -> bool:
-        return self._export is not None
-
-    def _end_export(self) -> tuple[Session, Path] | None:
-        if self._export is None:
-            return None
-        thread, job, session, folder = self._export
-        self._export = None
-        thread.quit()
-        thread.wait()
-        job.deleteLater()
-        thread.deleteLater()
-        self._set_busy(False)
-        return session, folder
-
-    def _cancel_export(self) -> None:
-        if self._export is not None:
-            thread, job, _session, _folder = self._export
-            job.cancel.set()
-            with contextlib.suppress(RuntimeError, TypeError):
-                job.done.disconnect(self._on_report_job_done)
-            thread.quit()
-            thread.wait(EXPORT_JOIN_MS)
-        self._end_export()
-
-    @Slot(object, str)
-    def _on_report_job_done(self, data: ReportData | None, error: str) -> None:
-        ended = self._end_export()
-        if ended is None or self._closed:
-            return
-        session, folder = ended
-        self._update_actions()
-        if data is None:
-            if error != "cancelled":
-                QMessageBox.critical(self.window, "Cannot export report", error)
-            self.document.notify("The report was not exported")
-            self.reportExported.emit(None)
-            return
-        from gui.report import ReportError, export_report
-
-        self._set_busy(True)
-        try:
-            files = export_report(session, folder, window=self.window, data=data)
-        except (ReportError, OSError, ValueError) as exc:
-            self._set_busy(False)
-            QMessageBox.critical(
-                self.window, "Cannot export report", f"{exc}. Nothing was written to {folder}."
-            )
-            self.document.notify("The report was not exported")
-            self.reportExported.emit(None)
-            return
-        self._set_busy(False)
-        self.document.notify(f"Report written to {files.folder} ({files.pdf_pages} PDF pages)", 10000)
-        self.reportExported.emit(files)
-
-    def _set_busy(self, busy: bool) -> None:
-        if busy and not self._cursor_overridden:
-            QGuiApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
-            self._cursor_overridden = True
-        elif not busy and self._cursor_overridden:
-            QGuiApplication.restoreOverrideCursor()
-            self._cursor_overridden = False
-
-    def _screenshot_widget(self, which: str) -> QWidget | None:
-        if which == "window":
-            return self.window
-        return self.window.findChild(QWidget, "trainingPlot")
-
-    def save_screenshot(self, which: str) -> bool:
-        """File ▸ Save screenshot: "window" or "plot" as a PNG chosen in a file dialog."""
-        default = Path(self._start_dir()) / f"{_safe_name(self.document)}-{which}.png"
-        path, _ = QFileDialog.getSaveFileName(
-            self.window, f"Save screenshot of the {which}", str(default), PNG_FILTER
-        )
-        return bool(path) and self.save_screenshot_to(which, _with_suffix(path, ".png"))
-
-    def save_screenshot_to(self, which: str, path: str | Path) -> bool:
-        from gui.report import ReportError, png_bytes
-
-        widget = self._screenshot_widget(which)
-        if widget is None:
-            QMessageBox.critical(self.window, "Cannot save screenshot", f"there is no {which} to grab")
-            return False
-        try:
-            pixmap = widget.grab()
-            if pixmap.isNull():
-                raise ReportError(f"could not take a screenshot of the {which}")
-            atomic_write_bytes(path, png_bytes(pixmap))
-        except (ReportError, OSError) as exc:
-            QMessageBox.critical(self.window, "Cannot save screenshot", str(exc))
-            return False
-        self.document.notify(f"Saved a screenshot of the {which} to {Path(path).name}")
-        return True
-
     # ------------------------------------------------------------------ Copy as
 
     def current_table(self) -> MatrixTable | None:
@@ -855,7 +672,16 @@ class SessionManager(QObject):
     def _on_document_path_changed(self, _path: str) -> None:
         self._update_actions()
 
+    def _on_document_session_replaced(self) -> None:
+        # The title names the session, which a New or Revert changes without changing the path.
+        update_title = getattr(self.window, "_update_title", None)
+        if callable(update_title):
+            update_title()
+
     def _on_document_training_state_changed(self, _state: str) -> None:
+        self._update_actions()
+
+    def _on_reports_busy_changed(self, _busy: bool) -> None:
         self._update_actions()
 
     def _on_recovery_timer_timeout(self) -> None:
@@ -883,7 +709,7 @@ class SessionManager(QObject):
         a["revert"].setEnabled(idle and doc.path is not None and doc.is_dirty)
         a["save"].setEnabled(not running)
         a["save_as"].setEnabled(not running)
-        a["export_report"].setEnabled(not running and self._export is None)
+        a["export_report"].setEnabled(not running and not self.reports.is_exporting)
         self.recent_menu.setEnabled(idle and bool(recent_files()))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -384,8 +384,8 @@ class StepThroughDialog(QDialog):
                 f"(epoch {r.epoch}) "
                 f"to the history: batch loss {r.batch_loss:.6g}, loss at x {r.loss_at_x:.6g}, "
                 f"‖g<sub>A</sub>‖ {r.grad_norm_A:.4g}, ‖g<sub>B</sub>‖ {r.grad_norm_B:.4g}, "
-                f"‖g<sub>C</sub>‖ {r.grad_norm_C:.4g}. Later training continues from these weights and numbers its "
-                "steps after this one. Cancel leaves everything as it was.</p>"
+                f"‖g<sub>C</sub>‖ {r.grad_norm_C:.4g}. Later training continues from these weights and "
+                "numbers its steps after this one. Cancel leaves everything as it was.</p>"
             )
         else:
             body += (

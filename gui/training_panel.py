@@ -171,6 +171,7 @@ class TrainingPanel(QWidget):
 
     def _on_controller_progress_changed(self, done: int, total: int, rate: float, eta: float) -> None:
         self._show_progress(done, total, rate, eta)
+        self._show_history_length()
 
     def _on_document_settings_changed(self) -> None:
         s = self._document.training_settings
@@ -198,6 +199,10 @@ class TrainingPanel(QWidget):
         self.step_button.setEnabled(state != "running")
 
     def _on_document_history_changed(self) -> None:
+        if self._document.training_state != "running":  # while running, progress updates it (paced)
+            self._show_history_length()
+
+    def _show_history_length(self) -> None:
         h = self._document.history
         self.history_label.setText(
             f"History: {len(h):,} steps, {h.last_epoch:,} epochs" if len(h) else "History: empty"

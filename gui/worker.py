@@ -32,6 +32,7 @@ from engine.training import StepRecord, Trainer
 from gui.document import Document
 
 FLUSH_INTERVAL = 0.05  # seconds between record batches: ~20 updates/s, smooth to the eye
+PROGRESS_INTERVAL = 0.25  # seconds between progress-bar updates while running
 
 
 _RECORD_VALUES = attrgetter("epoch", "batch_loss", "loss_at_x", "grad_norm_A", "grad_norm_B", "grad_norm_C")
@@ -192,6 +193,7 @@ class TrainingController(QObject):
         self._total = 0
         self._active = 0.0  # seconds spent running (pauses excluded)
         self._since: float | None = None
+        self._last_progress = 0.0
         #: Thread idents the last run's loop ran on (tests check it is not the GUI thread).
         self.last_loop_thread_idents: set[int] = set()
         self.last_loop_ran_on_gui_thread: bool | None = None
@@ -295,7 +297,7 @@ class TrainingController(QObject):
     def _on_worker_records_ready(self, records: list, chunk: History) -> None:
         self._done += len(records)
         self._document.append_history(records, chunk)
-        self._emit_progress()
+        self._emit_progress(throttle=True)
         # A zero timer runs after the repaints these changes just posted. It runs here, on the GUI
         # thread: the worker's own thread is blocked until the acknowledgement arrives.
         QTimer.singleShot(0, self._acknowledge_worker)
@@ -361,7 +363,11 @@ class TrainingController(QObject):
             self._active += time.monotonic() - self._since
             self._since = None
 
-    def _emit_progress(self) -> None:
+    def _emit_progress(self, *, throttle: bool = False) -> None:
+        now = time.monotonic()
+        if throttle and now - self._last_progress < PROGRESS_INTERVAL:
+            return  # repainting the bar and labels for every batch would cost the run ~5%
+        self._last_progress = now
         active = self._active + (time.monotonic() - self._since if self._since is not None else 0.0)
         rate = self._done / active if active > 0 and self._done else 0.0
         eta = (self._total - self._done) / rate if rate > 0 else math.nan

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from engine.session import Session, SessionError, load_session, save_session
 from engine.training import TrainingSettings
-from gui import session_actions
+from gui import report_actions, session_actions
 from gui.main_window import MainWindow
 from gui.session_actions import MAX_RECENT, NewSessionDialog, SessionManager, add_recent_file, recent_files
 
@@ -201,10 +201,11 @@ def test_a_failed_save_says_so_keeps_it_unsaved_and_the_old_file_intact(
         target.mkdir()
     else:
         target = mine
-        _fail_fsync(monkeypatch)
     dialogs.save_path = str(target)
-    window.actions["save_as"].trigger()
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        if failure == "disk-full":
+            _fail_fsync(patch)
+        window.actions["save_as"].trigger()
     kinds = dialogs.kinds()
     assert kinds == ["critical"], dialogs.messages
     text = dialogs.messages[0][2]
@@ -299,28 +300,17 @@ def test_dropping_a_session_file_opens_it(window, qtbot, tmp_path):
     path = saved_file(tmp_path)
     assert window.acceptDrops()
     pos = QPoint(50, 50)
-    enter = QDragEnterEvent(
-        pos, Qt.DropAction.CopyAction, _mime(path), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    )
+    one, two = _mime(path), _mime(path, path)  # the events do not own their mime data: keep it alive
+    args = (Qt.DropAction.CopyAction,)
+    buttons = (Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(pos, *args, one, *buttons)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
-    two = QDragEnterEvent(
-        pos,
-        Qt.DropAction.CopyAction,
-        _mime(path, path),
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    two.ignore()
-    QApplication.sendEvent(window, two)
-    assert not two.isAccepted()  # one file at a time
-    drop = QDropEvent(
-        QPointF(pos),
-        Qt.DropAction.CopyAction,
-        _mime(path),
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
+    several = QDragEnterEvent(pos, *args, two, *buttons)
+    several.ignore()
+    QApplication.sendEvent(window, several)
+    assert not several.isAccepted()  # one file at a time
+    drop = QDropEvent(QPointF(pos), *args, one, *buttons)
     QApplication.sendEvent(window, drop)
     assert drop.isAccepted()
     qtbot.waitUntil(lambda: window.document.path == path, timeout=WAIT)
@@ -350,10 +340,10 @@ def test_saved_and_reopened_session_is_the_same_and_training_continues(qtbot, di
     assert (t.model, t.initial, t.training, t.divergence) == (s.model, s.initial, s.training, s.divergence)
     assert t.history == s.history  # every column, bit for bit
     assert again.document.evaluation.loss == doc.evaluation.loss
-    plot = again.findChild(QWidget, "trainingPlot")
-    assert plot is not None
-    curve_lengths = {len(item.getData()[0] or ()) for item in plot.getPlotItem().listDataItems()}
-    assert 12 in curve_lengths  # the reopened plot shows the whole history
+    again.plot_panel.refresh()
+    assert again.plot_panel.point_count == 12  # the reopened plot shows the whole history
+    x, _y = again.plot_panel.curves["loss_at_x"].getData()
+    assert list(x) == list(range(1, 13))
 
     again.controller.start()
     wait_idle(qtbot, again)
@@ -369,7 +359,7 @@ def test_saving_while_a_run_computes_is_refused_and_closing_with_save_ends_the_r
 ):
     window = make_window(qtbot)
     doc = window.document
-    doc.set_training_settings(TrainingSettings(learning_rate=0.001, batch_size=1, n_samples=10**6, epochs=50))
+    doc.set_training_settings(TrainingSettings(learning_rate=0.001, batch_size=1, n_samples=10**5, epochs=50))
     window.controller.start()
     qtbot.waitUntil(lambda: len(doc.history) > 0, timeout=WAIT)
     assert not window.actions["save"].isEnabled()
@@ -389,10 +379,10 @@ def test_saving_while_a_run_computes_is_refused_and_closing_with_save_ends_the_r
 def test_export_report_from_the_window(window, qtbot, dialogs, monkeypatch, tmp_path):
     out = tmp_path / "report"
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(out))
-    window.sessions.report_torch = False
-    with qtbot.waitSignal(window.sessions.reportExported, timeout=WAIT) as blocker:
+    window.sessions.reports.torch = False
+    with qtbot.waitSignal(window.sessions.reports.reportExported, timeout=WAIT) as blocker:
         window.actions["export_report"].trigger()
-        assert window.sessions.is_exporting and not window.actions["export_report"].isEnabled()
+        assert window.sessions.reports.is_exporting and not window.actions["export_report"].isEnabled()
     files = blocker.args[0]
     assert files is not None and files.folder == out
     assert sorted(p.name for p in out.iterdir()) == sorted(
@@ -406,9 +396,9 @@ def test_export_report_from_the_window(window, qtbot, dialogs, monkeypatch, tmp_
 def test_export_into_a_file_path_says_why(window, qtbot, dialogs, tmp_path):
     a_file = tmp_path / "report"
     a_file.write_text("not a folder", encoding="utf-8")
-    window.sessions.report_torch = False
-    with qtbot.waitSignal(window.sessions.reportExported, timeout=WAIT) as blocker:
-        window.sessions.export_report_to(a_file)
+    window.sessions.reports.torch = False
+    with qtbot.waitSignal(window.sessions.reports.reportExported, timeout=WAIT) as blocker:
+        window.sessions.reports.export_to(a_file)
     assert blocker.args == [None]
     assert dialogs.kinds() == ["critical"] and "not a folder" in dialogs.messages[0][2]
     assert a_file.read_text(encoding="utf-8") == "not a folder"
@@ -423,17 +413,17 @@ def test_closing_the_window_during_an_export_cancels_it_cleanly(qtbot, dialogs, 
             progress(0, 1)
             threading.Event().wait(0.001)
 
-    monkeypatch.setattr(session_actions, "gather_report_data", slow_gather)
+    monkeypatch.setattr(report_actions, "gather_report_data", slow_gather)
     window = make_window(qtbot)
     exported = []
-    window.sessions.reportExported.connect(exported.append)
+    window.sessions.reports.reportExported.connect(exported.append)
     out = tmp_path / "report"
-    assert window.sessions.export_report_to(out)
+    assert window.sessions.reports.export_to(out)
     qtbot.waitUntil(started.is_set, timeout=WAIT)
     thread = window.findChild(QThread, "reportThread")
     assert thread is not None and thread.isRunning()
     assert window.close()
-    assert not window.sessions.is_exporting and QApplication.overrideCursor() is None
+    assert not window.sessions.reports.is_exporting and QApplication.overrideCursor() is None
     QApplication.processEvents()  # deliver anything still queued: it must be ignored
     assert exported == [] and not out.exists() and dialogs.messages == []
 
@@ -452,5 +442,74 @@ def test_screenshots_are_png_files_of_the_window_or_the_plot(window, dialogs, tm
 
 
 def test_a_screenshot_that_cannot_be_written_says_why(window, dialogs, tmp_path):
-    assert not window.sessions.save_screenshot_to("plot", tmp_path / "missing" / "plot.png")
+    assert not window.sessions.reports.save_screenshot_to("plot", tmp_path / "missing" / "plot.png")
     assert dialogs.kinds() == ["critical"] and "does not exist" in dialogs.messages[0][2]
+
+
+def test_the_export_reuses_the_verification_panels_check_of_the_same_model(
+    window, qtbot, monkeypatch, tmp_path
+):
+    from gui.insight import install as install_insight
+
+    install_insight(window)
+    panel = window.insight.verification
+    qtbot.waitUntil(panel.is_current, timeout=WAIT)
+    reports = window.sessions.reports
+    session = window.document.session
+    assert reports.verifications_for(session) is None  # the panel has no PyTorch column; the report wants one
+    reports.torch = False
+    assert reports.verifications_for(session) == [panel.results.fd]
+
+    seen = []
+    real = report_actions.gather_report_data
+
+    def gather(session, **kwargs):
+        seen.append(kwargs["verifications"])
+        return real(session, **kwargs)
+
+    monkeypatch.setattr(report_actions, "gather_report_data", gather)
+    with qtbot.waitSignal(reports.reportExported, timeout=WAIT) as blocker:
+        reports.export_to(tmp_path / "r")
+    assert blocker.args[0] is not None and seen == [[panel.results.fd]]
+
+    window.document.set_entry(
+        "C", 0, 0, 0.25
+    )  # the panel checks the edited model; the report the initial one
+    qtbot.waitUntil(panel.is_current, timeout=WAIT)
+    assert reports.verifications_for(window.document.session) is None
+    window.document.mark_clean()
+
+
+def test_recent_files_of_the_same_name_show_their_folders(window, tmp_path):
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+        assert window.open_path(saved_file(tmp_path / folder, "same.bpl.json"))
+    texts = [a.text() for a in window.sessions.recent_actions()]
+    assert texts == [f"&1 same.bpl.json ({tmp_path / 'two'})", f"&2 same.bpl.json ({tmp_path / 'one'})"]
+
+
+def test_no_file_is_taken_in_while_training(window, qtbot, dialogs, tmp_path):
+    doc = window.document
+    doc.set_training_settings(TrainingSettings(learning_rate=0.001, batch_size=1, n_samples=10**5, epochs=50))
+    window.controller.start()
+    qtbot.waitUntil(lambda: doc.is_training, timeout=WAIT)
+    path = saved_file(tmp_path)
+    mime = _mime(path)
+    enter = QDragEnterEvent(
+        QPoint(5, 5),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    enter.ignore()
+    QApplication.sendEvent(window, enter)
+    assert not enter.isAccepted()
+    assert not window.actions["new"].isEnabled() and not window.sessions.recent_menu.isEnabled()
+    assert not window.open_path(path) and not window.sessions.new_session()
+    assert dialogs.kinds() == ["information", "information"]
+    assert doc.path is None
+    window.controller.stop()
+    qtbot.waitUntil(lambda: not doc.is_training, timeout=WAIT)
+    assert window.actions["new"].isEnabled()
+    doc.mark_clean()
