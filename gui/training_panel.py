@@ -88,6 +88,13 @@ class TrainingPanel(QWidget):
         self.progress.setTextVisible(True)
         self.rate_label = QLabel(objectName="trainingRate")
         self.history_label = QLabel(objectName="historyLength")
+        # Fixed sizes: a label whose text changes while training would otherwise re-lay out the whole
+        # window several times a second (Qt skips that only for fixed-size widgets).
+        for label, widest in (
+            (self.rate_label, "9,999,999 steps/s · ETA 99:59:59"),
+            (self.history_label, "History: 99,999,999 steps, 9,999,999 epochs"),
+        ):
+            label.setFixedSize(label.fontMetrics().horizontalAdvance(widest) + 8, label.sizeHint().height())
 
         form = QGridLayout()
         form.setHorizontalSpacing(8)

@@ -140,12 +140,20 @@ def run_checks(
 #: Running (thread, worker, cancel event) triples; an entry leaves only once its thread finished.
 _LIVE: list[tuple[QThread, _Worker, threading.Event]] = []
 _reaper_instance: _Reaper | None = None
+#: The last few finished jobs, kept a little longer than needed: nothing a queued signal might still
+#: refer to is freed while it is in flight.
+_RETIRED: list[tuple[QThread, _Worker, threading.Event]] = []
+
+
+def _retire(entry: tuple[QThread, _Worker, threading.Event]) -> None:
+    _RETIRED.append(entry)
+    del _RETIRED[:-4]
 
 
 class _Worker(QObject):
     """Runs one job on a worker thread; emits ``progress`` (throttled) and ``done(result, error, id)``."""
 
-    progress = Signal(int, int)
+    progress = Signal(int, int, int)  # done, total, the job's id
     # The result (None unless it worked); "" or "cancelled" or a message; the job's id.
     done = Signal(object, str, int)
 
@@ -162,7 +170,7 @@ class _Worker(QObject):
         now = time.monotonic()
         if now - self._last >= PROGRESS_INTERVAL or done >= total:
             self._last = now
-            self.progress.emit(done, total)
+            self.progress.emit(done, total, self.job_id)
 
     @Slot()
     def run(self) -> None:
@@ -186,9 +194,10 @@ class _Reaper(QObject):
     def on_done(self, _result: object, _error: str, job_id: int) -> None:
         for entry in list(_LIVE):
             thread, worker, _ = entry
-            if worker.job_id == job_id:
-                thread.wait()  # run() has returned and quit() was called: a moment at most
+            # run() has returned and quit() was called: the thread ends in a moment.
+            if worker.job_id == job_id and thread.wait(10_000):
                 _LIVE.remove(entry)
+                _retire(entry)
 
 
 def _reaper() -> _Reaper:
@@ -201,11 +210,12 @@ def _reaper() -> _Reaper:
 _job_ids = itertools.count(1)
 
 
-def start_job(job: Callable[[Progress], object], on_progress, on_done) -> threading.Event:
-    """Run ``job(progress)`` on a new QThread; returns its cancel event.
+def start_job(job: Callable[[Progress], object], on_progress, on_done) -> tuple[int, threading.Event]:
+    """Run ``job(progress)`` on a new QThread; returns the job's id and its cancel event.
 
-    ``on_progress(done, total)`` and ``on_done(result, error, job_id)`` are slots of a QObject on the
-    GUI thread (queued; they are simply not called once that object is gone).
+    ``on_progress(done, total, job_id)`` and ``on_done(result, error, job_id)`` are slots of a QObject
+    on the GUI thread (queued; they are simply not called once that object is gone). The id lets the
+    receiver ignore whatever an older, cancelled job still sends.
     """
     cancel = threading.Event()
     thread = QThread()
@@ -221,7 +231,7 @@ def start_job(job: Callable[[Progress], object], on_progress, on_done) -> thread
     worker.done.connect(_reaper().on_done)
     _LIVE.append((thread, worker, cancel))
     thread.start()
-    return cancel
+    return worker.job_id, cancel
 
 
 def running_jobs() -> int:
@@ -235,7 +245,9 @@ def wait_for_jobs(timeout_ms: int = 10_000) -> bool:
         thread.quit()  # the event loop ends as soon as the job returns to it
     ok = all(thread.wait(timeout_ms) for thread, _, _ in list(_LIVE))
     # Joined: their pending results no longer matter (the caller is closing or tearing down).
-    _LIVE[:] = [entry for entry in _LIVE if not entry[0].isFinished()]
+    for entry in [e for e in _LIVE if e[0].isFinished()]:
+        _LIVE.remove(entry)
+        _retire(entry)
     return ok and not _LIVE
 
 
@@ -281,6 +293,8 @@ COLUMNS = (
     "rel torch",
     "Pass",
 )
+#: The order the table shows COLUMNS in: the verdict right after the entry, where it is seen first.
+VIEW_ORDER = (0, 8, 1, 2, 3, 4, 5, 6, 7)
 
 
 class EntriesModel(QAbstractTableModel):
@@ -306,7 +320,7 @@ class EntriesModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
+            return COLUMNS[VIEW_ORDER[section]]
         return None
 
     def entry(self, row: int) -> tuple[EntryCheck, EntryCheck | None]:
@@ -316,7 +330,7 @@ class EntriesModel(QAbstractTableModel):
         if not index.isValid():
             return None
         fd, tc = self.entry(index.row())
-        col = index.column()
+        col = VIEW_ORDER[index.column()]  # the logical column (COLUMNS' order)
         if role == Qt.ItemDataRole.DisplayRole:
             passed = fd.passed and (tc is None or tc.passed)
             return (
@@ -345,6 +359,8 @@ class EntriesModel(QAbstractTableModel):
                     f"|Δ| = {check.abs_error!r}, tolerance for this entry {check.tolerance:.3g} "
                     f"({'passed' if check.passed else 'FAILED'})"
                 )
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == 8:
+            return int(Qt.AlignmentFlag.AlignCenter)
         if role == Qt.ItemDataRole.TextAlignmentRole and col > 0:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.FontRole and col > 0:
@@ -412,7 +428,7 @@ def _heat_table(model: HeatMapModel) -> QTableView:
     view.setFont(font)
     view.horizontalHeader().setFont(font)
     view.verticalHeader().setFont(font)
-    view.setMinimumHeight(90)
+    view.setMinimumHeight(70)
     view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
     return view
 
@@ -437,8 +453,7 @@ class VerificationPanel(QWidget):
         self._document = document
         self.results: CheckResults | None = None
         self.error = ""
-        self._generation = 0
-        self._busy_generation: int | None = None
+        self._job: int | None = None  # the id of the running check's job
         self._cancel: threading.Event | None = None
 
         self.status_label = QLabel(objectName="verificationStatus")
@@ -464,13 +479,17 @@ class VerificationPanel(QWidget):
         self.torch_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.torch_label.setVisible(False)
         tolerance = QLabel(
-            f"An entry passes when |analytic − reference| ≤ rtol·max(|analytic|, |reference|) + its own "
-            f"rounding/truncation bound; rtol = {DEFAULT_RTOL:g} against central differences "
-            f"(step eps·max(1, |θ|), eps = ∛u ≈ {DEFAULT_EPS:.2e}) and {torch_check.TORCH_RTOL:g} "
-            f"against PyTorch. Colours: relative error on a log scale, green 1e-16 → orange at the "
-            f"tolerance, red = fails."
+            f"Pass: |analytic − reference| ≤ rtol·max(|analytic|, |reference|) + the entry's rounding bound; "
+            f"rtol {DEFAULT_RTOL:g} (central differences, eps ≈ {DEFAULT_EPS:.1e}), "
+            f"{torch_check.TORCH_RTOL:g} (PyTorch)."
+        )
+        tolerance.setToolTip(
+            f"Central differences use the step eps·max(1, |θ|) with eps = ∛u ≈ {DEFAULT_EPS:.3e}; each entry "
+            "also gets its own rounding and truncation bound (engine/gradcheck.py). Colours: the relative "
+            "error on a log scale, green at 1e-16, orange near the tolerance, red = fails."
         )
         tolerance.setObjectName("verifyTolerance")
+        self.tolerance_label = tolerance
         tolerance.setWordWrap(True)
         tolerance.setStyleSheet("color: palette(mid);")
 
@@ -551,6 +570,7 @@ class VerificationPanel(QWidget):
         splitter.addWidget(self.table)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([280, 220])
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.status_label)
@@ -585,7 +605,7 @@ class VerificationPanel(QWidget):
 
     @property
     def is_busy(self) -> bool:
-        return self._busy_generation is not None
+        return self._job is not None
 
     def is_current(self) -> bool:
         """Whether the results shown belong to the document's current model."""
@@ -604,8 +624,6 @@ class VerificationPanel(QWidget):
             self._show_results()
             return
         with_torch, with_sweep = self.torch_box.isChecked(), self.sweep_box.isChecked()
-        self._generation += 1
-        generation = self._generation
 
         def job(progress: Progress) -> CheckResults:
             return run_checks(model, with_torch=with_torch, with_sweep=with_sweep, progress=progress)
@@ -617,23 +635,20 @@ class VerificationPanel(QWidget):
                 result, error = job(lambda d, t: None), ""
             except ValueError as exc:
                 result, error = None, str(exc)
-            self._finish(generation, result, error)
+            self._finish(result, error)
             return
-        self._busy_generation = generation
+        self._job, self._cancel = start_job(job, self._on_worker_progress, self._on_worker_done)
         self.progress.setRange(0, 0)
-        self.progress.setVisible(True)
-        self.cancel_button.setVisible(True)
+        self._show_busy(True)
         self._show_status()
-        self._cancel = start_job(job, self._on_worker_progress, self._on_worker_done)
 
     def cancel(self) -> None:
         """Stop a running check (it finishes between two entries); the old results stay shown."""
         if self._cancel is not None:
             self._cancel.set()
             self._cancel = None
-        if self._busy_generation is not None:
-            self._busy_generation = None
-            self._generation += 1  # whatever the cancelled job still sends is ignored
+        if self._job is not None:
+            self._job = None  # whatever the cancelled job still sends is ignored
             self._show_busy(False)
             self._show_status()
 
@@ -663,26 +678,22 @@ class VerificationPanel(QWidget):
     def _on_options_toggled(self, _on: bool) -> None:
         self.check_now()
 
-    @Slot(int, int)
-    def _on_worker_progress(self, done: int, total: int) -> None:
-        if self._busy_generation is not None:
+    @Slot(int, int, int)
+    def _on_worker_progress(self, done: int, total: int, job_id: int) -> None:
+        if job_id == self._job:
             self.progress.setRange(0, total)
             self.progress.setValue(done)
 
     @Slot(object, str, int)
-    def _on_worker_done(self, result: object, error: str, _job_id: int = 0) -> None:
-        if self._busy_generation is None or self._busy_generation != self._generation:
-            return  # cancelled, or superseded by a newer check
-        if error == "cancelled":
-            return
-        self._finish(self._generation, result, error)  # type: ignore[arg-type]
+    def _on_worker_done(self, result: object, error: str, job_id: int) -> None:
+        if job_id != self._job or error == "cancelled":
+            return  # an older check's (cancelled, or superseded by this one)
+        self._finish(result, error)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ showing
 
-    def _finish(self, generation: int, result: CheckResults | None, error: str) -> None:
-        if generation != self._generation:
-            return
-        self._busy_generation = None
+    def _finish(self, result: CheckResults | None, error: str) -> None:
+        self._job = None
         self._cancel = None
         self._show_busy(False)
         self.results, self.error = result, error
@@ -714,6 +725,7 @@ class VerificationPanel(QWidget):
         if r is not None and self.torch_box.isChecked():
             note = r.torch_note
         self.torch_label.setText(note)
+        self._fit_labels()
         self.torch_label.setVisible(bool(note))
         self._show_status()
 
@@ -742,6 +754,18 @@ class VerificationPanel(QWidget):
             elif r.model != self._document.model:
                 text += f" <i>(for an earlier model. {self._hint()})</i>"
         self.status_label.setText(f"<span style='color:{color}; font-size:11pt'>{text}</span>")
+        self._fit_labels()
+
+    def _fit_labels(self) -> None:
+        # Inside a scroll area a word-wrapped label gets its one-line height unless told its
+        # height for the width it has.
+        for label in (self.status_label, self.torch_label, self.tolerance_label):
+            width = max(label.width(), 200)
+            label.setMinimumHeight(label.heightForWidth(width) if label.text() else 0)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_labels()
 
     def _hint(self) -> str:
         k = self._document.K
