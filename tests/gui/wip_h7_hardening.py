@@ -214,7 +214,7 @@ def test_a_report_export_failing_half_way_says_so_and_loses_nothing(
 
 @pytest.mark.parametrize("hostile", ["sparse-1GB", "deep-nesting", "nul-bytes"])
 def test_a_hostile_recovery_copy_is_reported_and_moved_aside(
-    qtbot, dialogs, monkeypatch, _isolated_recovery, hostile
+    make_win, dialogs, monkeypatch, _isolated_recovery, hostile
 ):
     from gui import recovery
 
@@ -230,9 +230,7 @@ def test_a_hostile_recovery_copy_is_reported_and_moved_aside(
         copy.session_path.write_text("[" * 200_000 + "]" * 200_000)
     else:
         copy.session_path.write_bytes(b"\0" * 100_000)
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
+    window = make_win()
     before = window.document.model.copy()
     assert not window.sessions.offer_recovery()
     assert dialogs.kinds() == ["warning"], dialogs.messages
@@ -241,31 +239,58 @@ def test_a_hostile_recovery_copy_is_reported_and_moved_aside(
     assert window.document.model == before and not window.document.is_dirty
     window.document.set_entry("A", 0, 0, 0.5)  # usable
     assert window.document.model.A[0][0] == 0.5
-    window.document.mark_clean()
 
 
 # --------------------------------------------------------------------------- hostile input
 
 
 @pytest.fixture
-def win(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.document.mark_clean()
+def make_win(qtbot):
+    """MainWindow factory; each window is marked saved and closed at teardown, before pytest-qt's own
+    teardown would close it and the unsaved-changes question (a real modal box) would wait forever."""
+    made: list[MainWindow] = []
+
+    def make() -> MainWindow:
+        w = MainWindow()
+        made.append(w)
+        w.show()
+        qtbot.waitExposed(w)
+        return w
+
+    yield make
+    for w in made:
+        w.controller.shutdown()
+        w.document.mark_clean()
+        w.close()
+        w.deleteLater()
+    QApplication.processEvents()
 
 
-def test_pasting_hostile_text_into_the_editor_refuses_or_pastes_exactly(win, monkeypatch):
+@pytest.fixture
+def win(make_win):
+    return make_win()
+
+
+def test_pasting_hostile_text_into_the_editor_refuses_or_pastes_exactly(win):
     import builtins
 
     window = win
     editor = window.findChild(QTableView, "matrixA")
     doc = window.document
-    for name in ("eval", "exec", "compile"):
-        monkeypatch.setattr(builtins, name, lambda *a, _n=name, **k: pytest.fail(f"{_n} was called"))
-    monkeypatch.setattr(os, "system", lambda *a, **k: pytest.fail("os.system was called"))
+    trapped = [(builtins, "eval"), (builtins, "exec"), (builtins, "compile"), (os, "system")]
+
+    def paste_trapped(text: str) -> bool:
+        # Booby traps only while the editor handles the paste (pytest and hypothesis compile code too).
+        saved = [getattr(mod, name) for mod, name in trapped]
+        calls: list[str] = []
+        for mod, name in trapped:
+            setattr(mod, name, lambda *a, _n=name, **k: calls.append(_n))
+        try:
+            return editor.paste_text(text)
+        finally:
+            for (mod, name), value in zip(trapped, saved, strict=True):
+                setattr(mod, name, value)
+            assert calls == [], f"{calls} called while pasting {text!r}"
 
     @settings(
         max_examples=150,
@@ -312,7 +337,7 @@ def test_pasting_hostile_text_into_the_editor_refuses_or_pastes_exactly(win, mon
         messages: list[str] = []
         editor.model().inputRefused.connect(lambda _i, m: messages.append(m))
         try:
-            accepted = editor.paste_text(text)
+            accepted = paste_trapped(text)
         finally:
             editor.model().inputRefused.disconnect()
         if accepted:
