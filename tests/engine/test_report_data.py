@@ -197,3 +197,18 @@ def test_a_continued_run_says_whose_settings_are_shown():
     assert "<td>0.02</td>" in text
     single = render_html(gather_report_data(_trained(Session.report_example()), torch=False))
     assert "The history holds" not in single
+
+
+def test_progress_reports_every_checked_entry_and_may_abandon_the_checks():
+    calls: list[tuple[int, int]] = []
+    gather_report_data(Session.report_example(), torch=False, progress=lambda d, t: calls.append((d, t)))
+    assert calls and calls[-1] == (27, 27)  # 3 matrices × K² entries for K = 3
+
+    class Stop(Exception):
+        pass
+
+    def stop(_done: int, _total: int) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):  # the window's cancel: not swallowed as a "could not run" note
+        gather_report_data(Session.report_example(), torch=False, progress=stop)
