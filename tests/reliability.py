@@ -69,7 +69,9 @@ def table(rows: list[dict[str, object]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache-dir", type=Path, default=ROOT / ".pytest_cache", help="pytest's cache folder")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=ROOT / ".pytest_cache", help="pytest's cache folder"
+    )
     args = parser.parse_args(argv)
     rows = load_rows(args.cache_dir)
     if not rows:

@@ -115,7 +115,7 @@ def test_sigkill_at_random_moments_leaves_the_old_or_the_new_complete_file(tmp_p
             # Inside the save: once the temporary file exists, a random part of the time it takes.
             while proc.poll() is None and not _temporaries(tmp_path) and time.perf_counter() - t0 < 60:
                 _wait(proc, 0.001)
-            _wait(proc, rng.uniform(0.0, writing * 1.2))
+            _wait(proc, rng.uniform(0.0, writing * 0.8))
         killed = proc.poll() is None
         if killed:
             os.kill(proc.pid, signal.SIGKILL)
