@@ -79,6 +79,7 @@ FORMAT_VERSION = 1
 #: Files larger than this are refused before they are read (512 MiB). A 1,000,000-step history
 #: takes about 64 MB in base64 columns, so this leaves room for :data:`MAX_HISTORY_STEPS` steps.
 MAX_FILE_BYTES = 512 * 1024 * 1024
+MAX_JSON_CONTAINERS = 100_000
 #: Longest history a session file may hold (about 320 MB of base64 columns).
 MAX_HISTORY_STEPS = 5_000_000
 #: Histories up to this many steps are written as readable JSON arrays, longer ones as base64.
@@ -771,6 +772,15 @@ def _parse(data: bytes | str, source: str) -> object:
         text = data
     if not text or text.isspace():  # a BOM alone
         raise SessionError("the file is empty", source)
+    # A real session has a few thousand arrays at most (3 K×K matrices twice, K ≤ 1024, and six
+    # history columns); millions of tiny ones cost ~25× the file's size once parsed, so they are
+    # refused before parsing (a bracket inside a string counts too: still far below the limit).
+    containers = text.count("[") + text.count("{")
+    if containers > MAX_JSON_CONTAINERS:
+        raise SessionError(
+            f"not a session file: {containers:,} JSON arrays/objects (at most {MAX_JSON_CONTAINERS:,})",
+            source,
+        )
     try:
         # NaN and ±Infinity are not JSON but Python's json reads them; they parse to non-finite
         # floats here and the field validators refuse them naming the entry.

@@ -18,6 +18,7 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.explain import LineSearch, loss_along_gradient
@@ -99,12 +100,25 @@ class LineSearchPanel(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self.refresh)
-        self.source.currentIndexChanged.connect(self._timer.start)
-        self.span.valueChanged.connect(self._timer.start)
-        document.modelChanged.connect(self._timer.start)
-        document.settingsChanged.connect(self._timer.start)
+        # 121 loss evaluations per refresh: at K = 64 that is most of an edit's budget, so the
+        # curve is only recomputed while it can be seen; a hidden panel just remembers it is stale.
+        self._stale = True
+        self.source.currentIndexChanged.connect(self._schedule)
+        self.span.valueChanged.connect(self._schedule)
+        document.modelChanged.connect(self._schedule)
+        document.settingsChanged.connect(self._schedule)
         document.historyChanged.connect(self._on_document_history_changed)
-        self.refresh()
+
+    def _schedule(self, *_args) -> None:
+        if self.isVisible():
+            self._timer.start()
+        else:
+            self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._timer.start()
 
     @property
     def source_key(self) -> str:
@@ -112,7 +126,7 @@ class LineSearchPanel(QWidget):
 
     def _on_document_history_changed(self) -> None:
         if self.source_key == "batch":  # the next batch depends on the history's epoch
-            self._timer.start()
+            self._schedule()
 
     def _next_batch(self) -> tuple[list[int], list[list[float]]]:
         doc = self._document
@@ -129,6 +143,7 @@ class LineSearchPanel(QWidget):
     def refresh(self) -> None:
         """Recompute the curve for the current model, settings and direction."""
         self._timer.stop()
+        self._stale = False
         doc = self._document
         m, lr = doc.model, float(doc.training_settings.learning_rate)
         try:

@@ -90,7 +90,7 @@ def test_every_load_allocates_about_the_file_not_the_size_limit(tmp_path):
     [
         ("K of a million", {"K": 1_000_000, "x": [0] * 1000, "A": [], "B": [], "C": []}, "K must be ≤ 1,024"),
         ("x of a million", {"x": [0.5] * 1_000_000, "A": [], "B": [], "C": []}, "at most 1024 are supported"),
-        ("A of a million rows", {"x": [0.5] * 3, "A": [[0]] * 1_000_000, "B": [], "C": []}, "expected 3"),
+        ("A of 50,000 rows", {"x": [0.5] * 3, "A": [[0]] * 50_000, "B": [], "C": []}, "expected 3"),
         ("K = 10**400", {"K": 10**400, "x": [0.5], "A": [[0]], "B": [[0]], "C": [[0]]}, "must be ≤ 1,024"),
         ("K = 1e308", {"K": 1e308, "x": [0.5], "A": [[0]], "B": [[0]], "C": [[0]]}, "must be ≤ 1,024"),
     ],
@@ -279,3 +279,13 @@ def test_reliability_counts(request):
             },
         )
     assert fuzzed == 0 or fuzzed >= 200
+
+
+def test_millions_of_tiny_arrays_are_refused_before_parsing(tmp_path):
+    # Parsed, a million empty lists would cost ~25× the file; counting brackets costs nothing.
+    path = _write(tmp_path, json.dumps({**BASE, "model": {"x": [0.5], "A": [[]] * 1_000_000}}))
+    outcome, elapsed, peak = _load_measured(path)
+    assert isinstance(outcome, SessionError), outcome
+    assert "1,000,0" in str(outcome) and "JSON arrays/objects (at most 100,000)" in str(outcome)
+    assert peak < 2 * path.stat().st_size + 5_000_000
+    assert elapsed < LOAD_SECONDS

@@ -479,6 +479,8 @@ def test_loss_along_gradient(qtbot, win, which):
         load(win, RANDOM5)
     panel = ins(win).line_search
     doc = win.document
+    assert panel.line is None  # hidden behind another tab: not computed yet
+    ins(win).actions["show_line_search"].trigger()
     qtbot.waitUntil(
         lambda: panel.line is not None and panel.line.loss0 == pytest.approx(doc.evaluation.loss, rel=1e-12),
         timeout=WAIT,
@@ -500,6 +502,7 @@ def test_loss_along_gradient(qtbot, win, which):
 def test_loss_along_the_next_batch_gradient(qtbot, win):
     panel = ins(win).line_search
     doc = win.document
+    ins(win).actions["show_line_search"].trigger()
     panel.source.setCurrentIndex(1)
     qtbot.waitUntil(lambda: panel.line is not None and panel.line.source == "batch", timeout=WAIT)
     m = doc.model
