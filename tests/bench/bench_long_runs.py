@@ -40,7 +40,7 @@ from PySide6.QtCore import (
     QThread,
     QTimer,
 )
-from PySide6.QtWidgets import QApplication, QMessageBox, QTableView, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QTableView
 
 QUICK = "--quick" in sys.argv
 STEPS = 100_000 if QUICK else 1_000_000
@@ -198,7 +198,7 @@ def long_run(app: QApplication, folder: Path) -> dict[str, float]:
     }
 
 
-def k64_edits(app: QApplication, edits: int = 40, *, without_line_search: bool = False) -> dict[str, float]:
+def k64_edits(app: QApplication, edits: int = 40) -> dict[str, float]:
     from engine.session import Session
     from gui.main_window import MainWindow
 
@@ -206,11 +206,6 @@ def k64_edits(app: QApplication, edits: int = 40, *, without_line_search: bool =
     window.show()
     window.document.replace_session(Session.random(64, 0))
     app.processEvents()
-    if without_line_search:
-        # To tell what the (hidden) loss-along-the-gradient panel costs from what the rest does.
-        panel = window.findChild(QWidget, "lineSearchPanel")
-        if panel is not None:
-            window.document.modelChanged.disconnect(panel._timer.start)
     editor = window.findChild(QTableView, "matrixA")
     grad = window.findChild(QTableView, "gradC")
     model, gmodel = editor.model(), grad.model()
@@ -293,7 +288,6 @@ def main() -> int:
     rate = engine_throughput()
     run = long_run(app, folder)
     k64 = k64_edits(app)
-    k64_rest = k64_edits(app, without_line_search=True)
     ss = start_stop(app)
 
     print(f"Machine: {machine()}\n")
@@ -323,10 +317,6 @@ def main() -> int:
     print(
         f"| K = 64: edit a cell of A → gradients repainted ({k64['edits']} edits) | "
         f"median {k64['median']:.1f} ms, max {k64['max']:.1f} ms |"
-    )
-    print(
-        "| the same without the (hidden) loss-along-the-gradient panel recomputing | "
-        f"median {k64_rest['median']:.1f} ms, max {k64_rest['max']:.1f} ms |"
     )
     print(
         f"| Start/Stop {ss['cycles']} times ({ss['elapsed']:.1f} s) | threads {ss['threads']:+d}, QThreads "
