@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings, Qt, QThread
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMenu, QMessageBox
 
 from gui.app import APPLICATION, ORGANIZATION
 
@@ -63,6 +63,22 @@ def dialogs(monkeypatch) -> DialogRecorder:
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (rec.open_path, ""))
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (rec.save_path, ""))
     return rec
+
+
+@pytest.fixture(autouse=True)
+def _no_modal_loops(monkeypatch):
+    """A modal dialog or menu that a test did not replace fails the test instead of hanging it.
+
+    Offscreen, nobody can click a real dialog; a test that wants one replaces ``exec`` itself
+    (its own monkeypatch is applied after this one).
+    """
+
+    def refuse(self, *args, **kwargs):
+        title = self.windowTitle() if hasattr(self, "windowTitle") else ""
+        raise AssertionError(f"a modal {type(self).__name__} ({title!r}) was opened in a test")
+
+    for cls in (QDialog, QMessageBox, QMenu):
+        monkeypatch.setattr(cls, "exec", refuse)
 
 
 @pytest.fixture(autouse=True)
