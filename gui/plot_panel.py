@@ -1,9 +1,11 @@
 """The live training plot: per-step loss, loss at x and gradient norms (pyqtgraph).
 
 Fluid with millions of points: the curves are created once; values live in preallocated numpy
-buffers that double when full; the document's history is read incrementally (only the new rows)
-from a redraw timer at most ~30 times a second, never per step; each curve draws with peak
-downsampling and clip-to-view. Smoothing is TensorBoard's debiased exponential moving average,
+buffers that double when full; the document's history is read incrementally (only the new rows,
+once per batch, never per step); redraws are paced so that drawing takes at most 1/REDRAW_BUDGET of
+the time, and while a run computes they happen only when a batch arrives (the worker then waits, so
+drawing does not compete with it for the GIL); each curve draws with peak downsampling and
+clip-to-view. Smoothing is TensorBoard's debiased exponential moving average,
 with the raw curve kept faint behind it.
 """
 
@@ -28,10 +30,11 @@ CURVES = (
     ("grad_norm_B", "‖∂L/∂B‖", "#d62728"),
     ("grad_norm_C", "‖∂L/∂C‖", "#9467bd"),
 )
+NAMES = tuple(name for name, _, _ in CURVES)
 REDRAW_MS = 33  # at most ~30 redraws a second while the history grows
 #: A redraw may take at most 1/REDRAW_BUDGET of the time: while training, the GUI thread shares the
 #: GIL with the worker, so every millisecond spent drawing is a millisecond the run waits.
-REDRAW_BUDGET = 20
+REDRAW_BUDGET = 30
 MAX_REDRAW_MS = 1000
 MAX_EPOCH_LINES = 64  # more boundaries than this are noise, not information
 RAW_ALPHA = 70  # the raw curve behind a smoothed one: visible, not competing
@@ -79,34 +82,49 @@ def ema_extend(values: np.ndarray, weight: float, last: float, count: int) -> tu
 
     ``last`` is the biased accumulator and ``count`` how many values it has seen; the smoothed
     value after n values is ``last_n / (1 − weight**n)`` with ``last_n = weight·last_{n−1} +
-    (1 − weight)·v_n`` and ``last_0 = 0``. Vectorised in blocks short enough that weight**(−block)
-    stays far from overflow; a block that still overflows (values near 1e300) falls back to a loop.
-    Returns (smoothed values, new last, new count).
+    (1 − weight)·v_n`` and ``last_0 = 0``. Returns (smoothed values, new last, new count).
     """
-    n = len(values)
+    out, lasts, count = ema_extend_rows(np.asarray(values, dtype=np.float64)[None, :], weight, [last], count)
+    return out[0], float(lasts[0]), count
+
+
+def ema_extend_rows(
+    values: np.ndarray, weight: float, lasts: list[float] | np.ndarray, count: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`ema_extend` for several series at once: ``values`` is c×n (one series a row, all with
+    the same ``count`` seen so far), ``lasts`` their c accumulators. Returns (c×n smoothed, c new
+    accumulators, new count).
+
+    Vectorised in blocks short enough that weight**(−block) stays far from overflow (one set of numpy
+    calls for all the rows: the live plot smooths five curves per batch); a row whose block still
+    overflows (values near 1e300) falls back to a loop.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    last = np.array(lasts, dtype=np.float64)
+    c, n = values.shape
     if weight <= 0.0 or n == 0:
-        return values.astype(np.float64, copy=True), (float(values[-1]) if n else last), count + n
-    out = np.empty(n, dtype=np.float64)
+        return values.copy(), (values[:, -1].copy() if n else last), count + n
+    out = np.empty((c, n), dtype=np.float64)
     block = int(max(1, min(8192, 280 * math.log(10) / -math.log(weight))))
     one_minus = 1.0 - weight
     start = 0
     while start < n:
-        v = values[start : start + block]
-        m = len(v)
+        v = values[:, start : start + block]
+        m = v.shape[1]
         k = np.arange(m, dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             powers = weight ** (k + 1.0)  # weight^(k+1)
-            acc = np.cumsum(v * weight ** (-k))
-            lasts = powers * last + one_minus * acc * (powers / weight)
-        if not np.all(np.isfinite(lasts)):
-            lasts = np.empty(m, dtype=np.float64)
-            acc_last = last
-            for i, x in enumerate(v.tolist()):
+            acc = np.cumsum(v * weight ** (-k), axis=1)
+            block_lasts = powers * last[:, None] + one_minus * acc * (powers / weight)
+        bad = ~np.isfinite(block_lasts[:, -1]) | ~np.isfinite(block_lasts).all(axis=1)
+        for r in np.nonzero(bad)[0]:
+            acc_last = float(last[r])
+            for i, x in enumerate(v[r].tolist()):
                 acc_last = weight * acc_last + one_minus * x
-                lasts[i] = acc_last
+                block_lasts[r, i] = acc_last
         debias = 1.0 - weight ** (count + 1.0 + k)
-        out[start : start + m] = lasts / debias
-        last = float(lasts[-1])
+        out[:, start : start + m] = block_lasts / debias
+        last = block_lasts[:, -1].copy()
         count += m
         start += m
     return out, last, count
@@ -138,6 +156,9 @@ class PlotPanel(QWidget):
         # and a live plot repaints often. The axes, the hover readout and the epoch lines give scale.
         for axis in ("left", "bottom"):
             item.getAxis(axis).setTextPen("#333333")
+            # Room for tick labels grows but never shrinks: a live plot's labels change width often,
+            # and every change re-lays out the plot and paints it again (a second paint per redraw).
+            item.getAxis(axis).setStyle(autoReduceTextSpace=False)
         item.setLabel("bottom", "step")
         item.setLabel("left", "value")
         item.setMenuEnabled(True)
@@ -148,11 +169,12 @@ class PlotPanel(QWidget):
         self._steps = GrowingBuffer()
         self._raw = {name: GrowingBuffer() for name, _, _ in CURVES}
         self._smooth = {name: GrowingBuffer() for name, _, _ in CURVES}
-        self._ema = {name: (0.0, 0) for name, _, _ in CURVES}
+        self._ema_last, self._ema_count = np.zeros(len(CURVES)), 0  # the EMA's accumulators, steps seen
         self._epoch_starts: list[int] = []  # step numbers that begin a new epoch (after the first)
         self._last_epoch = 0
         self._n = 0
         self._generation = -1
+        self._drawn_n, self._drawn_generation = -1, -1  # what the curves show (refresh draws the rest)
         self.raw_curves: dict[str, pg.PlotDataItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         for name, label, color in CURVES:
@@ -224,6 +246,7 @@ class PlotPanel(QWidget):
         self.auto_range.clicked.connect(self._on_auto_range_clicked)
         self.plot.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
         document.historyChanged.connect(self._on_document_history_changed)
+        document.trainingStateChanged.connect(self._on_document_training_state_changed)
         self._on_smoothing_value_changed(self.smoothing.value())
         self.log_y.setChecked(True)  # loss and norms span decades within a run
         self.refresh()
@@ -232,7 +255,8 @@ class PlotPanel(QWidget):
 
     @property
     def point_count(self) -> int:
-        return self._n
+        """Steps the curves show (the history may be ahead until the next paced redraw)."""
+        return max(self._drawn_n, 0)
 
     @property
     def smoothing_weight(self) -> float:
@@ -244,7 +268,7 @@ class PlotPanel(QWidget):
 
     def refresh(self) -> bool:
         """Bring the curves up to date with the history now; True if anything changed."""
-        changed = self._sync()
+        changed = self._sync() or self._drawn_n != self._n or self._drawn_generation != self._generation
         if changed:
             self._redraw()
         return changed
@@ -265,17 +289,30 @@ class PlotPanel(QWidget):
     # ------------------------------------------------------------------ slots
 
     def _on_document_history_changed(self) -> None:
+        # Take the new rows in at every batch (a few thousand rows: about a millisecond), so that a
+        # paced redraw is only the curves' setData and the paint, not tens of thousands of rows at once.
+        self._sync()
         # Redraw now if the last redraw is long enough ago (during a run the worker waits for this
         # batch to be taken in, so drawing now does not compete with it), else once it is due.
         due_in = self._redraw_interval_ms - (time.perf_counter() - self._last_redraw) * 1000
         if due_in <= 0:
             self._redraw_timer.stop()
             self._paced_redraw()
+        elif self._document.training_state == "running":
+            # No timer while a run computes: drawing then would compete with the worker for the GIL
+            # (every hand-off costs a switch interval: a 10 ms redraw became 30 to 50 ms). A later
+            # batch, each ~50 ms, finds the redraw due; pause, stop or the end draw what is left.
+            self._redraw_timer.stop()
         elif not self._redraw_timer.isActive():
             self._redraw_timer.start(int(due_in) + 1)
 
     def _on_redraw_timer_timeout(self) -> None:
         self._paced_redraw()
+
+    def _on_document_training_state_changed(self, state: str) -> None:
+        if state != "running":
+            self._redraw_timer.stop()
+            self.refresh()  # a deferred redraw (or the run's last steps) is drawn now
 
     def _on_log_y_toggled(self, on: bool) -> None:
         self.plot.getPlotItem().setLogMode(y=on)
@@ -320,19 +357,22 @@ class PlotPanel(QWidget):
         start = self._n
         # Slicing the array('d') copies just the new rows; the history's buffers are never exported.
         self._steps.extend(np.arange(start + 1, n_hist + 1, dtype=np.float64))
-        weight = self.smoothing_weight
-        for name, _, _ in CURVES:
-            new = np.frombuffer(history.column(name)[start:n_hist], dtype=np.float64)
-            self._raw[name].extend(new)
-            # Running bounds for the followed view (a smoothed value lies between raw ones).
-            self._ymax = max(self._ymax, float(new.max()))
-            positive = new[new > 0]
-            if len(positive):
-                self._ymin_positive = min(self._ymin_positive, float(positive.min()))
-            self._ymin = min(self._ymin, float(new.min()))
-            smoothed, last, count = ema_extend(new, weight, *self._ema[name])
-            self._ema[name] = (last, count)
-            self._smooth[name].extend(smoothed)
+        # All the curves as one c×m block: one set of numpy calls per batch instead of one per curve.
+        new = np.vstack(
+            [np.frombuffer(history.column(name)[start:n_hist], dtype=np.float64) for name in NAMES]
+        )
+        for name, row in zip(NAMES, new, strict=True):
+            self._raw[name].extend(row)
+        # Running bounds for the followed view (a smoothed value lies between raw ones); fmax/fmin
+        # skip NaN the way the builtin max/min of the running bound does.
+        self._ymax = max(self._ymax, float(np.fmax.reduce(new, axis=None)))
+        self._ymin = min(self._ymin, float(np.fmin.reduce(new, axis=None)))
+        self._ymin_positive = min(self._ymin_positive, float(np.where(new > 0, new, np.inf).min()))
+        smoothed, self._ema_last, self._ema_count = ema_extend_rows(
+            new, self.smoothing_weight, self._ema_last, self._ema_count
+        )
+        for name, row in zip(NAMES, smoothed, strict=True):
+            self._smooth[name].extend(row)
         epochs = np.frombuffer(history.column("epoch")[start:n_hist], dtype=np.int64)
         prev = np.concatenate(([self._last_epoch if start else epochs[0]], epochs[:-1]))
         for i in np.nonzero(epochs != prev)[0]:
@@ -358,7 +398,7 @@ class PlotPanel(QWidget):
         for name, _, _ in CURVES:
             self._raw[name].clear()
             self._smooth[name].clear()
-            self._ema[name] = (0.0, 0)
+        self._ema_last, self._ema_count = np.zeros(len(CURVES)), 0
         self._ymin, self._ymax, self._ymin_positive = math.inf, -math.inf, math.inf
         self.follow = True
 
@@ -376,14 +416,18 @@ class PlotPanel(QWidget):
         if hi <= lo:
             hi = lo + 1.0
         vb.setRange(xRange=(1, max(self._n, 2)), yRange=(lo, hi), padding=0.03, disableAutoRange=True)
+        # Apply the new transform now: pyqtgraph defers it to the start of the next paint, where moving
+        # the items changes the scene again and costs a second paint of the whole plot.
+        vb.updateMatrix()
 
     def _recompute_smoothing(self) -> None:
-        weight = self.smoothing_weight
-        for name, _, _ in CURVES:
+        raw = np.vstack([self._raw[name].view for name in NAMES])
+        smoothed, self._ema_last, self._ema_count = ema_extend_rows(
+            raw, self.smoothing_weight, np.zeros(len(CURVES)), 0
+        )
+        for name, row in zip(NAMES, smoothed, strict=True):
             self._smooth[name].clear()
-            smoothed, last, count = ema_extend(self._raw[name].view, weight, 0.0, 0)
-            self._smooth[name].extend(smoothed)
-            self._ema[name] = (last, count)
+            self._smooth[name].extend(row)
 
     def _epoch_of(self, step: int) -> int:
         # Epoch starts are sorted: the epoch is the first epoch plus the boundaries at or before step.
@@ -394,6 +438,18 @@ class PlotPanel(QWidget):
 
     def _redraw(self) -> None:
         n = self._n
+        self._drawn_n, self._drawn_generation = n, self._generation
+        # The view range first, without the curves redoing their clipped, downsampled data for it:
+        # setData below does that once, for the new data and the new range (it would be done twice).
+        curves = (*self.curves.values(), *self.raw_curves.values())
+        saved = [(c.opts["clipToView"], c.opts["autoDownsample"]) for c in curves]
+        for c in curves:
+            c.opts["clipToView"] = c.opts["autoDownsample"] = False
+        try:
+            self._apply_follow_range()
+        finally:
+            for c, (clip, auto) in zip(curves, saved, strict=True):
+                c.opts["clipToView"], c.opts["autoDownsample"] = clip, auto
         x = self._steps.view
         smooth = self.smoothing_weight > 0
         for name, _, _ in CURVES:
@@ -408,7 +464,6 @@ class PlotPanel(QWidget):
                 self.raw_curves[name].setData([], [])
             self.raw_curves[name].setVisible(smooth)
         self._update_epoch_lines()
-        self._apply_follow_range()
 
     def _update_epoch_lines(self) -> None:
         starts = self._epoch_starts if len(self._epoch_starts) <= MAX_EPOCH_LINES else []

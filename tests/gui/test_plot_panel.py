@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.training import StepRecord
-from gui.plot_panel import CURVES, GrowingBuffer, PlotPanel, ema_extend
+from gui.plot_panel import CURVES, GrowingBuffer, PlotPanel, ema_extend, ema_extend_rows
 
 
 def naive_ema(values, weight):
@@ -42,6 +42,17 @@ def test_ema_survives_huge_values():
     values = np.array([1e300, 1e301, 1.0, 2.0])
     got, _, _ = ema_extend(values, 0.9, 0.0, 0)
     np.testing.assert_allclose(got, naive_ema(values, 0.9), rtol=1e-9)
+
+
+def test_ema_of_several_rows_matches_each_row_alone():
+    rng = np.random.default_rng(2)
+    values = rng.lognormal(0, 2, (3, 5000))
+    values[1, 10] = 1e305  # this row alone takes the overflow fallback
+    got, lasts, count = ema_extend_rows(values[:, :100], 0.9, [0.0, 0.0, 0.0], 0)
+    rest, lasts, count = ema_extend_rows(values[:, 100:], 0.9, lasts, count)
+    assert count == 5000
+    for row, expected in zip(np.hstack([got, rest]), values, strict=True):
+        np.testing.assert_allclose(row, naive_ema(expected, 0.9), rtol=1e-9)
 
 
 def feed(document, n, start=1, per_epoch=10):
@@ -94,3 +105,18 @@ def test_log_axis_readout_and_legend(document, qtbot):
     assert panel.readout_at(999).startswith("step 20")
     labels = [item[1].text for item in panel.legend.items]
     assert labels == [label for _, label, _ in CURVES]
+
+
+def test_while_running_batches_redraw_when_due_and_the_end_draws_the_rest(document, qtbot):
+    panel = PlotPanel(document)
+    qtbot.addWidget(panel)
+    document.set_training_state("running")
+    feed(document, 10)  # the first redraw is due at once
+    assert panel.point_count == 10
+    panel._redraw_interval_ms = 60_000.0  # as after a slow redraw: the next one is not due for a while
+    feed(document, 5, start=11)  # not due yet: taken in, drawn later, and no timer while running
+    assert panel.point_count == 10 and not panel._redraw_timer.isActive()
+    document.set_training_state("idle")
+    assert panel.point_count == 15
+    x, _ = panel.curves["loss"].getData()
+    assert x[-1] == 15

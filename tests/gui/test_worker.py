@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
@@ -98,6 +99,18 @@ def test_controller_runs_the_loop_off_the_gui_thread(document, qtbot):
     assert controller.last_loop_thread_idents and gui_thread not in controller.last_loop_thread_idents
     assert controller.last_loop_ran_on_gui_thread is False
     assert not controller.is_active
+
+
+def test_controller_freezes_the_collector_only_while_a_run_exists(document, qtbot):
+    document.set_training_settings(TrainingSettings(n_samples=500, batch_size=1, epochs=100))
+    controller = TrainingController(document)
+    controller.start()
+    assert gc.get_freeze_count() > 0  # the window's objects are left out of collections during the run
+    qtbot.waitUntil(lambda: len(document.history) > 0, timeout=WAIT)
+    with qtbot.waitSignal(controller.runEnded, timeout=WAIT) as ended:
+        controller.stop()
+    assert ended.args[0] == "stopped"
+    assert gc.get_freeze_count() == 0
 
 
 def test_controller_batches_history_updates(document, qtbot):
