@@ -60,7 +60,7 @@ class GradientsPanel(QWidget):
         self.intermediates_model = IntermediatesModel(document, self)
         self.intermediates = MatrixTable(self.intermediates_model, "intermediates", "Forward pass at x")
         self.intermediates.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        forward_label = QLabel("<b>Forward pass at x</b>: a = xA, σ(a), u = xB, z = σ(a) + u, w = zC")
+        forward_label = QLabel("<b>Forward pass at x</b>: a = xA, u = xB, z = σ(a) + u, w = zC")
         forward_label.setWordWrap(True)
         inner.addWidget(forward_label)
         inner.addWidget(self.intermediates)

@@ -221,6 +221,10 @@ class PlotPanel(QWidget):
         self.readout.setTextFormat(Qt.TextFormat.PlainText)
         self.readout.setWordWrap(True)
         self.readout.setMinimumWidth(100)
+        # One line at the default window size: the readout is a caption, not body text.
+        font = self.readout.font()
+        font.setPointSizeF(font.pointSizeF() * 0.9)
+        self.readout.setFont(font)
 
         controls = QHBoxLayout()
         controls.addWidget(self.log_y)
@@ -278,10 +282,8 @@ class PlotPanel(QWidget):
         if not self._n:
             return ""
         i = min(max(int(step), 1), self._n) - 1
-        parts = [f"step {i + 1:,}"]
         epoch = self._epoch_of(i + 1)
-        if epoch:
-            parts.append(f"epoch {epoch}")
+        parts = [f"step {i + 1:,} (epoch {epoch})" if epoch else f"step {i + 1:,}"]
         # Raw values: the smoothed ones are what the eye already reads off the curves.
         parts += [f"{label} {self._raw[name].view[i]:.4g}" for name, label, _ in CURVES]
         return " · ".join(parts)

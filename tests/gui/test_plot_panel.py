@@ -100,7 +100,7 @@ def test_log_axis_readout_and_legend(document, qtbot):
     panel.log_y.setChecked(True)
     panel.plot.grab()  # paints in log mode without warnings (filterwarnings = error)
     text = panel.readout_at(12)
-    assert text.startswith("step 12 · epoch 2")
+    assert text.startswith("step 12 (epoch 2)")
     assert "batch loss 0.8333" in text and "‖∂L/∂B‖ 2" in text
     assert panel.readout_at(999).startswith("step 20")
     labels = [item[1].text for item in panel.legend.items]
