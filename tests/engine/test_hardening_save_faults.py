@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import io
 import os
-import tempfile
 
 import pytest
 
@@ -73,52 +72,6 @@ class _Budget(io.FileIO):
         return n
 
 
-class _FailingFile:
-    """The temporary file object, failing at one method with one errno (after a partial write)."""
-
-    def __init__(self, fh, stage: str, err: OSError) -> None:
-        self._fh, self._stage, self._err = fh, stage, err
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._fh.close()
-        if self._stage == "close" and exc[0] is None:
-            raise self._err
-
-    def fileno(self) -> int:
-        return self._fh.fileno()
-
-    def write(self, data) -> int:
-        if self._stage == "write":
-            self._fh.write(data[: len(data) // 2])
-            raise self._err
-        return self._fh.write(data)
-
-    def flush(self) -> None:
-        if self._stage == "flush":
-            raise self._err
-        self._fh.flush()
-
-
-def _inject(monkeypatch, stage: str, err: BaseException) -> None:
-    """Make the next atomic save fail at ``stage`` with ``err``."""
-    if stage == "mkstemp":
-        monkeypatch.setattr(tempfile, "mkstemp", lambda *a, **k: (_ for _ in ()).throw(err))
-    elif stage == "open":
-        monkeypatch.setattr(os, "fdopen", lambda *a, **k: (_ for _ in ()).throw(err))
-    elif stage in ("write", "flush", "close"):
-        real = os.fdopen
-        monkeypatch.setattr(os, "fdopen", lambda fd, mode: _FailingFile(real(fd, mode), stage, err))
-    elif stage == "fsync":
-        monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(err))
-    elif stage == "rename":
-        monkeypatch.setattr(os, "replace", lambda a, b: (_ for _ in ()).throw(err))
-    else:  # pragma: no cover
-        raise AssertionError(stage)
-
-
 def _assert_previous_file_intact(path, old_bytes, old_session) -> None:
     assert path.read_bytes() == old_bytes
     assert load_session(path) == old_session
@@ -132,12 +85,12 @@ def _assert_one_line_naming(message: str, path, reason: str) -> None:
 
 @pytest.mark.parametrize("err_name", list(ERRNOS))
 @pytest.mark.parametrize("stage", STAGES)
-def test_every_stage_and_errno_keeps_the_previous_file(saved, monkeypatch, stage, err_name):
+def test_every_stage_and_errno_keeps_the_previous_file(saved, monkeypatch, save_fault, stage, err_name):
     path, old_bytes, old_session = saved
     code, reason = ERRNOS[err_name]
     new = _session(1)
     modified = new.modified
-    _inject(monkeypatch, stage, OSError(code, reason))
+    save_fault(monkeypatch, stage, OSError(code, reason))
     with pytest.raises(OSError) as info:
         save_session(new, path)
     monkeypatch.undo()
@@ -173,10 +126,10 @@ def test_a_disk_that_fills_up_mid_file_keeps_the_previous_file(saved, monkeypatc
 @pytest.mark.parametrize("stage", ["write", "fsync", "rename"])
 @pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])
 def test_an_interrupt_at_any_stage_keeps_the_previous_file_and_propagates(
-    saved, monkeypatch, stage, interrupt
+    saved, monkeypatch, save_fault, stage, interrupt
 ):
     path, old_bytes, old_session = saved
-    _inject(monkeypatch, stage, interrupt())
+    save_fault(monkeypatch, stage, interrupt())
     with pytest.raises(interrupt):
         save_session(_session(1), path)
     monkeypatch.undo()
@@ -259,13 +212,15 @@ def test_a_session_too_big_to_load_back_is_refused_before_touching_the_file(save
 
 
 @pytest.mark.parametrize("stage", ["mkstemp", "write", "flush", "fsync", "rename"])
-def test_train_reports_a_failed_save_and_keeps_the_previous_output(saved, monkeypatch, capsys, stage):
+def test_train_reports_a_failed_save_and_keeps_the_previous_output(
+    saved, monkeypatch, save_fault, capsys, stage
+):
     path, old_bytes, old_session = saved
     capsys.readouterr()
     real_save = cli_train.save_session
 
     def save_with_fault(session, out, **kwargs):
-        _inject(monkeypatch, stage, OSError(errno.ENOSPC, "No space left on device"))
+        save_fault(monkeypatch, stage, OSError(errno.ENOSPC, "No space left on device"))
         try:
             return real_save(session, out, **kwargs)
         finally:

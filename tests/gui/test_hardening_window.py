@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import gc
 import os
-import tempfile
 import threading
 import tracemalloc
 
@@ -63,47 +62,10 @@ SAVE_ERRNOS = {
 }
 
 
-class _FailingFile:
-    def __init__(self, fh, stage: str, err: OSError) -> None:
-        self._fh, self._stage, self._err = fh, stage, err
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._fh.close()
-
-    def fileno(self) -> int:
-        return self._fh.fileno()
-
-    def write(self, data) -> int:
-        if self._stage == "write":
-            self._fh.write(data[: len(data) // 2])
-            raise self._err
-        return self._fh.write(data)
-
-    def flush(self) -> None:
-        if self._stage == "flush":
-            raise self._err
-        self._fh.flush()
-
-
-def _inject(patch, stage: str, err: OSError) -> None:
-    if stage == "mkstemp":
-        patch.setattr(tempfile, "mkstemp", lambda *a, **k: (_ for _ in ()).throw(err))
-    elif stage in ("write", "flush"):
-        real = os.fdopen
-        patch.setattr(os, "fdopen", lambda fd, mode: _FailingFile(real(fd, mode), stage, err))
-    elif stage == "fsync":
-        patch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(err))
-    else:
-        patch.setattr(os, "replace", lambda a, b: (_ for _ in ()).throw(err))
-
-
 @pytest.mark.parametrize("err_name", list(SAVE_ERRNOS))
 @pytest.mark.parametrize("stage", SAVE_STAGES)
 def test_save_fails_at_every_stage_says_so_stays_unsaved_and_keeps_the_old_file(
-    win, dialogs, monkeypatch, tmp_path, stage, err_name
+    win, dialogs, monkeypatch, save_fault, tmp_path, stage, err_name
 ):
     window = win
     path = tmp_path / "mine.bpl.json"
@@ -113,7 +75,7 @@ def test_save_fails_at_every_stage_says_so_stays_unsaved_and_keeps_the_old_file(
     assert window.isWindowModified()
     code, reason = SAVE_ERRNOS[err_name]
     with monkeypatch.context() as patch:
-        _inject(patch, stage, OSError(code, reason))
+        save_fault(patch, stage, OSError(code, reason))
         window.actions["save"].trigger()  # File ▸ Save (Ctrl+S) onto the existing file
     assert dialogs.kinds() == ["critical"], dialogs.messages
     text = dialogs.messages[0][2]
