@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import faulthandler
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
+from benchlib import machine
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -29,19 +29,6 @@ QUICK = "--quick" in sys.argv
 
 # The report example's settings (lr 0.01, batch 10, N = 1000) with enough epochs to last seconds.
 EPOCHS = 50 if QUICK else 1000
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    qpa = os.environ["QT_QPA_PLATFORM"]
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, Qt platform {qpa}"
 
 
 def process_until(app: QApplication, condition, timeout_s: float = 600.0) -> None:
@@ -243,7 +230,7 @@ def main() -> int:
             "fluid",
         ),
     ]
-    print(f"Machine: {machine()}\n")
+    print(f"Machine: {machine(os.environ['QT_QPA_PLATFORM'])}\n")
     print("| measurement | result | target |")
     print("|---|---|---|")
     for row in rows:

@@ -19,9 +19,7 @@ from __future__ import annotations
 import faulthandler
 import gc
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,6 +29,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from benchlib import machine
 from PySide6.QtCore import (
     QCoreApplication,
     QElapsedTimer,
@@ -44,18 +43,6 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QTableView
 
 QUICK = "--quick" in sys.argv
 STEPS = 100_000 if QUICK else 1_000_000
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, Qt platform offscreen"
 
 
 def rss_mb() -> float:
@@ -290,7 +277,7 @@ def main() -> int:
     k64 = k64_edits(app)
     ss = start_stop(app)
 
-    print(f"Machine: {machine()}\n")
+    print(f"Machine: {machine('offscreen')}\n")
     print("| Measure | Result |")
     print("|---|---|")
     print(

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -35,19 +34,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from benchlib import machine
+
 from engine.session import HISTORY_COLUMNS, History, Session, load_session, save_session
 from engine.training import StepRecord
-
-
-def machine() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        model = next(
-            (ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), "?"
-        )
-    except OSError:
-        model = platform.processor() or "?"
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
 def records(n: int, seed: int = 1):

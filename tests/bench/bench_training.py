@@ -24,8 +24,6 @@ Not collected by pytest (the file is not named test_*.py).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import sys
 import time
@@ -36,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import baseline_report_style as baseline  # noqa: E402
+from benchlib import machine  # noqa: E402
 
 from engine.training import Trainer, TrainingSettings  # noqa: E402
 
@@ -52,21 +51,6 @@ def random_model(k: int, seed: int = 1):
     x = [r.random() for _ in range(k)]
     m = [[[r.random() - 0.5 for _ in range(k)] for _ in range(k)] for _ in range(3)]
     return x, m[0], m[1], m[2]
-
-
-def machine_line() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()} "
-        f"({platform.python_implementation()}), {platform.system()}"
-    )
 
 
 def time_ours(k: int, n: int, repeats: int) -> float:
@@ -165,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             torch.set_num_threads(1)
 
     t_start = time.perf_counter()
-    print(f"Machine: {machine_line()}")
+    print(f"Machine: {machine()}")
     print(
         f"Batch size {BATCH}, learning rate {LR}, best of {repeats}; samples per second (higher is better)."
     )
