@@ -163,14 +163,12 @@ def derive(
     k = len(xv)
     _check_entry(matrix, i, j, k)
     values = forward(xv, Av, Bv, Cv)
-    if not math.isfinite(values["loss"]):  # type: ignore[arg-type]
+    if not math.isfinite(values["loss"]):
         raise NumericalOverflowError("the loss overflows a float64; the chain rule has no finite numbers")
     grads = backward(xv, Cv, values)
-    a, y, u, z, w = (values[n] for n in ("a", "y", "u", "z", "w"))
+    a, y, u, z, w = values["a"], values["y"], values["u"], values["z"], values["w"]
     dw, g = grads["dw"], grads["g"]
-    assert isinstance(a, list) and isinstance(y, list) and isinstance(u, list)
-    assert isinstance(z, list) and isinstance(w, list) and isinstance(dw, list) and isinstance(g, list)
-    engine_value = grads["d" + matrix][i][j]  # type: ignore[index]
+    engine_value = {"A": grads["dA"], "B": grads["dB"], "C": grads["dC"]}[matrix][i][j]
 
     terms: tuple[SumTerm, ...] = ()
     upstream_sum = 0.0
@@ -194,7 +192,7 @@ def derive(
             "∂o_j/∂net_j", f"∂y_{j}/∂a_{j}", f"σ′(a_{j})", f"σ(a_{j})(1 − σ(a_{j}))", sigmoid_prime(a[j])
         )
         product = xv[i] * (act.value * upstream.value)  # backward(): x_i · (σ′(a_j) · g_j)
-        intermediates = (
+        intermediates: tuple[tuple[str, str, float], ...] = (
             (f"a_{j}", f"Σ_i x_i A_i,{j}", a[j]),
             (f"σ(a_{j})", f"1 / (1 + e^(−a_{j}))", y[j]),
             (f"g_{j}", f"Σ_k C_{j},k · 2w_k", g[j]),
@@ -376,4 +374,4 @@ def _grads_at_x(x: Vector, A: Matrix, B: Matrix, C: Matrix) -> tuple[float, dict
     if not math.isfinite(loss):
         raise NumericalOverflowError("the loss overflows a float64; there is no gradient to follow")
     g = backward(x, C, values)
-    return loss, {"A": g["dA"], "B": g["dB"], "C": g["dC"]}  # type: ignore[dict-item]
+    return loss, {"A": g["dA"], "B": g["dB"], "C": g["dC"]}

@@ -280,7 +280,8 @@ def loss_at_columns(x: Sequence[float], A: Matrix, B: Matrix, C: Matrix) -> floa
     u = [sum(map(mul, x, col)) for col in zip(*B, strict=True)]
     z = list(map(add, map(sigmoid, a), u))
     w = [sum(map(mul, z, col)) for col in zip(*C, strict=True)]
-    return sum(map(mul, w, w))
+    loss: float = sum(map(mul, w, w))
+    return loss
 
 
 def mean_step(W: Matrix, S: Matrix, n: int, lr: float) -> tuple[float, Matrix, bool]:

@@ -29,7 +29,7 @@ import math
 from collections.abc import Sequence
 from numbers import Real
 from operator import mul
-from typing import TypeAlias
+from typing import TypeAlias, TypedDict
 
 Vector: TypeAlias = list[float]
 Matrix: TypeAlias = list[list[float]]
@@ -39,6 +39,27 @@ MATRIX_NAMES = ("A", "B", "C")
 #: Largest K the engine accepts; far past anything a person edits, small enough that a
 #: hostile file cannot ask for gigabytes (3·K² floats).
 MAX_K = 1024
+
+
+class ForwardValues(TypedDict):
+    """Every intermediate of the forward pass, under the report's names (K-vectors, and L)."""
+
+    a: Vector
+    y: Vector
+    u: Vector
+    z: Vector
+    w: Vector
+    loss: float
+
+
+class Gradients(TypedDict):
+    """The backward pass: the three weight gradients and the shared upstream terms."""
+
+    dA: Matrix
+    dB: Matrix
+    dC: Matrix
+    dw: Vector
+    g: Vector
 
 
 class NumericalOverflowError(ValueError):
@@ -143,7 +164,7 @@ def frobenius(m: Matrix) -> float:
 # --------------------------------------------------------------------------- the model
 
 
-def forward(x: Vector, A: Matrix, B: Matrix, C: Matrix) -> dict[str, Vector | float]:
+def forward(x: Vector, A: Matrix, B: Matrix, C: Matrix) -> ForwardValues:
     """The forward pass; returns every intermediate under the report's names.
 
     Keys: ``a, y, u, z, w`` (lists of K floats) and ``loss`` (a float).
@@ -158,14 +179,13 @@ def forward(x: Vector, A: Matrix, B: Matrix, C: Matrix) -> dict[str, Vector | fl
     return {"a": a, "y": y, "u": u, "z": z, "w": w, "loss": loss}
 
 
-def backward(x: Vector, C: Matrix, values: dict[str, Vector | float]) -> dict[str, Vector | Matrix]:
+def backward(x: Vector, C: Matrix, values: ForwardValues) -> Gradients:
     """The report's hand-derived gradients from the forward pass's ``values``.
 
     Returns ``dA, dB, dC`` (K×K, same layout as the weights) and the shared
     upstream terms ``dw`` (∂L/∂w = 2w) and ``g`` (∂L/∂z = C·2w).
     """
     a, z, w = values["a"], values["z"], values["w"]
-    assert isinstance(a, list) and isinstance(z, list) and isinstance(w, list)
     dw = [2.0 * wj for wj in w]  # ∂L/∂w_j
     g = [sum(map(mul, row, dw)) for row in C]  # g_i = Σ_j C_ij · 2w_j
     dC = [[zi * dwj for dwj in dw] for zi in z]  # ∂L/∂C_ij = 2w_j · z_i
@@ -196,11 +216,10 @@ def loss_and_grads(
     except OverflowError as exc:  # pragma: no cover - float ops saturate to inf instead
         raise NumericalOverflowError(f"the loss overflows a float64 ({exc})") from None
     loss = values["loss"]
-    assert isinstance(loss, float)
-    result = {"A": grads["dA"], "B": grads["dB"], "C": grads["dC"]}
+    result: dict[str, Matrix] = {"A": grads["dA"], "B": grads["dB"], "C": grads["dC"]}
     if not math.isfinite(loss):
         raise NumericalOverflowError(
-            f"the loss overflows a float64 (|w| reaches {max(abs(v) for v in values['w']):.3g})"  # type: ignore[union-attr]
+            f"the loss overflows a float64 (|w| reaches {max(abs(v) for v in values['w']):.3g})"
         )
     for name, grad in result.items():
         for i, row in enumerate(grad):

@@ -144,9 +144,7 @@ def plan_step(
     samples = []
     for s, row in zip(indices, rows, strict=True):
         v = forward(row, Av, Bv, Cv)
-        samples.append(
-            SampleForward(s, row, *(list(v[n]) for n in ("a", "y", "u", "z", "w")), float(v["loss"]))
-        )  # type: ignore[arg-type]
+        samples.append(SampleForward(s, row, v["a"], v["y"], v["u"], v["z"], v["w"], v["loss"]))
     per_sample = tuple(per_sample_grads(rows, Av, Bv, Cv))
     batch_loss, mean_grads = batch_loss_and_grads(rows, Av, Bv, Cv)
     lr = float(settings.learning_rate)
