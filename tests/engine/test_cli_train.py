@@ -38,7 +38,9 @@ def test_default_trains_the_report_example_with_the_reports_settings(tmp_path, c
     assert s.divergence is None
     before, after = _loss(report.model), _loss(s.model)
     assert after < before / 2  # the report: "the loss has gone down drastically"
-    assert s.history[-1].loss_at_x == after
+    # The trainer's kernel and the plain formulas add in the same order; bit-equal on 3.11, and
+    # within a rounding on 3.12+, whose sum() compensates.
+    assert s.history[-1].loss_at_x == pytest.approx(after, rel=1e-12, abs=0)
     stdout, stderr = capsys.readouterr()
     assert stderr == ""  # not a terminal: no progress bar
     assert "Trained the report example: 100 steps (1–100)" in stdout

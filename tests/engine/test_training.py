@@ -102,7 +102,7 @@ def _plain_run(x, A, B, C, s: TrainingSettings, start_step=0, start_epoch=0):
 EXACT = sys.version_info < (3, 12)
 
 
-def _close(a: float, b: float, rel: float = 1e-15) -> bool:
+def _close(a: float, b: float, rel: float = 1e-12) -> bool:
     if EXACT:
         return a == b
     return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
@@ -124,7 +124,7 @@ def test_report_example_loss_at_x_falls_by_more_than_half(report_example):
     assert {r.epoch for r in records} == {1}
     assert records[-1].loss_at_x < start / 2  # the report: 44.06 -> 18.8
     assert trainer.divergence is None
-    assert loss_and_grads(x, *trainer.weights())[0] == records[-1].loss_at_x
+    assert _close(loss_and_grads(x, *trainer.weights())[0], records[-1].loss_at_x)
 
 
 def test_one_step_equals_the_hand_computation(report_example):
@@ -410,7 +410,7 @@ def test_the_fast_batch_path_equals_averaging_the_plain_formulas(batch):
         assert all(
             _close(g, w) for rg, rw in zip(got, want, strict=True) for g, w in zip(rg, rw, strict=True)
         )
-    assert kernels.loss_at(X[0], A, B, C) == loss_and_grads(X[0], A, B, C)[0]
+    assert _close(kernels.loss_at(X[0], A, B, C), loss_and_grads(X[0], A, B, C)[0])
     unrolled_step = kernels.step_function(len(A))(X, A, B, C, X[-1], 0.25)
     columns_step = kernels.step_columns(X, A, B, C, X[-1], 0.25)
     for got, want in zip(unrolled_step, columns_step, strict=True):
@@ -420,7 +420,7 @@ def test_the_fast_batch_path_equals_averaging_the_plain_formulas(batch):
             )
         else:
             assert _close(got, want)
-    assert kernels.loss_at_columns(X[0], A, B, C) == kernels.loss_at(X[0], A, B, C)
+    assert _close(kernels.loss_at_columns(X[0], A, B, C), kernels.loss_at(X[0], A, B, C))
 
 
 def test_the_column_path_serves_k_beyond_the_unrolled_limit():
