@@ -52,7 +52,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from engine.model import MATRIX_NAMES, backward, forward, validate_model
+from engine.model import MATRIX_NAMES, backward, forward
 from engine.session import History, Model, Session, save_session
 from engine.training import Divergence, StepRecord, Trainer, TrainingSettings
 from gui.undo import Snapshot, SnapshotCommand, TrainingRunCommand
@@ -110,8 +110,7 @@ def _model_blocks(model: Model) -> dict[str, Matrix]:
 
 
 def _make_model(x: Sequence[float], A: Matrix, B: Matrix, C: Matrix) -> Model:
-    xv, Av, Bv, Cv = validate_model(list(x), A, B, C)
-    return Model(xv, Av, Bv, Cv)
+    return Model(list(x), A, B, C)  # Model validates (and copies) on construction
 
 
 class Document(QObject):
