@@ -3,7 +3,7 @@
 Standard library only; nothing here imports Qt (a contract in pyproject.toml and a test enforce it).
 """
 
-from engine.model import (
+from backprop_lab.engine.model import (
     MATRIX_NAMES,
     NumericalOverflowError,
     backward,
@@ -14,7 +14,7 @@ from engine.model import (
     validate_model,
 )
 
-__version__ = "0.1.0"
+from backprop_lab import __version__
 
 __all__ = [
     "MATRIX_NAMES",

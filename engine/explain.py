@@ -31,8 +31,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from engine import kernels
-from engine.model import (
+from backprop_lab.engine import kernels
+from backprop_lab.engine.model import (
     MATRIX_NAMES,
     Matrix,
     NumericalOverflowError,
@@ -42,7 +42,7 @@ from engine.model import (
     sigmoid_prime,
     validate_model,
 )
-from engine.training import batch_loss_and_grads
+from backprop_lab.engine.training import batch_loss_and_grads
 
 Cell = tuple[int, int]
 

@@ -48,7 +48,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import mul
 
-from engine.model import (
+from backprop_lab.engine.model import (
     MATRIX_NAMES,
     Matrix,
     NumericalOverflowError,

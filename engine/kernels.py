@@ -33,7 +33,7 @@ from itertools import chain
 from operator import add, mul
 from typing import TypeAlias
 
-from engine.model import Matrix, sigmoid
+from backprop_lab.engine.model import Matrix, sigmoid
 
 #: Largest K with generated, unrolled kernels. They beat the columns at every K measured (~4× at
 #: K = 3, ~1.4× from 16 to 64), but the source grows as K² lines and is compiled on first use (once

@@ -20,7 +20,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 
-from engine.model import MAX_K
+from backprop_lab.engine.model import MAX_K
 
 Matrix = list[list[float]]
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engine.model import forward, loss_and_grads
+from backprop_lab.engine.model import forward, loss_and_grads
 
 Matrix = list[list[float]]
 
@@ -135,7 +135,7 @@ def _loss(m: ModelValues) -> float | None:
 def _run_checks(
     m: ModelValues, *, torch: bool, progress: Callable[[int, int], None] | None = None
 ) -> tuple[Verification, ...]:
-    from engine.gradcheck import finite_difference_check
+    from backprop_lab.engine.gradcheck import finite_difference_check
 
     checks: list[Verification] = []
     if m.K > CHECK_MAX_K:
@@ -153,7 +153,7 @@ def _run_checks(
     except ValueError as exc:
         checks.append(Verification("finite differences", None, f"Could not run: {exc}"))
     if torch:
-        from engine.torch_check import torch_available, torch_check
+        from backprop_lab.engine.torch_check import torch_available, torch_check
 
         if torch_available():
             try:
@@ -227,7 +227,7 @@ def gather_report_data(
     divergence = getattr(session, "divergence", None)
     when = (now or _dt.datetime.now(_dt.UTC)).astimezone(_dt.UTC).replace(microsecond=0)
 
-    from engine import __version__ as exporter_version
+    from backprop_lab.engine import __version__ as exporter_version
 
     facts: list[tuple[str, str]] = [
         ("session", session.name or "(unnamed)"),
@@ -243,7 +243,7 @@ def gather_report_data(
         ("Python", platform.python_version()),
     ]
     if any(v.report is not None and "torch" in v.method.lower() for v in checks):
-        from engine.torch_check import TorchUnavailable, torch_version
+        from backprop_lab.engine.torch_check import TorchUnavailable, torch_version
 
         try:
             facts.append(("PyTorch", torch_version()))

@@ -15,8 +15,8 @@ def resource_path(relative: str) -> Path:
     in_checkout = _SOURCE_TREE / relative
     if in_checkout.exists():
         return in_checkout
-    # Installed from a wheel: resources/ was packaged as backprop_lab_resources.
-    return Path(str(resources.files("backprop_lab_resources").joinpath(relative)))
+    # Installed from a wheel: resources/ was packaged as backprop_lab.resources.
+    return Path(str(resources.files("backprop_lab.resources").joinpath(relative)))
 
 
 REPORT_EXAMPLE = "examples/report-example.json"

@@ -47,10 +47,10 @@ from numbers import Real
 from operator import le
 from typing import Any
 
-from engine import __version__
-from engine.atomic import atomic_write_bytes
-from engine.model import MAX_K, Matrix, Vector, validate_model
-from engine.training import Divergence, StepRecord, Trainer, TrainingSettings
+from backprop_lab.engine import __version__
+from backprop_lab.engine.atomic import atomic_write_bytes
+from backprop_lab.engine.model import MAX_K, Matrix, Vector, validate_model
+from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
 
 __all__ = [
     "FORMAT",
@@ -365,7 +365,7 @@ class Session:
     @classmethod
     def report_example(cls) -> Session:
         """The report's worked example (x, A, B, the reconstructed C, the report's lr and N)."""
-        from engine.resources import report_example_path
+        from backprop_lab.engine.resources import report_example_path
 
         path = report_example_path()
         session = load_session(path)

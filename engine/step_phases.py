@@ -22,9 +22,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine import kernels
-from engine.model import MATRIX_NAMES, Matrix, Vector, forward, frobenius
-from engine.training import (
+from backprop_lab.engine import kernels
+from backprop_lab.engine.model import MATRIX_NAMES, Matrix, Vector, forward, frobenius
+from backprop_lab.engine.training import (
     StepRecord,
     Trainer,
     TrainingSettings,

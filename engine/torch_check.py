@@ -24,8 +24,14 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from engine.gradcheck import CheckReport, compare_entry, make_report, rounding_scales
-from engine.model import MATRIX_NAMES, Matrix, NumericalOverflowError, loss_and_grads, validate_model
+from backprop_lab.engine.gradcheck import CheckReport, compare_entry, make_report, rounding_scales
+from backprop_lab.engine.model import (
+    MATRIX_NAMES,
+    Matrix,
+    NumericalOverflowError,
+    loss_and_grads,
+    validate_model,
+)
 
 #: Relative tolerance of the PyTorch check (both sides are float64 evaluations of one formula).
 TORCH_RTOL = 1e-9

@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import TypeVar
 
-from engine import kernels
-from engine.model import Matrix, loss_and_grads, validate_model, validate_vector
+from backprop_lab.engine import kernels
+from backprop_lab.engine.model import Matrix, loss_and_grads, validate_model, validate_vector
 
 __all__ = [
     "MAX_EPOCHS",

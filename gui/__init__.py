@@ -1,6 +1,6 @@
 """Backprop Lab's desktop window: PySide6 + pyqtgraph over the Qt-free engine.
 
-Importing this package does not import Qt; ``gui.MainWindow`` loads it on first use, so the
+Importing this package does not import Qt; ``backprop_lab.gui.MainWindow`` loads it on first use, so the
 command line's non-GUI commands stay fast.
 """
 
@@ -13,7 +13,7 @@ __all__ = ["MainWindow"]
 
 def __getattr__(name: str) -> Any:
     if name == "MainWindow":
-        from gui.main_window import MainWindow
+        from backprop_lab.gui.main_window import MainWindow
 
         return MainWindow
-    raise AttributeError(f"module 'gui' has no attribute {name!r}")
+    raise AttributeError(f"module 'backprop_lab.gui' has no attribute {name!r}")

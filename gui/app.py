@@ -42,8 +42,8 @@ def run_app(argv: Sequence[str]) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "backprop-lab"])
     app.setApplicationDisplayName(APPLICATION)
 
-    from engine.session import SessionError
-    from gui.main_window import MainWindow
+    from backprop_lab.engine.session import SessionError
+    from backprop_lab.gui.main_window import MainWindow
 
     exit_after_show = bool(os.environ.get(EXIT_AFTER_SHOW))
     path = args[0] if args else None

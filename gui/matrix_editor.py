@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QSizePolicy, QTableView, QToolTip
-
-from engine.matrix_text import (
+from backprop_lab.engine.matrix_text import (
     format_latex_bmatrix,
     format_markdown,
     format_python,
     format_tsv,
     parse_matrix_text,
 )
-from gui.matrix_model import MatrixModel
+from backprop_lab.gui.matrix_model import MatrixModel
+from PySide6.QtCore import QModelIndex, QPoint, Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QSizePolicy, QTableView, QToolTip
 
 ROW_HEIGHT = 24
 MIN_COLUMN_WIDTH = 78

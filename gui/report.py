@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from backprop_lab.engine.report_data import CURVE_LABELS, ReportData, gather_report_data, render_html
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QPointF, QRectF, QSize, QSizeF, Qt, QUrl
 from PySide6.QtGui import (
     QColor,
@@ -44,8 +45,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QWidget
-
-from engine.report_data import CURVE_LABELS, ReportData, gather_report_data, render_html
 
 __all__ = [
     "PLOT_SIZE",
@@ -633,7 +632,7 @@ def grab_window(window: QWidget) -> QPixmap:
 def _main_window_for(session: Any) -> QWidget:
     """A MainWindow showing (a copy of) ``session``, built offscreen for the command line."""
     try:
-        from gui.main_window import MainWindow
+        from backprop_lab.gui.main_window import MainWindow
     except ImportError as exc:
         raise ReportError(
             f"window.png needs the main window (gui.main_window), which cannot be imported: {exc}"

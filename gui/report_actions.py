@@ -18,13 +18,12 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from backprop_lab.engine.atomic import atomic_write_bytes
+from backprop_lab.engine.report_data import ReportData, gather_report_data
+from backprop_lab.engine.session import Session
 from PySide6.QtCore import QObject, QSettings, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
-
-from engine.atomic import atomic_write_bytes
-from engine.report_data import ReportData, gather_report_data
-from engine.session import Session
 
 PNG_FILTER = "PNG images (*.png)"
 REPORT_DIR_KEY = "session/lastReportDirectory"
@@ -183,7 +182,7 @@ class ReportActions(QObject):
             self.document.notify("The report was not exported")
             self.reportExported.emit(None)
             return
-        from gui.report import ReportError, export_report
+        from backprop_lab.gui.report import ReportError, export_report
 
         self.window.statusBar().clearMessage()  # "Exporting…" does not belong in the screenshot
         self._set_busy(True)
@@ -225,7 +224,7 @@ class ReportActions(QObject):
 
     def save_screenshot_to(self, which: str, path: str | Path) -> bool:
         """Write a PNG of the window or the plot to ``path`` (atomic); False, with a message, on failure."""
-        from gui.report import ReportError, png_bytes
+        from backprop_lab.gui.report import ReportError, png_bytes
 
         widget = self._screenshot_widget(which)
         if widget is None:

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import math
 
+from backprop_lab.engine.model import MATRIX_NAMES
+from backprop_lab.engine.step_phases import PHASES, StepPlan, plan_step
+from backprop_lab.gui.document import Document
+from backprop_lab.gui.matrix_model import diverging_color, format_value, text_color
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QFontDatabase
 from PySide6.QtWidgets import (
@@ -30,11 +34,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from engine.model import MATRIX_NAMES
-from engine.step_phases import PHASES, StepPlan, plan_step
-from gui.document import Document
-from gui.matrix_model import diverging_color, format_value, text_color
 
 #: Rows of per-sample tables shown before "… n more" (a batch can be the whole data set).
 MAX_SAMPLE_ROWS = 200
@@ -291,7 +290,7 @@ class StepThroughDialog(QDialog):
         n = len(p.per_sample)
         rows = min(n, MAX_SAMPLE_ROWS)
         t = _table(rows, ["sample", "L(x_s)", "‖∂L/∂A‖", "‖∂L/∂B‖", "‖∂L/∂C‖"], "stepGradientsTable")
-        from engine.model import frobenius
+        from backprop_lab.engine.model import frobenius
 
         for r in range(rows):
             loss, grads = p.per_sample[r]

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QUndoCommand
 
 if TYPE_CHECKING:
-    from engine.session import History, Model
-    from engine.training import Divergence
-    from gui.document import Document
+    from backprop_lab.engine.session import History, Model
+    from backprop_lab.engine.training import Divergence
+    from backprop_lab.gui.document import Document
 
 
 @dataclass(frozen=True)

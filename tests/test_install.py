@@ -3,7 +3,7 @@
 The wheel is built from a copy of the project's packaged files (so the checkout gets no
 build/ or egg-info) and installed with ``--no-deps`` into a new virtual environment that has
 neither PySide6 nor numpy nor PyTorch: ``check`` needs none of them. The built-in example must
-come from the installed ``backprop_lab_resources`` package, not from the checkout.
+come from the installed ``backprop_lab.resources`` package, not from the checkout.
 
 Building uses the running interpreter's setuptools when it can build a wheel by itself
 (setuptools ≥ 70.1, or the ``wheel`` package); otherwise pip's isolated build fetches
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGED = ("pyproject.toml", "README.md", "LICENSE", "engine", "gui", "resources")
+PACKAGED = ("pyproject.toml", "README.md", "LICENSE", "backprop_lab", "engine", "gui", "resources")
 
 
 def _version(name: str) -> tuple[int, ...]:
@@ -107,11 +107,25 @@ def test_pip_install_then_check_prints_the_reports_numbers(tmp_path):
         [
             str(python),
             "-c",
-            "import engine.resources as r, importlib.util as u; "
-            "print(r.report_example_path()); print(u.find_spec('PySide6'))",
+            "import backprop_lab.engine.resources as r, importlib.util as u, sysconfig; "
+            "print(r.report_example_path()); print(u.find_spec('PySide6')); "
+            "print(sysconfig.get_paths()['purelib'])",
         ],
         tmp_path,
     )
-    example, qt = where.stdout.split()
-    assert Path(example).is_relative_to(venv) and "backprop_lab_resources" in example
+    example, qt, purelib = where.stdout.split()
+    assert Path(example).is_relative_to(venv) and "backprop_lab/resources" in example
     assert qt == "None"  # check ran in an environment without Qt at all
+    # One import namespace: nothing of ours at the top of site-packages but backprop_lab/.
+    top = {p.name for p in Path(purelib).iterdir() if not p.name.endswith(".dist-info")}
+    assert "backprop_lab" in top
+    assert not top & {"engine", "gui", "resources", "backprop_lab_resources"}, top
+    shipped = {p.name for p in (Path(purelib) / "backprop_lab" / "resources").rglob("*")}
+    assert not any(name.endswith(".png") for name in shipped), shipped  # README images stay out
+
+
+def test_python_dash_m_backprop_lab_is_the_command(tmp_path):
+    """``python -m backprop_lab`` runs the same entry point as the ``backprop-lab`` script."""
+    result = _run([sys.executable, "-m", "backprop_lab", "check"], ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith("check passed")

@@ -46,14 +46,14 @@ def settle(ms: int) -> None:
 
 
 def settings():
-    from engine.training import TrainingSettings
+    from backprop_lab.engine.training import TrainingSettings
 
     return TrainingSettings(learning_rate=0.01, batch_size=10, n_samples=1000, epochs=EPOCHS, seed=0)
 
 
 def headless_run() -> tuple[float, int]:
-    from engine.session import Session
-    from engine.training import Trainer
+    from backprop_lab.engine.session import Session
+    from backprop_lab.engine.training import Trainer
 
     m = Session.report_example().model
     trainer = Trainer(m.x, m.A, m.B, m.C, settings())
@@ -66,7 +66,7 @@ def headless_run() -> tuple[float, int]:
 
 def window_run(app: QApplication, probe: bool) -> tuple[float, int, list[float]]:
     """Train the report example in a shown window; optionally a 5 ms timer records its gaps."""
-    from gui.main_window import MainWindow
+    from backprop_lab.gui.main_window import MainWindow
 
     window = MainWindow()
     window.show()
@@ -112,7 +112,7 @@ def startup_times(repeats: int) -> list[float]:
     for _ in range(repeats):
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gui.launcher"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-m", "backprop_lab.cli"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
         )
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -125,9 +125,9 @@ def startup_times(repeats: int) -> list[float]:
 
 def big_plot(app: QApplication, n: int) -> dict[str, float]:
     """setData + repaint of the plot with ``n`` points: initial load, then programmatic pans and zooms."""
-    from engine.session import History
-    from gui.document import Document
-    from gui.plot_panel import PlotPanel
+    from backprop_lab.engine.session import History
+    from backprop_lab.gui.document import Document
+    from backprop_lab.gui.plot_panel import PlotPanel
 
     steps = np.arange(1, n + 1, dtype=np.float64)
     rng = np.random.default_rng(0)

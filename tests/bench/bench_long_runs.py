@@ -83,14 +83,14 @@ def run_to_end(window) -> float:
 
 
 def settings(steps: int):
-    from engine.training import TrainingSettings
+    from backprop_lab.engine.training import TrainingSettings
 
     # Batch size 1 over 1,000 inputs: one step per input, steps / 1,000 epochs.
     return TrainingSettings(learning_rate=0.001, batch_size=1, n_samples=1000, epochs=steps // 1000, seed=0)
 
 
 def engine_throughput(steps: int = 200_000) -> float:
-    from engine.session import Session
+    from backprop_lab.engine.session import Session
 
     s = Session.report_example()
     trainer = s.make_trainer(settings(steps))
@@ -102,8 +102,8 @@ def engine_throughput(steps: int = 200_000) -> float:
 
 
 def long_run(app: QApplication, folder: Path) -> dict[str, float]:
-    from engine.session import load_session
-    from gui.main_window import MainWindow
+    from backprop_lab.engine.session import load_session
+    from backprop_lab.gui.main_window import MainWindow
 
     window = MainWindow()
     window.show()
@@ -186,8 +186,8 @@ def long_run(app: QApplication, folder: Path) -> dict[str, float]:
 
 
 def k64_edits(app: QApplication, edits: int = 40) -> dict[str, float]:
-    from engine.session import Session
-    from gui.main_window import MainWindow
+    from backprop_lab.engine.session import Session
+    from backprop_lab.gui.main_window import MainWindow
 
     window = MainWindow()
     window.show()
@@ -214,7 +214,7 @@ def k64_edits(app: QApplication, edits: int = 40) -> dict[str, float]:
 
 
 def start_stop(app: QApplication, cycles: int = 100) -> dict[str, float]:
-    from gui.main_window import MainWindow
+    from backprop_lab.gui.main_window import MainWindow
 
     window = MainWindow()
     window.show()
@@ -263,7 +263,7 @@ def main() -> int:
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
     try:
-        from gui import recovery
+        from backprop_lab.gui import recovery
 
         recovery.set_recovery_directory(tempfile.mkdtemp())
     except (ImportError, AttributeError):

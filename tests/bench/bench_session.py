@@ -34,10 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from backprop_lab.engine.session import HISTORY_COLUMNS, History, Session, load_session, save_session
+from backprop_lab.engine.training import StepRecord
 from benchlib import machine
-
-from engine.session import HISTORY_COLUMNS, History, Session, load_session, save_session
-from engine.training import StepRecord
 
 
 def records(n: int, seed: int = 1):
@@ -49,7 +48,7 @@ def records(n: int, seed: int = 1):
 
 _PEAK = """
 import sys
-from engine.session import load_session
+from backprop_lab.engine.session import load_session
 
 
 def high_water_mark():

@@ -1,4 +1,4 @@
-"""Take resources/screenshot.png: the window at 1400×900 on the report example after a short run.
+"""Take docs/images/screenshot.png: the window at 1400×900 on the report example after a short run.
 
 Run under a real (virtual) X server so fonts and styles are the desktop's, not the offscreen
 platform's::
@@ -27,15 +27,15 @@ def wait(app: QApplication, condition, timeout_s: float = 60.0) -> None:
 
 
 def main(argv: list[str]) -> int:
-    out = Path(argv[0]) if argv else ROOT / "resources" / "screenshot.png"
+    out = Path(argv[0]) if argv else ROOT / "docs" / "images" / "screenshot.png"
     QCoreApplication.setOrganizationName("BackpropLab")
     QCoreApplication.setApplicationName("Backprop Lab")
     # A fresh preferences file: the default geometry, not whatever the last session left.
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
     app = QApplication([sys.argv[0]])
-    from engine.training import TrainingSettings
-    from gui.main_window import MainWindow
+    from backprop_lab.engine.training import TrainingSettings
+    from backprop_lab.gui.main_window import MainWindow
 
     window = MainWindow()
     window.resize(1400, 900)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from engine.resources import load_report_example_data
+from backprop_lab.engine.resources import load_report_example_data
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ import stat
 import sys
 
 import pytest
-
-from engine import atomic
-from engine.atomic import AtomicWriteError, atomic_write_bytes, atomic_write_text
+from backprop_lab.engine import atomic
+from backprop_lab.engine.atomic import AtomicWriteError, atomic_write_bytes, atomic_write_text
 
 OLD = b'{"old": "good contents"}\n'
 NEW = b'{"new": "contents"}\n' * 1000

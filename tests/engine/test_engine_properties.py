@@ -10,13 +10,17 @@ from __future__ import annotations
 import math
 import os
 
+import backprop_lab.engine.gradcheck as gradcheck
 import pytest
+from backprop_lab.engine.gradcheck import (
+    DEFAULT_EPS,
+    central_difference,
+    finite_difference_check,
+    rounding_scales,
+)
+from backprop_lab.engine.model import NumericalOverflowError, forward, loss_and_grads, sigmoid
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
-import engine.gradcheck as gradcheck
-from engine.gradcheck import DEFAULT_EPS, central_difference, finite_difference_check, rounding_scales
-from engine.model import NumericalOverflowError, forward, loss_and_grads, sigmoid
 
 CI = settings(
     max_examples=int(os.environ.get("BACKPROP_LAB_EXAMPLES", "40")),

@@ -1,4 +1,4 @@
-"""engine.explain and engine.step_phases: the chain rule of every entry, the loss along the gradient,
+"""backprop_lab.engine.explain and step_phases: the chain rule of every entry, the loss along the gradient,
 and one training step taken apart. No Qt here."""
 
 from __future__ import annotations
@@ -6,9 +6,8 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from engine.explain import derive, feeding_cells, loss_along_gradient
-from engine.model import (
+from backprop_lab.engine.explain import derive, feeding_cells, loss_along_gradient
+from backprop_lab.engine.model import (
     MATRIX_NAMES,
     NumericalOverflowError,
     forward,
@@ -16,9 +15,9 @@ from engine.model import (
     sigmoid,
     sigmoid_prime,
 )
-from engine.session import Session
-from engine.step_phases import PHASES, next_batch, plan_step
-from engine.training import Trainer, TrainingSettings, batch_loss_and_grads
+from backprop_lab.engine.session import Session
+from backprop_lab.engine.step_phases import PHASES, next_batch, plan_step
+from backprop_lab.engine.training import Trainer, TrainingSettings, batch_loss_and_grads
 
 
 def _models():

@@ -6,10 +6,9 @@ import math
 import sys
 from collections.abc import Callable
 
+import backprop_lab.engine.gradcheck as gradcheck
 import pytest
-
-import engine.gradcheck as gradcheck
-from engine.gradcheck import (
+from backprop_lab.engine.gradcheck import (
     DEFAULT_EPS,
     DEFAULT_RTOL,
     SWEEP_EPS,
@@ -20,7 +19,7 @@ from engine.gradcheck import (
     finite_difference_check,
     rounding_scales,
 )
-from engine.model import NumericalOverflowError, forward, loss_and_grads, sigmoid
+from backprop_lab.engine.model import NumericalOverflowError, forward, loss_and_grads, sigmoid
 
 Difference = Callable[[Callable[[list[float]], float], list[float], int, float], float]
 

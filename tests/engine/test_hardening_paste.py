@@ -19,12 +19,11 @@ import time
 import tracemalloc
 
 import pytest
+from backprop_lab.engine import matrix_text
+from backprop_lab.engine.matrix_text import MAX_TEXT_CHARS, parse_matrix_text
+from backprop_lab.engine.model import MAX_K
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from engine import matrix_text
-from engine.matrix_text import MAX_TEXT_CHARS, parse_matrix_text
-from engine.model import MAX_K
 
 FUZZ = settings(
     max_examples=400,

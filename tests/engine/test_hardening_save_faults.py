@@ -14,11 +14,11 @@ import io
 import os
 
 import pytest
+from backprop_lab.engine.atomic import AtomicWriteError
+from backprop_lab.engine.session import Session, SessionError, dumps_session, load_session, save_session
+from backprop_lab.engine.training import TrainingSettings
 
-from engine import cli_train
-from engine.atomic import AtomicWriteError
-from engine.session import Session, SessionError, dumps_session, load_session, save_session
-from engine.training import TrainingSettings
+from backprop_lab import train as cli_train
 
 ERRNOS = {
     "ENOSPC": (errno.ENOSPC, "No space left on device"),
@@ -198,7 +198,7 @@ def test_the_longest_legal_file_name_saves(tmp_path):
 
 
 def test_a_session_too_big_to_load_back_is_refused_before_touching_the_file(saved, monkeypatch):
-    from engine import session as session_module
+    from backprop_lab.engine import session as session_module
 
     path, old_bytes, old_session = saved
     monkeypatch.setattr(session_module, "MAX_FILE_BYTES", 1000)

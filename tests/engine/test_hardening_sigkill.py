@@ -20,8 +20,7 @@ import time
 from array import array
 
 import pytest
-
-from engine.session import History, Session, load_session, save_session
+from backprop_lab.engine.session import History, Session, load_session, save_session
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")
 
@@ -49,7 +48,7 @@ def _big_session() -> Session:
 
 def _run(out) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "gui.launcher", "train", str(out), *ARGS, "-o", str(out)],
+        [sys.executable, "-m", "backprop_lab.cli", "train", str(out), *ARGS, "-o", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from engine import loss_and_grads
-from engine.model import forward, sigmoid, sigmoid_prime
+from backprop_lab.engine import loss_and_grads
+from backprop_lab.engine.model import forward, sigmoid, sigmoid_prime
 
 
 def _rel(a: float, b: float) -> float:

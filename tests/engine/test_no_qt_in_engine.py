@@ -18,13 +18,30 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE = ROOT / "engine"
-FORBIDDEN = frozenset({"PySide6", "shiboken6", "PyQt5", "PyQt6", "pyqtgraph", "numpy", "gui", "torch"})
+FORBIDDEN = frozenset({"PySide6", "shiboken6", "PyQt5", "PyQt6", "pyqtgraph", "numpy", "torch"})
+#: Parts of Backprop Lab above the engine: the window and the command line.
+FORBIDDEN_OWN = (
+    "backprop_lab.gui",
+    "backprop_lab.check",
+    "backprop_lab.train",
+    "backprop_lab.report",
+    "backprop_lab.cli",
+)
 #: The one place PyTorch may be imported: inside a function of engine/torch_check.py.
 LAZY_TORCH = "torch_check.py"
 
 
 def _engine_modules() -> list[str]:
-    return sorted(f"engine.{p.stem}" if p.stem != "__init__" else "engine" for p in ENGINE.glob("*.py"))
+    return sorted(
+        f"backprop_lab.engine.{p.stem}" if p.stem != "__init__" else "backprop_lab.engine"
+        for p in ENGINE.glob("*.py")
+    )
+
+
+def _is_forbidden(name: str) -> bool:
+    return name.split(".")[0] in FORBIDDEN or any(
+        name == own or name.startswith(own + ".") for own in FORBIDDEN_OWN
+    )
 
 
 def forbidden_imports(source: str, filename: str) -> list[str]:
@@ -41,7 +58,9 @@ def forbidden_imports(source: str, filename: str) -> list[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
+            # ``from backprop_lab import check`` imports backprop_lab.check.
+            module = node.module
+            names = [module] if _is_forbidden(module) else [f"{module}.{a.name}" for a in node.names]
         elif isinstance(node, ast.Call):
             func = node.func
             callee = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
@@ -51,7 +70,7 @@ def forbidden_imports(source: str, filename: str) -> list[str]:
                     names = [first.value]
         for name in names:
             top = name.split(".")[0]
-            if top not in FORBIDDEN:
+            if not _is_forbidden(name):
                 continue
             if top == "torch" and Path(filename).name == LAZY_TORCH and id(node) in in_function:
                 continue
@@ -61,12 +80,19 @@ def forbidden_imports(source: str, filename: str) -> list[str]:
 
 def test_importing_every_engine_module_pulls_in_no_qt_numpy_or_torch():
     modules = _engine_modules()
-    assert {"engine", "engine.model", "engine.gradcheck", "engine.torch_check", "engine.cli"} <= set(modules)
+    assert {
+        "backprop_lab.engine",
+        "backprop_lab.engine.model",
+        "backprop_lab.engine.gradcheck",
+        "backprop_lab.engine.torch_check",
+    } <= set(modules)
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}:\n"
         "    importlib.import_module(name)\n"
-        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {sorted(FORBIDDEN)!r})\n"
+        f"own = {FORBIDDEN_OWN!r}\n"
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {sorted(FORBIDDEN)!r}\n"
+        "             or any(m == o or m.startswith(o + '.') for o in own))\n"
         "print(bad)\n"
     )
     result = subprocess.run(
@@ -99,11 +125,13 @@ def test_torch_check_imports_torch_only_inside_a_function():
             ["cli.py:2: imports PySide6.QtCore"],
         ),
         ("import importlib\nimportlib.import_module('pyqtgraph')\n", "x.py", ["x.py:2: imports pyqtgraph"]),
-        ("from gui import MainWindow\n", "x.py", ["x.py:1: imports gui"]),
+        ("from backprop_lab.gui import MainWindow\n", "x.py", ["x.py:1: imports backprop_lab.gui"]),
+        ("from backprop_lab import check\n", "x.py", ["x.py:1: imports backprop_lab.check"]),
+        ("import backprop_lab.check\n", "x.py", ["x.py:1: imports backprop_lab.check"]),
         ("import torch\n", "torch_check.py", ["torch_check.py:1: imports torch"]),
         ("def f():\n    import torch\n", "gradcheck.py", ["gradcheck.py:2: imports torch"]),
         ("def f():\n    import torch\n", "torch_check.py", []),
-        ("from engine.model import forward\nimport math\n", "x.py", []),
+        ("from backprop_lab.engine.model import forward\nimport math\n", "x.py", []),
     ],
 )
 def test_the_guard_itself_finds_forbidden_imports(source, filename, expected):

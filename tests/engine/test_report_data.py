@@ -7,20 +7,19 @@ import re
 import subprocess
 import sys
 
+import backprop_lab.engine.gradcheck as gradcheck
 import pytest
-
-import engine.gradcheck as gradcheck
-from engine.model import loss_and_grads
-from engine.report_data import (
+from backprop_lab.engine.model import loss_and_grads
+from backprop_lab.engine.report_data import (
     CHECK_MAX_K,
     SHOW_COLS,
     SHOW_ROWS,
     gather_report_data,
     render_html,
 )
-from engine.session import Session
-from engine.torch_check import torch_available
-from engine.training import Divergence, TrainingSettings
+from backprop_lab.engine.session import Session
+from backprop_lab.engine.torch_check import torch_available
+from backprop_lab.engine.training import Divergence, TrainingSettings
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 HOSTILE = "<script>alert(1)</script>"

@@ -11,11 +11,10 @@ import sys
 from array import array
 from pathlib import Path
 
+import backprop_lab.engine.session as session_module
 import pytest
-
-import engine.session as session_module
-from engine.resources import load_report_example_data, report_example_path
-from engine.session import (
+from backprop_lab.engine.resources import load_report_example_data, report_example_path
+from backprop_lab.engine.session import (
     FORMAT,
     FORMAT_VERSION,
     HISTORY_COLUMNS,
@@ -31,7 +30,7 @@ from engine.session import (
     session_from_dict,
     session_to_dict,
 )
-from engine.training import Divergence, StepRecord, TrainingSettings
+from backprop_lab.engine.training import Divergence, StepRecord, TrainingSettings
 
 SEED_EXAMPLE = Path("/work/shared/seed/seed-example.json")
 SMALL = TrainingSettings(learning_rate=0.05, batch_size=5, n_samples=40, epochs=2, seed=3)

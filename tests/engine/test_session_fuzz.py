@@ -9,10 +9,7 @@ import json
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from engine.session import (
+from backprop_lab.engine.session import (
     Session,
     SessionError,
     dumps_session,
@@ -20,7 +17,9 @@ from engine.session import (
     session_from_dict,
     session_to_dict,
 )
-from engine.training import Divergence, TrainingSettings
+from backprop_lab.engine.training import Divergence, TrainingSettings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 FUZZ = settings(
     max_examples=150,

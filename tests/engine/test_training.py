@@ -12,12 +12,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from engine import kernels
-from engine.model import frobenius, loss_and_grads
-from engine.training import (
+from backprop_lab.engine import kernels
+from backprop_lab.engine.model import frobenius, loss_and_grads
+from backprop_lab.engine.training import (
     MAX_SAMPLES,
     MAX_TRAINING_VALUES,
     Divergence,
@@ -31,6 +28,8 @@ from engine.training import (
     generate_samples,
     per_sample_grads,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -246,8 +245,8 @@ def test_same_session_settings_and_seed_give_bit_identical_runs():
 def test_a_fresh_process_with_another_hash_seed_gives_the_same_bits(report_example):
     script = textwrap.dedent(
         """
-        from engine.resources import load_report_example_data
-        from engine.training import Trainer, TrainingSettings
+        from backprop_lab.engine.resources import load_report_example_data
+        from backprop_lab.engine.training import Trainer, TrainingSettings
         m = load_report_example_data()["model"]
         t = Trainer(m["x"], m["A"], m["B"], m["C"], TrainingSettings(0.02, 7, 60, 2, 11))
         print([(r.step, r.epoch, r.batch_loss.hex(), r.loss_at_x.hex()) for r in t.steps()])

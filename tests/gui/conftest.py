@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from backprop_lab.gui.app import APPLICATION, ORGANIZATION
 from PySide6.QtCore import QCoreApplication, QSettings, Qt, QThread
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMenu, QMessageBox
-
-from gui.app import APPLICATION, ORGANIZATION
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +26,7 @@ def _isolated_settings(qapp, tmp_path):
 @pytest.fixture(autouse=True)
 def _isolated_recovery(tmp_path):
     """Crash-recovery copies (gui.recovery) go to a temporary folder too, never to the user's."""
-    from gui import recovery
+    from backprop_lab.gui import recovery
 
     recovery.set_recovery_directory(tmp_path / "recovery")
     yield tmp_path / "recovery"
@@ -129,7 +128,7 @@ def _no_leftover_windows(qapp):
 @pytest.fixture
 def window(qtbot):
     """The main window on the report example, shown (offscreen)."""
-    from gui.main_window import MainWindow
+    from backprop_lab.gui.main_window import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)
@@ -140,7 +139,7 @@ def window(qtbot):
 
 @pytest.fixture
 def document(qapp):
-    from gui.document import Document
+    from backprop_lab.gui.document import Document
 
     doc = Document()
     yield doc

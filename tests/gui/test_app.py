@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from gui.app import EXIT_AFTER_SHOW, run_app
+from backprop_lab.gui.app import EXIT_AFTER_SHOW, run_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +22,7 @@ def start(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
         "HOME": str(tmp_path),
     }
     return subprocess.run(
-        [sys.executable, "-W", "error", "-m", "gui.launcher", *args],
+        [sys.executable, "-W", "error", "-m", "backprop_lab.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

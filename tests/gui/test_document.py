@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from engine.resources import load_report_example_data
-from engine.session import Session, load_session
-from engine.training import StepRecord, TrainingSettings
-from gui.document import Document
+from backprop_lab.engine.resources import load_report_example_data
+from backprop_lab.engine.session import Session, load_session
+from backprop_lab.engine.training import StepRecord, TrainingSettings
+from backprop_lab.gui.document import Document
 
 
 def record(step: int, epoch: int = 1) -> StepRecord:

@@ -16,17 +16,16 @@ import threading
 import tracemalloc
 
 import pytest
+from backprop_lab.engine.model import loss_and_grads
+from backprop_lab.engine.report_data import gather_report_data
+from backprop_lab.engine.session import Session, load_session
+from backprop_lab.engine.training import Trainer, TrainingSettings
+from backprop_lab.gui.main_window import MainWindow
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QThread, QTimer
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QApplication, QTableView
-
-from engine.model import loss_and_grads
-from engine.report_data import gather_report_data
-from engine.session import Session, load_session
-from engine.training import Trainer, TrainingSettings
-from gui.main_window import MainWindow
 
 WAIT = 60_000  # generous: a loaded 2-core machine
 COUNTS: dict[str, int] = {}
@@ -135,7 +134,7 @@ def test_a_report_export_failing_half_way_says_so_and_loses_nothing(
     win, qtbot, dialogs, monkeypatch, tmp_path
 ):
     window = win
-    from gui import report
+    from backprop_lab.gui import report
 
     window.document.set_entry("A", 1, 1, 0.625)  # unsaved work that must survive
     real_write = report._write_file
@@ -179,7 +178,7 @@ def test_a_report_export_failing_half_way_says_so_and_loses_nothing(
 def test_a_hostile_recovery_copy_is_reported_and_moved_aside(
     make_win, dialogs, monkeypatch, _isolated_recovery, hostile
 ):
-    from gui import recovery
+    from backprop_lab.gui import recovery
 
     monkeypatch.setattr(recovery, "ask_restore", lambda *a, **k: "restore")
     folder = _isolated_recovery
@@ -329,7 +328,7 @@ hostile_strings = st.lists(
 
 
 def test_hostile_strings_reach_the_pdf_as_text(qtbot):
-    from gui.report import layout_report, render_report_pdf
+    from backprop_lab.gui.report import layout_report, render_report_pdf
 
     base = Session.random(2, 3)
     trainer = base.make_trainer(TrainingSettings(learning_rate=0.1, batch_size=2, n_samples=4))

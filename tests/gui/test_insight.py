@@ -13,20 +13,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from backprop_lab.engine import gradcheck, torch_check
+from backprop_lab.engine.gradcheck import DEFAULT_EPS
+from backprop_lab.engine.model import MATRIX_NAMES
+from backprop_lab.engine.session import Session
+from backprop_lab.engine.step_phases import plan_step
+from backprop_lab.engine.training import Trainer
+from backprop_lab.gui import insight, verification_panel
+from backprop_lab.gui.chain_rule_panel import EXPAND_MAX_K
+from backprop_lab.gui.verification_panel import LIVE_MAX_K, SYNC_MAX_K, running_jobs, wait_for_jobs
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QLineEdit, QMenu, QTableView
-
-import engine.gradcheck
-from engine import torch_check
-from engine.gradcheck import DEFAULT_EPS
-from engine.model import MATRIX_NAMES
-from engine.session import Session
-from engine.step_phases import plan_step
-from engine.training import Trainer
-from gui import insight, verification_panel
-from gui.chain_rule_panel import EXPAND_MAX_K
-from gui.verification_panel import LIVE_MAX_K, SYNC_MAX_K, running_jobs, wait_for_jobs
 
 WAIT = 60_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +63,7 @@ def test_no_torch_import_at_start_up(tmp_path):
         "import sys\n"
         "from PySide6.QtWidgets import QApplication\n"
         "app = QApplication(['t'])\n"
-        "from gui.main_window import MainWindow\n"
+        "from backprop_lab.gui.main_window import MainWindow\n"
         "import gui.insight\n"
         "w = MainWindow(); gui.insight.install(w); w.show(); app.processEvents()\n"
         "assert w.insight.verification.results is not None\n"
@@ -279,14 +277,14 @@ def test_without_pytorch_the_panel_says_how_to_add_it(qtbot, win, monkeypatch):
 
 
 def test_a_wrong_gradient_is_shown_as_a_failure(qtbot, win, monkeypatch):
-    real = engine.gradcheck.loss_and_grads
+    real = gradcheck.loss_and_grads
 
     def wrong(*args):
         loss, grads = real(*args)
         grads["B"][1][2] *= 1.5  # the classic slip: a factor off
         return loss, grads
 
-    monkeypatch.setattr(engine.gradcheck, "loss_and_grads", wrong)
+    monkeypatch.setattr(gradcheck, "loss_and_grads", wrong)
     panel = ins(win).verification
     panel.check_now()
     qtbot.waitUntil(lambda: panel.results is not None and not panel.is_busy, timeout=WAIT)

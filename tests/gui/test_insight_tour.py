@@ -1,6 +1,6 @@
 """The feature-tour pictures of issue #6: every view renders, offscreen, with real content.
 
-Set ``BACKPROP_LAB_TOUR_DIR`` to write the pictures there (the README's resources/tour-*.png)::
+Set ``BACKPROP_LAB_TOUR_DIR`` to write the pictures there (the README's docs/images/tour-*.png)::
 
     BACKPROP_LAB_TOUR_DIR=resources /tmp/venv/bin/python -m pytest tests/gui/test_insight_tour.py
 """
@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from backprop_lab.gui import insight
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QTableView
-
-from gui import insight
 
 WAIT = 120_000
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from backprop_lab.engine.resources import load_report_example_data
+from backprop_lab.gui.main_window import MainWindow
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -18,9 +20,6 @@ from PySide6.QtWidgets import (
     QStatusBar,
     QTableView,
 )
-
-from engine.resources import load_report_example_data
-from gui.main_window import MainWindow
 
 WAIT = 20_000  # generous: a loaded 2-core machine
 
@@ -267,7 +266,7 @@ def test_a_diverging_run_stops_with_a_message_that_says_what_to_try(window, qtbo
 def test_an_exception_in_the_worker_reaches_the_user_and_the_window_stays_usable(
     window, qtbot, dialogs, monkeypatch
 ):
-    from engine.training import Trainer
+    from backprop_lab.engine.training import Trainer
 
     def broken_steps(self):
         yield from ()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from engine.training import StepRecord
-from gui.plot_panel import CURVES, GrowingBuffer, PlotPanel, ema_extend, ema_extend_rows
+from backprop_lab.engine.training import StepRecord
+from backprop_lab.gui.plot_panel import CURVES, GrowingBuffer, PlotPanel, ema_extend, ema_extend_rows
 
 
 def naive_ema(values, weight):

@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from backprop_lab.engine.session import Session, load_session, save_session
+from backprop_lab.gui import recovery
+from backprop_lab.gui.main_window import MainWindow
+from backprop_lab.gui.recovery import CORRUPT_SUFFIX, RecoveryFile, find_recoverable
 from PySide6.QtWidgets import QMessageBox
-
-from engine.session import Session, load_session, save_session
-from gui import recovery
-from gui.main_window import MainWindow
-from gui.recovery import CORRUPT_SUFFIX, RecoveryFile, find_recoverable
 
 WAIT = 30_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +94,7 @@ def test_the_copy_goes_when_the_changes_are_discarded(qtbot, dialogs, tmp_path, 
 
 def test_no_copy_while_a_run_computes(win, qtbot):
     doc = win.document
-    from engine.training import TrainingSettings
+    from backprop_lab.engine.training import TrainingSettings
 
     doc.set_training_settings(TrainingSettings(learning_rate=0.001, batch_size=1, n_samples=10**5, epochs=50))
     win.controller.start()
@@ -181,8 +180,8 @@ def test_a_copy_left_by_a_process_that_really_died_is_found(_isolated_recovery):
     code = (
         "import os, sys\n"
         "from PySide6.QtCore import QCoreApplication\n"
-        "from engine.session import Session\n"
-        "from gui.recovery import RecoveryFile\n"
+        "from backprop_lab.engine.session import Session\n"
+        "from backprop_lab.gui.recovery import RecoveryFile\n"
         "app = QCoreApplication([])\n"
         "rf = RecoveryFile(sys.argv[1])\n"
         "rf.write(Session.random(2, 3), None)\n"
@@ -236,8 +235,8 @@ START_SCRIPT = """
 import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
-from gui import recovery
-from gui.app import run_app
+from backprop_lab.gui import recovery
+from backprop_lab.gui.app import run_app
 
 def ask(parent, entry):
     print("offered", entry.display_name, recovery.recovery_directory(), flush=True)

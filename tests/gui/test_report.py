@@ -1,4 +1,4 @@
-"""Report export (gui.report, gui.report_cli): the files, their sizes, pagination, atomicity, the CLI."""
+"""Report export (gui.report, backprop_lab.report): the files, their sizes, pagination, atomicity, the CLI."""
 
 from __future__ import annotations
 
@@ -10,15 +10,12 @@ import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
+import backprop_lab.gui.report as report
 import pytest
-from PySide6.QtGui import QImage, QTextBlock, QTextFrame
-from PySide6.QtWidgets import QLabel
-
-import gui.report as report
-from engine.report_data import gather_report_data
-from engine.session import Session, save_session
-from engine.training import TrainingSettings
-from gui.report import (
+from backprop_lab.engine.report_data import gather_report_data
+from backprop_lab.engine.session import Session, save_session
+from backprop_lab.engine.training import TrainingSettings
+from backprop_lab.gui.report import (
     FILE_NAMES,
     PLOT_SIZE,
     WINDOW_MIN_SIZE,
@@ -28,7 +25,10 @@ from gui.report import (
     layout_report,
     render_plot_image,
 )
-from gui.report_cli import main as report_main
+from PySide6.QtGui import QImage, QTextBlock, QTextFrame
+from PySide6.QtWidgets import QLabel
+
+from backprop_lab.report import main as report_main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -246,7 +246,7 @@ def test_output_that_is_a_file_is_refused(trained_example, small_window, tmp_pat
 
 
 def test_without_a_main_window_the_error_is_clear(trained_example, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "gui.main_window", None)  # import fails
+    monkeypatch.setitem(sys.modules, "backprop_lab.gui.main_window", None)  # import fails
     with pytest.raises(ReportError, match=r"window\.png needs the main window"):
         export_report(trained_example, tmp_path / "r", torch=False)
     assert list(tmp_path.iterdir()) == []
@@ -307,7 +307,7 @@ def test_cli_runs_headless_in_a_fresh_process(tmp_path):
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "gui.launcher", "report", "-o", str(out)],
+        [sys.executable, "-m", "backprop_lab.cli", "report", "-o", str(out)],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -10,15 +10,20 @@ import warnings
 from pathlib import Path
 
 import pytest
+from backprop_lab.engine.session import Session, SessionError, load_session, save_session
+from backprop_lab.engine.training import TrainingSettings
+from backprop_lab.gui import report_actions, session_actions
+from backprop_lab.gui.main_window import MainWindow
+from backprop_lab.gui.session_actions import (
+    MAX_RECENT,
+    NewSessionDialog,
+    SessionManager,
+    add_recent_file,
+    recent_files,
+)
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QThread, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
-
-from engine.session import Session, SessionError, load_session, save_session
-from engine.training import TrainingSettings
-from gui import report_actions, session_actions
-from gui.main_window import MainWindow
-from gui.session_actions import MAX_RECENT, NewSessionDialog, SessionManager, add_recent_file, recent_files
 
 WAIT = 30_000  # generous: a loaded 2-core machine
 Button = QMessageBox.StandardButton
@@ -457,7 +462,7 @@ def test_a_screenshot_that_cannot_be_written_says_why(window, dialogs, tmp_path)
 def test_the_export_reuses_the_verification_panels_check_of_the_same_model(
     window, qtbot, monkeypatch, tmp_path
 ):
-    from gui.insight import install as install_insight
+    from backprop_lab.gui.insight import install as install_insight
 
     install_insight(window)
     panel = window.insight.verification

@@ -6,11 +6,10 @@ import gc
 import threading
 import time
 
+from backprop_lab.engine.session import Session
+from backprop_lab.engine.training import Trainer, TrainingSettings
+from backprop_lab.gui.worker import TrainingController, TrainingWorker, history_chunk
 from PySide6.QtCore import Qt
-
-from engine.session import Session
-from engine.training import Trainer, TrainingSettings
-from gui.worker import TrainingController, TrainingWorker, history_chunk
 
 WAIT = 20_000
 

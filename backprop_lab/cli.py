@@ -15,14 +15,14 @@ ENGINE_COMMANDS = {"check", "train"}
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in ENGINE_COMMANDS:
-        from engine.cli import main as engine_main
+        from backprop_lab.check import main as engine_main
 
         return engine_main(args)
     if args and args[0] == "report":
-        from gui.report_cli import main as report_main
+        from backprop_lab.report import main as report_main
 
         return report_main(args[1:])
-    from gui.app import run_app
+    from backprop_lab.gui.app import run_app
 
     return run_app(args)
 

@@ -25,9 +25,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from engine import __version__
-from engine.gradcheck import CheckReport, EntryCheck, compare_entry, finite_difference_check, make_report
-from engine.model import (
+from backprop_lab.engine import __version__
+from backprop_lab.engine.gradcheck import (
+    CheckReport,
+    EntryCheck,
+    compare_entry,
+    finite_difference_check,
+    make_report,
+)
+from backprop_lab.engine.model import (
     MATRIX_NAMES,
     Matrix,
     Vector,
@@ -177,7 +183,7 @@ def read_model(path: str | os.PathLike[str]) -> Model:
 
 def report_example_input() -> CheckInput:
     """The report's worked example, with the numbers the report printed."""
-    from engine.resources import load_report_example_data, report_example_path
+    from backprop_lab.engine.resources import load_report_example_data, report_example_path
 
     data = load_report_example_data()
     name = str(report_example_path())
@@ -343,7 +349,7 @@ def run_check(args: argparse.Namespace) -> int:
         k = len(model[0])
         title = f"Backprop Lab {__version__}: check of {source.source} (K = {k})"
         if args.torch:
-            from engine.torch_check import TorchUnavailable, torch_check, torch_version
+            from backprop_lab.engine.torch_check import TorchUnavailable, torch_check, torch_version
 
             try:
                 title += f", with PyTorch {torch_version()}"
@@ -387,7 +393,7 @@ def _add_check_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``backprop-lab`` engine commands: check, and train when engine.cli_train exists."""
+    """The ``backprop-lab`` engine commands: check, and train when backprop_lab.train exists."""
     parser = argparse.ArgumentParser(prog=PROG, description="Backprop Lab on the command line (no window).")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -400,9 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_check_arguments(check)
     try:
-        from engine import cli_train
+        from backprop_lab import train as cli_train
     except ModuleNotFoundError as exc:
-        if exc.name != "engine.cli_train":
+        if exc.name != "backprop_lab.train":
             raise
     else:
         train = commands.add_parser(

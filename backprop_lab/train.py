@@ -28,8 +28,8 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from engine.model import forward
-from engine.session import MAX_HISTORY_STEPS, Session, SessionError, load_session, save_session
+from backprop_lab.engine.model import forward
+from backprop_lab.engine.session import MAX_HISTORY_STEPS, Session, SessionError, load_session, save_session
 
 PROG = "backprop-lab train"
 
@@ -49,7 +49,7 @@ _OVERRIDES = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add train's arguments to ``parser`` (engine.cli builds the sub-command with this)."""
+    """Add train's arguments to ``parser`` (backprop_lab.check builds the sub-command with this)."""
     parser.add_argument(
         "session",
         nargs="?",

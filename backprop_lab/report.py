@@ -62,7 +62,7 @@ def _error(message: str) -> int:
 
 def _load(path: str | None) -> Any:
     """The session to report (raises engine.session.SessionError or ValueError)."""
-    from engine.session import Session, load_session
+    from backprop_lab.engine.session import Session, load_session
 
     if path is not None:
         return load_session(path)
@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _ensure_qt_platform()
     from PySide6.QtWidgets import QApplication
 
-    from gui.report import ReportError, export_report
+    from backprop_lab.gui.report import ReportError, export_report
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "backprop-lab"])
     try:

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from backprop_lab.engine.model import forward
+from backprop_lab.engine.session import History, Session, load_session, save_session
+from backprop_lab.engine.training import TrainingSettings
 
-from engine import cli_train
-from engine.cli_train import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, main
-from engine.model import forward
-from engine.session import History, Session, load_session, save_session
-from engine.training import TrainingSettings
+from backprop_lab import train as cli_train
+from backprop_lab.train import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, main
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = ["--n-samples", "60", "--batch-size", "6"]
@@ -225,7 +225,7 @@ def test_add_arguments_gives_engine_cli_the_documented_namespace():
 
 
 def test_engine_cli_dispatches_train(tmp_path, capsys):
-    from engine.cli import main as engine_main
+    from backprop_lab.check import main as engine_main
 
     assert engine_main(["train", *FAST, "-o", str(tmp_path / "e.json")]) == EXIT_OK
     assert len(load_session(tmp_path / "e.json").history) == 10
@@ -234,7 +234,7 @@ def test_engine_cli_dispatches_train(tmp_path, capsys):
 @pytest.mark.timeout(120)
 def test_the_installed_command_trains_in_a_subprocess_without_qt(tmp_path):
     code = (
-        "import sys; from gui.launcher import main; rc = main(sys.argv[1:]); "
+        "import sys; from backprop_lab.cli import main; rc = main(sys.argv[1:]); "
         "qt = [m for m in sys.modules if m.startswith(('PySide6', 'shiboken6', 'pyqtgraph'))]; "
         "assert not qt, qt; "
         "sys.exit(rc)"
@@ -250,7 +250,7 @@ def test_the_installed_command_trains_in_a_subprocess_without_qt(tmp_path):
     assert result.stderr == "" and "Trained the report example: 100 steps" in result.stdout
     assert len(load_session(tmp_path / "out.json").history) == 100
     launcher = subprocess.run(
-        [sys.executable, "-m", "gui.launcher", "train", "--lr", "0", "-o", "bad.json"],
+        [sys.executable, "-m", "backprop_lab.cli", "train", "--lr", "0", "-o", "bad.json"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

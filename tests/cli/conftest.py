@@ -1,0 +1,13 @@
+"""Command-line tests: check and train never import Qt; report renders offscreen."""
+
+from __future__ import annotations
+
+import pytest
+
+from backprop_lab.engine.resources import load_report_example_data
+
+
+@pytest.fixture
+def report_example() -> dict:
+    """The report's worked example: model (x, A, B, C) and expected numbers."""
+    return load_report_example_data()
