@@ -3,6 +3,7 @@
 Standard library only; nothing here imports Qt (a contract in pyproject.toml and a test enforce it).
 """
 
+from backprop_lab import __version__
 from backprop_lab.engine.model import (
     MATRIX_NAMES,
     NumericalOverflowError,
@@ -13,8 +14,6 @@ from backprop_lab.engine.model import (
     sigmoid_prime,
     validate_model,
 )
-
-from backprop_lab import __version__
 
 __all__ = [
     "MATRIX_NAMES",

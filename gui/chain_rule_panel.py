@@ -19,12 +19,13 @@ from __future__ import annotations
 import html
 import re
 
-from backprop_lab.engine.explain import Derivation, derive
-from backprop_lab.engine.model import NumericalOverflowError
-from backprop_lab.gui.document import Document
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QTextBrowser, QVBoxLayout, QWidget
+
+from backprop_lab.engine.explain import Derivation, derive
+from backprop_lab.engine.model import NumericalOverflowError
+from backprop_lab.gui.document import Document
 
 #: Up to this K the upstream sum is written out term by term; above it, summarised.
 EXPAND_MAX_K = 6

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.matrix_editor import MatrixTable
 from backprop_lab.gui.matrix_model import GradientModel, IntermediatesModel, format_value
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 
 class GradientsPanel(QWidget):

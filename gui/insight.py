@@ -19,13 +19,14 @@ the close first); so does quitting the application.
 
 from __future__ import annotations
 
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QScrollArea, QTableView, QWidget
+
 from backprop_lab.gui.chain_rule_panel import ChainRulePanel
 from backprop_lab.gui.line_search_panel import LineSearchPanel
 from backprop_lab.gui.step_through import StepThroughDialog
 from backprop_lab.gui.verification_panel import VerificationPanel, wait_for_jobs
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QScrollArea, QTableView, QWidget
 
 
 class Insight(QObject):

@@ -17,13 +17,14 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
 from backprop_lab.engine.explain import LineSearch, loss_along_gradient
 from backprop_lab.engine.model import NumericalOverflowError
 from backprop_lab.engine.step_phases import next_batch
 from backprop_lab.gui.document import Document
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 SOURCES = (("x", "gradient at x (the tables)"), ("batch", "mean gradient of the next mini-batch"))
 

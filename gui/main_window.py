@@ -8,16 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backprop_lab.engine.session import Session, load_session
-from backprop_lab.gui.document import EDITOR_MAX_K, Document
-from backprop_lab.gui.gradients_panel import GradientsPanel
-from backprop_lab.gui.insight import install as install_insight
-from backprop_lab.gui.matrix_editor import MatrixEditor, MatrixTable
-from backprop_lab.gui.model_panel import ModelPanel
-from backprop_lab.gui.plot_panel import PlotPanel
-from backprop_lab.gui.session_actions import install as install_session_actions
-from backprop_lab.gui.training_panel import TrainingPanel
-from backprop_lab.gui.worker import TrainingController
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
@@ -34,6 +24,17 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from backprop_lab.engine.session import Session, load_session
+from backprop_lab.gui.document import EDITOR_MAX_K, Document
+from backprop_lab.gui.gradients_panel import GradientsPanel
+from backprop_lab.gui.insight import install as install_insight
+from backprop_lab.gui.matrix_editor import MatrixEditor, MatrixTable
+from backprop_lab.gui.model_panel import ModelPanel
+from backprop_lab.gui.plot_panel import PlotPanel
+from backprop_lab.gui.session_actions import install as install_session_actions
+from backprop_lab.gui.training_panel import TrainingPanel
+from backprop_lab.gui.worker import TrainingController
 
 APP_NAME = "Backprop Lab"
 DEFAULT_SIZE = (1400, 900)

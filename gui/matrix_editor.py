@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import QModelIndex, QPoint, Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QSizePolicy, QTableView, QToolTip
+
 from backprop_lab.engine.matrix_text import (
     format_latex_bmatrix,
     format_markdown,
@@ -12,9 +16,6 @@ from backprop_lab.engine.matrix_text import (
     parse_matrix_text,
 )
 from backprop_lab.gui.matrix_model import MatrixModel
-from PySide6.QtCore import QModelIndex, QPoint, Qt
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QSizePolicy, QTableView, QToolTip
 
 ROW_HEIGHT = 24
 MIN_COLUMN_WIDTH = 78

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 
-from backprop_lab.engine.matrix_text import parse_number
-from backprop_lab.gui.document import INTERMEDIATES, Document
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFontDatabase
+
+from backprop_lab.engine.matrix_text import parse_number
+from backprop_lab.gui.document import INTERMEDIATES, Document
 
 Index = QModelIndex | QPersistentModelIndex
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from backprop_lab.gui.document import EDITOR_MAX_K, Document
-from backprop_lab.gui.matrix_editor import MatrixEditor
-from backprop_lab.gui.matrix_model import MatrixModel
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QGroupBox,
@@ -15,6 +12,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from backprop_lab.gui.document import EDITOR_MAX_K, Document
+from backprop_lab.gui.matrix_editor import MatrixEditor
+from backprop_lab.gui.matrix_model import MatrixModel
 
 BLOCK_TITLES = {"x": "x (input, 1×K)", "A": "A (sigmoid branch)", "B": "B (linear branch)", "C": "C (output)"}
 

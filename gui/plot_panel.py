@@ -16,10 +16,11 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from backprop_lab.gui.document import Document
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+
+from backprop_lab.gui.document import Document
 
 #: History column, legend label, colour (matplotlib's tab10: distinct, colour-blind tolerable).
 CURVES = (

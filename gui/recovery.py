@@ -26,10 +26,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from backprop_lab.engine.atomic import atomic_write_text
-from backprop_lab.engine.session import Session, SessionError, load_session, save_session
 from PySide6.QtCore import QLockFile, QStandardPaths
 from PySide6.QtWidgets import QMessageBox, QWidget
+
+from backprop_lab.engine.atomic import atomic_write_text
+from backprop_lab.engine.session import Session, SessionError, load_session, save_session
 
 SESSION_SUFFIX = ".bpl.json"
 META_SUFFIX = ".meta.json"

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backprop_lab.engine.report_data import CURVE_LABELS, ReportData, gather_report_data, render_html
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QPointF, QRectF, QSize, QSizeF, Qt, QUrl
 from PySide6.QtGui import (
     QColor,
@@ -45,6 +44,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QWidget
+
+from backprop_lab.engine.report_data import CURVE_LABELS, ReportData, gather_report_data, render_html
 
 __all__ = [
     "PLOT_SIZE",

@@ -18,12 +18,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from backprop_lab.engine.atomic import atomic_write_bytes
-from backprop_lab.engine.report_data import ReportData, gather_report_data
-from backprop_lab.engine.session import Session
 from PySide6.QtCore import QObject, QSettings, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
+
+from backprop_lab.engine.atomic import atomic_write_bytes
+from backprop_lab.engine.report_data import ReportData, gather_report_data
+from backprop_lab.engine.session import Session
 
 PNG_FILTER = "PNG images (*.png)"
 REPORT_DIR_KEY = "session/lastReportDirectory"

@@ -30,12 +30,6 @@ import warnings
 from pathlib import Path
 
 import shiboken6
-from backprop_lab.engine.session import Session, SessionError, load_session
-from backprop_lab.gui import recovery
-from backprop_lab.gui.document import EDITOR_MAX_K, Document
-from backprop_lab.gui.matrix_editor import COPY_FORMATS, MatrixTable
-from backprop_lab.gui.recovery import RecoveryFile
-from backprop_lab.gui.report_actions import ReportActions
 from PySide6.QtCore import QEvent, QMimeData, QObject, QSettings, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -53,6 +47,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from backprop_lab.engine.session import Session, SessionError, load_session
+from backprop_lab.gui import recovery
+from backprop_lab.gui.document import EDITOR_MAX_K, Document
+from backprop_lab.gui.matrix_editor import COPY_FORMATS, MatrixTable
+from backprop_lab.gui.recovery import RecoveryFile
+from backprop_lab.gui.report_actions import ReportActions
 
 SESSION_FILTER = "Backprop Lab sessions (*.bpl.json *.json);;All files (*)"
 SESSION_SUFFIX = ".bpl.json"

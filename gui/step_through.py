@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import math
 
-from backprop_lab.engine.model import MATRIX_NAMES
-from backprop_lab.engine.step_phases import PHASES, StepPlan, plan_step
-from backprop_lab.gui.document import Document
-from backprop_lab.gui.matrix_model import diverging_color, format_value, text_color
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QFontDatabase
 from PySide6.QtWidgets import (
@@ -34,6 +30,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from backprop_lab.engine.model import MATRIX_NAMES
+from backprop_lab.engine.step_phases import PHASES, StepPlan, plan_step
+from backprop_lab.gui.document import Document
+from backprop_lab.gui.matrix_model import diverging_color, format_value, text_color
 
 #: Rows of per-sample tables shown before "… n more" (a batch can be the whole data set).
 MAX_SAMPLE_ROWS = 200

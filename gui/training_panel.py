@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import math
 
-from backprop_lab.engine.training import MAX_EPOCHS, MAX_SAMPLES, TrainingSettings
-from backprop_lab.gui.document import Document
-from backprop_lab.gui.worker import TrainingController
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QDoubleSpinBox,
@@ -20,6 +17,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from backprop_lab.engine.training import MAX_EPOCHS, MAX_SAMPLES, TrainingSettings
+from backprop_lab.gui.document import Document
+from backprop_lab.gui.worker import TrainingController
 
 INT_MAX = 2_147_483_647
 

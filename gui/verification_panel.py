@@ -23,11 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyqtgraph as pg
-from backprop_lab.engine import gradcheck, torch_check
-from backprop_lab.engine.gradcheck import DEFAULT_EPS, DEFAULT_RTOL, SWEEP_EPS, CheckReport, EntryCheck
-from backprop_lab.engine.model import MATRIX_NAMES
-from backprop_lab.engine.session import Model
-from backprop_lab.gui.document import Document
 from PySide6.QtCore import (
     QAbstractTableModel,
     QCoreApplication,
@@ -57,6 +52,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from backprop_lab.engine import gradcheck, torch_check
+from backprop_lab.engine.gradcheck import DEFAULT_EPS, DEFAULT_RTOL, SWEEP_EPS, CheckReport, EntryCheck
+from backprop_lab.engine.model import MATRIX_NAMES
+from backprop_lab.engine.session import Model
+from backprop_lab.gui.document import Document
 
 #: Largest K checked synchronously: at K = 4 the check and the eps sweep take ~10 ms together
 #: (a frame); K = 5 already takes ~30 ms, so it goes to a thread.

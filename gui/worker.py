@@ -26,10 +26,11 @@ import time
 from array import array
 from operator import attrgetter
 
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, QTimer, Signal, Slot
+
 from backprop_lab.engine.session import HISTORY_COLUMNS, History
 from backprop_lab.engine.training import StepRecord, Trainer
 from backprop_lab.gui.document import Document
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, QTimer, Signal, Slot
 
 FLUSH_INTERVAL = 0.05  # seconds between record batches: ~20 updates/s, smooth to the eye
 PROGRESS_INTERVAL = 0.25  # seconds between progress-bar updates while running

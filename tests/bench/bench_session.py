@@ -34,9 +34,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from benchlib import machine
+
 from backprop_lab.engine.session import HISTORY_COLUMNS, History, Session, load_session, save_session
 from backprop_lab.engine.training import StepRecord
-from benchlib import machine
 
 
 def records(n: int, seed: int = 1):

@@ -34,8 +34,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import baseline_report_style as baseline  # noqa: E402
-from backprop_lab.engine.training import Trainer, TrainingSettings  # noqa: E402
 from benchlib import machine  # noqa: E402
+
+from backprop_lab.engine.training import Trainer, TrainingSettings  # noqa: E402
 
 BATCH = 32
 LR = 1e-3

@@ -8,12 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import backprop_lab.engine.gradcheck as gradcheck
 import pytest
-from backprop_lab.engine.model import loss_and_grads
 
 import backprop_lab.check as cli
+import backprop_lab.engine.gradcheck as gradcheck
 from backprop_lab.check import main
+from backprop_lab.engine.model import loss_and_grads
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_TORCH = "PyTorch is not installed (optional extra 'torch'): the side-by-side table is skipped"

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from backprop_lab import train as cli_train
 from backprop_lab.engine.model import forward
 from backprop_lab.engine.session import History, Session, load_session, save_session
 from backprop_lab.engine.training import TrainingSettings
-
-from backprop_lab import train as cli_train
 from backprop_lab.train import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, main
 
 REPO = Path(__file__).resolve().parents[2]

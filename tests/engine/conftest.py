@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from backprop_lab.engine.resources import load_report_example_data
 
 

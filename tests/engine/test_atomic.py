@@ -8,6 +8,7 @@ import stat
 import sys
 
 import pytest
+
 from backprop_lab.engine import atomic
 from backprop_lab.engine.atomic import AtomicWriteError, atomic_write_bytes, atomic_write_text
 

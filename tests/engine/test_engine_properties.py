@@ -10,8 +10,11 @@ from __future__ import annotations
 import math
 import os
 
-import backprop_lab.engine.gradcheck as gradcheck
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import backprop_lab.engine.gradcheck as gradcheck
 from backprop_lab.engine.gradcheck import (
     DEFAULT_EPS,
     central_difference,
@@ -19,8 +22,6 @@ from backprop_lab.engine.gradcheck import (
     rounding_scales,
 )
 from backprop_lab.engine.model import NumericalOverflowError, forward, loss_and_grads, sigmoid
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 
 CI = settings(
     max_examples=int(os.environ.get("BACKPROP_LAB_EXAMPLES", "40")),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from backprop_lab.engine.explain import derive, feeding_cells, loss_along_gradient
 from backprop_lab.engine.model import (
     MATRIX_NAMES,

@@ -6,8 +6,9 @@ import math
 import sys
 from collections.abc import Callable
 
-import backprop_lab.engine.gradcheck as gradcheck
 import pytest
+
+import backprop_lab.engine.gradcheck as gradcheck
 from backprop_lab.engine.gradcheck import (
     DEFAULT_EPS,
     DEFAULT_RTOL,

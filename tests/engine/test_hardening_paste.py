@@ -19,11 +19,12 @@ import time
 import tracemalloc
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from backprop_lab.engine import matrix_text
 from backprop_lab.engine.matrix_text import MAX_TEXT_CHARS, parse_matrix_text
 from backprop_lab.engine.model import MAX_K
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 FUZZ = settings(
     max_examples=400,

@@ -14,12 +14,13 @@ import datetime as dt
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from backprop_lab.engine.gradcheck import finite_difference_check
 from backprop_lab.engine.report_data import gather_report_data, render_html
 from backprop_lab.engine.session import Session
 from backprop_lab.engine.training import Divergence, TrainingSettings
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 FIELDS = ("name", "notes", "reason", "app_version", "created", "modified")
 FLAVOURS = ("web", "qt")

@@ -14,11 +14,11 @@ import io
 import os
 
 import pytest
+
+from backprop_lab import train as cli_train
 from backprop_lab.engine.atomic import AtomicWriteError
 from backprop_lab.engine.session import Session, SessionError, dumps_session, load_session, save_session
 from backprop_lab.engine.training import TrainingSettings
-
-from backprop_lab import train as cli_train
 
 ERRNOS = {
     "ENOSPC": (errno.ENOSPC, "No space left on device"),

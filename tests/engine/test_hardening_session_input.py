@@ -15,10 +15,11 @@ import time
 import tracemalloc
 
 import pytest
-from backprop_lab.engine import session as session_module
-from backprop_lab.engine.session import Session, SessionError, load_session, session_to_dict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from backprop_lab.engine import session as session_module
+from backprop_lab.engine.session import Session, SessionError, load_session, session_to_dict
 
 FUZZ = settings(
     max_examples=120,

@@ -20,6 +20,7 @@ import time
 from array import array
 
 import pytest
+
 from backprop_lab.engine.session import History, Session, load_session, save_session
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from backprop_lab.engine.matrix_text import (
     MAX_TEXT_CHARS,
     format_latex_bmatrix,
@@ -12,8 +15,6 @@ from backprop_lab.engine.matrix_text import (
     parse_matrix_text,
     parse_number,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 M = [[1.0, -2.5], [3e-7, 4.0]]
 

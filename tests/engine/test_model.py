@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from backprop_lab.engine import loss_and_grads
 from backprop_lab.engine.model import forward, sigmoid, sigmoid_prime
 

@@ -7,8 +7,9 @@ import re
 import subprocess
 import sys
 
-import backprop_lab.engine.gradcheck as gradcheck
 import pytest
+
+import backprop_lab.engine.gradcheck as gradcheck
 from backprop_lab.engine.model import loss_and_grads
 from backprop_lab.engine.report_data import (
     CHECK_MAX_K,

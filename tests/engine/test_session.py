@@ -11,8 +11,9 @@ import sys
 from array import array
 from pathlib import Path
 
-import backprop_lab.engine.session as session_module
 import pytest
+
+import backprop_lab.engine.session as session_module
 from backprop_lab.engine.resources import load_report_example_data, report_example_path
 from backprop_lab.engine.session import (
     FORMAT,

@@ -9,6 +9,9 @@ import json
 import math
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from backprop_lab.engine.session import (
     Session,
     SessionError,
@@ -18,8 +21,6 @@ from backprop_lab.engine.session import (
     session_to_dict,
 )
 from backprop_lab.engine.training import Divergence, TrainingSettings
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 FUZZ = settings(
     max_examples=150,

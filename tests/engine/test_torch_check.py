@@ -14,8 +14,11 @@ import os
 import random
 import sys
 
-import backprop_lab.engine.torch_check as torch_check_module
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import backprop_lab.engine.torch_check as torch_check_module
 from backprop_lab.engine.gradcheck import CheckReport
 from backprop_lab.engine.model import forward, loss_and_grads, sigmoid
 from backprop_lab.engine.torch_check import (
@@ -26,8 +29,6 @@ from backprop_lab.engine.torch_check import (
     torch_check,
     torch_loss_and_grads,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 NO_TORCH = "PyTorch is not installed (optional extra 'torch'): the cross-check against autograd is skipped"
 

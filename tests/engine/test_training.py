@@ -12,6 +12,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from backprop_lab.engine import kernels
 from backprop_lab.engine.model import frobenius, loss_and_grads
 from backprop_lab.engine.training import (
@@ -28,8 +31,6 @@ from backprop_lab.engine.training import (
     generate_samples,
     per_sample_grads,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 

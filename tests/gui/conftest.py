@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from backprop_lab.gui.app import APPLICATION, ORGANIZATION
 from PySide6.QtCore import QCoreApplication, QSettings, Qt, QThread
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMenu, QMessageBox
+
+from backprop_lab.gui.app import APPLICATION, ORGANIZATION
 
 
 @pytest.fixture(scope="session")

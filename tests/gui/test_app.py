@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from backprop_lab.gui.app import EXIT_AFTER_SHOW, run_app
 
 ROOT = Path(__file__).resolve().parents[2]

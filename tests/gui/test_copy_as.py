@@ -4,6 +4,10 @@ in the four formats of engine.matrix_text; a selection copies just that block.""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import QItemSelection, QItemSelectionModel
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QAbstractSpinBox, QMenu, QTableView
+
 from backprop_lab.engine.matrix_text import (
     format_latex_bmatrix,
     format_markdown,
@@ -12,9 +16,6 @@ from backprop_lab.engine.matrix_text import (
     parse_matrix_text,
 )
 from backprop_lab.gui.matrix_editor import COPY_FORMATS
-from PySide6.QtCore import QItemSelection, QItemSelectionModel
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QAbstractSpinBox, QMenu, QTableView
 
 FORMATTERS = {
     "Tab-separated (spreadsheet)": format_tsv,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from backprop_lab.engine.resources import load_report_example_data
 from backprop_lab.engine.session import Session, load_session
 from backprop_lab.engine.training import StepRecord, TrainingSettings

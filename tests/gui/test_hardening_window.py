@@ -16,16 +16,17 @@ import threading
 import tracemalloc
 
 import pytest
-from backprop_lab.engine.model import loss_and_grads
-from backprop_lab.engine.report_data import gather_report_data
-from backprop_lab.engine.session import Session, load_session
-from backprop_lab.engine.training import Trainer, TrainingSettings
-from backprop_lab.gui.main_window import MainWindow
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QThread, QTimer
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QApplication, QTableView
+
+from backprop_lab.engine.model import loss_and_grads
+from backprop_lab.engine.report_data import gather_report_data
+from backprop_lab.engine.session import Session, load_session
+from backprop_lab.engine.training import Trainer, TrainingSettings
+from backprop_lab.gui.main_window import MainWindow
 
 WAIT = 60_000  # generous: a loaded 2-core machine
 COUNTS: dict[str, int] = {}

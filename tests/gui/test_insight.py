@@ -13,6 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QLineEdit, QMenu, QTableView
+
 from backprop_lab.engine import gradcheck, torch_check
 from backprop_lab.engine.gradcheck import DEFAULT_EPS
 from backprop_lab.engine.model import MATRIX_NAMES
@@ -22,9 +26,6 @@ from backprop_lab.engine.training import Trainer
 from backprop_lab.gui import insight, verification_panel
 from backprop_lab.gui.chain_rule_panel import EXPAND_MAX_K
 from backprop_lab.gui.verification_panel import LIVE_MAX_K, SYNC_MAX_K, running_jobs, wait_for_jobs
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QLineEdit, QMenu, QTableView
 
 WAIT = 60_000
 ROOT = Path(__file__).resolve().parents[2]

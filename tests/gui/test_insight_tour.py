@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from backprop_lab.gui import insight
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QTableView
+
+from backprop_lab.gui import insight
 
 WAIT = 120_000
 

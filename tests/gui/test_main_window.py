@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from backprop_lab.engine.resources import load_report_example_data
-from backprop_lab.gui.main_window import MainWindow
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -20,6 +18,9 @@ from PySide6.QtWidgets import (
     QStatusBar,
     QTableView,
 )
+
+from backprop_lab.engine.resources import load_report_example_data
+from backprop_lab.gui.main_window import MainWindow
 
 WAIT = 20_000  # generous: a loaded 2-core machine
 

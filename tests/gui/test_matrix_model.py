@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
 from backprop_lab.engine.matrix_text import parse_matrix_text
 from backprop_lab.gui.matrix_editor import MatrixEditor, MatrixTable
 from backprop_lab.gui.matrix_model import (
@@ -13,8 +16,6 @@ from backprop_lab.gui.matrix_model import (
     format_value,
     text_color,
 )
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
 
 DISPLAY, EDIT = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole
 

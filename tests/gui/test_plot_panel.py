@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from backprop_lab.engine.training import StepRecord
 from backprop_lab.gui.plot_panel import CURVES, GrowingBuffer, PlotPanel, ema_extend, ema_extend_rows
 

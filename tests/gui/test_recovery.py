@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QMessageBox
+
 from backprop_lab.engine.session import Session, load_session, save_session
 from backprop_lab.gui import recovery
 from backprop_lab.gui.main_window import MainWindow
 from backprop_lab.gui.recovery import CORRUPT_SUFFIX, RecoveryFile, find_recoverable
-from PySide6.QtWidgets import QMessageBox
 
 WAIT = 30_000
 ROOT = Path(__file__).resolve().parents[2]

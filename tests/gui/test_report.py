@@ -10,8 +10,11 @@ import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
-import backprop_lab.gui.report as report
 import pytest
+from PySide6.QtGui import QImage, QTextBlock, QTextFrame
+from PySide6.QtWidgets import QLabel
+
+import backprop_lab.gui.report as report
 from backprop_lab.engine.report_data import gather_report_data
 from backprop_lab.engine.session import Session, save_session
 from backprop_lab.engine.training import TrainingSettings
@@ -25,9 +28,6 @@ from backprop_lab.gui.report import (
     layout_report,
     render_plot_image,
 )
-from PySide6.QtGui import QImage, QTextBlock, QTextFrame
-from PySide6.QtWidgets import QLabel
-
 from backprop_lab.report import main as report_main
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,6 +10,10 @@ import warnings
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QThread, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
+
 from backprop_lab.engine.session import Session, SessionError, load_session, save_session
 from backprop_lab.engine.training import TrainingSettings
 from backprop_lab.gui import report_actions, session_actions
@@ -21,9 +25,6 @@ from backprop_lab.gui.session_actions import (
     add_recent_file,
     recent_files,
 )
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QThread, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 WAIT = 30_000  # generous: a loaded 2-core machine
 Button = QMessageBox.StandardButton

@@ -6,10 +6,11 @@ import gc
 import threading
 import time
 
+from PySide6.QtCore import Qt
+
 from backprop_lab.engine.session import Session
 from backprop_lab.engine.training import Trainer, TrainingSettings
 from backprop_lab.gui.worker import TrainingController, TrainingWorker, history_chunk
-from PySide6.QtCore import Qt
 
 WAIT = 20_000
 
