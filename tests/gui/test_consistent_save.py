@@ -81,6 +81,7 @@ def stop(window, qtbot) -> None:
     qtbot.waitUntil(lambda: window.document.training_state == "idle", timeout=WAIT)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay_ms", DELAYS_MS)
 def test_pause_then_save_writes_weights_of_the_last_step(win, qtbot, tmp_path, delay_ms):
     path = tmp_path / "s.bpl.json"
@@ -96,6 +97,7 @@ def test_pause_then_save_writes_weights_of_the_last_step(win, qtbot, tmp_path, d
         stop(win, qtbot)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay_ms", DELAYS_MS)
 def test_step_then_save_writes_weights_of_the_last_step(win, qtbot, tmp_path, delay_ms):
     path = tmp_path / "s.bpl.json"
@@ -117,6 +119,7 @@ def test_step_then_save_writes_weights_of_the_last_step(win, qtbot, tmp_path, de
     stop(win, qtbot)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay_ms", DELAYS_MS)
 def test_pause_then_a_recovery_copy_holds_weights_of_the_last_step(win, qtbot, tmp_path, delay_ms):
     path = tmp_path / "s.bpl.json"
