@@ -106,7 +106,12 @@ class ExactSpinBox(QAbstractSpinBox):
         return flags
 
     def stepBy(self, steps: int) -> None:
-        new = self.stepped(self._value, steps)
+        # From the typed text when it is a value (as QSpinBox does), else from the value shown last.
+        try:
+            base = self.parse(self.lineEdit().text())
+        except ValueError:
+            base = self._value
+        new = self.stepped(base, steps)
         self.setValue(min(self._maximum, max(self._minimum, new)))
         self.lineEdit().selectAll()
 

@@ -211,6 +211,11 @@ def test_the_arrows_step_without_binary_noise(qtbot):
     rate.setValue(1e-9)
     rate.stepBy(1)
     assert rate.value() == 1.1e-9
+    seed = IntSpinBox(5, 0, MAX_SEED)
+    qtbot.addWidget(seed)
+    seed.lineEdit().setText("41")  # typed, not yet finished: the arrows start from it
+    seed.stepBy(1)
+    assert seed.value() == 42
     seed = IntSpinBox(MAX_SEED - 1, 0, MAX_SEED)
     qtbot.addWidget(seed)
     seed.stepBy(5)
