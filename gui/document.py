@@ -31,11 +31,19 @@ Editing (each is one undoable command; names are "x", "A", "B", "C"; x is the 1Ã
 Other changes
     ``set_training_settings(settings)`` (validated, not undoable, marks dirty), ``notify(text)``,
     ``replace_session(session, path)`` (clears undo, clean), ``save(path=None)`` (atomic; clean),
-    ``mark_clean()``, ``mark_dirty()``.
+    ``consistent_session()`` (what Save, recovery and reports write; see below), ``mark_clean()``,
+    ``mark_dirty()``.
 
 Training (used by ``gui.worker.TrainingController``, not by panels)
-    ``begin_training_run() -> Trainer``, ``set_training_state(state)``, ``append_history(records, chunk)``,
-    ``show_weights(A, B, C)``, ``finish_training_run(trainer, text)`` (one undo step per run).
+    ``begin_training_run() -> Trainer``, ``set_training_state(state)``,
+    ``append_history(records, chunk, weights)``, ``show_weights(A, B, C)``,
+    ``finish_training_run(trainer, text)`` (one undo step per run).
+
+A saved state is always consistent: during a run the worker hands over the weights after the last
+step of each batch together with that batch, so the document always holds the weights that belong
+to its history's last row, even when they are not shown yet (the editors show a run's weights only
+on pause, where they arrive a moment after the pause is marked). ``save`` and
+``consistent_session`` show those weights first, so what is written is what the history ends with.
 
 History rules: edits keep the history (it continues across runs). Changing K (or loading a model of
 another K) and "Reset to initial" clear it and make the new model the initial one, because a history
@@ -53,7 +61,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from backprop_lab.engine.model import MATRIX_NAMES, backward, forward
-from backprop_lab.engine.session import History, Model, Session, save_session
+from backprop_lab.engine.session import History, Model, Session, SessionError, save_session
 from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
 from backprop_lab.gui.undo import Snapshot, SnapshotCommand, TrainingRunCommand
 
@@ -113,6 +121,34 @@ def _make_model(x: Sequence[float], A: Matrix, B: Matrix, C: Matrix) -> Model:
     return Model(list(x), A, B, C)  # Model validates (and copies) on construction
 
 
+def save_session_checked(session: Session, path: str | Path) -> None:
+    """``save_session`` with text that cannot be encoded reported in one line (ValueError).
+
+    A loaded session may hold a lone surrogate (valid JSON, ``"\\ud800"``) that UTF-8 cannot
+    write; the codec's own message names a byte position in a JSON text the user never saw.
+    """
+    try:
+        save_session(session, path)
+    except UnicodeEncodeError as exc:
+        raise SessionError(
+            f"{_unencodable_field(session)} holds a character that cannot be saved "
+            f"({exc.object[exc.start : exc.end]!a}, {exc.reason}); edit it out and save again",
+            str(path),
+        ) from None
+
+
+def _unencodable_field(session: Session) -> str:
+    candidates = [("the session's name", session.name), ("the session's notes", session.notes)]
+    if session.divergence is not None:
+        candidates.append(("the divergence reason", session.divergence.reason))
+    for label, text in candidates:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return label
+    return "the session's text"
+
+
 class Document(QObject):
     """One session being edited and trained in the window (see the module docstring)."""
 
@@ -133,6 +169,9 @@ class Document(QObject):
         self._path: Path | None = Path(path) if path else None
         self._undo = QUndoStack(self)
         self._run_start: tuple[Snapshot, int] | None = None
+        # The weights after the history's last step when the editors do not show them yet (a run's
+        # batches carry them; see the module docstring). None when the shown model is current.
+        self._run_weights: tuple[Matrix, Matrix, Matrix] | None = None
         self._extra_dirty = False  # changes outside the undo stack (settings, training state shown)
         self._was_dirty = False
         self._training_state = "idle"
@@ -311,6 +350,7 @@ class Document(QObject):
         if self.is_training:
             raise ValueError("stop the training run before replacing the session")
         self._session = session
+        self._run_weights = None
         self._history_generation += 1
         self._evaluation = evaluate(session.model)
         self._undo.clear()
@@ -321,12 +361,27 @@ class Document(QObject):
         self.historyChanged.emit()
         self.mark_clean()
 
+    def consistent_session(self) -> Session:
+        """The session with the model that belongs to its history's last step (the live object).
+
+        During a run the weights that came with the last batch are shown first; idle, this is
+        :attr:`session` itself. Save, recovery copies and report exports write this.
+        """
+        weights, self._run_weights = self._run_weights, None
+        if weights is not None and weights != (self.model.A, self.model.B, self.model.C):
+            self._set_model(self.model.with_weights(*weights))
+        return self._session
+
     def save(self, path: str | Path | None = None) -> Path:
-        """Write the session atomically to ``path`` (default: the current path); marks clean."""
+        """Write the session atomically to ``path`` (default: the current path); marks clean.
+
+        Raises ValueError, SessionError or OSError with one line; text that cannot be written as
+        UTF-8 (a lone surrogate in the name or notes) is named, not reported as a codec error.
+        """
         target = Path(path) if path else self._path
         if target is None:
             raise ValueError("no file name: choose where to save the session")
-        save_session(self._session, target)
+        save_session_checked(self.consistent_session(), target)
         self._set_path(target)
         self.mark_clean()
         return target
@@ -349,15 +404,24 @@ class Document(QObject):
             self._training_state = state
             self.trainingStateChanged.emit(state)
 
-    def append_history(self, records: Iterable[StepRecord], chunk: History | None = None) -> None:
+    def append_history(
+        self,
+        records: Iterable[StepRecord],
+        chunk: History | None = None,
+        weights: tuple[Matrix, Matrix, Matrix] | None = None,
+    ) -> None:
         """Append a batch of step records (one signal per batch).
 
         ``chunk``, the same records as a ``History`` (``gui.worker.history_chunk``), is the fast path.
+        ``weights`` are A, B, C after the batch's last step: kept (not shown) so that a save during
+        the run writes weights that belong to the history (see :meth:`consistent_session`).
         """
         if chunk is not None:
             self._session.history.extend_from(chunk)
         else:
             self._session.history.extend(records)
+        if weights is not None:
+            self._run_weights = weights
         self.historyChanged.emit()
         self.mark_dirty()
 
@@ -367,10 +431,17 @@ class Document(QObject):
         history_before = len(self._session.history)
         trainer = self._session.make_trainer()
         self._run_start = (before, history_before)
+        self._run_weights = None
         return trainer
 
     def show_weights(self, A: Matrix, B: Matrix, C: Matrix) -> None:
-        """Show a run's current weights (on pause); not an undo step by itself."""
+        """Show a run's current weights (on pause); not an undo step by itself.
+
+        Weights already shown (a save showed them first) change nothing and mark nothing.
+        """
+        self._run_weights = None
+        if (A, B, C) == (self.model.A, self.model.B, self.model.C):
+            return
         self._set_model(self.model.with_weights(A, B, C))
         self.mark_dirty()
 
@@ -379,6 +450,7 @@ class Document(QObject):
         assert self._run_start is not None, "finish_training_run without begin_training_run"
         before, history_before = self._run_start
         self._run_start = None
+        self._run_weights = None
         self._session.finish_run(trainer)
         self._set_model(self._session.model)
         self.mark_dirty()

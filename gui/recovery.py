@@ -30,7 +30,8 @@ from PySide6.QtCore import QLockFile, QStandardPaths
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from backprop_lab.engine.atomic import atomic_write_text
-from backprop_lab.engine.session import Session, SessionError, load_session, save_session
+from backprop_lab.engine.session import Session, SessionError, load_session
+from backprop_lab.gui.document import save_session_checked
 
 SESSION_SUFFIX = ".bpl.json"
 META_SUFFIX = ".meta.json"
@@ -86,17 +87,28 @@ class RecoveryFile:
         self.written = False
 
     def write(self, session: Session, original: Path | None) -> None:
-        """Store a copy of ``session`` (``session`` itself is not stamped) as the copy of ``original``."""
+        """Store a copy of ``session`` (``session`` itself is not stamped) as the copy of ``original``.
+
+        The copy first, then its meta file: a session that cannot be written (text UTF-8 cannot
+        hold, a full disk) leaves the previous copy as it was, or, when there was none, nothing
+        at all (no meta file, no lock), so no half-made copy is offered after a crash.
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
         if self._lock is None:
             lock = _lock(self.lock_path)
             if not lock.tryLock(0):
                 raise OSError(f"cannot lock the recovery file {self.lock_path} (error {lock.error().name})")
             self._lock = lock
-        meta = {"original": str(original) if original else None, "written": _now(), "pid": os.getpid()}
-        atomic_write_text(self.meta_path, json.dumps(meta, ensure_ascii=False) + "\n")
-        save_session(session.copy(), self.session_path)
+        try:
+            save_session_checked(session.copy(), self.session_path)
+        except BaseException:
+            if not self.written:
+                self.remove()
+            raise
         self.written = True
+        meta = {"original": str(original) if original else None, "written": _now(), "pid": os.getpid()}
+        # ensure_ascii: a path with any character at all (even a lone surrogate) can be written.
+        atomic_write_text(self.meta_path, json.dumps(meta) + "\n")
 
     def remove(self) -> None:
         """Delete the copy and release the lock (a clean save, a discard or a normal close). Never raises."""

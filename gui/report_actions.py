@@ -130,7 +130,8 @@ class ReportActions(QObject):
         if self.document.training_state == "running":
             QMessageBox.information(self.window, "Export report", "Pause or stop the training run first.")
             return False
-        session = self.document.session.copy()
+        # The history and the weights its last step ended with, even a moment after Pause.
+        session = self.document.consistent_session().copy()
         job = _ReportJob(session, self.verifications_for(session), self.torch)
         thread = QThread(self)
         thread.setObjectName("reportThread")

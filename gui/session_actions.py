@@ -15,10 +15,14 @@ Rules the manager keeps:
   session stays. A save that fails (no such folder, a folder in the way, a full disk) says why,
   the session stays marked unsaved, and the previous file is untouched (writes are atomic).
 * While there are unsaved changes a recovery copy is written every :data:`RECOVERY_INTERVAL_MS`
-  (only when something changed since the last copy, and not while a run is computing, when the
-  shown weights lag the history); a save, a discard or a normal close removes it (see
-  :mod:`gui.recovery`). :meth:`SessionManager.offer_recovery` (called once at start-up by
-  ``gui.app.run_app``) offers a copy left behind by a crash.
+  (only when something changed since the last copy, and not while a run is computing), and when a
+  run starts (edits made just before a long run are not left out of every copy until it ends); a
+  save, a discard or a normal close removes it (see :mod:`gui.recovery`). A copy that cannot be
+  written, whatever the reason, is one line in the status bar; the timer goes on.
+  :meth:`SessionManager.offer_recovery` (called once at start-up by ``gui.app.run_app``) offers a
+  copy left behind by a crash.
+* Save, Save As, recovery copies and report exports during a run write
+  :meth:`Document.consistent_session`: the history and the weights its last step ended with.
 * Export report and the screenshots live in :mod:`gui.report_actions` (``manager.reports``); closing
   the window cancels an export and joins its thread.
 """
@@ -214,6 +218,7 @@ class SessionManager(QObject):
         self.recovery_timer.setInterval(RECOVERY_INTERVAL_MS)
         self.recovery_timer.timeout.connect(self._on_recovery_timer_timeout)
         self._closed = False
+        self._training_state = self.document.training_state
         self._last_table: MatrixTable | None = None
         self._dropped: str | None = None
         self._drop_timer = QTimer(self)
@@ -479,11 +484,11 @@ class SessionManager(QObject):
             return False
         try:
             target = doc.save(Path(path).absolute())
-        except (SessionError, ValueError, OSError) as exc:
+        except Exception as exc:  # whatever it is, the user keeps working and hears why in one line
             QMessageBox.critical(
                 self.window,
                 "Cannot save session",
-                f"{exc}. The session was not saved; the old file is unchanged.",
+                f"{_one_line(exc)}. The session was not saved; the old file is unchanged.",
             )
             return False
         add_recent_file(target)
@@ -561,19 +566,24 @@ class SessionManager(QObject):
 
     # ------------------------------------------------------------------ crash recovery
 
-    def write_recovery(self, *, force: bool = False) -> bool:
-        """Write the recovery copy if the session has unsaved changes that changed since the last copy."""
+    def write_recovery(self, *, force: bool = False, run_starting: bool = False) -> bool:
+        """Write the recovery copy if the session has unsaved changes that changed since the last copy.
+
+        Not while a run computes (each copy would hold a moment of a moving history), except as
+        it starts (``run_starting``), when the session is still the one the user edited. Never
+        raises: a failure is one line in the status bar.
+        """
         doc = self.document
-        if self._closed or not doc.is_dirty or doc.training_state == "running":
+        if self._closed or not doc.is_dirty or (doc.training_state == "running" and not run_starting):
             return False
         if not (force or self._recovery_pending or not self.recovery.written):
             return False
         try:
-            self.recovery.write(doc.session, doc.path)
-        except (OSError, SessionError) as exc:
+            self.recovery.write(doc.consistent_session(), doc.path)
+        except Exception as exc:  # a timer slot: nothing may escape it, and the user keeps working
             if not self._recovery_warned:  # once: the user can still save; do not nag every 30 s
                 self._recovery_warned = True
-                doc.notify(f"Could not write the crash-recovery copy: {exc}", 10000)
+                doc.notify(f"Could not write the crash-recovery copy: {_one_line(exc)}", 10000)
             return False
         self._recovery_pending = False
         self.recoveryWritten.emit(str(self.recovery.session_path))
@@ -678,7 +688,11 @@ class SessionManager(QObject):
         if callable(update_title):
             update_title()
 
-    def _on_document_training_state_changed(self, _state: str) -> None:
+    def _on_document_training_state_changed(self, state: str) -> None:
+        starting = self._training_state == "idle" and state != "idle"
+        self._training_state = state
+        if starting:
+            self.write_recovery(run_starting=True)
         self._update_actions()
 
     def _on_reports_busy_changed(self, _busy: bool) -> None:
@@ -728,6 +742,14 @@ class SessionManager(QObject):
                     self._drop_timer.start()
                     return True
         return False
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error as one line: its message (named by its type when that is all it says)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, (OSError, ValueError)) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _safe_name(doc: Document) -> str:

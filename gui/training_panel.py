@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
-    QDoubleSpinBox,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
-    QSpinBox,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
 
-from backprop_lab.engine.training import MAX_EPOCHS, MAX_SAMPLES, TrainingSettings
+from backprop_lab.engine.training import (
+    MAX_EPOCHS,
+    MAX_LEARNING_RATE,
+    MAX_SAMPLES,
+    MAX_SEED,
+    TrainingSettings,
+)
 from backprop_lab.gui.document import Document
+from backprop_lab.gui.exact_spin_box import ExactSpinBox, FloatSpinBox, IntSpinBox
 from backprop_lab.gui.worker import TrainingController
 
 INT_MAX = 2_147_483_647
@@ -35,15 +41,24 @@ def format_duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-class RateSpinBox(QDoubleSpinBox):
-    """A learning-rate box that shows 0.01, not 0.010000 (up to 6 decimals are kept)."""
-
-    def textFromValue(self, value: float) -> str:
-        return f"{value:.6g}"
+#: (TrainingSettings field, also the panel's attribute; label) of each settings box, in form order.
+FIELDS = (
+    ("learning_rate", "Learning rate"),
+    ("batch_size", "Batch size"),
+    ("n_samples", "Samples"),
+    ("epochs", "Epochs"),
+    ("seed", "Seed"),
+)
 
 
 class TrainingPanel(QWidget):
-    """Edits the document's TrainingSettings and drives the TrainingController."""
+    """Edits the document's TrainingSettings and drives the TrainingController.
+
+    Each box holds its setting exactly (:mod:`gui.exact_spin_box`): whatever the session format
+    accepts is shown as it is and saved back unchanged. An edit replaces that one field of the
+    document's current settings, so it never rewrites another (the one deliberate exception:
+    fewer samples than the batch size lower the batch size to match, and say so).
+    """
 
     def __init__(
         self, document: Document, controller: TrainingController, parent: QWidget | None = None
@@ -53,22 +68,23 @@ class TrainingPanel(QWidget):
         self._document = document
         self._controller = controller
 
-        self.learning_rate = RateSpinBox(objectName="learningRate")
-        self.learning_rate.setDecimals(6)
-        self.learning_rate.setRange(1e-6, 1e6)
-        self.learning_rate.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
-        self.learning_rate.setToolTip("λ in θ ← θ − λ·∂L/∂θ (the mean gradient over the mini-batch)")
-        self.batch_size = QSpinBox(objectName="batchSize", minimum=1, maximum=MAX_SAMPLES)
+        s = document.training_settings
+        self.learning_rate = FloatSpinBox(
+            s.learning_rate, 0.0, MAX_LEARNING_RATE, objectName="learningRate", widest="0.00012345678901234"
+        )
+        self.learning_rate.setToolTip(
+            "λ in θ ← θ − λ·∂L/∂θ (the mean gradient over the mini-batch); any number > 0, e.g. 1e-9"
+        )
+        self.batch_size = IntSpinBox(s.batch_size, 1, MAX_SAMPLES, objectName="batchSize", widest="1000000")
         self.batch_size.setToolTip("Samples per mini-batch; the last batch of an epoch may be smaller")
-        self.n_samples = QSpinBox(objectName="nSamples", minimum=1, maximum=MAX_SAMPLES)
+        self.n_samples = IntSpinBox(s.n_samples, 1, MAX_SAMPLES, objectName="nSamples", widest="1000000")
         self.n_samples.setToolTip("Training inputs drawn uniformly from [0, 1)^K with the seed")
-        self.epochs = QSpinBox(objectName="epochs", minimum=1, maximum=min(MAX_EPOCHS, INT_MAX))
+        self.epochs = IntSpinBox(s.epochs, 1, MAX_EPOCHS, objectName="epochs", widest="1000000")
         self.epochs.setToolTip("Passes over the samples (each in a fresh seeded order)")
-        self.seed = QSpinBox(objectName="seed", minimum=0, maximum=INT_MAX)
-        self.seed.setToolTip("Seed of the training inputs and their order")
-        self._spins = (self.learning_rate, self.batch_size, self.n_samples, self.epochs, self.seed)
+        self.seed = IntSpinBox(s.seed, 0, MAX_SEED, objectName="seed", widest=str(MAX_SEED))
+        self.seed.setToolTip(f"Seed of the training inputs and their order (0 to {MAX_SEED})")
+        self._spins: tuple[ExactSpinBox, ...] = tuple(getattr(self, fld) for fld, _ in FIELDS)
         for spin in self._spins:
-            spin.setKeyboardTracking(False)
             spin.setAccelerated(True)
 
         self.start_button = QPushButton("Start", objectName="startButton")
@@ -128,8 +144,9 @@ class TrainingPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(box)
 
-        for spin in self._spins:
-            spin.valueChanged.connect(self._on_spin_value_changed)
+        for spin, (fld, label) in zip(self._spins, FIELDS, strict=True):
+            spin.valueChanged.connect(lambda value, f=fld, t=label: self._on_spin_value_changed(f, t, value))
+            spin.inputRefused.connect(lambda reason, w=spin, t=label: self._refuse(w, f"{t}: {reason}"))
         self.start_button.clicked.connect(self._on_start_button_clicked)
         self.pause_button.clicked.connect(self._on_pause_button_clicked)
         self.stop_button.clicked.connect(self._on_stop_button_clicked)
@@ -146,6 +163,7 @@ class TrainingPanel(QWidget):
     # ------------------------------------------------------------------ reading the form
 
     def settings(self) -> TrainingSettings:
+        """The settings the boxes show (they equal the document's except in the middle of an edit)."""
         return TrainingSettings(
             learning_rate=self.learning_rate.value(),
             batch_size=self.batch_size.value(),
@@ -156,13 +174,27 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------ slots
 
-    def _on_spin_value_changed(self, _value: float) -> None:
-        self._limit_batch_size()
+    def _on_spin_value_changed(self, field: str, label: str, value: object) -> None:
+        current = self._document.training_settings
+        settings = replace(current, **{field: value})
+        shrunk = field == "n_samples" and isinstance(value, int) and 1 <= value < current.batch_size
+        if shrunk:
+            settings = replace(settings, batch_size=value)
         try:
-            self._document.set_training_settings(self.settings())
+            self._document.set_training_settings(settings)
         except ValueError as exc:
-            self._document.notify(f"Training settings: {exc}")
-            self._on_document_settings_changed()
+            self._refuse(getattr(self, field), f"{label}: {exc}")
+            return
+        if shrunk:
+            self._document.notify(f"Batch size lowered to {value} (a batch holds at most every sample)")
+
+    def _refuse(self, box: ExactSpinBox, message: str) -> None:
+        """The matrix editors' refusal: one line in the status bar and at the box; the old value stays."""
+        self._on_document_settings_changed()
+        text = f"{message}; kept the old value"
+        self._document.notify(text)
+        if box.isVisible():
+            QToolTip.showText(box.mapToGlobal(box.rect().bottomLeft()), text, box, box.rect(), 4000)
 
     def _on_start_button_clicked(self) -> None:
         self._controller.start()
@@ -182,15 +214,9 @@ class TrainingPanel(QWidget):
 
     def _on_document_settings_changed(self) -> None:
         s = self._document.training_settings
-        self.n_samples.blockSignals(True)
-        self.n_samples.setValue(s.n_samples)
-        self.n_samples.blockSignals(False)
-        self._limit_batch_size()
-        for spin, value in zip(
-            self._spins, (s.learning_rate, s.batch_size, s.n_samples, s.epochs, s.seed), strict=True
-        ):
+        for spin, (fld, _label) in zip(self._spins, FIELDS, strict=True):
             spin.blockSignals(True)
-            spin.setValue(value)
+            spin.setValue(getattr(s, fld))
             spin.blockSignals(False)
         if not self._document.is_training:
             self._show_progress(0, s.total_steps, 0.0, math.nan)
@@ -216,12 +242,6 @@ class TrainingPanel(QWidget):
         )
 
     # ------------------------------------------------------------------ helpers
-
-    def _limit_batch_size(self) -> None:
-        # A batch cannot be larger than the data set (the engine refuses it): fewer samples shrink it.
-        self.batch_size.blockSignals(True)
-        self.batch_size.setMaximum(self.n_samples.value())
-        self.batch_size.blockSignals(False)
 
     def _show_progress(self, done: int, total: int, rate: float, eta: float) -> None:
         # QProgressBar holds ints; scale very long runs into range.

@@ -13,8 +13,16 @@ repaint turns into hundreds of milliseconds. Taking turns instead makes the GUI'
 time small and predictable, and it is backpressure too: a slow GUI slows the run, records never
 pile up in the event queue.
 
+Weights travel with the records: each batch carries A, B, C after its last step, so whatever the
+GUI has taken in is a consistent state (a history and the weights its last row ended with). A Save
+pressed a millisecond after Pause, while the worker is still finishing its step, writes that state
+with nothing to wait for; waiting instead for the worker to hand over its weights on pause would
+block the GUI thread on a thread that itself waits for the GUI (``wait_for_gui``). The copy costs
+3·K² floats every ~50 ms, nothing beside a step.
+
 ``TrainingController`` owns the thread's lifetime and adapts the run to the :class:`Document`:
-history batches, the weights on pause and at the end, one undo step per run, divergence, errors.
+history batches with their weights, the weights shown on pause and at the end, one undo step per
+run, divergence, errors.
 """
 
 from __future__ import annotations
@@ -61,13 +69,14 @@ class TrainingWorker(QObject):
     """Runs one training run's steps; lives on a worker thread (or is called directly in tests).
 
     Signals (emitted from the thread running :meth:`run`):
-    ``recordsReady(list[StepRecord], History)`` a batch of new steps, also as compact history columns;
+    ``recordsReady(list[StepRecord], History, (A, B, C))`` a batch of new steps, also as compact history
+    columns, and the weights after its last step;
     ``pausedAt(tuple[A, B, C])`` the loop is waiting (pause, or after Step), with the current weights;
     ``done(outcome, (A, B, C), message)`` outcome is "finished", "stopped", "diverged" or "failed"
     (message then names the exception).
     """
 
-    recordsReady = Signal(object, object)
+    recordsReady = Signal(object, object, object)
     pausedAt = Signal(object)
     done = Signal(str, object, str)
 
@@ -175,7 +184,8 @@ class TrainingWorker(QObject):
     def _flush(self, batch: list) -> None:
         self.loop_thread_idents.add(threading.get_ident())
         self._taken.clear()
-        self.recordsReady.emit(batch, history_chunk(batch))
+        # The trainer's weights are those after the last yielded step, the batch's last record.
+        self.recordsReady.emit(batch, history_chunk(batch), self.trainer.weights())
         # Released by acknowledge() or request_stop(); after a stop the GUI may be waiting for this
         # thread to end (closing the window), so the last batch is not waited for.
         if self.wait_for_gui and not self._stop:
@@ -311,10 +321,10 @@ class TrainingController(QObject):
 
     # ------------------------------------------------------------------ worker signals (GUI thread)
 
-    @Slot(object, object)
-    def _on_worker_records_ready(self, records: list, chunk: History) -> None:
+    @Slot(object, object, object)
+    def _on_worker_records_ready(self, records: list, chunk: History, weights) -> None:
         self._done += len(records)
-        self._document.append_history(records, chunk)
+        self._document.append_history(records, chunk, weights)
         self._emit_progress(throttle=True)
         # Zero timers, a few event-loop turns apart, run after the repaints these changes cause. They
         # run here, on the GUI thread: the worker's own thread is blocked until the acknowledgement.

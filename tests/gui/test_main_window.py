@@ -9,17 +9,16 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QAbstractSpinBox,
-    QDoubleSpinBox,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QStatusBar,
     QTableView,
 )
 
 from backprop_lab.engine.resources import load_report_example_data
+from backprop_lab.gui.exact_spin_box import ExactSpinBox
 from backprop_lab.gui.main_window import MainWindow
 
 WAIT = 20_000  # generous: a loaded 2-core machine
@@ -69,7 +68,7 @@ def test_required_object_names_exist(window):
         assert isinstance(window.findChild(QTableView, name), QTableView), name
     assert window.findChild(QLabel, "lossValue") is not None
     for name in ("learningRate", "batchSize", "nSamples", "epochs", "seed"):
-        assert isinstance(window.findChild(QAbstractSpinBox, name), (QSpinBox, QDoubleSpinBox)), name
+        assert isinstance(window.findChild(ExactSpinBox, name), ExactSpinBox), name
     for name in ("startButton", "pauseButton", "stopButton", "stepButton"):
         button(window, name)
     assert window.findChild(QProgressBar, "trainingProgress") is not None

@@ -25,7 +25,7 @@ class Collector:
         self.batches: list[list] = []
         self.done: list[tuple] = []
         self.paused: list = []
-        worker.recordsReady.connect(lambda records, _chunk: self.batches.append(records))
+        worker.recordsReady.connect(lambda records, _chunk, _weights: self.batches.append(records))
         worker.done.connect(lambda *args: self.done.append(args))
         worker.pausedAt.connect(self.paused.append)
 
@@ -141,7 +141,7 @@ def test_waiting_for_the_gui_is_released_by_acknowledge_and_by_stop():
     )
     batches: list = []
 
-    def take(records, chunk):
+    def take(records, chunk, _weights):
         batches.append(len(records))
         assert len(chunk) == len(records)
         if len(batches) < 3:
