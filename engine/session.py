@@ -692,8 +692,8 @@ def _version_of(d: object) -> int:
     version = _read_int(_require(d, "version", ""), "version", 0)
     if version > FORMAT_VERSION:
         raise SessionError(
-            f"the session was written by a newer Backprop Lab (format version {version}; this version "
-            f"reads up to {FORMAT_VERSION}): update Backprop Lab to open it"
+            f"the session was written by a newer Backprop Lab (format version {_short(version)}; "
+            f"this version reads up to {FORMAT_VERSION}): update Backprop Lab to open it"
         )
     return version
 
