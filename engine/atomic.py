@@ -75,26 +75,38 @@ def temporary_prefix(base: str) -> str:
     return f".{base[:_BASE_CHARS]}.{os.getpid()}-{_host_tag()}."
 
 
+def _proc_stat(pid: int) -> list[bytes] | None:
+    """The fields of /proc/PID/stat after the command name (state first), or None (not Linux, or
+    no such process)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            line = fh.read()
+        # The command name is parenthesised and may itself hold spaces and parentheses.
+        return line[line.rindex(b")") + 2 :].split()
+    except (OSError, ValueError):
+        return None
+
+
 def _process_start_time(pid: int) -> float | None:
     """When process ``pid`` started (seconds since the epoch), where the system says (Linux's
     /proc); None elsewhere or if it cannot be read."""
+    fields = _proc_stat(pid)
+    if fields is None:
+        return None
     try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat_line = fh.read()
         with open("/proc/stat", "rb") as fh:
             boot = next(int(line.split()[1]) for line in fh if line.startswith(b"btime "))
-        # Field 22 (starttime, in clock ticks since boot) comes after the parenthesised command
-        # name, which may itself hold spaces and parentheses: count from the last ")".
-        ticks = int(stat_line[stat_line.rindex(b")") + 2 :].split()[19])
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
+        # Field 22 of the line: starttime, in clock ticks since boot.
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, StopIteration):
         return None
 
 
 def _creator_is_gone(pid: int, made: float) -> bool:
     """True only when we can tell that process ``pid`` on this machine cannot be the one that
-    made a temporary last modified at ``made``: no process has that pid, or (Linux) the process
-    now holding it started after the temporary was last written (the pid was reused)."""
+    made a temporary last modified at ``made``: no process has that pid, or (Linux) it is a zombie
+    (killed, not yet reaped: in a container without an init, never), or the process now holding
+    the pid started after the temporary was last written (the pid was reused)."""
     if pid == os.getpid():
         started = _process_start_time(pid)
         return started is not None and started > made + 2.0
@@ -104,6 +116,9 @@ def _creator_is_gone(pid: int, made: float) -> bool:
         return True
     except (PermissionError, OSError, OverflowError):
         return False  # it exists (another user's) or we cannot tell: keep the temporary
+    fields = _proc_stat(pid)
+    if fields and fields[0] in (b"Z", b"X"):
+        return True
     started = _process_start_time(pid)
     # 2 s of slack: /proc/stat's boot time is whole seconds.
     return started is not None and started > made + 2.0

@@ -130,3 +130,19 @@ def test_a_killed_save_leaves_a_temporary_that_the_next_save_removes(tmp_path):
     assert len(left) == 1 and left[0].endswith(".tmp") and left[0].startswith(".s.json.")
     atomic_write_bytes(target, b"{}")
     assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
+
+
+def test_a_zombie_creator_counts_as_gone(tmp_path):
+    """A killed process that nobody reaped (an orphan in a container without an init stays so)."""
+    if atomic._proc_stat(os.getpid()) is None:
+        pytest.skip("no /proc: a zombie cannot be told from a running process here")
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        # Wait for it to exit without reaping it (WNOWAIT): it stays a zombie holding its pid.
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+        assert atomic._proc_stat(proc.pid)[0] == b"Z"
+        name = _name("s.json", proc.pid, ".tmp")
+        (tmp_path / name).write_bytes(b"")
+        assert remove_stale_temporaries(tmp_path, "s.json", ".tmp") == [name]
+    finally:
+        proc.wait()
