@@ -4,9 +4,10 @@
 loss and the three gradients at full precision, then the verification table: the analytic
 gradients next to central finite differences and, with ``--torch``, next to PyTorch's
 float64 autograd. Without SESSION it checks the report's worked example, and compares it
-with the numbers the report printed too. SESSION is any JSON file with
-``{"model": {"x": [...], "A": [[...]], "B": ..., "C": ...}}`` (a session file, for one);
-an ``"expected"`` object in it (loss, grad_A, grad_B, grad_C) is compared the same way.
+with the numbers the report printed too. SESSION is a session file, read by the same loader
+as ``train``, ``report`` and the window (so a plain ``{"model": {"x": [...], "A": [[...]], ...}}``
+is accepted as the format's version 0, and whatever they refuse ``check`` refuses with the same
+message); an ``"expected"`` object in it (loss, grad_A, grad_B, grad_C) is compared the same way.
 
 Exit status: 0 when every check passes, 1 when one fails, 2 on unusable input (one line on
 standard error naming the problem) or when ``--torch`` is asked for without PyTorch.
@@ -17,13 +18,11 @@ Nothing here imports Qt; PyTorch is imported only for ``--torch``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
 from backprop_lab.engine import __version__
 from backprop_lab.engine.gradcheck import (
@@ -38,15 +37,10 @@ from backprop_lab.engine.model import (
     Matrix,
     Vector,
     loss_and_grads,
-    validate_matrix,
-    validate_model,
-    validate_vector,
 )
+from backprop_lab.engine.session import Expected, Session, load_session_with_expected
 
 PROG = "backprop-lab"
-
-#: Largest session file ``check`` reads; a real one is far smaller (K ≤ 1024: ~60 MB of JSON).
-MAX_FILE_BYTES = 256 * 1024 * 1024
 
 #: With more entries than this the table lists the failures and the worst entries only (see --all).
 TABLE_ROWS = 75
@@ -58,54 +52,7 @@ EXPECTED_METHOD = "printed numbers"
 Model = tuple[Vector, Matrix, Matrix, Matrix]
 
 
-class InputError(ValueError):
-    """Unusable input; ``str()`` is one line naming the file and the problem."""
-
-
 # --------------------------------------------------------------------------- reading a model
-
-
-def _read_bytes(path: str) -> bytes:
-    if path == "-":
-        data: bytes = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
-    else:
-        try:
-            st = os.stat(path)
-            size = st.st_size
-            if stat.S_ISDIR(st.st_mode):
-                raise IsADirectoryError
-            if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block or never end
-                raise InputError(f"{path}: not a regular file")
-            if size > MAX_FILE_BYTES:
-                raise InputError(f"{path}: {size} bytes is too large for a session file (at most 256 MiB)")
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_FILE_BYTES + 1)
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"{path}: is a directory, not a session file") from None
-        except PermissionError:
-            raise InputError(f"{path}: permission denied") from None
-        except OSError as exc:
-            raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise InputError(f"{path}: too large for a session file (at most 256 MiB)")
-    return data
-
-
-def _parse_json(path: str, data: bytes) -> Any:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); expected a JSON session file") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply") from None
-    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
-        raise InputError(f"{path}: not usable JSON ({str(exc).splitlines()[0]})") from None
 
 
 @dataclass(frozen=True)
@@ -121,74 +68,36 @@ class CheckInput:
     expected: tuple[float, dict[str, Matrix], float] | None = None
 
 
-def _model_from(name: str, data: Any) -> Model:
-    if not isinstance(data, dict):
-        raise InputError(f'{name}: expected a JSON object with a "model", not {_json_type(data)}')
-    if "model" in data:
-        model, where = data["model"], "model"
-        if not isinstance(model, dict):
-            raise InputError(f'{name}: "model" must be an object with x, A, B and C, not {_json_type(model)}')
-    elif all(key in data for key in ("x", *MATRIX_NAMES)):
-        model, where = data, "the file"
-    else:
-        raise InputError(
-            f'{name}: no "model" object (expected {{"model": {{"x": …, "A": …, "B": …, "C": …}}}})'
-        )
-    missing = [key for key in ("x", *MATRIX_NAMES) if key not in model]
-    if missing:
-        raise InputError(f"{name}: {where} has no {', '.join(repr(k) for k in missing)}")
-    try:
-        x, A, B, C = validate_model(model["x"], model["A"], model["B"], model["C"])
-    except ValueError as exc:
-        raise InputError(f"{name}: {exc}") from None
-    except OverflowError:  # an integer literal too large for a float64
-        raise InputError(f"{name}: a number in {where} is too large for a float64") from None
-    k = model.get("K")
-    if k is not None and k != len(x):
-        raise InputError(f"{name}: {where} says K = {k!r} but x has {len(x)} entries")
-    return x, A, B, C
-
-
-def _expected_from(name: str, data: dict[str, Any], k: int) -> tuple[float, dict[str, Matrix], float] | None:
-    expected = data.get("expected")
-    if expected is None:
-        return None
-    if not isinstance(expected, dict):
-        raise InputError(f'{name}: "expected" must be an object, not {_json_type(expected)}')
-    try:
-        loss = validate_vector("expected.loss", [expected.get("loss")])[0]
-        grads = {m: validate_matrix(f"expected.grad_{m}", expected.get(f"grad_{m}"), k) for m in MATRIX_NAMES}
-        rtol = validate_vector("expected.tolerance_relative", [expected.get("tolerance_relative", 1e-12)])[0]
-    except (ValueError, OverflowError) as exc:
-        raise InputError(f"{name}: {str(exc).replace('[0] ', ' ', 1)}") from None
-    return loss, grads, rtol
+def _check_input(name: str, loaded: tuple[Session, Expected | None]) -> CheckInput:
+    session, expected = loaded
+    m = session.model
+    numbers = None if expected is None else (expected.loss, expected.grads, expected.rtol)
+    return CheckInput(name, (m.x, m.A, m.B, m.C), numbers)
 
 
 def load_input(path: str | os.PathLike[str]) -> CheckInput:
-    """The model (and any expected numbers) of a JSON file holding ``{"model": {"x", "A", "B", "C"}}``.
-
-    A bare ``{"x", "A", "B", "C"}`` object is accepted too; ``path`` "-" reads standard input.
-    Values are validated float copies; raises :class:`InputError` (one line) otherwise.
+    """The model (and any expected numbers) of a session file, read by the engine's one loader
+    (:func:`engine.session.load_session_with_expected`: the same size guards, validation and
+    one-line messages as ``train``, ``report`` and the window). Files without "format" (a bare
+    ``{"model": {"x", "A", "B", "C"}}`` or ``{"x", "A", "B", "C"}``) are the format's version 0.
+    ``path`` "-" reads standard input. Raises :class:`SessionError` (a ValueError, one line).
     """
     name = os.fspath(path)
-    data = _parse_json(name, _read_bytes(name))
-    model = _model_from(name, data)
-    return CheckInput(name, model, _expected_from(name, data, len(model[0])))
+    if name == "-":
+        return _check_input("-", load_session_with_expected(sys.stdin.buffer, "-"))
+    return _check_input(name, load_session_with_expected(name))
 
 
 def read_model(path: str | os.PathLike[str]) -> Model:
-    """x, A, B, C from a session-like JSON file (see :func:`load_input`)."""
+    """x, A, B, C from a session file (see :func:`load_input`)."""
     return load_input(path).model
 
 
 def report_example_input() -> CheckInput:
     """The report's worked example, with the numbers the report printed."""
-    from backprop_lab.engine.resources import load_report_example_data, report_example_path
+    from backprop_lab.engine.resources import report_example_path
 
-    data = load_report_example_data()
-    name = str(report_example_path())
-    model = _model_from(name, data)
-    return CheckInput("the report's worked example", model, _expected_from(name, data, len(model[0])))
+    return _check_input("the report's worked example", load_session_with_expected(report_example_path()))
 
 
 def expected_check(
@@ -207,18 +116,6 @@ def expected_check(
     return make_report(
         EXPECTED_METHOD, entries, rtol, 0.0, loss=loss, reference_loss=ref_loss, loss_passed=loss_entry.passed
     )
-
-
-def _json_type(value: object) -> str:
-    names = {
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        dict: "an object",
-    }
-    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 # --------------------------------------------------------------------------- printing
@@ -367,7 +264,7 @@ def run_check(args: argparse.Namespace) -> int:
             reports.append(torch_check(*model))
         if source.expected is not None:
             reports.append(expected_check(loss, grads, source.expected))
-    except ValueError as exc:  # InputError, a bad model, NumericalOverflowError
+    except ValueError as exc:  # SessionError, NumericalOverflowError
         return _error("check", str(exc))
     print_check(sys.stdout, title, model, loss, grads, reports, show_all=args.all)
     return 0 if all(r.passed for r in reports) else 1

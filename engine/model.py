@@ -94,16 +94,27 @@ def sigmoid_prime(a: float) -> float:
 # --------------------------------------------------------------------------- validation
 
 
+def quote(value: object, limit: int = 80) -> str:
+    """``repr(value)`` for an error message, at most ``limit`` characters of it (then "…"): a
+    hostile file may put megabytes into one entry, and only its start is ever copied."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit])[:-1] + "…"
+    if isinstance(value, (list, dict)):
+        return f"a {type(value).__name__} of {len(value)}"
+    text = repr(value)
+    return text if len(text) <= limit + 2 else text[:limit] + "…"
+
+
 def _check_number(value: object, where: str) -> float:
     # The common case first: a finite float needs no ABC check (this runs 3K² times per edit).
     if type(value) is float and value - value == 0.0:
         return value
     # bool is a subclass of int; True as a weight is a mistake, not the number 1.
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"{where} is not a number: {value!r}")
+        raise ValueError(f"{where} is not a number: {quote(value)}")
     f = float(value)
     if not math.isfinite(f):
-        raise ValueError(f"{where} is not finite: {value!r}")
+        raise ValueError(f"{where} is not finite: {quote(value)}")
     return f
 
 

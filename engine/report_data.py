@@ -509,6 +509,64 @@ def _verification_html(data: ReportData) -> str:
     return "\n".join(out)
 
 
+#: Longest run of notes (characters) in one paragraph of the Qt flavour. Qt draws a page by walking
+#: every line of each paragraph on it, so one paragraph of n characters spread over n/3000 pages
+#: cost O(n²) (a 2 MB note took 32 s); paragraphs of bounded size make the PDF linear in n.
+NOTES_BLOCK_CHARS = 2000
+#: Most lines of notes in one such paragraph (a page holds about 50).
+NOTES_BLOCK_LINES = 40
+
+
+def _notes_blocks(
+    notes: str, limit: int = NOTES_BLOCK_CHARS, max_lines: int = NOTES_BLOCK_LINES
+) -> list[list[str]]:
+    """The notes' lines gathered into blocks of at most ``limit`` characters and ``max_lines``
+    lines (a longer line is cut
+    at its last space before the limit, or at the limit). Every character stays, in order:
+    joining each block's lines with newlines, and the blocks with newlines, gives ``notes`` back,
+    except that a line cut in two is rejoined without a character between its pieces."""
+    blocks: list[list[str]] = []
+    block: list[str] = []
+    size = 0
+    for line in notes.split("\n"):
+        pieces = []
+        while len(line) > limit:
+            cut = line.rfind(" ", 0, limit) + 1 or limit
+            pieces.append(line[:cut])
+            line = line[cut:]
+        pieces.append(line)
+        for piece in pieces:
+            if block and (size + len(piece) > limit or len(block) == max_lines):
+                blocks.append(block)
+                block, size = [], 0
+            block.append(piece)
+            size += len(piece) + 1
+    blocks.append(block)
+    return blocks
+
+
+def notes_html(notes: str, flavour: Flavour) -> str:
+    """The notes as HTML paragraphs, line breaks kept, in time linear in their length.
+
+    Web: one paragraph (browsers lay it out in linear time). Qt: paragraphs of at most
+    :data:`NOTES_BLOCK_CHARS` characters with no margin between them, so the text reads as one
+    paragraph while each page of the PDF draws only its own share of it.
+    """
+    if flavour == "web":
+        # white-space: pre-wrap keeps runs of spaces; line breaks become <br> for both flavours.
+        return f'<p class="notes">{_e(notes).replace(chr(10), "<br>")}</p>'
+    blocks = _notes_blocks(notes)
+    out = []
+    for i, lines in enumerate(blocks):
+        top = "" if i == 0 else "margin-top: 0; "
+        bottom = "" if i == len(blocks) - 1 else "margin-bottom: 0; "
+        style = f' style="{top}{bottom}"' if top or bottom else ""
+        # Qt's rich text ignores white-space: pre-wrap, so line breaks become <br>.
+        text = "<br>".join(map(_e, lines)) or "&nbsp;"
+        out.append(f'<p class="notes"{style}>{text}</p>')
+    return "".join(out)
+
+
 def _v(name: str, sub: str = "") -> str:
     """An italic variable, optionally subscripted: _v("C", "ij") is C_ij."""
     return f'<span class="var">{name}' + (f"<sub>{sub}</sub>" if sub else "") + "</span>"
@@ -545,8 +603,7 @@ def render_html(
         f"K = {m.K}</p>",
     ]
     if data.notes:
-        # Qt's rich text ignores white-space: pre-wrap, so line breaks become <br> for both.
-        parts.append(f'<p class="notes">{_e(data.notes).replace(chr(10), "<br>")}</p>')
+        parts.append(notes_html(data.notes, flavour))
 
     # 1. The model and its initial values
     parts += [

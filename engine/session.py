@@ -45,11 +45,19 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from numbers import Real
 from operator import le
-from typing import Any
+from typing import Any, BinaryIO
 
 from backprop_lab.engine import __version__
 from backprop_lab.engine.atomic import atomic_write_bytes
-from backprop_lab.engine.model import MAX_K, Matrix, Vector, validate_model
+from backprop_lab.engine.model import (
+    MATRIX_NAMES,
+    MAX_K,
+    Matrix,
+    Vector,
+    quote,
+    validate_matrix,
+    validate_model,
+)
 from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
 
 __all__ = [
@@ -60,12 +68,14 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_HISTORY_STEPS",
     "MIGRATIONS",
+    "Expected",
     "History",
     "Model",
     "Session",
     "SessionError",
     "dumps_session",
     "load_session",
+    "load_session_with_expected",
     "loads_session",
     "save_session",
     "session_from_dict",
@@ -88,6 +98,10 @@ MAX_HISTORY_STEPS = 5_000_000
 INLINE_HISTORY_STEPS = 100_000
 #: Longest string accepted in the short metadata fields (app_version, created, modified).
 _MAX_META_CHARS = 100
+#: Longest ``notes`` accepted on load (characters); a report renders every one of them.
+MAX_NOTES_CHARS = 1_000_000
+#: Longest ``divergence.reason`` accepted on load (characters).
+MAX_REASON_CHARS = 10_000
 
 #: Float columns of the history, in StepRecord order; the int column "epoch" comes with them.
 HISTORY_COLUMNS = ("loss", "loss_at_x", "grad_norm_A", "grad_norm_B", "grad_norm_C")
@@ -121,13 +135,20 @@ def _one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: An error message quotes at most this many characters of the value it refuses.
+QUOTE_CHARS = 80
+
+
 def _short(value: object) -> str:
-    """A value for an error message: its repr, cut short (a hostile file may hold megabytes)."""
+    """A value for an error message: its repr, cut to QUOTE_CHARS characters with an ellipsis (a
+    hostile file may hold megabytes in one string; only its first characters are ever copied)."""
     if isinstance(value, dict):
         return "an object"
     if isinstance(value, list):
         return f"a list of {len(value)}"
-    return _one_line(repr(value), 40)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return "an integer of more than 77 digits"
+    return _one_line(quote(value, QUOTE_CHARS), QUOTE_CHARS + 3)
 
 
 def _now() -> str:
@@ -477,9 +498,10 @@ def _read_int(value: object, where: str, low: int, high: int | None = None) -> i
     if isinstance(value, bool) or not isinstance(value, int):
         raise SessionError(f"{where} must be a whole number, not {_short(value)}")
     if value < low:
-        raise SessionError(f"{where} must be ≥ {low} (got {value})")
+        raise SessionError(f"{where} must be ≥ {low} (got {_short(value)})")
     if high is not None and value > high:
-        raise SessionError(f"{where} must be ≤ {high:,} (got {value:,})")
+        got = f"{value:,}" if value.bit_length() <= 256 else _short(value)
+        raise SessionError(f"{where} must be ≤ {high:,} (got {got})")
     return value
 
 
@@ -487,8 +509,36 @@ def _read_str(value: object, where: str, max_chars: int | None = None) -> str:
     if not isinstance(value, str):
         raise SessionError(f"{where} must be a string, not {_short(value)}")
     if max_chars is not None and len(value) > max_chars:
-        raise SessionError(f"{where} is {len(value)} characters long; at most {max_chars} are allowed")
+        raise SessionError(f"{where} is {len(value):,} characters long; at most {max_chars:,} are allowed")
+    _check_encodable(value, where)
     return value
+
+
+def _check_encodable(value: str, where: str) -> None:
+    """SessionError if ``value`` cannot be written as UTF-8 (JSON's ``"\ud800"`` parses to a lone
+    surrogate, which no UTF-8 file can hold): a session that loads must be one that saves."""
+    if value.isascii():
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(value[exc.start])
+        raise SessionError(
+            f"{where} holds a lone surrogate (U+{code:04X} at character {exc.start:,}), "
+            "which cannot be stored as UTF-8 text"
+        ) from None
+
+
+def _read_float(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SessionError(f"{where} must be a number, not {_short(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise SessionError(f"{where} is too large for a float64") from None
+    if not math.isfinite(number):
+        raise SessionError(f"{where} is not finite: {number!r}")
+    return number
 
 
 def _read_timestamp(value: object, where: str) -> str:
@@ -536,15 +586,7 @@ def _find_huge_int(x: object, A: object, B: object, C: object) -> str:
 
 def _read_training(value: object, k: int) -> TrainingSettings:
     t = _require_object(value, "training")
-    lr = _require(t, "learning_rate", "training.")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)):
-        raise SessionError(f"training.learning_rate must be a number, not {_short(lr)}")
-    try:
-        lr = float(lr)
-    except OverflowError:
-        raise SessionError("training.learning_rate is too large for a float64") from None
-    if not math.isfinite(lr):
-        raise SessionError(f"training.learning_rate is not finite: {lr!r}")
+    lr = _read_float(_require(t, "learning_rate", "training."), "training.learning_rate")
     ints = {
         name: _read_int(_require(t, name, "training."), f"training.{name}", 0 if name == "seed" else 1)
         for name in _TRAINING_FIELDS[1:]
@@ -634,7 +676,7 @@ def _read_divergence(value: object) -> Divergence | None:
     d = _require_object(value, "divergence")
     step = _read_int(_require(d, "step", "divergence."), "divergence.step", 1, 2**62)
     epoch = _read_int(_require(d, "epoch", "divergence."), "divergence.epoch", 1, 2**62)
-    reason = _read_str(_require(d, "reason", "divergence."), "divergence.reason", 10_000)
+    reason = _read_str(_require(d, "reason", "divergence."), "divergence.reason", MAX_REASON_CHARS)
     return Divergence(step=step, epoch=epoch, reason=reason)
 
 
@@ -650,8 +692,8 @@ def _version_of(d: object) -> int:
     version = _read_int(_require(d, "version", ""), "version", 0)
     if version > FORMAT_VERSION:
         raise SessionError(
-            f"the session was written by a newer Backprop Lab (format version {version}; this version "
-            f"reads up to {FORMAT_VERSION}): update Backprop Lab to open it"
+            f"the session was written by a newer Backprop Lab (format version {_short(version)}; "
+            f"this version reads up to {FORMAT_VERSION}): update Backprop Lab to open it"
         )
     return version
 
@@ -719,7 +761,7 @@ def _from_current(d: dict[str, Any]) -> Session:
         training=_read_training(_require(d, "training", ""), model.K),
         history=history,
         name=_read_str(d.get("name", ""), "name"),
-        notes=_read_str(d.get("notes", ""), "notes"),
+        notes=_read_str(d.get("notes", ""), "notes", MAX_NOTES_CHARS),
         divergence=_read_divergence(d.get("divergence")),
         app_version=_read_str(d.get("app_version", ""), "app_version", _MAX_META_CHARS),
         created=_read_timestamp(d.get("created", now), "created"),
@@ -727,13 +769,41 @@ def _from_current(d: dict[str, Any]) -> Session:
     )
 
 
-def session_from_dict(d: object, source: str = "<memory>") -> Session:
-    """A validated Session from parsed JSON (any supported version). Raises SessionError only.
+@dataclass(frozen=True)
+class Expected:
+    """Numbers a session file says its model gives: the report example's ``"expected"`` object
+    (``loss``, ``grad_A``, ``grad_B``, ``grad_C`` and an optional ``tolerance_relative``, default
+    1e-12), which ``check`` compares with the engine's. Gradients are K×K lists of rows."""
 
-    Unknown keys are ignored (so the built-in example can carry its "expected" numbers).
-    """
+    loss: float
+    grads: dict[str, Matrix]
+    rtol: float = 1e-12
+
+
+def _read_expected(value: object, k: int) -> Expected | None:
+    if value is None:
+        return None
+    e = _require_object(value, "expected")
+    loss = _read_float(_require(e, "loss", "expected."), "expected.loss")
+    grads: dict[str, Matrix] = {}
+    for name in MATRIX_NAMES:
+        where = f"expected.grad_{name}"
+        try:
+            grads[name] = validate_matrix(where, _require(e, f"grad_{name}", "expected."), k)
+        except ValueError as exc:  # SessionError (missing) included
+            raise exc if isinstance(exc, SessionError) else SessionError(str(exc)) from None
+        except OverflowError:
+            raise SessionError(f"a number in {where} is too large for a float64") from None
+    rtol = _read_float(e.get("tolerance_relative", 1e-12), "expected.tolerance_relative")
+    if rtol < 0:
+        raise SessionError(f"expected.tolerance_relative must be ≥ 0 (got {rtol!r})")
+    return Expected(loss, grads, rtol)
+
+
+def _validated(source: str, read: Callable[[], Any]) -> Any:
+    """``read()``, every surprise turned into a one-line SessionError naming ``source``."""
     try:
-        return _from_current(_upgrade(d))
+        return read()
     except SessionError as exc:
         raise exc.with_source(source) from None
     except RecursionError:
@@ -741,9 +811,28 @@ def session_from_dict(d: object, source: str = "<memory>") -> Session:
     except MemoryError:
         raise SessionError("there is not enough memory to load the session", source) from None
     except (ValueError, TypeError, OverflowError, KeyError) as exc:
-        # Every expected problem is caught above with a precise message; this is the safety net
+        # Every expected problem is caught with a precise message; this is the safety net
         # that keeps a surprise in a hostile file from becoming a traceback.
         raise SessionError(f"invalid session ({type(exc).__name__}: {exc})", source) from None
+
+
+def session_from_dict(d: object, source: str = "<memory>") -> Session:
+    """A validated Session from parsed JSON (any supported version). Raises SessionError only.
+
+    Unknown keys are ignored (so the built-in example can carry its "expected" numbers).
+    """
+    result: Session = _validated(source, lambda: _from_current(_upgrade(d)))
+    return result
+
+
+def _session_and_expected(d: object, source: str) -> tuple[Session, Expected | None]:
+    def read() -> tuple[Session, Expected | None]:
+        session = _from_current(_upgrade(d))
+        assert isinstance(d, dict)  # _upgrade refused anything else
+        return session, _read_expected(d.get("expected"), session.model.K)
+
+    result: tuple[Session, Expected | None] = _validated(source, read)
+    return result
 
 
 def loads_session(data: bytes | str, source: str = "<memory>") -> Session:
@@ -798,13 +887,8 @@ def _parse(data: bytes | str, source: str) -> object:
         raise SessionError(f"not valid JSON: {exc}", source) from None
 
 
-def load_session(path: str | os.PathLike[str]) -> Session:
-    """Read, validate and return the session at ``path``. Raises SessionError only.
-
-    Refuses anything but a regular file, and files over :data:`MAX_FILE_BYTES`, before reading
-    them; opens read-only and never modifies the file.
-    """
-    source = os.fspath(path)
+def _read_path(source: str) -> bytes:
+    """The bytes of the regular file ``source``, refused before reading if over MAX_FILE_BYTES."""
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused below).
         fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
@@ -838,20 +922,84 @@ def load_session(path: str | os.PathLike[str]) -> Session:
         raise SessionError("there is not enough memory to read the file", source) from None
     finally:
         os.close(fd)
-    document = _parse(data, source)
-    del data  # the bytes are not needed while the document is validated
+    return data
+
+
+def _read_stream(stream: BinaryIO, source: str) -> bytes:
+    """At most MAX_FILE_BYTES + 1 bytes of ``stream`` (one more tells it is too long)."""
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        while total <= MAX_FILE_BYTES:
+            chunk = stream.read(min(1 << 20, MAX_FILE_BYTES + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as exc:
+        raise SessionError(f"cannot read the input: {exc.strerror or exc}", source) from None
+    if total > MAX_FILE_BYTES:
+        raise SessionError(
+            f"the input is over {MAX_FILE_BYTES:,} bytes; session files over {MAX_FILE_BYTES:,} bytes "
+            "are refused",
+            source,
+        )
+    return b"".join(chunks)
+
+
+def load_session(path: str | os.PathLike[str]) -> Session:
+    """Read, validate and return the session at ``path``. Raises SessionError only.
+
+    Refuses anything but a regular file, and files over :data:`MAX_FILE_BYTES`, before reading
+    them; opens read-only and never modifies the file.
+    """
+    source = os.fspath(path)
+    document = _parse(_read_path(source), source)  # the bytes are freed before validation
     return session_from_dict(document, source)
+
+
+def load_session_with_expected(
+    path: str | os.PathLike[str] | BinaryIO, source: str | None = None
+) -> tuple[Session, Expected | None]:
+    """:func:`load_session`, also handing over the file's validated ``"expected"`` numbers (None
+    when it has none): the one loader, for ``check``. ``path`` may be a binary stream (standard
+    input), read up to the same size limit; ``source`` names it in messages (default "<stdin>").
+    """
+    if isinstance(path, (str, os.PathLike)):
+        name = os.fspath(path) if source is None else source
+        data = _read_path(os.fspath(path))
+    else:
+        name = "<stdin>" if source is None else source
+        data = _read_stream(path, name)
+    document = _parse(data, name)
+    del data
+    return _session_and_expected(document, name)
 
 
 # --------------------------------------------------------------------------- writing
 
 
 def _json_str(s: str) -> str:
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: keep it, as an escape
-        return json.dumps(s)
     return json.dumps(s, ensure_ascii=False)
+
+
+def _check_writable_text(s: Session) -> None:
+    """SessionError naming the field if a string of ``s`` cannot be written as UTF-8 (a lone
+    surrogate, say from a paste): found before any file is touched, so a save never fails half-way
+    and never writes a file that :func:`load_session` would refuse."""
+    texts = [
+        ("name", s.name),
+        ("notes", s.notes),
+        ("app_version", s.app_version),
+        ("created", s.created),
+        ("modified", s.modified),
+    ]
+    if s.divergence is not None:
+        texts.append(("divergence.reason", s.divergence.reason))
+    for where, text in texts:
+        if not isinstance(text, str):
+            raise SessionError(f"{where} must be a string, not {_short(text)}")
+        _check_encodable(text, where)
 
 
 def _model_to_dict(m: Model) -> dict[str, Any]:
@@ -951,6 +1099,7 @@ def dumps_session(s: Session, history_encoding: str = "auto") -> str:
         )
     if s.initial.K != s.model.K:
         raise SessionError(f"initial has K = {s.initial.K} but the model has K = {s.model.K}")
+    _check_writable_text(s)
     history = ",\n".join(
         f"  {json.dumps(name)}: {_column_text(s.history.column(name), name, enc)}"
         for name in (*HISTORY_COLUMNS, EPOCH_COLUMN)
@@ -977,7 +1126,8 @@ def save_session(s: Session, path: str | os.PathLike[str], *, history_encoding: 
     """Write the session to ``path`` atomically, stamping ``modified`` and ``app_version``.
 
     The stamps are set on ``s`` only once the file is safely written. Raises SessionError for a
-    session that cannot be stored (e.g. a history over MAX_HISTORY_STEPS) and OSError
+    session that cannot be stored (a history over MAX_HISTORY_STEPS, a string holding a lone
+    surrogate) before any file is touched, and OSError
     (:class:`engine.atomic.AtomicWriteError`, one line) if the file cannot be written; the
     previous file at ``path`` is then untouched.
     """

@@ -4,9 +4,10 @@ What the report says is decided by the Qt-free :mod:`engine.report_data`; this m
 the training curves (one QPainter routine painting both the PNG and the SVG), the PDF (Qt's rich
 text laid out on A4 by QTextDocument and printed through QPdfWriter) and the window's screenshot.
 
-The folder is written atomically: every file is rendered into a temporary sibling folder first,
-which is renamed into place (or, when the destination already exists, whose files each replace
-their namesake with one ``os.replace``). A failure anywhere leaves the destination as it was.
+The folder is written all or nothing: every file is rendered into a temporary sibling folder
+first, which is renamed into place; when the destination already exists, its report files are
+replaced one by one with a hard link to each old file kept aside, and any failure puts every old
+file back (:func:`_swap_in`). A failure anywhere leaves the destination as it was.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from PySide6.QtGui import (
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QWidget
 
+from backprop_lab.engine.atomic import remove_stale_temporaries, temporary_prefix
 from backprop_lab.engine.report_data import CURVE_LABELS, ReportData, gather_report_data, render_html
 
 __all__ = [
@@ -706,6 +708,51 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
+def _keep_aside(target: Path, aside: Path) -> None:
+    """A second name for the file at ``target`` (a hard link: the file itself stays in place and
+    keeps its identity), or a copy where the file system has no hard links."""
+    try:
+        os.link(target, aside, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(target, aside, follow_symlinks=False)
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    """Move the report files in ``tmp`` over their namesakes in the existing folder ``out``, all or
+    nothing: if any replacement fails, the ones already made are undone, so ``out`` keeps exactly
+    the files (the same inodes, the same bytes) it had. The user's other files are never touched.
+
+    Not atomic against a SIGKILL half-way (POSIX cannot swap several files at once); the old files
+    are then in ``tmp``/.previous, which the next export to the same place removes as stale.
+    """
+    in_the_way = [name for name in FILE_NAMES if (out / name).is_dir() and not (out / name).is_symlink()]
+    if in_the_way:
+        raise ReportError(
+            f"cannot write {out / in_the_way[0]}: a folder of that name is in the way "
+            "(nothing in the report folder was changed)"
+        )
+    aside = tmp / ".previous"
+    aside.mkdir()
+    existed = set()
+    for name in FILE_NAMES:
+        if os.path.lexists(out / name):  # a file, or a symbolic link (replaced as a link)
+            _keep_aside(out / name, aside / name)
+            existed.add(name)
+    done: list[str] = []
+    try:
+        for name in FILE_NAMES:
+            os.replace(tmp / name, out / name)
+            done.append(name)
+    except BaseException:
+        for name in reversed(done):
+            with contextlib.suppress(OSError):
+                if name in existed:
+                    os.replace(aside / name, out / name)
+                else:
+                    os.unlink(out / name)
+        raise
+
+
 def export_report(
     session: Any,
     out_dir: str | os.PathLike[str],
@@ -734,7 +781,8 @@ def export_report(
     if out.exists() and not out.is_dir():
         raise ReportError(f"{out} exists and is not a folder")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    remove_stale_temporaries(out.parent, out.name, ".partial")  # left by a killed export
+    tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(out.name), suffix=".partial", dir=out.parent))
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would make the renamed report folder private
@@ -748,11 +796,10 @@ def export_report(
         if not out.exists():
             os.rename(tmp, out)
         else:
-            # The folder exists (perhaps with the user's other files): each report file replaces
-            # its namesake in one atomic rename; nothing was touched until everything rendered.
-            for name in FILE_NAMES:
-                os.replace(tmp / name, out / name)
-            tmp.rmdir()
+            # The folder exists (perhaps with the user's other files): nothing in it was touched
+            # until everything rendered, and then all its report files change or none does.
+            _swap_in(tmp, out)
+            shutil.rmtree(tmp, ignore_errors=True)
         _fsync_dir(out)
         _fsync_dir(out.parent)
     except BaseException:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 import backprop_lab.check as cli
 import backprop_lab.engine.gradcheck as gradcheck
+import backprop_lab.engine.session as session_module
 from backprop_lab.check import main
 from backprop_lab.engine.model import loss_and_grads
 
@@ -84,7 +86,9 @@ def test_check_with_torch_puts_pytorch_beside_the_finite_differences(capsys):
     assert status == 0, err
     header = next(line for line in out.splitlines() if line.startswith("entry"))
     assert header.index("analytic") < header.index("finite differences") < header.index("PyTorch")
-    assert "PyTorch's loss = 44.06121314034353" in out
+    # PyTorch's sums differ between CPUs in the last digits: compare with a tolerance.
+    torch_loss = float(next(line for line in out.splitlines() if line.startswith("PyTorch's loss = "))[17:])
+    assert math.isclose(torch_loss, 44.061213140343526, rel_tol=1e-14)
     assert "PyTorch float64 autograd: all 27 entries agree" in out
     assert ", with PyTorch 2." in out.splitlines()[0]
     rows = [line.split() for line in out.splitlines() if line.startswith("A[0][0]")]
@@ -188,17 +192,21 @@ def _huge_int_file(tmp_path: Path) -> Path:
 
 
 BAD_FILES = [
-    ("missing", lambda p: p / "nope.json", "nope.json: no such file"),
-    ("folder", lambda p: p, "is a directory, not a session file"),
-    ("not JSON", lambda p: _write(p, "{model: 1}"), "not JSON (line 1, column 2: Expecting property name"),
+    ("missing", lambda p: p / "nope.json", "nope.json: the file does not exist"),
+    ("folder", lambda p: p, "this is a folder, not a session file"),
+    (
+        "not JSON",
+        lambda p: _write(p, "{model: 1}"),
+        "not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2",
+    ),
     ("not UTF-8", lambda p: (p / "b.json").write_bytes(b"\xff\xfe\x00") and p / "b.json", "not UTF-8 text"),
-    ("a list", lambda p: _write(p, [1, 2]), 'expected a JSON object with a "model", not a list'),
-    ("no model", lambda p: _write(p, {"x": [1.0]}), 'no "model" object'),
-    ("model not object", lambda p: _write(p, {"model": [1]}), '"model" must be an object'),
+    ("a list", lambda p: _write(p, [1, 2]), "the file does not hold a session (a JSON object) but a list"),
+    ("no model", lambda p: _write(p, {"x": [1.0]}), "model.A is missing"),
+    ("model not object", lambda p: _write(p, {"model": [1]}), "model must be a JSON object, not a list"),
     (
         "no C",
         lambda p: _write(p, {"model": {k: v for k, v in _small_model().items() if k != "C"}}),
-        "model has no 'C'",
+        "model.C is missing",
     ),
     (
         "ragged A",
@@ -218,13 +226,13 @@ BAD_FILES = [
     (
         "K mismatch",
         lambda p: _write(p, {"model": {**_small_model(), "K": 3}}),
-        "says K = 3 but x has 2 entries",
+        "model.K is 3 but model.x has 2 entries",
     ),
     ("huge integer", _huge_int_file, "too large for a float64"),
     (
         "bad expected",
         lambda p: _write(p, {"model": _small_model(), "expected": {"loss": "x"}}),
-        "expected.loss is not a number",
+        "expected.loss must be a number, not 'x'",
     ),
     (
         "overflow",
@@ -246,10 +254,10 @@ def test_unusable_input_is_one_line_and_exit_2(capsys, tmp_path, case, make, mes
 
 
 def test_a_file_over_the_size_limit_is_refused_before_reading(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(session_module, "MAX_FILE_BYTES", 100)
     path = _write(tmp_path, {"model": _small_model()})
     status, _, err = _run(capsys, ["check", str(path)])
-    assert status == 2 and "bytes is too large for a session file" in err
+    assert status == 2 and "bytes; session files over 100 bytes are refused" in err
 
 
 @pytest.mark.parametrize(

@@ -161,9 +161,9 @@ def test_saving_into_a_path_whose_parent_is_a_file_fails_cleanly(tmp_path):
         save_session(_trained(), tmp_path / "file" / "s.json")
 
 
-def test_text_round_trips_including_lone_surrogates_and_non_ascii(tmp_path):
+def test_non_ascii_text_round_trips_readably(tmp_path):
     s = Session.random(2, 0)
-    s.name, s.notes = "σ(a) — αβγ", "bad \ud800 surrogate"
+    s.name, s.notes = "σ(a) — αβγ", "good \U0001f600 emoji, \u2028 separator"
     save_session(s, tmp_path / "s.json")
     raw = (tmp_path / "s.json").read_bytes()
     assert "σ(a) — αβγ".encode() in raw  # readable, not \u-escaped
@@ -467,7 +467,7 @@ BAD_DOCUMENTS = [
     (_set("name", 42), r"name must be a string, not 42"),
     (_set("notes", None), r"notes must be a string, not None"),
     (_set("created", "yesterday"), r"created is not an ISO 8601 date and time: 'yesterday'"),
-    (_set("modified", "x" * 1000), r"modified is 1000 characters long; at most 100"),
+    (_set("modified", "x" * 1000), r"modified is 1,000 characters long; at most 100"),
     (_set("app_version", ["0.1"]), r"app_version must be a string, not a list of 1"),
 ]  # fmt: skip
 
