@@ -61,7 +61,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from backprop_lab.engine.model import MATRIX_NAMES, backward, forward
-from backprop_lab.engine.session import History, Model, Session, SessionError, save_session
+from backprop_lab.engine.session import History, Model, Session, save_session
 from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
 from backprop_lab.gui.undo import Snapshot, SnapshotCommand, TrainingRunCommand
 
@@ -119,34 +119,6 @@ def _model_blocks(model: Model) -> dict[str, Matrix]:
 
 def _make_model(x: Sequence[float], A: Matrix, B: Matrix, C: Matrix) -> Model:
     return Model(list(x), A, B, C)  # Model validates (and copies) on construction
-
-
-def save_session_checked(session: Session, path: str | Path) -> None:
-    """``save_session`` with text that cannot be encoded reported in one line (ValueError).
-
-    A loaded session may hold a lone surrogate (valid JSON, ``"\\ud800"``) that UTF-8 cannot
-    write; the codec's own message names a byte position in a JSON text the user never saw.
-    """
-    try:
-        save_session(session, path)
-    except UnicodeEncodeError as exc:
-        raise SessionError(
-            f"{_unencodable_field(session)} holds a character that cannot be saved "
-            f"({exc.object[exc.start : exc.end]!a}, {exc.reason}); edit it out and save again",
-            str(path),
-        ) from None
-
-
-def _unencodable_field(session: Session) -> str:
-    candidates = [("the session's name", session.name), ("the session's notes", session.notes)]
-    if session.divergence is not None:
-        candidates.append(("the divergence reason", session.divergence.reason))
-    for label, text in candidates:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return label
-    return "the session's text"
 
 
 class Document(QObject):
@@ -381,7 +353,7 @@ class Document(QObject):
         target = Path(path) if path else self._path
         if target is None:
             raise ValueError("no file name: choose where to save the session")
-        save_session_checked(self.consistent_session(), target)
+        save_session(self.consistent_session(), target)
         self._set_path(target)
         self.mark_clean()
         return target

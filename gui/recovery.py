@@ -30,8 +30,7 @@ from PySide6.QtCore import QLockFile, QStandardPaths
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from backprop_lab.engine.atomic import atomic_write_text
-from backprop_lab.engine.session import Session, SessionError, load_session
-from backprop_lab.gui.document import save_session_checked
+from backprop_lab.engine.session import Session, SessionError, load_session, save_session
 
 SESSION_SUFFIX = ".bpl.json"
 META_SUFFIX = ".meta.json"
@@ -100,7 +99,7 @@ class RecoveryFile:
                 raise OSError(f"cannot lock the recovery file {self.lock_path} (error {lock.error().name})")
             self._lock = lock
         try:
-            save_session_checked(session.copy(), self.session_path)
+            save_session(session.copy(), self.session_path)
         except BaseException:
             if not self.written:
                 self.remove()
