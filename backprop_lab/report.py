@@ -19,40 +19,29 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 PROG = "backprop-lab report"
 
 
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # argparse would print the usage and the message on two lines and exit; keep it one line.
-        raise _UsageError(message)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog=PROG,
-        description="Write the report of a session (HTML, PDF, the window's screenshot and the curves) "
-        "into a folder. Needs no display.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add report's arguments to ``parser`` (backprop_lab.cli builds the sub-command with this)."""
     parser.add_argument(
         "session",
         nargs="?",
         metavar="SESSION",
-        help="a session file (.json); default: the report's worked example, trained with its settings",
+        help="a session file (.json) (default: the report's worked example, trained with its settings: "
+        "lr 0.01, 1000 samples, batch size 10, one epoch)",
     )
-    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="the report folder to write")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="DIR", help="the report folder to write (required)"
+    )
     parser.add_argument(
         "--no-torch",
         action="store_true",
-        help="leave the PyTorch column out of the verification even when PyTorch is installed",
+        help="leave the PyTorch column out of the verification even when PyTorch is installed "
+        "(default: off; the column is there when PyTorch is installed)",
     )
-    return parser
 
 
 def _error(message: str) -> int:
@@ -81,15 +70,13 @@ def _ensure_qt_platform() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``backprop-lab report``; ``argv`` excludes the word ``report``. Returns the exit status."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    try:
-        args = parser.parse_args(args_list)
-    except _UsageError as exc:
-        return _error(f"{exc} (see {PROG} --help)")
-    except SystemExit as exc:  # --help
-        return exc.code if isinstance(exc.code, int) else 0
+    from backprop_lab.cli import main as cli_main
 
+    return cli_main(["report", *(sys.argv[1:] if argv is None else argv)])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report as ``args`` (from :func:`add_arguments`) says; returns the exit status."""
     out = os.path.abspath(os.path.expanduser(args.output))
     if os.path.exists(out) and not os.path.isdir(out):
         return _error(f"{args.output} exists and is not a folder")
@@ -105,12 +92,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "backprop-lab"])
     try:
+        # A signal here rolls the export back: its temporary folder is removed (gui.report).
         files = export_report(session, out, torch=not args.no_torch)
     except (ReportError, OSError) as exc:
         return _error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     finally:
         app.processEvents()
-    print(f"wrote {files.folder}: {', '.join(p.name for p in files.all())} ({files.pdf_pages} PDF pages)")
+    print(f"Wrote {files.folder}: {', '.join(p.name for p in files.all())} ({files.pdf_pages} PDF pages)")
     return 0
 
 
