@@ -105,13 +105,11 @@ def test_an_unwritable_data_folder_is_one_line_and_exit_2(tmp_path, monkeypatch,
     assert err.count("\n") == 1 and err.startswith("backprop-lab: error: ")
 
 
-def test_the_icon_draws_at_48_pixels():
-    pytest.importorskip("PySide6")
+def test_the_icon_draws_at_48_pixels(qapp):
     from PySide6.QtCore import Qt
-    from PySide6.QtGui import QGuiApplication, QIcon, QImage, QPainter
+    from PySide6.QtGui import QIcon, QImage, QPainter
     from PySide6.QtSvg import QSvgRenderer
 
-    app = QGuiApplication.instance() or QGuiApplication([])
     renderer = QSvgRenderer(str(resource_path("backprop-lab.svg")))
     assert renderer.isValid()
     image = QImage(48, 48, QImage.Format.Format_ARGB32)
@@ -122,4 +120,3 @@ def test_the_icon_draws_at_48_pixels():
     colours = {image.pixel(x, y) for x in range(0, 48, 3) for y in range(0, 48, 3)}
     assert len(colours) > 8  # a drawing, not a blank or a single colour
     assert not QIcon(str(resource_path("backprop-lab.svg"))).isNull()
-    del app
