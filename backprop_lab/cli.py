@@ -144,7 +144,9 @@ def _route(args: list[str], window: bool) -> list[str]:
         raise UsageError(f"{PROG}: {first} is a folder, not a session file (see {PROG} --help)")
     if os.path.exists(first) and window:
         return ["window", *args]
-    close = difflib.get_close_matches(first, list(COMMANDS), n=1)
+    # A name with a dot or a slash is a file name (no command has either), however close it is.
+    looks_like_a_file = "." in first or os.sep in first or (os.altsep is not None and os.altsep in first)
+    close = [] if looks_like_a_file else difflib.get_close_matches(first, list(COMMANDS), n=1)
     if close:
         raise UsageError(f"{PROG}: {first!r} is not a command or a file; did you mean {close[0]!r}?")
     raise UsageError(f"{PROG}: {first} does not exist, and is not a command (see {PROG} --help)")

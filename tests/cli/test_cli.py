@@ -79,6 +79,9 @@ def test_a_missing_file_is_one_line_and_not_the_window(capsys, tmp_path, monkeyp
     assert "backprop-lab --help" in err
     status, _, err = _run(capsys, [str(tmp_path)])
     assert status == 2 and "is a folder, not a session file" in err
+    # A file name is a file name, however close it is to a command's.
+    status, _, err = _run(capsys, ["report.json"])
+    assert status == 2 and "report.json does not exist" in err and "did you mean" not in err
 
 
 @pytest.mark.parametrize(
