@@ -168,7 +168,7 @@ def _run_window(args: argparse.Namespace) -> int:
 
 
 def _desktop(args: argparse.Namespace) -> int:
-    from backprop_lab import desktop
+    from backprop_lab import desktop, interrupt
 
     if args.command is not None:
         raise UsageError(
@@ -177,7 +177,8 @@ def _desktop(args: argparse.Namespace) -> int:
         )
     if args.install_desktop_entry:
         try:
-            written = desktop.install()
+            with interrupt.deferred():  # two small files: finish them rather than leave a temporary one
+                written = desktop.install()
         except OSError as exc:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             return EXIT_USAGE

@@ -71,6 +71,11 @@ def handling() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+def pending() -> int | None:
+    """The signal noted inside :func:`deferred` and not yet acted on (a loop checks it between steps)."""
+    return _state.pending
+
+
 @contextmanager
 def deferred() -> Iterator[None]:
     """Hold SIGINT and SIGTERM until the block is done, then raise :class:`Interrupted` for one.

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from backprop_lab.interrupt import Interrupted, deferred
 
 PROG = "backprop-lab report"
 
@@ -91,14 +94,27 @@ def run(args: argparse.Namespace) -> int:
     from backprop_lab.gui.report import ReportError, export_report
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "backprop-lab"])
+    late: int | None = None
     try:
-        # A signal here rolls the export back: its temporary folder is removed (gui.report).
-        files = export_report(session, out, torch=not args.no_torch)
+        # Qt calls back into Python while it renders, and an exception raised there is printed and
+        # swallowed, not propagated: a signal during the export is acted on once it is finished.
+        with deferred():
+            try:
+                files = export_report(session, out, torch=not args.no_torch)
+            finally:
+                app.processEvents()
+    except Interrupted as exc:
+        late = exc.signum
     except (ReportError, OSError) as exc:
         return _error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    finally:
-        app.processEvents()
     print(f"Wrote {files.folder}: {', '.join(p.name for p in files.all())} ({files.pdf_pages} PDF pages)")
+    if late is not None:
+        print(
+            f"{PROG}: interrupted by {signal.Signals(late).name} while writing the report; it was "
+            f"finished first: {files.folder}",
+            file=sys.stderr,
+        )
+        return 128 + late
     return 0
 
 

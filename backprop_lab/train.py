@@ -33,7 +33,7 @@ from typing import Any, TextIO
 from backprop_lab.engine.model import forward
 from backprop_lab.engine.session import MAX_HISTORY_STEPS, Session, SessionError, load_session, save_session
 from backprop_lab.engine.training import TrainingSettings
-from backprop_lab.interrupt import Interrupted, deferred
+from backprop_lab.interrupt import Interrupted, deferred, pending
 
 PROG = "backprop-lab train"
 
@@ -191,13 +191,17 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     bar = _progress_bar(trainer.total_steps, sys.stderr)
     try:
-        with bar:
+        # A signal stops the run between two steps, never inside one: raised in the middle of
+        # History.append it would leave columns of different lengths, a file that cannot be loaded.
+        with deferred(), bar:
             for record in trainer.steps():
                 append(record)
                 bar.update(1)  # cheap: tqdm redraws at most every mininterval
                 if not record.step % 1000:
                     bar.set_postfix(loss=f"{record.batch_loss:.4g}", refresh=False)
-    except KeyboardInterrupt as exc:
+                if pending() is not None:
+                    break
+    except KeyboardInterrupt as exc:  # Interrupted from deferred(), or a Ctrl+C with no handler installed
         stopped_by = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
     elapsed = time.perf_counter() - started
 

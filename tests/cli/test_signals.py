@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from backprop_lab.engine.model import forward
 from backprop_lab.engine.session import History, Session, load_session, save_session
 
 REPO = Path(__file__).resolve().parents[2]
@@ -134,6 +135,9 @@ def test_a_signal_during_the_run_saves_the_steps_taken(tmp_path, sig):
     out, err = _finish(proc, sig)
     s = load_session(tmp_path / "out.json")
     assert 0 < len(s.history) < total
+    # The weights saved are those after the last step saved (the run stopped between two steps).
+    m = s.model
+    assert s.history[-1].loss_at_x == pytest.approx(forward(m.x, m.A, m.B, m.C)["loss"], rel=1e-12, abs=0)
     assert f"after {len(s.history):,} of {total:,} steps" in err and "saved to out.json" in err
     assert f"Wrote out.json (history: {len(s.history):,} steps)" in out
     assert _leftovers(tmp_path, {"out.json"}) == []
@@ -169,9 +173,31 @@ def test_a_signal_during_check_is_one_line(tmp_path, sig):
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("sig", SIGNALS, ids=IDS)
-def test_a_signal_during_report_rolls_the_folder_back(tmp_path, sig):
-    proc = _start(["report", "-o", "out"], tmp_path)
-    _wait_for(proc, lambda: _leftovers(tmp_path, set()) != [], "the report's temporary folder appeared")
-    _, err = _finish(proc, sig)
-    assert err.startswith("backprop-lab report: interrupted by")
-    assert _leftovers(tmp_path, set()) == []
+def test_a_signal_during_the_report_lets_it_finish(tmp_path, sig):
+    work = tmp_path / "w"
+    work.mkdir()
+    proc = _start(["report", "-o", "out", "--no-torch"], work)
+    _wait_for(proc, lambda: _leftovers(work, set()) != [], "the report's temporary folder appeared")
+    out, err = _finish(proc, sig)
+    assert err.startswith("backprop-lab report: interrupted by") and "it was finished first" in err
+    assert "Wrote " in out
+    assert _leftovers(work, set()) == ["out"]  # the report, and no temporary folder beside it
+    assert {"report.html", "report.pdf", "plot.svg"} <= set(os.listdir(work / "out"))
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("gap", [0.0, 0.001, 0.005, 0.02, 0.05])
+def test_a_second_signal_does_not_cut_the_save_of_the_first(tmp_path, gap):
+    args = ["train", "--n-samples", "1000", "--batch-size", "1", "--epochs", "1000", "-o", "out.json"]
+    proc = _start(args, tmp_path)
+    _wait_for(proc, lambda: _cpu_seconds(proc.pid) > 1.5, "a CPU second and a half was spent")
+    proc.send_signal(signal.SIGINT)
+    time.sleep(gap)  # the delay between the two presses is the point of this test
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=SAFETY)
+    assert proc.returncode == 130, err  # the first signal decides
+    assert err.count("\n") == 1 and "Traceback" not in err
+    s = load_session(tmp_path / "out.json")
+    assert f"Wrote out.json (history: {len(s.history):,} steps)" in out and 0 < len(s.history)
+    assert _leftovers(tmp_path, {"out.json"}) == []
