@@ -188,49 +188,45 @@ def run(args: argparse.Namespace) -> int:
     trainer = session.make_trainer(settings)
     append = session.history.append
     stopped_by: int | None = None  # the signal that ended the run early
+    late: int | None = None  # a signal that came while saving
+    failure: str | None = None
     started = time.perf_counter()
+    elapsed = 0.0
     bar = _progress_bar(trainer.total_steps, sys.stderr)
     try:
-        # A signal stops the run between two steps, never inside one: raised in the middle of
-        # History.append it would leave columns of different lengths, a file that cannot be loaded.
-        with deferred(), bar:
-            for record in trainer.steps():
-                append(record)
-                bar.update(1)  # cheap: tqdm redraws at most every mininterval
-                if not record.step % 1000:
-                    bar.set_postfix(loss=f"{record.batch_loss:.4g}", refresh=False)
-                if pending() is not None:
-                    break
-    except KeyboardInterrupt as exc:  # Interrupted from deferred(), or a Ctrl+C with no handler installed
-        stopped_by = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
-    elapsed = time.perf_counter() - started
-
-    failure: str | None = None
-    late: int | None = None  # a signal that came while saving
-    try:
-        # Once started, the save is finished: a signal now is acted on after it (backprop_lab.interrupt).
+        # From the first step to the end of the save a signal is only noted (backprop_lab.interrupt):
+        # the run stops between two steps, never inside one (raised in the middle of History.append
+        # it would leave columns of different lengths, a file that cannot be loaded), and a save that
+        # has started is finished.
         with deferred():
+            try:
+                with bar:
+                    for record in trainer.steps():
+                        append(record)
+                        bar.update(1)  # cheap: tqdm redraws at most every mininterval
+                        if not record.step % 1000:
+                            bar.set_postfix(loss=f"{record.batch_loss:.4g}", refresh=False)
+                        if pending() is not None:
+                            stopped_by = pending()
+                            break
+            except KeyboardInterrupt:  # a Ctrl+C where no handler is installed (an in-process caller)
+                stopped_by = signal.SIGINT
+            elapsed = time.perf_counter() - started
             session.finish_run(trainer)
             try:
                 save_session(session, args.output)
             except (SessionError, OSError) as exc:
                 failure = str(exc)
-    except Interrupted as exc:
-        late = exc.signum
+            else:
+                _summary(session, source, settings, trainer.total_steps, first_step, elapsed, loss_before)
+                print(f"Wrote {args.output} (history: {len(session.history):,} steps)")
+    except Interrupted as exc:  # the signal noted, raised once the save was done
+        if stopped_by is None:
+            late = exc.signum
     if failure is not None:
         return _error(failure)
-
+    # Past this point a signal is only noted if one came before; the rest is a few short lines.
     taken = session.history.last_step - first_step + 1
-    rate = f", {taken / elapsed:,.0f} steps/s" if elapsed > 0 and taken else ""
-    count = f"{taken:,}" if taken == trainer.total_steps else f"{taken:,} of {trainer.total_steps:,}"
-    numbers = f" ({first_step:,}–{session.history.last_step:,})" if taken else ""
-    print(
-        f"Trained {source}: {count} steps{numbers} in {elapsed:.2f} s{rate}; "
-        f"lr {settings.learning_rate:g}, batch size {settings.batch_size}, {settings.n_samples} samples, "
-        f"{settings.epochs} epoch{'s' if settings.epochs != 1 else ''}, seed {settings.seed}"
-    )
-    print(f"Loss at x: {loss_before!r} before, {_loss_at_x(session)!r} after")
-    print(f"Wrote {args.output} (history: {len(session.history):,} steps)")
     if stopped_by is not None:
         print(f"Interrupted after {taken:,} steps; the steps taken were saved.")
         print(
@@ -250,6 +246,28 @@ def run(args: argparse.Namespace) -> int:
         print(session.divergence.reason)
         return EXIT_DIVERGED
     return EXIT_OK
+
+
+def _summary(
+    session: Session,
+    source: str,
+    settings: TrainingSettings,
+    total: int,
+    first_step: int,
+    elapsed: float,
+    loss_before: float,
+) -> None:
+    """What the run did: its steps, its speed, its settings and the loss before and after."""
+    taken = session.history.last_step - first_step + 1
+    rate = f", {taken / elapsed:,.0f} steps/s" if elapsed > 0 and taken else ""
+    count = f"{taken:,}" if taken == total else f"{taken:,} of {total:,}"
+    numbers = f" ({first_step:,}–{session.history.last_step:,})" if taken else ""
+    print(
+        f"Trained {source}: {count} steps{numbers} in {elapsed:.2f} s{rate}; "
+        f"lr {settings.learning_rate:g}, batch size {settings.batch_size}, {settings.n_samples} samples, "
+        f"{settings.epochs} epoch{'s' if settings.epochs != 1 else ''}, seed {settings.seed}"
+    )
+    print(f"Loss at x: {loss_before!r} before, {_loss_at_x(session)!r} after")
 
 
 if __name__ == "__main__":

@@ -188,3 +188,11 @@ def test_the_window_without_a_display_is_one_line_and_exit_2(tmp_path):
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("backprop-lab: no display: ") and "check, train, report" in result.stderr
+
+
+def test_check_with_torch_fits_100_columns_with_both_references_side_by_side(capsys):
+    pytest.importorskip("torch", reason="PyTorch is not installed (optional extra 'torch')")
+    status, out, _ = _run(capsys, ["check", "--torch"])
+    assert status == 0 and _widest(out) <= 100
+    header = next(line for line in out.splitlines() if line.startswith("entry"))
+    assert header.index("finite differences") < header.index("PyTorch")
