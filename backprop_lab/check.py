@@ -1,4 +1,4 @@
-"""``backprop-lab check`` (and the ``train`` subcommand's parser): the engine on the command line.
+"""``backprop-lab check``: the loss and the gradients at full precision, verified.
 
 ``check [SESSION] [--torch] [--all]`` prints, in the order of the report, x, A, B, C, the
 loss and the three gradients at full precision, then the verification table: the analytic
@@ -11,7 +11,12 @@ an ``"expected"`` object in it (loss, grad_A, grad_B, grad_C) is compared the sa
 Exit status: 0 when every check passes, 1 when one fails, 2 on unusable input (one line on
 standard error naming the problem) or when ``--torch`` is asked for without PyTorch.
 
-Nothing here imports Qt; PyTorch is imported only for ``--torch``.
+Every line fits :data:`WIDTH` (100) columns (a long file name in the title aside): matrices wrap,
+and the table shortens the
+reference values (never the analytic ones) or puts two references one after the other.
+
+Nothing here imports Qt; PyTorch is imported only for ``--torch``. The parser is
+backprop_lab.cli's (this module adds its arguments).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ platform is chosen before the QApplication exists (a report needs no screen, and
 must not flash up on a desktop either).
 
 Exit status: 0 when the report was written, 2 on unusable input or when it cannot be written
-(one line on standard error naming the problem).
+(one line on standard error naming the problem), 130/143 on SIGINT/SIGTERM (one line; a signal
+during the export lets it finish, one before it writes nothing).
 """
 
 from __future__ import annotations
