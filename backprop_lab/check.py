@@ -11,9 +11,9 @@ an ``"expected"`` object in it (loss, grad_A, grad_B, grad_C) is compared the sa
 Exit status: 0 when every check passes, 1 when one fails, 2 on unusable input (one line on
 standard error naming the problem) or when ``--torch`` is asked for without PyTorch.
 
-Every line fits :data:`WIDTH` (100) columns (a long file name in the title aside): matrices wrap,
-and the table shortens the
-reference values (never the analytic ones) or puts two references one after the other.
+Every line fits :data:`WIDTH` (100) columns (a long file name in the title aside): matrices
+wrap, and the table shortens the reference values (never the analytic ones) or puts two
+references one after the other.
 
 Nothing here imports Qt; PyTorch is imported only for ``--torch``. The parser is
 backprop_lab.cli's (this module adds its arguments).
