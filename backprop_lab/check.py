@@ -1,4 +1,4 @@
-"""``backprop-lab check`` (and the ``train`` subcommand's parser): the engine on the command line.
+"""``backprop-lab check``: the loss and the gradients at full precision, verified.
 
 ``check [SESSION] [--torch] [--all]`` prints, in the order of the report, x, A, B, C, the
 loss and the three gradients at full precision, then the verification table: the analytic
@@ -12,7 +12,12 @@ message); an ``"expected"`` object in it (loss, grad_A, grad_B, grad_C) is compa
 Exit status: 0 when every check passes, 1 when one fails, 2 on unusable input (one line on
 standard error naming the problem) or when ``--torch`` is asked for without PyTorch.
 
-Nothing here imports Qt; PyTorch is imported only for ``--torch``.
+Every line fits :data:`WIDTH` (100) columns (a long file name in the title aside): matrices
+wrap, and the table shortens the reference values (never the analytic ones) or puts two
+references one after the other.
+
+Nothing here imports Qt; PyTorch is imported only for ``--torch``. The parser is
+backprop_lab.cli's (this module adds its arguments).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
@@ -121,15 +127,41 @@ def expected_check(
 # --------------------------------------------------------------------------- printing
 
 
-def format_vector(v: Sequence[float]) -> str:
-    """``[v0, v1, …]`` with every float at full precision (repr), as the report prints them."""
-    return "[" + ", ".join(repr(float(e)) for e in v) + "]"
+#: The widest line ``check`` prints (a terminal's 80 columns would force the table onto two lines).
+WIDTH = 100
+
+
+def _wrap_items(items: Sequence[str], first: str, indent: str, width: int = WIDTH) -> list[str]:
+    """``first`` + items joined by ", " and closed with "]", broken into lines of at most ``width``."""
+    lines: list[str] = []
+    line = first
+    for n, item in enumerate(items):
+        piece = item + ("]" if n == len(items) - 1 else ",")
+        if line not in (first, indent) and len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = indent + piece
+        else:
+            line += ("" if line in (first, indent) else " ") + piece
+    if not items:
+        line += "]"
+    lines.append(line)
+    return lines
+
+
+def format_vector(v: Sequence[float], *, prefix: str = "[", indent: str = " ") -> str:
+    """``[v0, v1, …]`` with every float at full precision (repr), as the report prints them.
+
+    Lines longer than :data:`WIDTH` break after a comma; continuation lines start with ``indent``.
+    """
+    return "\n".join(_wrap_items([repr(float(e)) for e in v], prefix, indent))
 
 
 def format_matrix(m: Sequence[Sequence[float]]) -> str:
-    """A K×K matrix as a nested list, one row per line, floats at full precision."""
-    rows = [format_vector(row) for row in m]
-    return "[" + ",\n ".join(rows) + "]"
+    """A K×K matrix as a nested list, one row per line (wrapped at :data:`WIDTH`), at full precision."""
+    rows = [format_vector(row, prefix="[[" if i == 0 else " [", indent="  ") for i, row in enumerate(m)]
+    if not rows:
+        return "[]"
+    return ",\n".join(rows) + "]"
 
 
 def _entry_rows(reports: Sequence[CheckReport], show_all: bool) -> tuple[list[int], str]:
@@ -142,46 +174,90 @@ def _entry_rows(reports: Sequence[CheckReport], show_all: bool) -> tuple[list[in
     shown = sorted(failing | set(worst[:WORST_ROWS]))
     note = (
         f"(showing {len(shown)} of {n} entries: the failures and the largest relative errors; "
-        "--all lists every one)"
+        "--all: every one)"
     )
     return shown, note
 
 
-def _table(reports: Sequence[CheckReport], show_all: bool) -> list[str]:
-    """The verification table: analytic next to each reference, side by side."""
-    short = {True: "finite differences", False: "PyTorch"}
-    heads = ["entry".ljust(8), "analytic".rjust(24)]
-    for r in reports:
-        heads += [short[r.eps is not None].rjust(24), "abs error".rjust(9), "rel error".rjust(9)]
-    heads.append("  ok")
-    lines = ["  ".join(heads)]
-    rows, note = _entry_rows(reports, show_all)
+def _reference_name(report: CheckReport) -> str:
+    return "finite differences" if report.eps is not None else "PyTorch"
+
+
+def _layout(reports: Sequence[CheckReport], rows: Sequence[int], digits: int | None, gap: str) -> list[str]:
+    """The table's lines: entry, analytic (repr), then per reference its value, abs and rel error, ok.
+
+    ``digits``: significant digits of the reference values (None: full precision); ``gap``: the
+    space between one reference's columns and the next.
+    """
+
+    def ref(v: float) -> str:
+        return repr(v) if digits is None else f"{v:.{digits}g}"
+
+    heads = ["entry", "analytic"]
+    body: list[list[str]] = []
     for index in rows:
         first: EntryCheck = reports[0].entries[index]
-        cells = [first.label.ljust(8), repr(first.analytic).rjust(24)]
+        cells = [first.label, repr(first.analytic)]
         for r in reports:
             e = r.entries[index]
-            cells += [repr(e.reference).rjust(24), f"{e.abs_error:9.1e}", f"{e.rel_error:9.1e}"]
-        ok = all(r.entries[index].passed for r in reports)
-        cells.append("  ok" if ok else "FAIL")
-        lines.append("  ".join(cells))
-    if note:
-        lines.append(note)
+            cells += [ref(e.reference), f"{e.abs_error:.1e}", f"{e.rel_error:.1e}"]
+        cells.append("ok" if all(r.entries[index].passed for r in reports) else "FAIL")
+        body.append(cells)
+    for r in reports:
+        heads += [_reference_name(r), "abs err", "rel err"]
+    heads.append("ok")
+    table = [heads, *body]
+    widths = [max(len(row[c]) for row in table) for c in range(len(heads))]
+    lines = []
+    for row in table:
+        cells = [row[0].ljust(widths[0])] + [
+            cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        # entry  analytic | reference  abs  rel | … | ok: the gap separates the blocks.
+        parts = [cells[0] + gap + cells[1]]
+        for n in range(len(reports)):
+            parts.append(" ".join(cells[2 + 3 * n : 5 + 3 * n]))
+        parts.append(cells[-1])
+        lines.append(gap.join(parts).rstrip())
     return lines
+
+
+def _table(reports: Sequence[CheckReport], show_all: bool, width: int = WIDTH) -> list[str]:
+    """The verification table: analytic next to each reference, side by side, within ``width`` columns.
+
+    The reference values are shortened (full precision, then 12, 10 and 8 significant digits) until the
+    table fits; the analytic value keeps its full precision. When two references still do not fit side
+    by side (large K or extreme exponents), each gets its own table.
+    """
+    rows, note = _entry_rows(reports, show_all)
+    for digits in (None, 12, 10, 8):
+        for gap in ("   ", "  "):
+            lines = _layout(reports, rows, digits, gap)
+            if max(len(line) for line in lines) <= width:
+                return [*lines, note] if note else lines
+    if len(reports) > 1:
+        out: list[str] = []
+        for r in reports:
+            out += [f"{_reference_name(r)}:", *_table([r], show_all, width), ""]
+        return out[:-1]
+    lines = _layout(reports, rows, 8, " ")
+    return [*lines, note] if note else lines
 
 
 def _describe(report: CheckReport) -> str:
     if report.method == EXPECTED_METHOD:
-        return f"The numbers the report printed: {report.summary()}; tolerance rtol {report.rtol:g}."
-    if report.eps is not None:
-        return (
+        text = f"The numbers the report printed: {report.summary()}; tolerance rtol {report.rtol:g}."
+    elif report.eps is not None:
+        text = (
             f"Finite differences (central, relative step eps = {report.eps:.3g}): {report.summary()}; "
             f"tolerance rtol {report.rtol:g} + atol {report.atol:g} + the differences' own error bound."
         )
-    return (
-        f"PyTorch float64 autograd: {report.summary()}; "
-        f"tolerance rtol {report.rtol:g} + atol {report.atol:g} + a float64 rounding bound."
-    )
+    else:
+        text = (
+            f"PyTorch float64 autograd: {report.summary()}; "
+            f"tolerance rtol {report.rtol:g} + atol {report.atol:g} + a float64 rounding bound."
+        )
+    return textwrap.fill(text, WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
 
 
 def print_check(
@@ -226,7 +302,13 @@ def print_check(
     for r in (*tables, *printed):
         say(_describe(r))
         for e in r.failures[:WORST_ROWS]:
-            say(f"  {e.label}: {e.analytic!r} vs {e.reference!r} (relative error {e.rel_error:.1e})")
+            say(
+                textwrap.fill(
+                    f"  {e.label}: {e.analytic!r} vs {e.reference!r} (relative error {e.rel_error:.1e})",
+                    WIDTH,
+                    subsequent_indent="    ",
+                )
+            )
     say("", "check passed" if all(r.passed for r in reports) else "check FAILED")
 
 
@@ -270,71 +352,36 @@ def run_check(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in reports) else 1
 
 
-def _add_check_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add check's arguments to ``parser`` (backprop_lab.cli builds the sub-command with this)."""
     parser.add_argument(
         "session",
         nargs="?",
         metavar="SESSION",
-        help='a JSON file with {"model": {"x", "A", "B", "C"}} (a session file); "-" reads standard input; '
-        "default: the report's worked example",
+        help='a JSON file with {"model": {"x", "A", "B", "C"}} (a session file); "-" reads standard input '
+        "(default: the report's worked example, also compared with the numbers the report printed)",
     )
     parser.add_argument(
         "--torch",
         action="store_true",
-        help="also compare with PyTorch float64 autograd (needs the torch extra)",
+        help="also compare with PyTorch float64 autograd; needs the torch extra (default: off)",
     )
     parser.add_argument(
-        "--all", action="store_true", help="list every entry in the table, however large K is"
+        "--all",
+        action="store_true",
+        help=f"list every entry in the table, however large K is (default: off; above {TABLE_ROWS} "
+        f"entries the table lists the failures and the {WORST_ROWS} largest relative errors)",
     )
-    parser.set_defaults(handler=run_check)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``backprop-lab`` engine commands: check, and train when backprop_lab.train exists."""
-    parser = argparse.ArgumentParser(prog=PROG, description="Backprop Lab on the command line (no window).")
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    check = commands.add_parser(
-        "check",
-        help="print the loss and gradients and verify them",
-        description="Print x, A, B, C, the loss and its gradients at full precision, and verify the "
-        "gradients against central finite differences (and PyTorch with --torch). "
-        "Exit 0 when every check passes, 1 when one fails, 2 on unusable input.",
-    )
-    _add_check_arguments(check)
-    try:
-        from backprop_lab import train as cli_train
-    except ModuleNotFoundError as exc:
-        if exc.name != "backprop_lab.train":
-            raise
-    else:
-        train = commands.add_parser(
-            "train",
-            help="train the model by mini-batch gradient descent and write the result",
-            description="Train a session by mini-batch gradient descent and write the result to OUT. "
-            "Exit 0 when trained, 1 when the run diverged (OUT is still written), 2 on unusable input.",
-        )
-        cli_train.add_arguments(train)
-        train.set_defaults(handler=cli_train.run)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one engine command and return its exit status; ``argv[0]`` is the command (check or train)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    except SystemExit as exc:  # --help, --version, or a usage error (argparse printed it)
-        return exc.code if isinstance(exc.code, int) else 2
-    try:
-        status: int = args.handler(args)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader went away (``| head``): stop quietly, as command-line tools do.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
-    return status
+    """Run one command-line tool (``argv[0]`` is check or train) and return its exit status.
+
+    The same as backprop_lab.cli.main, except that it never opens the window.
+    """
+    from backprop_lab.cli import main as cli_main
+
+    return cli_main(argv, window=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

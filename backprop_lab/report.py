@@ -10,49 +10,42 @@ platform is chosen before the QApplication exists (a report needs no screen, and
 must not flash up on a desktop either).
 
 Exit status: 0 when the report was written, 2 on unusable input or when it cannot be written
-(one line on standard error naming the problem).
+(one line on standard error naming the problem), 130/143 on SIGINT/SIGTERM (one line; a signal
+during the export lets it finish, one before it writes nothing).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
+
+from backprop_lab.interrupt import Interrupted, deferred
 
 PROG = "backprop-lab report"
 
 
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # argparse would print the usage and the message on two lines and exit; keep it one line.
-        raise _UsageError(message)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog=PROG,
-        description="Write the report of a session (HTML, PDF, the window's screenshot and the curves) "
-        "into a folder. Needs no display.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add report's arguments to ``parser`` (backprop_lab.cli builds the sub-command with this)."""
     parser.add_argument(
         "session",
         nargs="?",
         metavar="SESSION",
-        help="a session file (.json); default: the report's worked example, trained with its settings",
+        help="a session file (.json) (default: the report's worked example, trained with its settings: "
+        "lr 0.01, 1000 samples, batch size 10, one epoch)",
     )
-    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="the report folder to write")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="DIR", help="the report folder to write (required)"
+    )
     parser.add_argument(
         "--no-torch",
         action="store_true",
-        help="leave the PyTorch column out of the verification even when PyTorch is installed",
+        help="leave the PyTorch column out of the verification even when PyTorch is installed "
+        "(default: off; the column is there when PyTorch is installed)",
     )
-    return parser
 
 
 def _error(message: str) -> int:
@@ -81,15 +74,13 @@ def _ensure_qt_platform() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``backprop-lab report``; ``argv`` excludes the word ``report``. Returns the exit status."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    try:
-        args = parser.parse_args(args_list)
-    except _UsageError as exc:
-        return _error(f"{exc} (see {PROG} --help)")
-    except SystemExit as exc:  # --help
-        return exc.code if isinstance(exc.code, int) else 0
+    from backprop_lab.cli import main as cli_main
 
+    return cli_main(["report", *(sys.argv[1:] if argv is None else argv)])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report as ``args`` (from :func:`add_arguments`) says; returns the exit status."""
     out = os.path.abspath(os.path.expanduser(args.output))
     if os.path.exists(out) and not os.path.isdir(out):
         return _error(f"{args.output} exists and is not a folder")
@@ -104,13 +95,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     from backprop_lab.gui.report import ReportError, export_report
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "backprop-lab"])
+    late: int | None = None
     try:
-        files = export_report(session, out, torch=not args.no_torch)
+        # Qt calls back into Python while it renders, and an exception raised there is printed and
+        # swallowed, not propagated: a signal during the export is acted on once it is finished.
+        with deferred():
+            try:
+                files = export_report(session, out, torch=not args.no_torch)
+            finally:
+                app.processEvents()
+    except Interrupted as exc:
+        late = exc.signum
     except (ReportError, OSError) as exc:
         return _error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    finally:
-        app.processEvents()
-    print(f"wrote {files.folder}: {', '.join(p.name for p in files.all())} ({files.pdf_pages} PDF pages)")
+    print(f"Wrote {files.folder}: {', '.join(p.name for p in files.all())} ({files.pdf_pages} PDF pages)")
+    if late is not None:
+        print(
+            f"{PROG}: interrupted by {signal.Signals(late).name} while writing the report; it was "
+            f"finished first: {files.folder}",
+            file=sys.stderr,
+        )
+        return 128 + late
     return 0
 
 

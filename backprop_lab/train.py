@@ -11,8 +11,9 @@ numbered after it), so ``-o`` equal to SESSION extends that file in place.
 
 Exit codes (as ``check``): 0 trained; 1 the run diverged — OUT is still written, with the last
 finite weights, the steps taken and the divergence recorded; 2 bad input (unreadable session,
-invalid settings, OUT not writable) — nothing is written; 130 interrupted by Ctrl-C — OUT is
-written with the steps taken so far.
+invalid settings, OUT not writable) — nothing is written; 130 (SIGINT, Ctrl-C) or 143 (SIGTERM)
+interrupted — OUT is written with the steps taken so far (a signal while loading writes nothing;
+one while saving lets the save finish).
 
 Progress (a bar with rate and ETA) goes to stderr when stderr is a terminal; the summary goes
 to stdout. Engine only: no Qt is imported.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -30,13 +32,15 @@ from typing import Any, TextIO
 
 from backprop_lab.engine.model import forward
 from backprop_lab.engine.session import MAX_HISTORY_STEPS, Session, SessionError, load_session, save_session
+from backprop_lab.engine.training import TrainingSettings
+from backprop_lab.interrupt import Interrupted, deferred, pending
 
 PROG = "backprop-lab train"
 
 EXIT_OK = 0
 EXIT_DIVERGED = 1
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C); SIGTERM gives 143: 128 + the signal's number
 
 #: Option destination → TrainingSettings field.
 _OVERRIDES = {
@@ -49,47 +53,60 @@ _OVERRIDES = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add train's arguments to ``parser`` (backprop_lab.check builds the sub-command with this)."""
+    """Add train's arguments to ``parser`` (backprop_lab.cli builds the sub-command with this)."""
+    d = TrainingSettings()  # the report's settings, which the report example carries
+    session_default = "default: the session's; for the report example"
     parser.add_argument(
         "session",
         nargs="?",
         metavar="SESSION",
         help="session file to train (default: the built-in report example)",
     )
-    parser.add_argument("--lr", dest="learning_rate", type=float, metavar="F", help="learning rate (> 0)")
-    parser.add_argument("--batch-size", type=int, metavar="N", help="mini-batch size (1 … n-samples)")
-    parser.add_argument("--n-samples", type=int, metavar="N", help="number of generated training inputs")
-    parser.add_argument("--epochs", type=int, metavar="N", help="passes over the training inputs")
     parser.add_argument(
-        "--seed", type=int, metavar="N", help="seed of the training inputs and shuffles (≥ 0)"
+        "--lr",
+        dest="learning_rate",
+        type=float,
+        metavar="F",
+        help=f"learning rate (> 0; {session_default} {d.learning_rate:g})",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="N",
+        help=f"mini-batch size (1 … n-samples; {session_default} {d.batch_size})",
+    )
+    parser.add_argument(
+        "--n-samples",
+        type=int,
+        metavar="N",
+        help=f"number of generated training inputs ({session_default} {d.n_samples})",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        metavar="N",
+        help=f"passes over the training inputs ({session_default} {d.epochs})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help=f"seed of the training inputs and shuffles (≥ 0; {session_default} {d.seed})",
     )
     parser.add_argument(
         "-o",
         "--output",
         required=True,
         metavar="OUT",
-        help="session file to write (atomically; may be SESSION itself)",
+        help="session file to write (required; atomically; may be SESSION itself)",
     )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Train a session by mini-batch gradient descent and write the result.",
-        epilog="Exit status: 0 trained, 1 diverged (OUT still written), 2 bad input (nothing written).",
-    )
-    add_arguments(parser)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``train`` with ``argv`` = the arguments after the word ``train``."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    except SystemExit as exc:  # argparse has printed usage and the error
-        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
-    return run(args)
+    from backprop_lab.cli import main as cli_main
+
+    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
 
 
 def _error(message: str) -> int:
@@ -170,29 +187,80 @@ def run(args: argparse.Namespace) -> int:
     first_step = session.history.last_step + 1
     trainer = session.make_trainer(settings)
     append = session.history.append
-    interrupted = False
+    stopped_by: int | None = None  # the signal that ended the run early
+    late: int | None = None  # a signal that came while saving
+    failure: str | None = None
     started = time.perf_counter()
+    elapsed = 0.0
     bar = _progress_bar(trainer.total_steps, sys.stderr)
     try:
-        with bar:
-            for record in trainer.steps():
-                append(record)
-                bar.update(1)  # cheap: tqdm redraws at most every mininterval
-                if not record.step % 1000:
-                    bar.set_postfix(loss=f"{record.batch_loss:.4g}", refresh=False)
-    except KeyboardInterrupt:
-        interrupted = True
-    elapsed = time.perf_counter() - started
-    session.finish_run(trainer)
+        # From the first step to the end of the save a signal is only noted (backprop_lab.interrupt):
+        # the run stops between two steps, never inside one (raised in the middle of History.append
+        # it would leave columns of different lengths, a file that cannot be loaded), and a save that
+        # has started is finished.
+        with deferred():
+            try:
+                with bar:
+                    for record in trainer.steps():
+                        append(record)
+                        bar.update(1)  # cheap: tqdm redraws at most every mininterval
+                        if not record.step % 1000:
+                            bar.set_postfix(loss=f"{record.batch_loss:.4g}", refresh=False)
+                        if pending() is not None:
+                            stopped_by = pending()
+                            break
+            except KeyboardInterrupt:  # a Ctrl+C where no handler is installed (an in-process caller)
+                stopped_by = signal.SIGINT
+            elapsed = time.perf_counter() - started
+            session.finish_run(trainer)
+            try:
+                save_session(session, args.output)
+            except (SessionError, OSError) as exc:
+                failure = str(exc)
+            else:
+                _summary(session, source, settings, trainer.total_steps, first_step, elapsed, loss_before)
+                print(f"Wrote {args.output} (history: {len(session.history):,} steps)")
+    except Interrupted as exc:  # the signal noted, raised once the save was done
+        if stopped_by is None:
+            late = exc.signum
+    if failure is not None:
+        return _error(failure)
+    # Past this point a signal is only noted if one came before; the rest is a few short lines.
+    taken = session.history.last_step - first_step + 1
+    if stopped_by is not None:
+        print(f"Interrupted after {taken:,} steps; the steps taken were saved.")
+        print(
+            f"{PROG}: interrupted by {signal.Signals(stopped_by).name} after {taken:,} of "
+            f"{trainer.total_steps:,} steps; the steps taken were saved to {args.output}",
+            file=sys.stderr,
+        )
+        return 128 + stopped_by
+    if late is not None:
+        print(
+            f"{PROG}: interrupted by {signal.Signals(late).name} while saving; the save was finished "
+            f"first: {args.output} holds the whole run",
+            file=sys.stderr,
+        )
+        return 128 + late
+    if session.divergence is not None:
+        print(session.divergence.reason)
+        return EXIT_DIVERGED
+    return EXIT_OK
 
-    try:
-        save_session(session, args.output)
-    except (SessionError, OSError) as exc:
-        return _error(str(exc))
 
+def _summary(
+    session: Session,
+    source: str,
+    settings: TrainingSettings,
+    total: int,
+    first_step: int,
+    elapsed: float,
+    loss_before: float,
+) -> None:
+    """What the run did: its steps, its speed, its settings and the loss before and after."""
     taken = session.history.last_step - first_step + 1
     rate = f", {taken / elapsed:,.0f} steps/s" if elapsed > 0 and taken else ""
-    count = f"{taken:,}" if taken == trainer.total_steps else f"{taken:,} of {trainer.total_steps:,}"
+    count = f"{taken:,}" if taken == total else f"{taken:,} of {total:,}"
     numbers = f" ({first_step:,}–{session.history.last_step:,})" if taken else ""
     print(
         f"Trained {source}: {count} steps{numbers} in {elapsed:.2f} s{rate}; "
@@ -200,14 +268,6 @@ def run(args: argparse.Namespace) -> int:
         f"{settings.epochs} epoch{'s' if settings.epochs != 1 else ''}, seed {settings.seed}"
     )
     print(f"Loss at x: {loss_before!r} before, {_loss_at_x(session)!r} after")
-    print(f"Wrote {args.output} (history: {len(session.history):,} steps)")
-    if session.divergence is not None:
-        print(session.divergence.reason)
-        return EXIT_DIVERGED
-    if interrupted:
-        print(f"Interrupted after {taken:,} steps; the steps taken were saved.")
-        return EXIT_INTERRUPTED
-    return EXIT_OK
 
 
 if __name__ == "__main__":

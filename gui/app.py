@@ -21,7 +21,8 @@ _IMPORTED = time.perf_counter()
 ORGANIZATION = "BackpropLab"
 APPLICATION = "Backprop Lab"
 EXIT_AFTER_SHOW = "BACKPROP_LAB_EXIT_AFTER_SHOW"
-USAGE = "usage: backprop-lab [SESSION_FILE] | backprop-lab check|train|report ..."
+USAGE = "usage: backprop-lab [SESSION] | backprop-lab COMMAND ..."
+ICON = "backprop-lab.svg"
 
 
 def run_app(argv: Sequence[str]) -> int:
@@ -31,16 +32,36 @@ def run_app(argv: Sequence[str]) -> int:
         print(USAGE)
         return 0
     if len(args) > 1 or (args and args[0].startswith("-")):
-        print(f"backprop-lab: unexpected arguments {' '.join(args)!r}\n{USAGE}", file=sys.stderr)
+        print(
+            f"backprop-lab: error: unexpected arguments {' '.join(args)!r} "
+            f"({USAGE}; see backprop-lab --help)",
+            file=sys.stderr,
+        )
         return 2
 
+    from PySide6.QtWidgets import QApplication
+
+    if QApplication.instance() is None:
+        # Qt aborts the process when it finds no display or its xcb plugin cannot load: say why first.
+        from backprop_lab.preflight import check_window
+
+        problem = check_window()
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return 2
+
     from PySide6.QtCore import QCoreApplication, QTimer
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QMessageBox
+
+    from backprop_lab.engine.resources import resource_path
 
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "backprop-lab"])
     app.setApplicationDisplayName(APPLICATION)
+    app.setWindowIcon(QIcon(str(resource_path(ICON))))
+    app.setDesktopFileName("backprop-lab")  # Wayland and the task bar match the window to its .desktop entry
 
     from backprop_lab.engine.session import SessionError
     from backprop_lab.gui.main_window import MainWindow

@@ -295,7 +295,7 @@ def test_cli_reports_a_session_file(tmp_path, capsys):
     path = tmp_path / "s.json"
     save_session(s, path)
     assert report_main([str(path), "-o", str(tmp_path / "out"), "--no-torch"]) == 0
-    assert "wrote" in capsys.readouterr().out
+    assert "Wrote " in capsys.readouterr().out
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "Four by four" in html and repr(s.model.A[3][3]) in html
 
