@@ -59,7 +59,7 @@ GROUPS: dict[str, tuple[str, str]] = {
         "before; the bad copy moved aside; the window usable afterwards",
     ),
     "session-files": (
-        "hostile session files on disk: a 1 GB sparse file; K or x of a million; 10**400; 6 million "
+        "hostile session files on disk: a 1 GB sparse file; K or x of a million; `10**400`; 6 million "
         "history entries; 100,000-deep nesting; 100,000-digit integers; 1e400, NaN, NUL, UTF-16, lone "
         "surrogates; hypothesis: hostile values in every field, random bytes spliced into valid files",
         "a Session or one SessionError line naming the file and field; the file never changes; memory "
@@ -78,20 +78,20 @@ GROUPS: dict[str, tuple[str, str]] = {
         "refused with one message and no undo step, or pasted as one undoable step",
     ),
     "report-escape": (
-        "markup in every string field of a session reaching the HTML report (<script>, onerror, "
-        "javascript:, </title>, <img src=file:…>, comments, CDATA, meta refresh, RTL override) in both "
+        "markup in every string field of a session reaching the HTML report (`<script>`, `onerror`, "
+        "`javascript:`, `</title>`, `<img src=file:…>`, comments, CDATA, meta refresh, RTL override) in both "
         "flavours; hypothesis strings; a lone surrogate",
         "the tag structure is that of a harmless string; the text reads back unescaped; a lone "
         "surrogate shows as U+FFFD",
     ),
     "pdf-escape": (
-        "hypothesis: name/notes pairs with <script>, <img src=file:…>, <b>, entities reaching the PDF; "
+        "hypothesis: name/notes pairs with `<script>`, `<img src=file:…>`, `<b>`, entities reaching the PDF; "
         "a lone surrogate",
         "laid out as literal text (no image or markup interpreted); the PDF renders",
     ),
     "long-run": (
-        "a 5,000-step run in the offscreen window under tracemalloc (1,000,000 steps in "
-        "tests/bench/bench_long_runs.py)",
+        "a 5,000-step run in the offscreen window under `tracemalloc` (1,000,000 steps in "
+        "`tests/bench/bench_long_runs.py`)",
         "under 1 KB kept per step (and under 2 KB at the peak); the plot holds every step",
     ),
     "start-stop": (
@@ -100,7 +100,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     ),
     "k64": (
         "cell edits through the editor at K = 64",
-        "the gradients shown equal the engine's loss_and_grads bit for bit after each edit",
+        "the gradients shown equal the engine's `loss_and_grads` bit for bit after each edit",
     ),
 }
 
