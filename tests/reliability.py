@@ -140,7 +140,7 @@ def pytest_sessionfinish(session) -> None:  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- the script half
 
 
-def run(pytest_args: list[str]) -> tuple[dict[str, dict[str, object]], int]:
+def run(pytest_args: list[str], cwd: Path = ROOT) -> tuple[dict[str, dict[str, object]], int]:
     """Run the marked tests; (nodeid → group, outcome, module docstring line), pytest's exit status."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ran.json"
@@ -162,7 +162,7 @@ def run(pytest_args: list[str]) -> tuple[dict[str, dict[str, object]], int]:
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
         command += ["-p", "backprop_lab_reliability_plugin"]
         command += ["-m", MARKER, *pytest_args]
-        status = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+        status = subprocess.run(command, cwd=cwd, env=env, check=False).returncode
         ran = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
     return ran, status
 
