@@ -1,6 +1,6 @@
 """Session files: the model, where its training started, the settings and the whole history.
 
-A session file is UTF-8 JSON (the format is described for users in the README, "Session files")::
+A session file is UTF-8 JSON (the format is described for users in docs/session-format.md)::
 
     {
      "format": "backprop-lab-session",   # identifies the file

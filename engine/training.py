@@ -63,7 +63,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: Upper bounds that keep a run sane on a desktop (documented in the README).
+#: Upper bounds that keep a run sane on a desktop (documented in docs/math.md, "Settings").
 MAX_LEARNING_RATE = 1e6
 MAX_SAMPLES = 1_000_000
 MAX_EPOCHS = 1_000_000

@@ -121,7 +121,7 @@ def test_pip_install_then_check_prints_the_reports_numbers(tmp_path):
     assert "backprop_lab" in top
     assert not top & {"engine", "gui", "resources", "backprop_lab_resources"}, top
     shipped = {p.name for p in (Path(purelib) / "backprop_lab" / "resources").rglob("*")}
-    assert not any(name.endswith(".png") for name in shipped), shipped  # README images stay out
+    assert not any(name.endswith(".png") for name in shipped), shipped  # docs/images stay out of the wheel
 
 
 def test_python_dash_m_backprop_lab_is_the_command(tmp_path):

@@ -9,8 +9,8 @@
 
     QT_QPA_PLATFORM=offscreen /tmp/venv/bin/python tests/bench/bench_long_runs.py [--quick]
 
-``--quick`` runs 100,000 steps instead of 1,000,000. Prints Markdown (the figures quoted in the
-README's Reliability section). Not collected by pytest (the suite runs scaled-down versions:
+``--quick`` runs 100,000 steps instead of 1,000,000. Prints Markdown (the figures quoted in
+docs/performance.md and docs/reliability.md). Not collected by pytest (the suite runs scaled-down versions:
 tests/gui/test_hardening_window.py).
 """
 

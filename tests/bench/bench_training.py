@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python tests/bench/bench_training.py            # the README table (about a minute and a half)
+    python tests/bench/bench_training.py            # docs/performance.md (about a minute and a half)
     python tests/bench/bench_training.py --quick    # a smoke run of a few seconds
 
 Every column trains the same random model (K = 3, 16, 64; entries U[-0.5, 0.5), seed 1) on the same

@@ -1,12 +1,14 @@
 """Hostile clipboard text (issue #7): ``parse_matrix_text`` returns a rectangular matrix of finite
 floats or raises ValueError (one line), never evaluates anything, and stays within bounded time
-and memory up to its size limit.
+memory up to its size limit.
 
 tests/engine/test_matrix_text.py checks every accepted form and refusal; this file fuzzes it with
 hypothesis (random text, and text built from the grammar's own pieces), proves that no code is
 run (``eval``, ``exec``, ``compile``, ``__import__``, ``os.system`` and friends are booby-trapped
-during every parse), and
-times the worst inputs found: a cubic regular-expression backtrack and million-cell lines.
+during every parse), and feeds it the worst inputs found: a cubic regular-expression backtrack and
+million-cell lines. No test times a parse: a backtracking bomb of 200,000 characters would run for
+hours, so the generous pytest-timeout below turns it into a failure, and the parse times themselves
+are measured by tests/bench/bench_hostile_input.py.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import builtins
 import contextlib
 import math
 import os
-import time
 import tracemalloc
 
 import pytest
@@ -33,9 +34,9 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-#: Generous bounds for hostile text on a loaded 2-core CI machine.
-PARSE_SECONDS = 5.0
 COUNTS: dict[str, int] = {}
+#: A parse that hangs fails instead of stalling the suite; never a speed target.
+pytestmark = [pytest.mark.reliability("paste"), pytest.mark.timeout(300)]
 
 
 class _Ran(AssertionError):
@@ -137,9 +138,8 @@ def test_a_list_with_numbers_outside_its_rows_is_refused_not_cut():
     ],
 )
 def test_no_catastrophic_backtracking(label, text):
-    started = time.perf_counter()
-    _outcome(text)
-    assert time.perf_counter() - started < 1.0, label
+    # Each is refused; before the fix the first took hours (cubic in 200,000), which the timeout catches.
+    assert isinstance(_outcome(text), ValueError), label
 
 
 HOSTILE_SIZE = 5_000_000
@@ -159,19 +159,16 @@ HOSTILE_SIZE = 5_000_000
         ("over the limit", "1 " * (MAX_TEXT_CHARS // 2 + 1), "too long"),
     ],
 )
-def test_huge_text_is_refused_in_bounded_time_and_memory(label, text, fragment):
+def test_huge_text_is_refused_in_bounded_memory(label, text, fragment):
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         with pytest.raises(ValueError, match=fragment), _booby_trapped():
             parse_matrix_text(text)
     finally:
-        elapsed = time.perf_counter() - started
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     # Before: a 25-million-character line was split into ~8 million cells (~800 MB) first.
     assert peak < 3 * len(text) + 10_000_000, f"{label}: peak {peak:,} bytes for {len(text):,} characters"
-    assert elapsed < PARSE_SECONDS, label
 
 
 # --------------------------------------------------------------------------- fuzzing
@@ -228,9 +225,7 @@ def _fuzz_random_text(text):
 @given(grammar_text)
 def _fuzz_grammar_text(text):
     COUNTS["grammar text"] = COUNTS.get("grammar text", 0) + 1
-    started = time.perf_counter()
     _outcome(text)
-    assert time.perf_counter() - started < 1.0
 
 
 def _cell(v: float) -> str:
@@ -270,29 +265,3 @@ def test_fuzzed_text_only_ever_gives_a_matrix_or_one_line():
     _fuzz_grammar_text()
     _fuzz_accepted_forms_read_back_exactly()
     assert min(COUNTS.values()) >= 300, COUNTS
-
-
-def test_reliability_counts(request):
-    """Records this file's case counts for the README's Reliability table (tests/reliability.py)."""
-    fixed = 13 + 2 + 1 + 4 + 9
-    fuzzed = sum(COUNTS.values())
-    cache = getattr(request.config, "cache", None)
-    if cache is not None:
-        cache.set(
-            "backprop-lab/reliability/paste",
-            {
-                "fault": "Hostile clipboard text (paste)",
-                "tried": (
-                    "code (__import__('os').system(…), eval, lambdas, comprehensions; 15 cases) with "
-                    "eval/exec/compile/__import__/os.system booby-trapped; regex backtracking bombs; "
-                    "5-million-character lines, lists and rows; text over the 25 M limit; hypothesis: "
-                    f"random text, text from the grammar's pieces, valid matrices in 4 forms ({fuzzed} texts)"
-                ),
-                "cases": fixed + fuzzed,
-                "result": (
-                    "a rectangular matrix of finite floats or one ValueError line; nothing ever run; "
-                    "hostile 5 M-character texts refused in < 5 s with < 3× their size in memory"
-                ),
-            },
-        )
-    assert fuzzed == 0 or fuzzed >= 900

@@ -22,6 +22,8 @@ from backprop_lab.engine.report_data import gather_report_data, render_html
 from backprop_lab.engine.session import Session
 from backprop_lab.engine.training import Divergence, TrainingSettings
 
+pytestmark = pytest.mark.reliability("report-escape")
+
 FIELDS = ("name", "notes", "reason", "app_version", "created", "modified")
 FLAVOURS = ("web", "qt")
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -199,28 +201,3 @@ def test_a_lone_surrogate_is_shown_as_a_replacement_character_not_a_failed_expor
     page = _render("notes", "bad \ud800 surrogate, good \ud83d\ude00", "web")
     encoded = page.encode("utf-8")
     assert "bad \ufffd surrogate, good \U0001f600".encode() in encoded
-
-
-def test_reliability_counts(request):
-    """Records this file's case counts for the README's Reliability table (tests/reliability.py)."""
-    fixed = len(PAYLOADS) * len(FIELDS) * len(FLAVOURS) + 1
-    fuzzed = COUNTS.get("strings", 0)
-    cache = getattr(request.config, "cache", None)
-    if cache is not None:
-        cache.set(
-            "backprop-lab/reliability/report-escape",
-            {
-                "fault": "Markup in a session reaching the report (HTML; PDF in the GUI tests)",
-                "tried": (
-                    f"{len(PAYLOADS)} known attacks (<script>, onerror, javascript:, </title>, "
-                    "<img src=file:…>, comments, CDATA, meta refresh, RTL override) × "
-                    f"{len(FIELDS)} string fields (name, notes, divergence reason, app_version, created, "
-                    "modified) × 2 flavours (web page, the PDF's Qt HTML); "
-                    f"hypothesis: {fuzzed} generated strings; a lone surrogate"
-                ),
-                "cases": fixed + fuzzed,
-                "result": "tag structure identical to a harmless string's, the text reads back unescaped, "
-                "no <script> anywhere; a lone surrogate shows as U+FFFD",
-            },
-        )
-    assert fuzzed == 0 or fuzzed >= 200

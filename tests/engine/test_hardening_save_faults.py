@@ -20,6 +20,8 @@ from backprop_lab.engine.atomic import AtomicWriteError
 from backprop_lab.engine.session import Session, SessionError, dumps_session, load_session, save_session
 from backprop_lab.engine.training import TrainingSettings
 
+pytestmark = pytest.mark.reliability("save-faults")
+
 ERRNOS = {
     "ENOSPC": (errno.ENOSPC, "No space left on device"),
     "EIO": (errno.EIO, "Input/output error"),
@@ -234,27 +236,3 @@ def test_train_reports_a_failed_save_and_keeps_the_previous_output(
     assert err.count("\n") == 0, err
     assert err == f"backprop-lab train: error: cannot write {path}: No space left on device"
     _assert_previous_file_intact(path, old_bytes, old_session)
-
-
-def test_reliability_counts(request):
-    """Records this file's case counts for the README's Reliability table (tests/reliability.py)."""
-    cases = len(STAGES) * len(ERRNOS) + len(FULL_AT) + 6 + 2 + 1 + 4 + 3 + 1 + 5
-    cache = getattr(request.config, "cache", None)
-    if cache is not None:
-        cache.set(
-            "backprop-lab/reliability/save-faults",
-            {
-                "fault": "Saving fails (engine and `backprop-lab train -o`)",
-                "tried": (
-                    f"{len(STAGES)} stages (mkstemp, open, write, flush, close, fsync, rename) × "
-                    f"{len(ERRNOS)} errnos (ENOSPC, EIO, EDQUOT, EROFS); a disk full after "
-                    "0/100/half/all-but-1 bytes; Ctrl-C and SystemExit mid-save; parent is a file; folder, "
-                    "missing folder, NUL and over-long names; best-effort chmod/dir-fsync failing; "
-                    "the CLI at 5 stages"
-                ),
-                "cases": cases,
-                "result": "previous file byte-for-byte intact and loadable, no temporary left, "
-                "one-line error naming file and reason; CLI exits 2",
-            },
-        )
-    assert cases > 40

@@ -1,17 +1,20 @@
 """Hostile session files (issue #7): whatever a file holds, ``load_session`` returns a Session or
-raises SessionError (one line), within bounded time and memory, and never changes the file.
+raises SessionError (one line), within bounded memory, and never changes the file.
 
 tests/engine/test_session_fuzz.py fuzzes random bytes, random JSON, session-shaped documents and
 mutated valid sessions in memory; this file adds what only shows on disk or at scale: a 1 GB
 (sparse) file, a K of a million, millions of entries, deep nesting, huge numbers, and hypothesis
-over hostile documents written to real files, each load timed and its memory peak measured.
+over hostile documents written to real files, each load's memory peak measured.
+
+No test here times a load (the machine's speed is not a property of the code); a generous
+pytest-timeout turns a load that hangs into a failure. The load times are in
+tests/bench/bench_hostile_input.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 import tracemalloc
 
 import pytest
@@ -28,28 +31,36 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-#: Generous bounds for one hostile load on a loaded 2-core CI machine.
-LOAD_SECONDS = 10.0
 BASE = session_to_dict(Session.random(3, 0))
 COUNTS: dict[str, int] = {}
+#: A load that hangs fails instead of stalling the suite; never a speed target.
+pytestmark = [pytest.mark.reliability("session-files"), pytest.mark.timeout(300)]
 
 
-def _load_measured(path) -> tuple[Session | SessionError, float, int]:
-    """(outcome, seconds, tracemalloc peak bytes) of loading ``path``; anything else propagates."""
-    tracemalloc.start()
-    started = time.perf_counter()
+def _load(path) -> Session | SessionError:
+    """The outcome of loading ``path`` (a Session or the one-line SessionError); anything else propagates."""
     try:
         outcome: Session | SessionError = load_session(path)
     except SessionError as exc:
         outcome = exc
-    finally:
-        elapsed = time.perf_counter() - started
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
     if isinstance(outcome, SessionError):
         text = str(outcome)
         assert text.startswith(f"{path}: ") and "\n" not in text and len(text) < 500, text
-    return outcome, elapsed, peak
+    return outcome
+
+
+def _load_measured(path) -> tuple[Session | SessionError, int]:
+    """(outcome, tracemalloc peak bytes) of loading ``path``.
+
+    tracemalloc slows every allocation down several times: use it only where memory is asserted.
+    """
+    tracemalloc.start()
+    try:
+        outcome = _load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return outcome, peak
 
 
 def _with_x_entry(literal: str) -> str:
@@ -69,18 +80,18 @@ def test_a_1_gb_sparse_file_is_refused_before_it_is_read(tmp_path):
     with open(path, "wb") as fh:
         fh.truncate(1 << 30)  # sparse: no disk used
     stat_before = os.stat(path)
-    outcome, elapsed, peak = _load_measured(path)
+    outcome, peak = _load_measured(path)
     assert isinstance(outcome, SessionError)
     assert "1,073,741,824 bytes" in str(outcome) and "refused" in str(outcome)
+    # Under a megabyte allocated for a gigabyte file: refused from its size, before any read.
     assert peak < 1_000_000, f"{peak:,} bytes allocated: the file was read"
-    assert elapsed < 1.0
     assert os.stat(path).st_mtime_ns == stat_before.st_mtime_ns
 
 
 def test_every_load_allocates_about_the_file_not_the_size_limit(tmp_path):
     # A 1 KB file used to reserve MAX_FILE_BYTES (512 MiB) for the read.
     path = _write(tmp_path, json.dumps(BASE))
-    outcome, _, peak = _load_measured(path)
+    outcome, peak = _load_measured(path)
     assert isinstance(outcome, Session)
     assert peak < 2_000_000, f"loading a {path.stat().st_size:,}-byte file peaked at {peak:,} bytes"
 
@@ -98,13 +109,12 @@ def test_every_load_allocates_about_the_file_not_the_size_limit(tmp_path):
 def test_a_huge_model_is_refused_early_in_bounded_time_and_memory(tmp_path, label, model, fragment):
     path = _write(tmp_path, json.dumps({**BASE, "model": model}))
     size = path.stat().st_size
-    outcome, elapsed, peak = _load_measured(path)
+    outcome, peak = _load_measured(path)
     assert isinstance(outcome, SessionError) and fragment in str(outcome), (label, outcome)
     assert "model." in str(outcome)
     # Parsing is the only cost (json.loads: ~10× the file for lists of numbers, ~25× for lists of
     # empty lists); nothing K-sized is built.
     assert peak < 40 * size + 5_000_000, f"{label}: {size:,}-byte file peaked at {peak:,} bytes"
-    assert elapsed < LOAD_SECONDS
 
 
 @pytest.mark.parametrize(
@@ -125,9 +135,8 @@ def test_a_huge_model_is_refused_early_in_bounded_time_and_memory(tmp_path, labe
 )
 def test_huge_or_ragged_histories_are_refused(tmp_path, label, history, fragment):
     path = _write(tmp_path, json.dumps({**BASE, "history": history}))
-    outcome, elapsed, _ = _load_measured(path)
+    outcome = _load(path)
     assert isinstance(outcome, SessionError) and fragment in str(outcome), (label, outcome)
-    assert elapsed < LOAD_SECONDS
 
 
 @pytest.mark.parametrize(
@@ -160,12 +169,11 @@ def test_huge_or_ragged_histories_are_refused(tmp_path, label, history, fragment
 def test_pathological_documents_give_one_line_errors(tmp_path, label, text, fragment):
     path = _write(tmp_path, text)
     before = path.read_bytes()
-    outcome, elapsed, _ = _load_measured(path)
+    outcome = _load(path)
     if isinstance(outcome, SessionError):
         assert fragment in str(outcome), (label, outcome)
     else:
         assert label in ("nested notes", "a lone surrogate"), f"{label} was accepted"
-    assert elapsed < LOAD_SECONDS
     assert path.read_bytes() == before
 
 
@@ -227,9 +235,8 @@ def _fuzz_hostile_fields_on_disk(tmp_path, edits):
             doc[field] = value
     path = _write(tmp_path, json.dumps(doc))
     size = path.stat().st_size
-    outcome, elapsed, peak = _load_measured(path)
+    outcome, peak = _load_measured(path)
     COUNTS["hostile fields"] = COUNTS.get("hostile fields", 0) + 1
-    assert elapsed < LOAD_SECONDS
     assert peak < 40 * size + 5_000_000, f"{size:,}-byte file peaked at {peak:,} bytes"
     if isinstance(outcome, Session):
         assert outcome.model.K <= 1024
@@ -246,7 +253,7 @@ def _fuzz_bytes_spliced_into_a_valid_file(tmp_path, noise, where):
     text = json.dumps(BASE).encode()
     where = min(where, len(text))
     path = _write(tmp_path, text[:where] + noise + text[where + len(noise) // 2 :])
-    _load_measured(path)
+    _load(path)
     COUNTS["spliced bytes"] = COUNTS.get("spliced bytes", 0) + 1
 
 
@@ -255,37 +262,10 @@ def test_random_bytes_spliced_into_real_files(tmp_path):
     assert COUNTS["spliced bytes"] >= 100
 
 
-def test_reliability_counts(request):
-    """Records this file's case counts for the README's Reliability table (tests/reliability.py)."""
-    fixed = 2 + 5 + 3 + 10  # the parametrized cases above
-    fuzzed = COUNTS.get("hostile fields", 0) + COUNTS.get("spliced bytes", 0)
-    cache = getattr(request.config, "cache", None)
-    if cache is not None:
-        cache.set(
-            "backprop-lab/reliability/session-files",
-            {
-                "fault": "Hostile session files (on disk)",
-                "tried": (
-                    "a 1 GB sparse file; K of a million, x of a million, 10**400; 6 million history "
-                    "entries; 100,000-deep nesting; 100,000-digit integers; 1e400, NaN, NUL, UTF-16, "
-                    f"lone surrogates ({fixed} fixed cases); hypothesis: hostile values in every field "
-                    f"and random bytes spliced into valid files ({fuzzed} generated files)"
-                ),
-                "cases": fixed + fuzzed,
-                "result": (
-                    "a Session or one SessionError line naming file and field, every load < 10 s; "
-                    "the 1 GB file refused in < 1 s with < 1 MB allocated; memory ≤ 40× the file"
-                ),
-            },
-        )
-    assert fuzzed == 0 or fuzzed >= 200
-
-
 def test_millions_of_tiny_arrays_are_refused_before_parsing(tmp_path):
     # Parsed, a million empty lists would cost ~25× the file; counting brackets costs nothing.
     path = _write(tmp_path, json.dumps({**BASE, "model": {"x": [0.5], "A": [[]] * 1_000_000}}))
-    outcome, elapsed, peak = _load_measured(path)
+    outcome, peak = _load_measured(path)
     assert isinstance(outcome, SessionError), outcome
     assert "1,000,0" in str(outcome) and "JSON arrays/objects (at most 100,000)" in str(outcome)
     assert peak < 2 * path.stat().st_size + 5_000_000
-    assert elapsed < LOAD_SECONDS

@@ -104,23 +104,24 @@ def test_bad_input_is_refused_before_torch_is_needed(monkeypatch):
 
 
 def test_report_example_is_identical_to_autograd(torch, report_example):
-    # The report: "if my results are converted to tensors, they would be identical".
+    # The report: "if my results are converted to tensors, they would be identical": to a few ulps,
+    # as PyTorch's sums round differently on different CPUs (vector kernels).
     x, A, B, C = _model(report_example)
     assert torch_available()
     loss, grads = loss_and_grads(x, A, B, C)
     t_loss, t_grads = torch_loss_and_grads(x, A, B, C)
-    assert t_loss == pytest.approx(loss, rel=1e-15)
+    assert t_loss == pytest.approx(loss, rel=1e-14)
     assert t_loss == pytest.approx(report_example["expected"]["loss"], rel=1e-12)
     for name in "ABC":
         for i in range(3):
             for j in range(3):
-                assert t_grads[name][i][j] == pytest.approx(grads[name][i][j], rel=1e-15, abs=0)
+                assert t_grads[name][i][j] == pytest.approx(grads[name][i][j], rel=1e-14, abs=0)
     report = torch_check(x, A, B, C)
     assert isinstance(report, CheckReport)
     assert report.passed and report.method == "PyTorch float64 autograd"
     assert report.rtol == TORCH_RTOL == 1e-9 and report.eps is None
     assert report.loss == loss and report.reference_loss == t_loss
-    assert len(report.entries) == 27 and report.max_rel_error < 1e-15
+    assert len(report.entries) == 27 and report.max_rel_error < 1e-14
 
 
 # (x, A, B, C) magnitudes: tiny, unit, the report's [0, 1) scale times 10, 1e3 everywhere,

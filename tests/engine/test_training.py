@@ -530,7 +530,7 @@ def test_the_trainer_validates_settings_model_size_and_start():
 
 
 def test_the_benchmark_script_runs_and_its_baseline_agrees_with_the_trainer():
-    # tests/bench/ is not collected; this keeps the README's benchmark from rotting.
+    # tests/bench/ is not collected; this keeps the benchmark of docs/performance.md from rotting.
     out = subprocess.run(
         [
             sys.executable,

@@ -106,7 +106,7 @@ def _no_dangling_threads(qtbot, monkeypatch):
 
     leftover = running()
     for t in leftover:
-        t.wait(2000)
+        t.wait(30_000)  # a deadline for a thread that is ending, not a target
     assert not running(), f"{len(leftover)} QThread(s) still running after the test"
 
 

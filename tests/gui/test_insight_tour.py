@@ -1,6 +1,6 @@
 """The feature-tour pictures of issue #6: every view renders, offscreen, with real content.
 
-Set ``BACKPROP_LAB_TOUR_DIR`` to write the pictures there (the README's docs/images/tour-*.png)::
+Set ``BACKPROP_LAB_TOUR_DIR`` to write the pictures there (docs/images/tour-*.png, in the user guide)::
 
     BACKPROP_LAB_TOUR_DIR=resources /tmp/venv/bin/python -m pytest tests/gui/test_insight_tour.py
 """

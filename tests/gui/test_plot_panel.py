@@ -66,11 +66,11 @@ def test_panel_syncs_incrementally_and_rebuilds_after_truncation(document, qtbot
     panel = PlotPanel(document)
     qtbot.addWidget(panel)
     feed(document, 25)
-    qtbot.waitUntil(lambda: panel.point_count == 25, timeout=5000)  # at once, or when the redraw is due
+    qtbot.waitUntil(lambda: panel.point_count == 25, timeout=60_000)  # at once, or when the redraw is due
     x, _ = panel.curves["loss"].getData()
     assert x[-1] == 25
     feed(document, 5, start=26)
-    qtbot.waitUntil(lambda: panel.point_count == 30, timeout=5000)  # from the redraw timer
+    qtbot.waitUntil(lambda: panel.point_count == 30, timeout=60_000)  # from the redraw timer
     assert len(panel.epoch_lines) == 2  # boundaries before steps 11 and 21
     assert not panel.refresh()  # nothing new
     document._apply_history_truncate(12, None)
