@@ -47,7 +47,7 @@ from numbers import Real
 from operator import le
 from typing import Any
 
-from backprop_lab.engine import __version__
+from backprop_lab.engine import __version__, json_pieces
 from backprop_lab.engine.atomic import atomic_write_bytes
 from backprop_lab.engine.model import MAX_K, Matrix, Vector, validate_model
 from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
@@ -784,7 +784,9 @@ def _parse(data: bytes | str, source: str) -> object:
     try:
         # NaN and ±Infinity are not JSON but Python's json reads them; they parse to non-finite
         # floats here and the field validators refuse them naming the entry.
-        return json.loads(text)
+        # In pieces (same result): a worker thread parsing a large file must not hold the GIL for
+        # seconds, or the window waiting for it freezes all the same (see engine.json_pieces).
+        return json_pieces.loads(text)
     except json.JSONDecodeError as exc:
         hint = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) else ""
         raise SessionError(

@@ -69,6 +69,15 @@ class _Runner(QObject):
     @Slot()
     def run(self) -> None:
         try:
+            self._run()
+        finally:
+            # The thread has nothing else to do: it ends here, so Job.wait() can join it.
+            thread = QThread.currentThread()
+            if thread is not None:
+                thread.quit()
+
+    def _run(self) -> None:
+        try:
             value = self._fn(self._context)
         except JobCancelled:
             self.raised.emit("")

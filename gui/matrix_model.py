@@ -223,8 +223,7 @@ class GradientModel(_DocumentTableModel):
         return self._vmax
 
     def _update_scale(self) -> None:
-        g = self._grad()
-        self._vmax = max((abs(v) for row in g for v in row), default=0.0) if g else 0.0
+        self._vmax = self._document.evaluation.scales.get(self.name, 0.0)
 
     def _on_document_model_changed(self) -> None:
         self._update_scale()
