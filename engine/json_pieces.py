@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import json.decoder
 import json.scanner
+from collections.abc import Callable
 
 __all__ = ["PIECE_CHARS", "loads"]
 
@@ -23,8 +24,11 @@ __all__ = ["PIECE_CHARS", "loads"]
 PIECE_CHARS = 1 << 16
 
 _WHITESPACE = " \t\n\r"
-_scan_once = json.scanner.make_scanner(json.JSONDecoder())
-_scanstring = json.decoder.scanstring
+# The C scanner json.loads itself uses, entered at one value; typeshed describes make_scanner as
+# a class and leaves scanstring out, hence the ignores.
+_DECODER = json.JSONDecoder()
+_scan_once: Callable[[str, int], tuple[object, int]] = json.scanner.make_scanner(_DECODER)  # type: ignore[arg-type]
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
 class _Unexpected(Exception):
