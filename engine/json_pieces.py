@@ -13,12 +13,13 @@ result, and every error message, is exactly ``json.loads(text)``'s.
 
 from __future__ import annotations
 
+import codecs
 import json
 import json.decoder
 import json.scanner
 from collections.abc import Callable
 
-__all__ = ["PIECE_CHARS", "loads"]
+__all__ = ["PIECE_CHARS", "count", "decode_utf8", "loads"]
 
 #: Characters of a flat number array parsed by one C call (~1 ms).
 PIECE_CHARS = 1 << 16
@@ -121,3 +122,32 @@ def _flat_array(text: str, lo: int, hi: int) -> list[object]:
         if cut < 0:
             return out
         lo = cut + 1
+
+
+#: Bytes decoded, or characters counted, by one C call in :func:`decode_utf8` and :func:`count`.
+SCAN_PIECE = 1 << 20
+
+
+def decode_utf8(data: bytes) -> str:
+    """``data.decode("utf-8-sig")`` a megabyte at a time (130 MB is ~0.1 s in one C call).
+
+    On any decoding error the whole of ``data`` is decoded once more in one call, so the
+    UnicodeDecodeError raised (and the offset it names) is exactly the one-call version's.
+    """
+    if len(data) <= SCAN_PIECE:
+        return data.decode("utf-8-sig")
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    view = memoryview(data)
+    try:
+        pieces = [decoder.decode(view[i : i + SCAN_PIECE]) for i in range(0, len(data), SCAN_PIECE)]
+        pieces.append(decoder.decode(b"", final=True))
+    except UnicodeDecodeError:
+        return data.decode("utf-8-sig")
+    return "".join(pieces)
+
+
+def count(text: str, chars: str) -> int:
+    """How many times each character of ``chars`` occurs in ``text``, summed, a megabyte at a time."""
+    return sum(
+        text.count(c, i, i + SCAN_PIECE) for c in chars for i in range(0, max(len(text), 1), SCAN_PIECE)
+    )

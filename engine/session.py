@@ -762,7 +762,7 @@ def _parse(data: bytes | str, source: str) -> object:
         raise SessionError("the file is empty", source)
     if isinstance(data, bytes):
         try:
-            text = data.decode("utf-8-sig")
+            text = json_pieces.decode_utf8(data)  # data.decode("utf-8-sig") in pieces
         except UnicodeDecodeError as exc:
             raise SessionError(
                 f"not a session file: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
@@ -775,7 +775,7 @@ def _parse(data: bytes | str, source: str) -> object:
     # A real session has a few thousand arrays at most (3 K×K matrices twice, K ≤ 1024, and six
     # history columns); millions of tiny ones cost ~25× the file's size once parsed, so they are
     # refused before parsing (a bracket inside a string counts too: still far below the limit).
-    containers = text.count("[") + text.count("{")
+    containers = json_pieces.count(text, "[{")  # text.count("[") + text.count("{") in pieces
     if containers > MAX_JSON_CONTAINERS:
         raise SessionError(
             f"not a session file: {containers:,} JSON arrays/objects (at most {MAX_JSON_CONTAINERS:,})",

@@ -87,6 +87,10 @@ class _DocumentTableModel(QAbstractTableModel):
     def value(self, row: int, col: int) -> float | None:
         return self._value(row, col)
 
+    def coming_shape(self) -> tuple[int, int]:
+        """(rows, columns) the model has after a pending reset (during ``modelAboutToBeReset``)."""
+        return self._current_shape()
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None

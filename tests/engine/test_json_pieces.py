@@ -66,3 +66,20 @@ def test_a_session_shaped_document_parses_identically_in_small_pieces(monkeypatc
     monkeypatch.setattr(json_pieces, "PIECE_CHARS", 100)
     parsed = json_pieces.loads(text)
     assert parsed == doc and json.dumps(parsed) == json.dumps(json.loads(text))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\xef\xbb\xbf{}",
+        "é ü 漢字 🙂 ".encode() * 50,
+        b"[1,2]" * 40 + b"\xff" + b"[3]" * 40,
+        "🙂".encode() * 30 + b"\xf0\x9f",  # truncated at the end
+    ],
+)
+def test_decoding_and_counting_in_pieces_match_the_one_call_versions(data, monkeypatch):
+    monkeypatch.setattr(json_pieces, "SCAN_PIECE", 7)  # every multi-byte character gets cut somewhere
+    assert _outcome(json_pieces.decode_utf8, data) == _outcome(lambda d: d.decode("utf-8-sig"), data)
+    text = data.decode("utf-8", errors="replace") + "[{[" * 5
+    assert json_pieces.count(text, "[{") == text.count("[") + text.count("{")
