@@ -26,11 +26,15 @@ Inputs are assumed valid (see :func:`engine.model.validate_model`).
 
 from __future__ import annotations
 
+import marshal
 import math
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from itertools import chain
 from operator import add, mul
+from types import CodeType
 from typing import TypeAlias
 
 from backprop_lab.engine.model import Matrix, sigmoid
@@ -205,6 +209,60 @@ def forward_source(k: int) -> str:
     return _function("def loss(x, A, B, C, exp=exp):", lines)
 
 
+#: Code objects compiled in a child process by :func:`compile_in_subprocess`, by (name, K).
+_PRECOMPILED: dict[tuple[str, int], CodeType] = {}
+#: (name, K) of every generated function compiled (or taken from _PRECOMPILED) so far.
+_COMPILED: set[tuple[str, int]] = set()
+_SOURCES: dict[str, Callable[[int], str]] = {
+    "kernel": kernel_source,
+    "step": step_source,
+    "loss": forward_source,
+}
+#: Below this K compiling takes a few milliseconds: a child process would cost more than it saves.
+SUBPROCESS_MIN_K = 12
+_CHILD = (
+    "import marshal,sys;sys.stdout.buffer.write(marshal.dumps(compile(sys.stdin.read(),sys.argv[1],'exec')))"
+)
+
+
+def compile_in_subprocess(k: int, names: Sequence[str] = ("step", "loss"), timeout: float = 120.0) -> bool:
+    """Compile this K's generated functions in a child Python process, ready for first use.
+
+    ``compile()`` is one C call that holds the GIL from start to end (about 0.1 s for the K = 32
+    step on a fast idle machine, seconds on a slow or busy one), so compiling on a worker thread
+    still freezes every other thread, the window's included. A child process compiles instead;
+    this thread waits for it without the GIL and loads the result with ``marshal`` (~1 ms).
+
+    Returns True when every name is ready; False (nothing changes, the functions are compiled
+    on first use as usual) when K needs no generated code, is small, or the child fails.
+    """
+    todo = [n for n in names if (n, k) not in _COMPILED and (n, k) not in _PRECOMPILED]
+    if k > UNROLL_MAX_K or k < SUBPROCESS_MIN_K or not todo:
+        return not todo
+    if not sys.executable or getattr(sys, "frozen", False):  # no Python to start (a frozen app)
+        return False
+    for name in todo:
+        try:
+            child = subprocess.run(
+                [sys.executable, "-I", "-S", "-c", _CHILD, _filename(name, k)],
+                input=_SOURCES[name](k).encode("utf-8"),
+                capture_output=True,
+                timeout=timeout,
+                check=True,
+            )
+            code = marshal.loads(child.stdout)
+        except (OSError, subprocess.SubprocessError, ValueError, EOFError, TypeError):
+            return False
+        if not isinstance(code, CodeType):
+            return False
+        _PRECOMPILED[(name, k)] = code
+    return True
+
+
+def _filename(name: str, k: int) -> str:
+    return f"<engine.kernels {name} K={k}>"
+
+
 def _compile(source: str, name: str, k: int) -> Callable[..., object]:
     namespace: dict[str, object] = {
         "exp": math.exp,
@@ -212,7 +270,9 @@ def _compile(source: str, name: str, k: int) -> Callable[..., object]:
         "isfinite": math.isfinite,
         "nan": math.nan,
     }
-    exec(compile(source, f"<engine.kernels {name} K={k}>", "exec"), namespace)
+    code = _PRECOMPILED.pop((name, k), None)
+    exec(code if code is not None else compile(source, _filename(name, k), "exec"), namespace)
+    _COMPILED.add((name, k))
     function = namespace[name]
     assert callable(function)
     return function

@@ -47,7 +47,7 @@ from numbers import Real
 from operator import le
 from typing import Any, BinaryIO
 
-from backprop_lab.engine import __version__
+from backprop_lab.engine import __version__, json_pieces
 from backprop_lab.engine.atomic import atomic_write_bytes
 from backprop_lab.engine.model import (
     MATRIX_NAMES,
@@ -851,7 +851,7 @@ def _parse(data: bytes | str, source: str) -> object:
         raise SessionError("the file is empty", source)
     if isinstance(data, bytes):
         try:
-            text = data.decode("utf-8-sig")
+            text = json_pieces.decode_utf8(data)  # data.decode("utf-8-sig") in pieces
         except UnicodeDecodeError as exc:
             raise SessionError(
                 f"not a session file: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
@@ -864,7 +864,7 @@ def _parse(data: bytes | str, source: str) -> object:
     # A real session has a few thousand arrays at most (3 K×K matrices twice, K ≤ 1024, and six
     # history columns); millions of tiny ones cost ~25× the file's size once parsed, so they are
     # refused before parsing (a bracket inside a string counts too: still far below the limit).
-    containers = text.count("[") + text.count("{")
+    containers = json_pieces.count(text, "[{")  # text.count("[") + text.count("{") in pieces
     if containers > MAX_JSON_CONTAINERS:
         raise SessionError(
             f"not a session file: {containers:,} JSON arrays/objects (at most {MAX_JSON_CONTAINERS:,})",
@@ -873,7 +873,9 @@ def _parse(data: bytes | str, source: str) -> object:
     try:
         # NaN and ±Infinity are not JSON but Python's json reads them; they parse to non-finite
         # floats here and the field validators refuse them naming the entry.
-        return json.loads(text)
+        # In pieces (same result): a worker thread parsing a large file must not hold the GIL for
+        # seconds, or the window waiting for it freezes all the same (see engine.json_pieces).
+        return json_pieces.loads(text)
     except json.JSONDecodeError as exc:
         hint = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) else ""
         raise SessionError(

@@ -55,6 +55,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -90,6 +91,9 @@ class Evaluation:
     grads: dict[str, Matrix] = field(default_factory=dict)
     values: dict[str, list[float]] = field(default_factory=dict)
     error: str | None = None
+    #: The largest |entry| of each gradient (the heat maps' colour scale), computed here so that
+    #: an evaluation made on a worker thread (File ▸ Open) leaves no K² pass to the GUI thread.
+    scales: dict[str, float] = field(default_factory=dict)
 
 
 def evaluate(model: Model) -> Evaluation:
@@ -110,7 +114,8 @@ def evaluate(model: Model) -> Evaluation:
     for name, grad in named.items():
         if not all(math.isfinite(v) for row in grad for v in row):
             return Evaluation(loss, values=vectors, error=f"∂L/∂{name} overflows a float64")
-    return Evaluation(loss, named, vectors)  # type: ignore[arg-type]
+    scales = {name: max(map(abs, chain.from_iterable(grad)), default=0.0) for name, grad in named.items()}
+    return Evaluation(loss, named, vectors, scales=scales)  # type: ignore[arg-type]
 
 
 def _model_blocks(model: Model) -> dict[str, Matrix]:
@@ -317,14 +322,20 @@ class Document(QObject):
         """Show a one-line message in the window's status bar."""
         self.statusMessage.emit(text, timeout_ms)
 
-    def replace_session(self, session: Session, path: str | Path | None = None) -> None:
-        """Make ``session`` the document (after Open or New): clears undo, marks clean."""
+    def replace_session(
+        self, session: Session, path: str | Path | None = None, evaluation: Evaluation | None = None
+    ) -> None:
+        """Make ``session`` the document (after Open or New): clears undo, marks clean.
+
+        ``evaluation``: ``evaluate(session.model)`` made beforehand (File ▸ Open makes it on a
+        worker thread: at K = 1024 it takes a second).
+        """
         if self.is_training:
             raise ValueError("stop the training run before replacing the session")
         self._session = session
         self._run_weights = None
         self._history_generation += 1
-        self._evaluation = evaluate(session.model)
+        self._evaluation = evaluation if evaluation is not None else evaluate(session.model)
         self._undo.clear()
         self._set_path(Path(path) if path else None)
         self.sessionReplaced.emit()

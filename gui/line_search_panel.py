@@ -108,6 +108,7 @@ class LineSearchPanel(QWidget):
         document.modelChanged.connect(self._schedule)
         document.settingsChanged.connect(self._schedule)
         document.historyChanged.connect(self._on_document_history_changed)
+        document.trainingStateChanged.connect(self._on_document_training_state_changed)
 
     def _schedule(self, *_args) -> None:
         if self.isVisible():
@@ -125,7 +126,19 @@ class LineSearchPanel(QWidget):
         return SOURCES[self.source.currentIndex()][0]
 
     def _on_document_history_changed(self) -> None:
-        if self.source_key == "batch":  # the next batch depends on the history's epoch
+        if self.source_key != "batch":
+            return
+        if self._document.training_state == "running":
+            # A running run's history grows every ~50 ms while the weights shown stay those from
+            # before it: a curve per batch would pair new batches with old weights, and at K = 32
+            # its 121 loss evaluations (0.15-0.5 s each time) would stall the window over and
+            # over. It is drawn again when the run pauses or ends.
+            self._stale = True
+            return
+        self._schedule()  # the next batch depends on the history's epoch
+
+    def _on_document_training_state_changed(self, state: str) -> None:
+        if state != "running" and self._stale:
             self._schedule()
 
     def _next_batch(self) -> tuple[list[int], list[list[float]]]:

@@ -15,6 +15,7 @@ from backprop_lab.engine.matrix_text import (
     format_tsv,
     parse_matrix_text,
 )
+from backprop_lab.gui.document import EDITOR_MAX_K
 from backprop_lab.gui.matrix_model import MatrixModel
 
 ROW_HEIGHT = 24
@@ -55,10 +56,20 @@ class MatrixTable(QTableView):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._on_self_context_menu)
+        model.modelAboutToBeReset.connect(self._on_model_about_to_be_reset)
         model.modelReset.connect(self._fit_height)
+        self._on_model_about_to_be_reset()
         self._fit_height()
 
     # ------------------------------------------------------------------ sizing
+
+    def _on_model_about_to_be_reset(self) -> None:
+        # Stretch lays out every column again on each reset and resize (0.1 s at K = 1024, on the
+        # GUI thread, when a file is opened); past the editors' K the columns are at their minimum
+        # width anyway, which Fixed gives for free.
+        wide = self.model().coming_shape()[1] > EDITOR_MAX_K
+        mode = QHeaderView.ResizeMode.Fixed if wide else QHeaderView.ResizeMode.Stretch
+        self.horizontalHeader().setSectionResizeMode(mode)
 
     def _fit_height(self) -> None:
         # Tall enough for every row up to MAX_VISIBLE_ROWS, then scroll: no empty band under small K.

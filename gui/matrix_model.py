@@ -87,6 +87,10 @@ class _DocumentTableModel(QAbstractTableModel):
     def value(self, row: int, col: int) -> float | None:
         return self._value(row, col)
 
+    def coming_shape(self) -> tuple[int, int]:
+        """(rows, columns) the model has after a pending reset (during ``modelAboutToBeReset``)."""
+        return self._current_shape()
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
@@ -223,8 +227,7 @@ class GradientModel(_DocumentTableModel):
         return self._vmax
 
     def _update_scale(self) -> None:
-        g = self._grad()
-        self._vmax = max((abs(v) for row in g for v in row), default=0.0) if g else 0.0
+        self._vmax = self._document.evaluation.scales.get(self.name, 0.0)
 
     def _on_document_model_changed(self) -> None:
         self._update_scale()

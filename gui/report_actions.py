@@ -1,30 +1,31 @@
 """File ▸ Export report… and File ▸ Save screenshot in the window (used by :mod:`gui.session_actions`).
 
-Exporting a report has a slow part without Qt — gathering its content, which runs the gradient
-checks and may import PyTorch for the first time (seconds) — and a quick part with Qt: drawing the
-curves, laying out the PDF, grabbing the window and writing the folder (:func:`gui.report.export_report`).
-The slow part runs on a worker ``QThread`` on a copy of the session, so the window stays live; the
-rest runs on the GUI thread under a busy cursor. Closing the window cancels the gathering between
-two checked entries and joins the thread (:meth:`ReportActions.shutdown`); whatever it still
-sends is ignored.
+Exporting a report takes seconds: gathering its content runs the gradient checks and may import
+PyTorch for the first time, and rendering draws the curves, lays out and paints the PDF and
+writes the folder. On the GUI thread there is only the window's screenshot (widgets can be
+grabbed nowhere else), taken when the export starts; everything else runs as one
+:mod:`gui.jobs` job on a copy of the session, painting on QImage, QSvgGenerator and QPdfWriter
+(which Qt allows off the GUI thread), so the window stays live even for a million-step history
+(the curves are drawn from a per-pixel min/max decimation, see :func:`gui.report._decimate`).
+Closing the window cancels the job between two checked entries and joins its thread
+(:meth:`ReportActions.shutdown`); whatever it still sends is ignored.
 
 Screenshots are the window or the live plot as PNG (``QWidget.grab``), written atomically.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Qt, QThread, Signal, Slot
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QObject, QSettings, Qt, Signal, Slot
+from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from backprop_lab.engine.atomic import atomic_write_bytes
-from backprop_lab.engine.report_data import ReportData, gather_report_data
+from backprop_lab.engine.report_data import gather_report_data
 from backprop_lab.engine.session import Session
+from backprop_lab.gui.jobs import Job, JobContext
 
 PNG_FILTER = "PNG images (*.png)"
 REPORT_DIR_KEY = "session/lastReportDirectory"
@@ -33,39 +34,27 @@ REPORT_DIR_KEY = "session/lastReportDirectory"
 EXPORT_JOIN_MS = 60_000
 
 
-class _Cancelled(Exception):
-    pass
+def export_in_background(
+    context: JobContext,
+    session: Session,
+    folder: Path,
+    shot: QImage,
+    verifications: list | None,
+    torch: bool,
+) -> object:
+    """The report job (runs on a worker thread): gather, render and write the report.
 
+    Returns the :class:`gui.report.ReportFiles`, or a one-line message for a failure the user
+    can act on (the folder cannot be written, rendering failed); anything else is raised.
+    """
+    from backprop_lab.gui.report import ReportError, export_report
 
-class _ReportJob(QObject):
-    """Gathers the report's data (plain Python: checks, maybe a PyTorch import) on a worker thread."""
-
-    done = Signal(object, str)  # ReportData or None, error text ("" on success, "cancelled")
-
-    def __init__(self, session: Session, verifications: list | None, torch: bool) -> None:
-        super().__init__()
-        self.session = session
-        self.verifications = verifications
-        self.torch = torch
-        self.cancel = threading.Event()
-
-    def _progress(self, _done: int, _total: int) -> None:
-        if self.cancel.is_set():
-            raise _Cancelled
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            data = gather_report_data(
-                self.session, verifications=self.verifications, torch=self.torch, progress=self._progress
-            )
-        except _Cancelled:
-            self.done.emit(None, "cancelled")
-            return
-        except Exception as exc:  # reported to the user, one line
-            self.done.emit(None, f"{type(exc).__name__}: {exc}")
-            return
-        self.done.emit(data, "")
+    data = gather_report_data(session, verifications=verifications, torch=torch, progress=context.progress)
+    context.check()
+    try:
+        return export_report(session, folder, data=data, shot=shot)
+    except (ReportError, OSError, ValueError) as exc:
+        return f"{exc}. Nothing was written to {folder}."
 
 
 def _with_png_suffix(path: str) -> str:
@@ -94,7 +83,7 @@ class ReportActions(QObject):
         self._base_name = base_name
         #: The report gathers PyTorch's check too when it is installed (tests may turn it off).
         self.torch = True
-        self._export: tuple[QThread, _ReportJob, Session, Path] | None = None
+        self._export: Job | None = None
         self._cursor_overridden = False
         self._closed = False
 
@@ -130,77 +119,85 @@ class ReportActions(QObject):
         if self.document.training_state == "running":
             QMessageBox.information(self.window, "Export report", "Pause or stop the training run first.")
             return False
+        from backprop_lab.gui.report import ReportError, grab_window
+
         # The history and the weights its last step ended with, even a moment after Pause.
         session = self.document.consistent_session().copy()
-        job = _ReportJob(session, self.verifications_for(session), self.torch)
-        thread = QThread(self)
-        thread.setObjectName("reportThread")
-        job.moveToThread(thread)
-        thread.started.connect(job.run)
-        job.done.connect(self._on_job_done)
-        self._export = (thread, job, session, Path(folder))
-        QSettings().setValue(REPORT_DIR_KEY, str(Path(folder).absolute()))
+        verifications, torch = self.verifications_for(session), self.torch
+        self.window.statusBar().clearMessage()  # "Exporting…" does not belong in the screenshot
+        shot = grab_window(self.window).toImage()
+        if shot.isNull():
+            QMessageBox.critical(
+                self.window,
+                "Cannot export report",
+                str(ReportError("could not take a screenshot of the window")),
+            )
+            self.reportExported.emit(None)
+            return False
+        out = Path(folder)
+        QSettings().setValue(REPORT_DIR_KEY, str(out.absolute()))
+
+        def work(context: JobContext) -> object:
+            return export_in_background(context, session, out, shot, verifications, torch)
+
+        job = Job(work, "report", self)
+        job.succeeded.connect(self._on_job_succeeded)
+        job.failed.connect(self._on_job_failed)
+        job.cancelled.connect(self._on_job_cancelled)
+        self._export = job
         self._set_busy(True)
         self.busyChanged.emit(True)
         self.document.notify("Exporting the report: checking the gradients…", 0)
-        thread.start()
+        job.start()
         return True
 
     def shutdown(self) -> None:
         """The window is closing: cancel an export, join its thread, drop whatever it still sends."""
         self._closed = True
-        if self._export is not None:
-            thread, job, _session, _folder = self._export
-            job.cancel.set()
-            with contextlib.suppress(RuntimeError, TypeError):
-                job.done.disconnect(self._on_job_done)
-            thread.quit()
-            thread.wait(EXPORT_JOIN_MS)
-        self._end_export()
+        job, self._export = self._export, None
+        if job is not None:
+            job.cancel()
+            job.wait(EXPORT_JOIN_MS)
+        self._set_busy(False)
 
-    def _end_export(self) -> tuple[Session, Path] | None:
-        if self._export is None:
-            return None
-        thread, job, session, folder = self._export
-        self._export = None
-        thread.quit()
-        thread.wait()
-        job.deleteLater()
-        thread.deleteLater()
+    def _failed(self, message: str) -> None:
+        QMessageBox.critical(self.window, "Cannot export report", message)
+        self.document.notify("The report was not exported")
+        self.reportExported.emit(None)
+
+    def _end(self) -> None:
+        """The job has returned: the export is over (before anyone hears how it went)."""
+        job, self._export = self._export, None
+        if job is not None:
+            job.deleteLater()  # after Job.finished: its thread is joined by then
         self._set_busy(False)
         if not self._closed:
             self.busyChanged.emit(False)
-        return session, folder
 
-    @Slot(object, str)
-    def _on_job_done(self, data: ReportData | None, error: str) -> None:
-        ended = self._end_export()
-        if ended is None or self._closed:
+    @Slot(object)
+    def _on_job_succeeded(self, result: object) -> None:
+        if self._closed:
             return
-        session, folder = ended
-        if data is None:
-            if error != "cancelled":
-                QMessageBox.critical(self.window, "Cannot export report", error)
-            self.document.notify("The report was not exported")
-            self.reportExported.emit(None)
+        self._end()
+        if isinstance(result, str):
+            self._failed(result)
             return
-        from backprop_lab.gui.report import ReportError, export_report
-
-        self.window.statusBar().clearMessage()  # "Exporting…" does not belong in the screenshot
-        self._set_busy(True)
-        try:
-            files = export_report(session, folder, window=self.window, data=data)
-        except (ReportError, OSError, ValueError) as exc:
-            self._set_busy(False)
-            QMessageBox.critical(
-                self.window, "Cannot export report", f"{exc}. Nothing was written to {folder}."
-            )
-            self.document.notify("The report was not exported")
-            self.reportExported.emit(None)
-            return
-        self._set_busy(False)
-        self.document.notify(f"Report written to {files.folder} ({files.pdf_pages} PDF pages)", 10000)
+        files = result
+        self.document.notify(f"Report written to {files.folder} ({files.pdf_pages} PDF pages)", 10000)  # type: ignore[attr-defined]
         self.reportExported.emit(files)
+
+    @Slot(str)
+    def _on_job_failed(self, error: str) -> None:
+        if not self._closed:
+            self._end()
+            self._failed(error)
+
+    @Slot()
+    def _on_job_cancelled(self) -> None:
+        if not self._closed:
+            self._end()
+            self.document.notify("The report was not exported")
+            self.reportExported.emit(None)
 
     def _set_busy(self, busy: bool) -> None:
         if busy and not self._cursor_overridden:

@@ -34,8 +34,8 @@ import warnings
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QEvent, QMimeData, QObject, QSettings, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QEvent, QEventLoop, QMimeData, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -54,7 +54,8 @@ from PySide6.QtWidgets import (
 
 from backprop_lab.engine.session import Session, SessionError, load_session
 from backprop_lab.gui import recovery
-from backprop_lab.gui.document import EDITOR_MAX_K, Document
+from backprop_lab.gui.document import EDITOR_MAX_K, Document, Evaluation, evaluate
+from backprop_lab.gui.jobs import Job, JobContext
 from backprop_lab.gui.matrix_editor import COPY_FORMATS, MatrixTable
 from backprop_lab.gui.recovery import RecoveryFile
 from backprop_lab.gui.report_actions import ReportActions
@@ -219,6 +220,7 @@ class SessionManager(QObject):
         self.recovery_timer.timeout.connect(self._on_recovery_timer_timeout)
         self._closed = False
         self._training_state = self.document.training_state
+        self._opening: tuple[Job, QEventLoop] | None = None
         self._last_table: MatrixTable | None = None
         self._dropped: str | None = None
         self._drop_timer = QTimer(self)
@@ -399,6 +401,11 @@ class SessionManager(QObject):
         self._closed = True
         self.recovery_timer.stop()
         self._drop_timer.stop()
+        if self._opening is not None:  # drop the file being read; its thread is joined
+            job, loop = self._opening
+            job.cancel()
+            job.wait()
+            loop.quit()
         self.reports.shutdown()
         if remove_recovery:
             self.recovery.remove()
@@ -440,18 +447,73 @@ class SessionManager(QObject):
         path, _ = QFileDialog.getOpenFileName(self.window, "Open session", self._start_dir(), SESSION_FILTER)
         return bool(path) and self.open_path(path)
 
+    @property
+    def is_opening(self) -> bool:
+        """A session file is being read and checked on a worker thread (see :meth:`open_path`)."""
+        return self._opening is not None
+
+    def _load_in_background(self, path: str | Path) -> tuple[Session, Evaluation] | str | None:
+        """Read, validate and evaluate the file on a :mod:`gui.jobs` worker; the window stays live.
+
+        A K = 1024 file takes seconds to parse and its gradients a second more, so this waits in a
+        local event loop (the caller keeps its synchronous answer) under a busy cursor. Returns
+        the session with its evaluation, a one-line error, or None when the window closed meanwhile.
+        """
+
+        def work(context: JobContext) -> tuple[Session, Evaluation]:
+            session = load_session(path)
+            context.check()
+            return session, evaluate(session.model)
+
+        outcome: list[object] = []
+        loop = QEventLoop()
+        job = Job(work, "open", self)
+        job.succeeded.connect(outcome.append)
+        job.failed.connect(outcome.append)
+        job.finished.connect(loop.quit)
+        self._opening = (job, loop)
+        self.document.notify(f"Opening {Path(path).name}…", 0)
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+        try:
+            job.start()
+            loop.exec()
+        finally:
+            QGuiApplication.restoreOverrideCursor()
+            self._opening = None
+            job.deleteLater()
+        if self._closed or not outcome:
+            return None
+        self.window.statusBar().clearMessage()
+        result = outcome[0]
+        if isinstance(result, str):
+            # load_session raises SessionError only: its text is the one-line message.
+            return result.removeprefix("SessionError: ")
+        return result  # type: ignore[return-value]
+
     def open_path(self, path: str | Path) -> bool:
-        """Open the session file at ``path`` in this window; False (and one message) if it cannot be."""
+        """Open the session file at ``path`` in this window; False (and one message) if it cannot be.
+
+        The file is read on a worker thread (:meth:`_load_in_background`); an Open while another
+        is still reading is refused with a note in the status bar.
+        """
+        if self._opening is not None:
+            self.document.notify("A session is being opened already")
+            return False
         if self._refuse_while_training("Open session"):
             return False
-        try:
-            session = load_session(path)
-        except SessionError as exc:
-            QMessageBox.critical(self.window, "Cannot open session", str(exc))
+        loaded = self._load_in_background(path)
+        if loaded is None:
             return False
+        if isinstance(loaded, str):
+            QMessageBox.critical(self.window, "Cannot open session", loaded)
+            return False
+        session, evaluation = loaded
         if not self.confirm_discard(f"opening {Path(path).name}"):
             return False
-        self.document.replace_session(session, Path(path).absolute())
+        if self.document.is_training:  # a run started while the file was being read
+            self._refuse_while_training("Open session")
+            return False
+        self.document.replace_session(session, Path(path).absolute(), evaluation)
         add_recent_file(path)
         QSettings().setValue(LAST_DIR_KEY, str(Path(path).absolute().parent))
         self._rebuild_recent_menu()

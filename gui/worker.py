@@ -36,6 +36,7 @@ from operator import attrgetter
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, QTimer, Signal, Slot
 
+from backprop_lab.engine import kernels
 from backprop_lab.engine.session import HISTORY_COLUMNS, History
 from backprop_lab.engine.training import StepRecord, Trainer
 from backprop_lab.gui.document import Document
@@ -136,6 +137,11 @@ class TrainingWorker(QObject):
     @Slot()
     def run(self) -> None:
         trainer = self.trainer
+        # Before the first step: compiling the generated kernels here would hold the GIL (and so
+        # freeze the window) for as long as compile() runs; a child process compiles them instead.
+        k = getattr(trainer, "K", None)  # a test's stand-in trainer may have none
+        if isinstance(k, int):
+            kernels.compile_in_subprocess(k)
         advance = trainer.steps().__next__
         # Locals, not attribute look-ups: this loop runs once per step (~15 µs), headless or not.
         clock, interval = time.monotonic, self.flush_interval
