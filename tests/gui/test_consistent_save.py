@@ -139,13 +139,13 @@ def test_a_report_exported_right_after_pause_is_of_the_last_step(win, qtbot, tmp
     from backprop_lab.gui import report_actions
 
     taken = []
+    real = report_actions.export_in_background
 
-    class Job(report_actions._ReportJob):
-        def __init__(self, session, *args):
-            taken.append(session.copy())
-            super().__init__(session, *args)
+    def export(context, session, *args):
+        taken.append(session.copy())
+        return real(context, session, *args)
 
-    monkeypatch.setattr(report_actions, "_ReportJob", Job)
+    monkeypatch.setattr(report_actions, "export_in_background", export)
     win.sessions.reports.torch = False
     fresh_session(win, tmp_path / "s.bpl.json")
     start_and_run_a_little(win, qtbot)
