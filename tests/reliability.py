@@ -102,6 +102,58 @@ GROUPS: dict[str, tuple[str, str]] = {
         "cell edits through the editor at K = 64",
         "the gradients shown equal the engine's `loss_and_grads` bit for bit after each edit",
     ),
+    "one-loader": (
+        "the same hostile file given to every entry point (the loader, check, train, report): bad "
+        "format, version 999, a negative learning rate, a zero batch size, 10 MB strings in 7 fields, "
+        "lone surrogates, a 400-digit version; the size and container guards; standard input",
+        "the same one-line message everywhere and exit 2; no value quoted beyond 80 characters",
+    ),
+    "unsaveable-text": (
+        "a session in memory whose name, notes or divergence reason UTF-8 cannot hold, saved from the "
+        "window and copied by the crash-recovery timer",
+        "one line naming the field; the timer keeps running; no lock, meta or half copy left; the "
+        "previous copy intact",
+    ),
+    "settings-round-trip": (
+        "hypothesis: any valid training settings opened, edited and saved in the window; learning rates "
+        "1e-9 and 0.0123456789, seeds 2^41 and 2^63 − 1; bad text in every settings box",
+        "every setting saved exactly as loaded; an edit changes only its own setting; bad text is one "
+        "line and the old value stays",
+    ),
+    "consistent-saves": (
+        "Pause then Save, Step then Save, Pause then a recovery copy, pressed 0, 1, 5, 20 and 50 ms "
+        "apart, 20 times each; a report exported right after Pause; a run started with unsaved edits",
+        "the saved model's loss at x equals the history's last `loss_at_x`; a recovery copy is written "
+        "before the run starts",
+    ),
+    "signals": (
+        "SIGINT and SIGTERM to `check`, `train` (while loading, running, saving) and `report`; two "
+        "signals 0–50 ms apart",
+        "exit 130/143 with one line; the output loads and matches the last saved step, or the input is "
+        "untouched; no temporary left",
+    ),
+    "report-all-or-nothing": (
+        "a report into an existing folder failing part-way: a folder named plot.svg in the way, a "
+        "rename failing at each of the 5 files, a full disk at the 1st, 3rd and 5th file, fsync and "
+        "rename faults, keeping an old file aside failing, the CLI with a folder in the way",
+        "the folder byte for byte as before (the old files' very inodes); no temporary left; the CLI "
+        "exits 2 with one line",
+    ),
+    "stale-temporaries": (
+        "temporaries left by killed saves and exports beside look-alikes that must stay (a running "
+        "process's, another name's, another machine's, the old naming, a folder, the user's); a reused "
+        "pid; a zombie creator; a symbolic link; a real SIGKILL mid-save",
+        "the next save or export removes exactly the stale ones",
+    ),
+    "long-notes": (
+        "notes up to the 1,000,000-character limit in the HTML and PDF report",
+        "paragraphs stay bounded (doubling the notes doubles their count); no text lost; markup escaped",
+    ),
+    "off-gui-thread": (
+        "report export of a 1M-step session, opening a K = 1024 file, starting a K = 32 run",
+        "the files are written, the model opens, the run steps; the heavy work runs on a thread other "
+        "than the GUI thread",
+    ),
 }
 
 

@@ -22,6 +22,8 @@ from backprop_lab.engine.session import (
 from backprop_lab.report import main as report_main
 from backprop_lab.train import main as train_main
 
+pytestmark = pytest.mark.reliability("one-loader")
+
 BIG = "é" + "x" * 10_000_000  # a 10 MB string: only its first 80 characters may reach a message
 
 
@@ -83,13 +85,6 @@ HOSTILE = [
 ]
 
 
-def _record(request, key: str, row: dict) -> None:
-    """A row of the README's reliability table (see tests/reliability.py)."""
-    cache = getattr(request.config, "cache", None)
-    if cache is not None:
-        cache.set(f"backprop-lab/reliability/{key}", row)
-
-
 def _write(tmp_path: Path, document: object) -> Path:
     path = tmp_path / "hostile.json"
     # surrogatepass: json.dumps escapes a lone surrogate as \ud800, exactly as a hostile file would.
@@ -123,9 +118,7 @@ def _all_entry_points(capsys, tmp_path: Path, path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(("case", "make", "fragment"), HOSTILE, ids=[h[0] for h in HOSTILE])
-def test_every_entry_point_refuses_a_hostile_file_with_the_same_line(
-    capsys, tmp_path, request, case, make, fragment
-):
+def test_every_entry_point_refuses_a_hostile_file_with_the_same_line(capsys, tmp_path, case, make, fragment):
     path = _write(tmp_path, make())
     messages = _all_entry_points(capsys, tmp_path, path)
     assert len(set(messages)) == 1, (case, [m[:200] for m in messages])
@@ -134,18 +127,6 @@ def test_every_entry_point_refuses_a_hostile_file_with_the_same_line(
     assert len(message) - len(f"{path}: ") <= 300
     # No value is quoted beyond QUOTE_CHARS characters (plus its quotes and the ellipsis).
     assert "x" * (QUOTE_CHARS + 1) not in message and "0" * (QUOTE_CHARS + 1) not in message
-    _record(
-        request,
-        "one-loader",
-        {
-            "fault": "The same hostile file given to every entry point",
-            "tried": f"{len(HOSTILE)} files (bad format, version 999, a negative learning rate, a zero "
-            "batch size, 10 MB strings in 7 fields, lone surrogates, a 400-digit version) plus the size "
-            "and container guards, each through load_session, the check loader, check, train and report",
-            "cases": (len(HOSTILE) + 2) * 5,
-            "result": "the same one-line message everywhere and exit 2; no value quoted beyond 80 characters",
-        },
-    )
 
 
 def test_size_guards_are_the_same_everywhere(capsys, tmp_path, monkeypatch):

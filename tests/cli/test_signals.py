@@ -28,7 +28,10 @@ BIG_STEPS = 2_000_000  # ~130 MB: its load and its save each take a good fractio
 #: Turns a hang into a failure; not a target.
 SAFETY = 120.0
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux's /proc")
+pytestmark = [
+    pytest.mark.reliability("signals"),
+    pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux's /proc"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,8 @@ import pytest
 
 from backprop_lab.engine.report_data import NOTES_BLOCK_CHARS, NOTES_BLOCK_LINES, notes_html
 
+pytestmark = pytest.mark.reliability("long-notes")
+
 PARAGRAPH = re.compile(r'<p class="notes"(?: style="[^"]*")?>(.*?)</p>', re.S)
 
 

@@ -13,14 +13,10 @@ import backprop_lab.engine.atomic as atomic
 from backprop_lab.engine.atomic import atomic_write_bytes, remove_stale_temporaries, temporary_prefix
 from backprop_lab.engine.session import Session, load_session, save_session
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="the cleanup probes processes the POSIX way")
-
-
-def _record(request, key: str, row: dict) -> None:
-    """A row of the README's reliability table (see tests/reliability.py)."""
-    cache = getattr(request.config, "cache", None)
-    if cache is not None:
-        cache.set(f"backprop-lab/reliability/{key}", row)
+pytestmark = [
+    pytest.mark.reliability("stale-temporaries"),
+    pytest.mark.skipif(os.name != "posix", reason="the cleanup probes processes the POSIX way"),
+]
 
 
 def _dead_pid() -> int:
@@ -48,7 +44,7 @@ def test_temporary_names_carry_the_creator_and_the_destination():
     assert len(temporary_prefix("x" * 255)) < 60  # a 255-byte name still has a legal temporary
 
 
-def test_the_next_save_removes_exactly_the_stale_temporaries(tmp_path, live_process, request):
+def test_the_next_save_removes_exactly_the_stale_temporaries(tmp_path, live_process):
     target = tmp_path / "s.json"
     dead = _dead_pid()
     stale = [_name("s.json", dead, ".tmp"), _name("s.json", dead, ".tmp", "zzzz9999")]
@@ -68,19 +64,6 @@ def test_the_next_save_removes_exactly_the_stale_temporaries(tmp_path, live_proc
     save_session(Session.random(2, 0), target)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*keep, "s.json"])
     assert load_session(target).model.K == 2
-    _record(
-        request,
-        "stale-temporaries",
-        {
-            "fault": "Temporaries left by killed saves and exports",
-            "tried": f"{len(stale)} stale temporaries beside {len(keep)} look-alikes that must stay (a "
-            "running process's, our own, another name's, another machine's, the old naming, a folder, "
-            "the user's); a reused pid; a symbolic link; stale and live .partial folders; a real SIGKILL "
-            "mid-save",
-            "cases": len(stale) + len(keep) + 5,
-            "result": "the next save or export removes exactly the stale ones",
-        },
-    )
 
 
 def test_a_reused_pid_does_not_protect_an_older_temporary(tmp_path):

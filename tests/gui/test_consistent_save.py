@@ -21,6 +21,8 @@ from backprop_lab.engine.session import Session, load_session
 from backprop_lab.engine.training import TrainingSettings
 from backprop_lab.gui.main_window import MainWindow
 
+pytestmark = pytest.mark.reliability("consistent-saves")
+
 WAIT = 30_000  # generous: a loaded 2-core machine
 DELAYS_MS = [0, 1, 5, 20, 50]
 REPEATS = 20

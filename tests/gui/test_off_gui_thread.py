@@ -17,6 +17,8 @@ from backprop_lab.engine.training import TrainingSettings
 from backprop_lab.gui import report, report_actions, session_actions
 from backprop_lab.gui.jobs import JobCancelled, start_job
 
+pytestmark = pytest.mark.reliability("off-gui-thread")
+
 WAIT = 60_000
 
 

@@ -17,6 +17,8 @@ from backprop_lab.engine.session import Session, save_session
 from backprop_lab.gui.report import FILE_NAMES, ReportError, export_report
 from backprop_lab.report import main as report_main
 
+pytestmark = pytest.mark.reliability("report-all-or-nothing")
+
 NEW = {name: f"new {name}".encode() for name in FILE_NAMES}
 
 
@@ -24,13 +26,6 @@ NEW = {name: f"new {name}".encode() for name in FILE_NAMES}
 def fake_render(monkeypatch):
     """Rendering replaced by fixed bytes: these tests are about how the files reach the folder."""
     monkeypatch.setattr(report, "build_report", lambda *a, **k: (dict(NEW), 3))
-
-
-def _record(request, key: str, row: dict) -> None:
-    """A row of the README's reliability table (see tests/reliability.py)."""
-    cache = getattr(request.config, "cache", None)
-    if cache is not None:
-        cache.set(f"backprop-lab/reliability/{key}", row)
 
 
 def _snapshot(root: Path) -> dict[str, bytes | str]:
@@ -73,9 +68,7 @@ def test_a_folder_in_the_way_is_refused_before_anything_changes(tmp_path, fake_r
 
 
 @pytest.mark.parametrize("failing_call", [1, 2, 3, 4, 5])
-def test_a_rename_failing_midway_puts_every_old_file_back(
-    tmp_path, fake_render, monkeypatch, request, failing_call
-):
+def test_a_rename_failing_midway_puts_every_old_file_back(tmp_path, fake_render, monkeypatch, failing_call):
     out = _previous_report(tmp_path)
     inodes = {name: os.stat(out / name).st_ino for name in FILE_NAMES[:4]}
     before = _snapshot(tmp_path)
@@ -95,19 +88,6 @@ def test_a_rename_failing_midway_puts_every_old_file_back(
     assert _snapshot(tmp_path) == before
     # Not copies: the user's very files are back (a hard link kept each aside).
     assert {name: os.stat(out / name).st_ino for name in FILE_NAMES[:4]} == inodes
-    _record(
-        request,
-        "report-all-or-nothing",
-        {
-            "fault": "A report into an existing folder failing part-way",
-            "tried": "a folder named plot.svg in the way; a rename failing at each of the 5 files; a "
-            "full disk at the 1st, 3rd and 5th file rendered; fsync and rename faults; keeping an old "
-            "file aside failing; the CLI with a folder in the way",
-            "cases": 13,
-            "result": "the folder byte for byte as before (the old files' very inodes), no temporary "
-            "left; the CLI exits 2 with one line",
-        },
-    )
 
 
 @pytest.mark.parametrize("failing_file", [0, 2, 4])

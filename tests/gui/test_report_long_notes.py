@@ -3,9 +3,13 @@ by walking every line of the paragraphs on it), and every character of the notes
 
 from __future__ import annotations
 
+import pytest
+
 from backprop_lab.engine.report_data import NOTES_BLOCK_LINES, gather_report_data
 from backprop_lab.engine.session import Session
 from backprop_lab.gui.report import layout_report
+
+pytestmark = pytest.mark.reliability("long-notes")
 
 
 def test_long_notes_are_laid_out_in_paragraphs_of_bounded_height(qapp):

@@ -27,6 +27,8 @@ from backprop_lab.engine.training import (
 )
 from backprop_lab.gui.main_window import MainWindow
 
+pytestmark = pytest.mark.reliability("settings-round-trip")
+
 OBJECT_NAMES = {
     "learning_rate": "learningRate",
     "batch_size": "batchSize",

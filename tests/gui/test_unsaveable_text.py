@@ -16,6 +16,8 @@ from backprop_lab.engine.training import Divergence
 from backprop_lab.gui.main_window import MainWindow
 from backprop_lab.gui.recovery import RecoveryFile
 
+pytestmark = pytest.mark.reliability("unsaveable-text")
+
 LONE = "\ud800"
 
 
