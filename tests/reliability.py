@@ -214,7 +214,8 @@ def run(pytest_args: list[str], cwd: Path = ROOT) -> tuple[dict[str, dict[str, o
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
         command += ["-p", "backprop_lab_reliability_plugin"]
         command += ["-m", MARKER, *pytest_args]
-        status = subprocess.run(command, cwd=cwd, env=env, check=False).returncode
+        # pytest's own progress goes to stderr, so that standard output is the table alone.
+        status = subprocess.run(command, cwd=cwd, env=env, stdout=sys.stderr, check=False).returncode
         ran = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
     return ran, status
 
