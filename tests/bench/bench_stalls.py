@@ -6,8 +6,9 @@ trains at K = 32, and exports an ordinary report.
         [--case NAME] [--quick]
 
 Each case runs in a fresh child process (as for a user who just started the window; modules are
-imported once beforehand so their bytecode is cached, as in an installed application). ``--before DIR`` runs every case a second time on the code of
-another checkout (e.g. a worktree of main) in the same run, so both columns come from the same
+imported once beforehand so their bytecode is cached, as in an installed application).
+``--before DIR`` runs every case a second time on the code of another checkout (e.g.
+``git archive 201d6ef`` unpacked into DIR) in the same run, so both columns come from the same
 machine and the same minutes. Prints Markdown.
 """
 
