@@ -2,11 +2,13 @@
 window's thread while the window exports a 1,000,000-step report, opens a K = 1024 session,
 trains at K = 32, and exports an ordinary report.
 
-    QT_QPA_PLATFORM=offscreen python tests/bench/bench_stalls.py [--before DIR] [--repeats N] [--case NAME] [--quick]
+    QT_QPA_PLATFORM=offscreen python tests/bench/bench_stalls.py [--before DIR] [--repeats N]
+        [--case NAME] [--quick]
 
-Each case runs in a fresh child process (nothing compiled or imported beforehand, as for a user
-who just started the window). ``--before DIR`` runs every case a second time on the code of
-another checkout (e.g. a worktree of main) in the same run, so both columns come from the same
+Each case runs in a fresh child process (as for a user who just started the window; modules are
+imported once beforehand so their bytecode is cached, as in an installed application).
+``--before DIR`` runs every case a second time on the code of another checkout (e.g.
+``git archive 201d6ef`` unpacked into DIR) in the same run, so both columns come from the same
 machine and the same minutes. Prints Markdown.
 """
 
