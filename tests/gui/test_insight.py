@@ -225,8 +225,10 @@ def test_closing_the_window_during_a_check_stops_its_thread(qtbot, win):
     load(win, Session.random(12, 3).model)
     panel.check_now()
     assert panel.is_busy and running_jobs(panel) == 1
+    threads = [job.worker_thread for job in panel.jobs.jobs]
     win.close()
     assert running_jobs(panel) == 0  # cancelled and joined before the window went
+    assert not any(thread.isRunning() for thread in threads)
 
 
 def test_large_models_wait_for_check_now(qtbot, win):
