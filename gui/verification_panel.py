@@ -65,10 +65,6 @@ Progress = Callable[[int, int], None]
 # --------------------------------------------------------------------------- the job (no Qt)
 
 
-class Cancelled(Exception):
-    """Raised inside a job's progress callback when the job was cancelled."""
-
-
 @dataclass(frozen=True)
 class CheckResults:
     """One verification of one model: finite differences, PyTorch (or why not), the eps sweep."""
@@ -90,7 +86,7 @@ def run_checks(
     """Run the checks on ``model`` (plain Python; the worker thread calls this).
 
     ``progress(done, total)`` counts weight entries: 3K² for the finite differences, 3K² per eps of
-    the sweep, 3K² for PyTorch. It may raise (``Cancelled``) to stop the job between two entries.
+    the sweep, 3K² for PyTorch. It may raise (``JobCancelled``) to stop the job between two entries.
     """
     k = model.K
     n = 3 * k * k
