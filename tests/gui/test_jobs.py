@@ -8,7 +8,7 @@ import threading
 
 import pytest
 import shiboken6
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
 from backprop_lab.gui.jobs import Job, JobCancelled, JobGroup, error_line, start_job
 
@@ -176,3 +176,33 @@ def test_a_cancelled_context_raises_at_its_next_check(qtbot):
     assert job.context.cancelled and job.is_cancelled
     with pytest.raises(JobCancelled):
         job.context.progress(1, 2)
+
+
+@pytest.mark.parametrize("delay_ms", [0, 1, 5, 20, 50])
+def test_a_cancel_racing_the_end_gives_one_outcome_and_never_a_late_result(qtbot, delay_ms):
+    def work(context):
+        for i in range(100):  # some tens of milliseconds: the cancel lands before, during or after
+            context.progress(i, 100)
+            threading.Event().wait(0.0003)
+        return "result"
+
+    events: list[str] = []
+    done_when_cancelled: list[bool] = []
+    group = JobGroup()
+    job = group.start(work)
+    job.succeeded.connect(lambda _value: events.append("succeeded"))
+    job.cancelled.connect(lambda: events.append("cancelled"))
+    job.failed.connect(lambda _error: events.append("failed"))
+    job.finished.connect(lambda: events.append("finished"))
+
+    def cancel() -> None:
+        done_when_cancelled.append(job.is_done)
+        job.cancel()
+
+    QTimer.singleShot(delay_ms, cancel)
+    qtbot.waitUntil(lambda: bool(done_when_cancelled) and "finished" in events, timeout=WAIT)
+    assert events in (["succeeded", "finished"], ["cancelled", "finished"])
+    if not done_when_cancelled[0]:
+        assert events == ["cancelled", "finished"]  # cancelled before it ended: its result is dropped
+    qtbot.waitUntil(lambda: len(group) == 0, timeout=WAIT)
+    shiboken6.delete(group)
