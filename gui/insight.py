@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QScrollArea
 from backprop_lab.gui.chain_rule_panel import ChainRulePanel
 from backprop_lab.gui.line_search_panel import LineSearchPanel
 from backprop_lab.gui.step_through import StepThroughDialog
-from backprop_lab.gui.verification_panel import VerificationPanel, wait_for_jobs
+from backprop_lab.gui.verification_panel import VerificationPanel
 
 
 class Insight(QObject):
@@ -233,7 +233,7 @@ class Insight(QObject):
         self.actions["step_through"].setEnabled(state == "idle")
 
     def _on_app_about_to_quit(self) -> None:
-        wait_for_jobs()
+        self.verification.shutdown()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window and event.type() == QEvent.Type.Close:

@@ -151,7 +151,7 @@ class TrainingPanel(QWidget):
         self.pause_button.clicked.connect(self._on_pause_button_clicked)
         self.stop_button.clicked.connect(self._on_stop_button_clicked)
         self.step_button.clicked.connect(self._on_step_button_clicked)
-        controller.progressChanged.connect(self._on_controller_progress_changed)
+        controller.progressed.connect(self._on_controller_progressed)
         document.settingsChanged.connect(self._on_document_settings_changed)
         document.trainingStateChanged.connect(self._on_document_training_state_changed)
         document.historyChanged.connect(self._on_document_history_changed)
@@ -208,7 +208,7 @@ class TrainingPanel(QWidget):
     def _on_step_button_clicked(self) -> None:
         self._controller.step()
 
-    def _on_controller_progress_changed(self, done: int, total: int, rate: float, eta: float) -> None:
+    def _on_controller_progressed(self, done: int, total: int, rate: float, eta: float) -> None:
         self._show_progress(done, total, rate, eta)
         self._show_history_length()
 

@@ -6,38 +6,25 @@ them and shows them. PyTorch is imported only when "Compare with PyTorch" is tic
 check (never at start-up); without it the panel says how to add it instead of failing.
 
 Threads: a check of a small model takes less than a frame and runs at once on the GUI thread; a
-larger one (K > :data:`SYNC_MAX_K`, or the first PyTorch import) runs on a worker ``QThread`` with
+larger one (K > :data:`SYNC_MAX_K`, or the first PyTorch import) runs as a :mod:`gui.jobs` job with
 progress and cooperative cancel (a new model, Cancel, or closing the window stops it between two
-entries). Worker threads are kept in a module registry until they have finished, so no ``QThread``
-is ever destroyed while running; :func:`wait_for_jobs` stops and joins them all.
+entries). The panel keeps its jobs in its own :class:`~gui.jobs.JobGroup`; whoever closes the
+window calls :meth:`VerificationPanel.shutdown`, which cancels and joins them. The tables are in
+:mod:`gui.verification_models`.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import sys
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyqtgraph as pg
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QCoreApplication,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    QThread,
-    QTimer,
-    Signal,
-    Slot,
-)
-from PySide6.QtGui import QBrush, QColor, QFontDatabase
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QCheckBox,
     QComboBox,
     QGridLayout,
@@ -46,7 +33,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -54,10 +40,12 @@ from PySide6.QtWidgets import (
 )
 
 from backprop_lab.engine import gradcheck, torch_check
-from backprop_lab.engine.gradcheck import DEFAULT_EPS, DEFAULT_RTOL, SWEEP_EPS, CheckReport, EntryCheck
+from backprop_lab.engine.gradcheck import DEFAULT_EPS, DEFAULT_RTOL, SWEEP_EPS, CheckReport
 from backprop_lab.engine.model import MATRIX_NAMES
 from backprop_lab.engine.session import Model
 from backprop_lab.gui.document import Document
+from backprop_lab.gui.jobs import Job, JobContext, JobGroup, error_line
+from backprop_lab.gui.verification_models import EntriesModel, HeatMapModel, heat_table
 
 #: Largest K checked synchronously: at K = 4 the check and the eps sweep take ~10 ms together
 #: (a frame); K = 5 already takes ~30 ms, so it goes to a thread.
@@ -71,15 +59,10 @@ LIVE_DELAY_MS = 120
 #: Progress signals at most this often (seconds).
 PROGRESS_INTERVAL = 0.05
 
-Index = QModelIndex | QPersistentModelIndex
 Progress = Callable[[int, int], None]
 
 
 # --------------------------------------------------------------------------- the job (no Qt)
-
-
-class Cancelled(Exception):
-    """Raised inside a job's progress callback when the job was cancelled."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +86,7 @@ def run_checks(
     """Run the checks on ``model`` (plain Python; the worker thread calls this).
 
     ``progress(done, total)`` counts weight entries: 3K² for the finite differences, 3K² per eps of
-    the sweep, 3K² for PyTorch. It may raise (``Cancelled``) to stop the job between two entries.
+    the sweep, 3K² for PyTorch. It may raise (``JobCancelled``) to stop the job between two entries.
     """
     k = model.K
     n = 3 * k * k
@@ -135,304 +118,6 @@ def run_checks(
     return CheckResults(model, fd, torch_report, note, tuple(sweep))
 
 
-# --------------------------------------------------------------------------- worker threads
-
-#: Running (thread, worker, cancel event) triples; an entry leaves only once its thread finished.
-_LIVE: list[tuple[QThread, _Worker, threading.Event]] = []
-_reaper_instance: _Reaper | None = None
-#: The last few finished jobs, kept a little longer than needed: nothing a queued signal might still
-#: refer to is freed while it is in flight.
-_RETIRED: list[tuple[QThread, _Worker, threading.Event]] = []
-
-
-def _retire(entry: tuple[QThread, _Worker, threading.Event]) -> None:
-    _RETIRED.append(entry)
-    del _RETIRED[:-4]
-
-
-class _Worker(QObject):
-    """Runs one job on a worker thread; emits ``progress`` (throttled) and ``done(result, error, id)``."""
-
-    progress = Signal(int, int, int)  # done, total, the job's id
-    # The result (None unless it worked); "" or "cancelled" or a message; the job's id.
-    done = Signal(object, str, int)
-
-    def __init__(self, job: Callable[[Progress], object], cancel: threading.Event, job_id: int) -> None:
-        super().__init__()
-        self._job = job
-        self._cancel = cancel
-        self._last = 0.0
-        self.job_id = job_id
-
-    def _progress(self, done: int, total: int) -> None:
-        if self._cancel.is_set():
-            raise Cancelled
-        now = time.monotonic()
-        if now - self._last >= PROGRESS_INTERVAL or done >= total:
-            self._last = now
-            self.progress.emit(done, total, self.job_id)
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            result = self._job(self._progress)
-        except Cancelled:
-            self.done.emit(None, "cancelled", self.job_id)
-        except Exception as exc:  # shown in the panel; the window stays usable
-            self.done.emit(None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, self.job_id)
-        else:
-            self.done.emit(result, "", self.job_id)
-
-
-class _Reaper(QObject):
-    """Lives on the GUI thread; joins and frees a worker thread once its job is done.
-
-    It is connected to ``done`` after the panel, so the panel has its result before the worker goes.
-    """
-
-    @Slot(object, str, int)
-    def on_done(self, _result: object, _error: str, job_id: int) -> None:
-        for entry in list(_LIVE):
-            thread, worker, _ = entry
-            # run() has returned and quit() was called: the thread ends in a moment.
-            if worker.job_id == job_id and thread.wait(10_000):
-                _LIVE.remove(entry)
-                _retire(entry)
-
-
-def _reaper() -> _Reaper:
-    global _reaper_instance
-    if _reaper_instance is None:
-        _reaper_instance = _Reaper(QCoreApplication.instance())
-    return _reaper_instance
-
-
-_job_ids = itertools.count(1)
-
-
-def start_job(job: Callable[[Progress], object], on_progress, on_done) -> tuple[int, threading.Event]:
-    """Run ``job(progress)`` on a new QThread; returns the job's id and its cancel event.
-
-    ``on_progress(done, total, job_id)`` and ``on_done(result, error, job_id)`` are slots of a QObject
-    on the GUI thread (queued; they are simply not called once that object is gone). The id lets the
-    receiver ignore whatever an older, cancelled job still sends.
-    """
-    cancel = threading.Event()
-    thread = QThread()
-    thread.setObjectName("verificationThread")
-    worker = _Worker(job, cancel, next(_job_ids))
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
-    worker.progress.connect(on_progress)
-    worker.done.connect(on_done)
-    # Direct: quit() is thread-safe, and a queued call would wait for a GUI thread that may be
-    # blocked in wait_for_jobs().
-    worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-    worker.done.connect(_reaper().on_done)
-    _LIVE.append((thread, worker, cancel))
-    thread.start()
-    return worker.job_id, cancel
-
-
-def running_jobs() -> int:
-    return len(_LIVE)
-
-
-def wait_for_jobs(timeout_ms: int = 10_000) -> bool:
-    """Cancel every running job and join its thread (closing the window, quitting, tests)."""
-    for thread, _, cancel in _LIVE:
-        cancel.set()
-        thread.quit()  # the event loop ends as soon as the job returns to it
-    ok = all(thread.wait(timeout_ms) for thread, _, _ in list(_LIVE))
-    # Joined: their pending results no longer matter (the caller is closing or tearing down).
-    for entry in [e for e in _LIVE if e[0].isFinished()]:
-        _LIVE.remove(entry)
-        _retire(entry)
-    return ok and not _LIVE
-
-
-# --------------------------------------------------------------------------- colours and text
-
-
-def error_color(error: float, passed: bool, tolerance: float = DEFAULT_RTOL) -> QColor:
-    """Heat-map colour of a relative (or absolute) error: green at 1e-16, yellow near the
-    tolerance, red for a failed entry (a log scale: errors span twenty orders of magnitude)."""
-    if not passed or not math.isfinite(error):
-        return QColor(215, 48, 39)
-    if error <= 0.0:
-        return QColor(26, 152, 80)
-    lo, hi = -16.0, math.log10(max(tolerance, 1e-15))
-    t = min(1.0, max(0.0, (math.log10(error) - lo) / (hi - lo)))
-    # ColorBrewer RdYlGn: #1a9850 → #fee08b → #fc8d59 as the error approaches the tolerance.
-    stops = ((26, 152, 80), (166, 217, 106), (254, 224, 139), (252, 141, 89))
-    x = t * (len(stops) - 1)
-    s = min(int(x), len(stops) - 2)
-    f = x - s
-    return QColor(*(round(a + (b - a) * f) for a, b in zip(stops[s], stops[s + 1], strict=True)))
-
-
-def format_full(v: float | None) -> str:
-    return "—" if v is None else f"{v:.15g}"
-
-
-def format_error(v: float | None) -> str:
-    return "—" if v is None else ("0" if v == 0 else f"{v:.1e}")
-
-
-# --------------------------------------------------------------------------- table models
-
-
-COLUMNS = (
-    "Entry",
-    "Analytic",
-    "Central difference",
-    "|Δ| FD",
-    "rel FD",
-    "PyTorch",
-    "|Δ| torch",
-    "rel torch",
-    "Pass",
-)
-#: The order the table shows COLUMNS in: the verdict right after the entry, where it is seen first.
-VIEW_ORDER = (0, 8, 1, 2, 3, 4, 5, 6, 7)
-
-
-class EntriesModel(QAbstractTableModel):
-    """One row per weight (A, B, C row by row): analytic, references, errors, pass."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._fd: tuple[EntryCheck, ...] = ()
-        self._torch: tuple[EntryCheck, ...] | None = None
-        self._font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-
-    def set_results(self, results: CheckResults | None) -> None:
-        self.beginResetModel()
-        self._fd = results.fd.entries if results else ()
-        self._torch = results.torch.entries if results and results.torch else None
-        self.endResetModel()
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._fd)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[VIEW_ORDER[section]]
-        return None
-
-    def entry(self, row: int) -> tuple[EntryCheck, EntryCheck | None]:
-        return self._fd[row], (self._torch[row] if self._torch else None)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        fd, tc = self.entry(index.row())
-        col = VIEW_ORDER[index.column()]  # the logical column (COLUMNS' order)
-        if role == Qt.ItemDataRole.DisplayRole:
-            passed = fd.passed and (tc is None or tc.passed)
-            return (
-                f"∂L/∂{fd.matrix}[{fd.i}][{fd.j}]",
-                format_full(fd.analytic),
-                format_full(fd.reference),
-                format_error(fd.abs_error),
-                format_error(fd.rel_error),
-                format_full(tc.reference if tc else None),
-                format_error(tc.abs_error if tc else None),
-                format_error(tc.rel_error if tc else None),
-                "✓" if passed else "✗",
-            )[col]
-        if role == Qt.ItemDataRole.BackgroundRole and col in (3, 4, 6, 7, 8):
-            check = fd if col in (3, 4) else tc
-            if col == 8:
-                ok = fd.passed and (tc is None or tc.passed)
-                return QBrush(QColor(26, 152, 80, 90) if ok else QColor(215, 48, 39))
-            if check is None:
-                return None
-            return QBrush(error_color(check.rel_error, check.passed))
-        if role == Qt.ItemDataRole.ToolTipRole and col in (3, 4, 6, 7):
-            check = fd if col in (3, 4) else tc
-            if check is not None:
-                return (
-                    f"|Δ| = {check.abs_error!r}, tolerance for this entry {check.tolerance:.3g} "
-                    f"({'passed' if check.passed else 'FAILED'})"
-                )
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == 8:
-            return int(Qt.AlignmentFlag.AlignCenter)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col > 0:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.FontRole and col > 0:
-            return self._font
-        return None
-
-
-class HeatMapModel(QAbstractTableModel):
-    """K×K errors of one matrix, coloured on a log scale; the text is the error (K ≤ 8) or empty."""
-
-    def __init__(self, name: str, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.name = name
-        self._rows: list[list[EntryCheck]] = []
-        self.metric = "rel_error"
-
-    def set_report(self, report: CheckReport | None, metric: str) -> None:
-        self.beginResetModel()
-        self._rows = report.by_matrix(self.name) if report else []
-        self.metric = metric
-        self.endResetModel()
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() or not self._rows else len(self._rows[0])
-
-    def error(self, row: int, col: int) -> float:
-        return float(getattr(self._rows[row][col], self.metric))
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        e = self._rows[index.row()][index.column()]
-        v = self.error(index.row(), index.column())
-        if role == Qt.ItemDataRole.DisplayRole:
-            return (f"{v:.0e}" if v else "0") if len(self._rows) <= 6 else None
-        if role == Qt.ItemDataRole.BackgroundRole:
-            return QBrush(error_color(e.rel_error, e.passed))
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return (
-                f"∂L/∂{e.matrix}[{e.i}][{e.j}]: analytic {e.analytic!r}, reference {e.reference!r}, "
-                f"|Δ| {e.abs_error:.2e}, relative {e.rel_error:.2e}"
-            )
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignCenter)
-        return None
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        return str(section) if role == Qt.ItemDataRole.DisplayRole else None
-
-
-def _heat_table(model: HeatMapModel) -> QTableView:
-    view = QTableView()
-    view.setObjectName(f"heatMap{model.name}")
-    view.setModel(model)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-    for header in (view.horizontalHeader(), view.verticalHeader()):
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setMinimumSectionSize(8)
-    font = view.font()
-    font.setPointSizeF(font.pointSizeF() * 0.85)
-    view.setFont(font)
-    view.horizontalHeader().setFont(font)
-    view.verticalHeader().setFont(font)
-    view.setMinimumHeight(70)
-    view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-    return view
-
-
 # --------------------------------------------------------------------------- the panel
 
 
@@ -440,9 +125,9 @@ class VerificationPanel(QWidget):
     """Live verification of the document's gradients (see the module docstring).
 
     Public for tests and menus: :meth:`check_now`, :meth:`cancel`, :meth:`shutdown`, ``results``
-    (the last :class:`CheckResults` or None), ``is_busy``, and the widgets ``live_box``,
-    ``torch_box``, ``sweep_box``, ``status_label``, ``torch_label``, ``progress``, ``table``,
-    ``sweep_plot``.
+    (the last :class:`CheckResults` or None), ``is_busy``, ``jobs`` (the checks on worker threads),
+    and the widgets ``live_box``, ``torch_box``, ``sweep_box``, ``status_label``, ``torch_label``,
+    ``progress``, ``table``, ``sweep_plot``.
     """
 
     checkFinished = Signal(object)  # CheckResults
@@ -453,8 +138,9 @@ class VerificationPanel(QWidget):
         self._document = document
         self.results: CheckResults | None = None
         self.error = ""
-        self._job: int | None = None  # the id of the running check's job
-        self._cancel: threading.Event | None = None
+        #: The checks running on worker threads: the current one, and cancelled ones until they end.
+        self.jobs = JobGroup(self)
+        self._job: Job | None = None  # the current check's job
 
         self.status_label = QLabel(objectName="verificationStatus")
         self.status_label.setWordWrap(True)
@@ -520,7 +206,7 @@ class VerificationPanel(QWidget):
         grid.setContentsMargins(0, 0, 0, 0)
         for c, name in enumerate(MATRIX_NAMES):
             grid.addWidget(QLabel(f"∂L/∂{name}", alignment=Qt.AlignmentFlag.AlignCenter), 0, c)
-            grid.addWidget(_heat_table(self.heat_models[name]), 1, c)
+            grid.addWidget(heat_table(self.heat_models[name]), 1, c)
             grid.setColumnStretch(c, 1)
         heat_head = QHBoxLayout()
         heat_head.addWidget(QLabel("<b>Error heat maps</b>"))
@@ -592,7 +278,6 @@ class VerificationPanel(QWidget):
         self.heat_source.currentIndexChanged.connect(self._show_heat)
         self.heat_metric.currentIndexChanged.connect(self._show_heat)
         document.modelChanged.connect(self._on_document_model_changed)
-        self.destroyed.connect(_cancel_on_destroy(self))
         self._show_status()
         if self._auto():
             self.check_now()
@@ -625,38 +310,41 @@ class VerificationPanel(QWidget):
             return
         with_torch, with_sweep = self.torch_box.isChecked(), self.sweep_box.isChecked()
 
-        def job(progress: Progress) -> CheckResults:
-            return run_checks(model, with_torch=with_torch, with_sweep=with_sweep, progress=progress)
+        def work(context: JobContext) -> CheckResults:
+            return run_checks(model, with_torch=with_torch, with_sweep=with_sweep, progress=context.progress)
 
         # The first PyTorch import takes seconds: never on the GUI thread.
         torch_pending = with_torch and "torch" not in sys.modules
         if model.K <= SYNC_MAX_K and not torch_pending:
             try:
-                result, error = job(lambda d, t: None), ""
+                result, error = run_checks(model, with_torch=with_torch, with_sweep=with_sweep), ""
             except ValueError as exc:
-                result, error = None, str(exc)
+                result, error = None, error_line(exc)
             self._finish(result, error)
             return
-        self._job, self._cancel = start_job(job, self._on_worker_progress, self._on_worker_done)
+        job = self.jobs.start(work, name="verification", progress_interval=PROGRESS_INTERVAL)
+        # A cancelled job sends nothing but cancelled/finished: these only ever hear the current check.
+        job.progressed.connect(self._on_job_progressed)
+        job.succeeded.connect(self._on_job_succeeded)
+        job.failed.connect(self._on_job_failed)
+        self._job = job
         self.progress.setRange(0, 0)
         self._show_busy(True)
         self._show_status()
 
     def cancel(self) -> None:
         """Stop a running check (it finishes between two entries); the old results stay shown."""
-        if self._cancel is not None:
-            self._cancel.set()
-            self._cancel = None
-        if self._job is not None:
-            self._job = None  # whatever the cancelled job still sends is ignored
+        job, self._job = self._job, None
+        if job is not None:
+            job.cancel()  # it ends between two entries and leaves self.jobs; nothing more is heard of it
             self._show_busy(False)
             self._show_status()
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        """Cancel and join every worker thread (the window is closing)."""
+        """Cancel every check and join its thread (the window is closing); True if all ended."""
         self._live_timer.stop()
         self.cancel()
-        return wait_for_jobs(timeout_ms)
+        return self.jobs.shutdown(timeout_ms)
 
     # ------------------------------------------------------------------ slots
 
@@ -678,23 +366,23 @@ class VerificationPanel(QWidget):
     def _on_options_toggled(self, _on: bool) -> None:
         self.check_now()
 
-    @Slot(int, int, int)
-    def _on_worker_progress(self, done: int, total: int, job_id: int) -> None:
-        if job_id == self._job:
-            self.progress.setRange(0, total)
-            self.progress.setValue(done)
+    @Slot(int, int)
+    def _on_job_progressed(self, done: int, total: int) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
 
-    @Slot(object, str, int)
-    def _on_worker_done(self, result: object, error: str, job_id: int) -> None:
-        if job_id != self._job or error == "cancelled":
-            return  # an older check's (cancelled, or superseded by this one)
-        self._finish(result, error)  # type: ignore[arg-type]
+    @Slot(object)
+    def _on_job_succeeded(self, result: CheckResults) -> None:
+        self._finish(result, "")
+
+    @Slot(str)
+    def _on_job_failed(self, error: str) -> None:
+        self._finish(None, error)
 
     # ------------------------------------------------------------------ showing
 
     def _finish(self, result: CheckResults | None, error: str) -> None:
         self._job = None
-        self._cancel = None
         self._show_busy(False)
         self.results, self.error = result, error
         self._show_results()
@@ -707,7 +395,7 @@ class VerificationPanel(QWidget):
 
     def _show_results(self) -> None:
         r = self.results
-        self.entries_model.set_results(r)
+        self.entries_model.set_reports(r.fd if r else None, r.torch if r else None)
         self._show_heat()
         if r is not None and r.sweep:
             xs = [e for e, err in r.sweep if err > 0]
@@ -774,13 +462,12 @@ class VerificationPanel(QWidget):
         return "Press Check now (F7)"
 
 
-def _cancel_on_destroy(panel: VerificationPanel) -> Callable[[], None]:
-    """A callable that cancels the panel's job without referring to the panel (it is being destroyed)."""
-    holder = panel.__dict__  # the dict survives the C++ object; it holds the current cancel event
+def wait_for_jobs(timeout_ms: int = 10_000) -> bool:
+    """Deprecated (kept for the merge of issue 12): shut down every verification panel that exists.
 
-    def cancel(*_args: object) -> None:
-        event = holder.get("_cancel")
-        if event is not None:
-            event.set()
-
-    return cancel
+    The owner of a panel calls :meth:`VerificationPanel.shutdown` instead; this finds the panels
+    among the application's widgets, so it holds no registry of its own.
+    """
+    panels = [w for w in QApplication.allWidgets() if isinstance(w, VerificationPanel)]
+    ended = [panel.shutdown(timeout_ms) for panel in panels]  # every one, even after a False
+    return all(ended)

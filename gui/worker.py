@@ -23,6 +23,12 @@ block the GUI thread on a thread that itself waits for the GUI (``wait_for_gui``
 ``TrainingController`` owns the thread's lifetime and adapts the run to the :class:`Document`:
 history batches with their weights, the weights shown on pause and at the end, one undo step per
 run, divergence, errors.
+
+Words shared with :mod:`gui.jobs` (where every other background computation runs): the loop is
+stopped by ``request_cancel()`` (cooperative, thread-safe, acted on between two steps, like
+``Job.cancel``), progress is ``progressed(done, total, …)``, a failure is one line
+(:func:`gui.jobs.error_line`), and the owner's ``shutdown()`` cancels and joins the thread. The
+run's outcome keeps the user's word for a cancelled run, "stopped" ("Training stopped after …").
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from backprop_lab.engine import kernels
 from backprop_lab.engine.session import HISTORY_COLUMNS, History
 from backprop_lab.engine.training import StepRecord, Trainer
 from backprop_lab.gui.document import Document
+from backprop_lab.gui.jobs import error_line
 
 FLUSH_INTERVAL = 0.05  # seconds between record batches: ~20 updates/s, smooth to the eye
 PROGRESS_INTERVAL = 0.25  # seconds between progress-bar updates while running
@@ -73,8 +80,8 @@ class TrainingWorker(QObject):
     ``recordsReady(list[StepRecord], History, (A, B, C))`` a batch of new steps, also as compact history
     columns, and the weights after its last step;
     ``pausedAt(tuple[A, B, C])`` the loop is waiting (pause, or after Step), with the current weights;
-    ``done(outcome, (A, B, C), message)`` outcome is "finished", "stopped", "diverged" or "failed"
-    (message then names the exception).
+    ``done(outcome, (A, B, C), message)`` outcome is "finished", "stopped" (cancelled), "diverged" or
+    "failed" (message is then the exception in one line).
     """
 
     recordsReady = Signal(object, object, object)
@@ -95,7 +102,7 @@ class TrainingWorker(QObject):
         self.wait_for_gui = wait_for_gui
         self._taken = threading.Event()
         self._cond = threading.Condition()
-        self._stop = False
+        self._cancelled = False
         self._paused = start_paused
         self._step_budget = 0
         #: threading.get_ident() of every thread the loop ran on (recorded at each batch).
@@ -105,9 +112,10 @@ class TrainingWorker(QObject):
 
     # ------------------------------------------------------------------ requests (any thread)
 
-    def request_stop(self) -> None:
+    def request_cancel(self) -> None:
+        """Stop the run at its next step, paused or not; it ends with the outcome "stopped"."""
         with self._cond:
-            self._stop = True
+            self._cancelled = True
             self._cond.notify_all()
         self._taken.set()
 
@@ -152,7 +160,7 @@ class TrainingWorker(QObject):
         self.loop_qthread = QThread.currentThread()
         try:
             while True:
-                if self._stop:
+                if self._cancelled:
                     outcome = "stopped"
                     break
                 if self._paused:
@@ -166,7 +174,7 @@ class TrainingWorker(QObject):
                             batch = []
                         self.pausedAt.emit(trainer.weights())
                         with self._cond:
-                            while self._paused and not self._step_budget and not self._stop:
+                            while self._paused and not self._step_budget and not self._cancelled:
                                 self._cond.wait()
                         last = clock()
                         continue
@@ -182,7 +190,7 @@ class TrainingWorker(QObject):
                     batch = []
                     last = now
         except Exception as exc:  # the user sees it; the window stays usable
-            outcome, message = "failed", f"{type(exc).__name__}: {exc}"
+            outcome, message = "failed", error_line(exc)
         if batch:
             self._flush(batch)
         self.done.emit(outcome, trainer.weights(), message)
@@ -192,21 +200,21 @@ class TrainingWorker(QObject):
         self._taken.clear()
         # The trainer's weights are those after the last yielded step, the batch's last record.
         self.recordsReady.emit(batch, history_chunk(batch), self.trainer.weights())
-        # Released by acknowledge() or request_stop(); after a stop the GUI may be waiting for this
-        # thread to end (closing the window), so the last batch is not waited for.
-        if self.wait_for_gui and not self._stop:
+        # Released by acknowledge() or request_cancel(); after a cancel the GUI may be waiting for
+        # this thread to end (closing the window), so the last batch is not waited for.
+        if self.wait_for_gui and not self._cancelled:
             self._taken.wait()
 
 
 class TrainingController(QObject):
     """Start / pause / resume / step / stop a run of the document's model and settings.
 
-    Signals: ``progressChanged(done, total, steps_per_s, eta_s)`` (eta is NaN when unknown) and
+    Signals: ``progressed(done, total, steps_per_s, eta_s)`` (eta is NaN when unknown) and
     ``runEnded(outcome, message)`` with a one-line, user-facing message. The run's state is the
     document's ``training_state`` ("idle", "running", "paused").
     """
 
-    progressChanged = Signal(int, int, float, float)
+    progressed = Signal(int, int, float, float)
     runEnded = Signal(str, str)
 
     def __init__(self, document: Document, parent: QObject | None = None) -> None:
@@ -310,7 +318,7 @@ class TrainingController(QObject):
     def stop(self) -> None:
         if self._worker is not None:
             self._stopping = True
-            self._worker.request_stop()
+            self._worker.request_cancel()
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         """Stop the run and wait for its thread (closing the window). True if the thread finished."""
@@ -318,7 +326,7 @@ class TrainingController(QObject):
         if thread is None or worker is None:
             return True
         self._stopping = True
-        worker.request_stop()
+        worker.request_cancel()
         thread.quit()  # takes effect as soon as run() returns to the thread's event loop
         finished = thread.wait(timeout_ms)
         # Deliver what the worker emitted before it stopped (its last records and ``done``).
@@ -417,4 +425,4 @@ class TrainingController(QObject):
         active = self._active + (time.monotonic() - self._since if self._since is not None else 0.0)
         rate = self._done / active if active > 0 and self._done else 0.0
         eta = (self._total - self._done) / rate if rate > 0 else math.nan
-        self.progressChanged.emit(self._done, self._total, rate, eta)
+        self.progressed.emit(self._done, self._total, rate, eta)

@@ -10,9 +10,11 @@ import dataclasses
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QLineEdit, QMenu, QTableView
@@ -25,7 +27,8 @@ from backprop_lab.engine.step_phases import plan_step
 from backprop_lab.engine.training import Trainer
 from backprop_lab.gui import insight, verification_panel
 from backprop_lab.gui.chain_rule_panel import EXPAND_MAX_K
-from backprop_lab.gui.verification_panel import LIVE_MAX_K, SYNC_MAX_K, running_jobs, wait_for_jobs
+from backprop_lab.gui.document import Document
+from backprop_lab.gui.verification_panel import LIVE_MAX_K, SYNC_MAX_K, VerificationPanel
 
 WAIT = 60_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,9 +37,15 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def win(window):
     insight.install(window)
+    panel = window.insight.verification
     yield window
-    assert wait_for_jobs(20_000)
-    assert running_jobs() == 0
+    assert panel.shutdown(20_000)
+    assert running_jobs(panel) == 0
+
+
+def running_jobs(panel: VerificationPanel) -> int:
+    """The panel's checks whose worker thread may still run (its own JobGroup)."""
+    return len(panel.jobs)
 
 
 def ins(window) -> insight.Insight:
@@ -202,29 +211,31 @@ def test_a_new_model_cancels_the_running_check(qtbot, win):
     panel.live_box.setChecked(False)
     load(win, Session.random(12, 1).model)  # a check of K = 12 with its sweep takes seconds
     panel.check_now()
-    assert panel.is_busy and running_jobs() == 1
+    assert panel.is_busy and running_jobs(panel) == 1
     load(win, RANDOM5)
     assert not panel.is_busy  # the old check is cancelled at once…
     panel.check_now()
     qtbot.waitUntil(panel.is_current, timeout=WAIT)  # …and the new model's result is the one shown
     assert panel.results.model.K == 5
-    qtbot.waitUntil(lambda: running_jobs() == 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: running_jobs(panel) == 0, timeout=WAIT)
 
 
 def test_closing_the_window_during_a_check_stops_its_thread(qtbot, win):
     panel = ins(win).verification
     load(win, Session.random(12, 3).model)
     panel.check_now()
-    assert panel.is_busy and running_jobs() == 1
+    assert panel.is_busy and running_jobs(panel) == 1
+    threads = [job.worker_thread for job in panel.jobs.jobs]
     win.close()
-    assert running_jobs() == 0  # cancelled and joined before the window went
+    assert running_jobs(panel) == 0  # cancelled and joined before the window went
+    assert not any(thread.isRunning() for thread in threads)
 
 
 def test_large_models_wait_for_check_now(qtbot, win):
     panel = ins(win).verification
     wait_checked(qtbot, win)
     load(win, Session.random(LIVE_MAX_K + 2, 3).model)
-    assert not panel.is_busy and running_jobs() == 0  # no multi-second check on every edit
+    assert not panel.is_busy and running_jobs(panel) == 0  # no multi-second check on every edit
     assert "Press Check now (F7): at K = 12" in panel.status_label.text()
     with qtbot.waitSignal(panel.checkFinished, timeout=WAIT):
         ins(win).actions["verify_now"].trigger()
@@ -512,5 +523,29 @@ def test_loss_along_the_next_batch_gradient(qtbot, win):
     assert "next mini-batch" in panel.verdict_label.text()
 
 
-def test_module_registry_is_empty_between_tests():
-    assert verification_panel.running_jobs() == 0
+def test_each_panel_owns_its_checks_and_a_destroyed_panel_joins_them(qtbot, monkeypatch):
+    # No module registry: a panel's checks are its own, and they end with it even when nobody
+    # called shutdown() (the thread is joined before Qt deletes it, or the process would abort).
+    started, ended = threading.Event(), threading.Event()
+    real_run_checks = verification_panel.run_checks
+
+    def run_checks(*args, **kwargs):
+        started.set()
+        try:
+            return real_run_checks(*args, **kwargs)
+        finally:
+            ended.set()
+
+    monkeypatch.setattr(verification_panel, "run_checks", run_checks)
+    big = Session.random(LIVE_MAX_K + 2, 5).model  # never checked by itself, and seconds to check
+    one, two = Document(), Document()
+    for doc in (one, two):
+        doc.set_model(big, "test model")
+    first, second = VerificationPanel(one), VerificationPanel(two)
+    first.check_now()
+    qtbot.waitUntil(started.is_set, timeout=WAIT)
+    assert running_jobs(first) == 1 and running_jobs(second) == 0
+    shiboken6.delete(first)
+    assert ended.is_set()
+    assert running_jobs(second) == 0
+    shiboken6.delete(second)

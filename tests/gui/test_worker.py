@@ -55,7 +55,7 @@ def test_records_are_batched_not_one_signal_per_step():
 def test_stop_requested_before_the_first_step_takes_none():
     worker = TrainingWorker(trainer())
     out = Collector(worker)
-    worker.request_stop()
+    worker.request_cancel()
     worker.run()
     assert out.records == [] and out.done[0][0] == "stopped"
 
@@ -86,6 +86,39 @@ def test_an_exception_in_the_loop_becomes_a_failed_outcome():
     out = Collector(worker)
     worker.run()
     assert out.done == [("failed", ([[0.0]], [[0.0]], [[0.0]]), "ZeroDivisionError: boom")]
+
+
+def test_a_failure_is_reported_in_one_line_as_jobs_report_it():
+    class Broken:
+        divergence = None
+
+        def steps(self):
+            yield from ()
+            raise RuntimeError("first line\nsecond line")
+
+        def weights(self):
+            return ([[0.0]], [[0.0]], [[0.0]])
+
+    worker = TrainingWorker(Broken())  # type: ignore[arg-type]
+    out = Collector(worker)
+    worker.run()
+    assert out.done[0][0] == "failed" and out.done[0][2] == "RuntimeError: first line"
+
+
+def test_cancel_wakes_a_paused_loop_and_ends_it_as_stopped(qtbot):
+    worker = TrainingWorker(trainer(n_samples=100, batch_size=10, epochs=5), start_paused=True)
+    out = Collector(worker)
+    paused = threading.Event()
+    # Direct: this plain Python thread has no Qt event loop to queue to.
+    worker.pausedAt.connect(lambda _weights: paused.set(), Qt.ConnectionType.DirectConnection)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    assert paused.wait(120)  # a deadline for a loop that is starting, not a target
+    worker.request_cancel()
+    thread.join(60)
+    assert not thread.is_alive()
+    qtbot.waitUntil(lambda: bool(out.done), timeout=WAIT)  # queued from the loop's thread
+    assert out.records == [] and out.done[0][0] == "stopped"
 
 
 def test_controller_runs_the_loop_off_the_gui_thread(document, qtbot):
@@ -135,7 +168,7 @@ def test_shutdown_stops_promptly_and_delivers_the_last_records(document, qtbot):
     assert document.undo_stack.count() == 1
 
 
-def test_waiting_for_the_gui_is_released_by_acknowledge_and_by_stop():
+def test_waiting_for_the_gui_is_released_by_acknowledge_and_by_cancel():
     worker = TrainingWorker(
         trainer(n_samples=500, batch_size=1, epochs=1), flush_interval=0.0, wait_for_gui=True
     )
@@ -155,7 +188,7 @@ def test_waiting_for_the_gui_is_released_by_acknowledge_and_by_stop():
     while len(batches) < 3 and time.monotonic() < deadline:
         thread.join(0.01)
     assert len(batches) == 3 and thread.is_alive()  # waiting for the third batch to be taken
-    worker.request_stop()
+    worker.request_cancel()
     thread.join(60)
     assert not thread.is_alive()
 
