@@ -81,7 +81,7 @@ def run_app(argv: Sequence[str]) -> int:
             QTimer.singleShot(0, lambda: QMessageBox.critical(window, "Cannot open session", problem))
     window.show()
     if not exit_after_show:  # a session left behind by a crash: offer it (gui.recovery)
-        QTimer.singleShot(0, window.sessions.offer_recovery)
+        QTimer.singleShot(0, window.files.offer_recovery)
     if exit_after_show:
 
         def _report_and_quit() -> None:

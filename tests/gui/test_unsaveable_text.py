@@ -62,7 +62,7 @@ def test_the_recovery_timer_survives_and_leaves_no_file(win, _isolated_recovery,
     writable = engine_can_write(session)
     win.document.replace_session(session, None)
     win.document.mark_dirty()
-    sessions = win.sessions
+    sessions = win.files
     assert sessions.recovery_timer.isActive()
     sessions.recovery_timer.timeout.emit()  # raised UnicodeEncodeError out of the slot before
     assert sessions.recovery_timer.isActive()
@@ -89,8 +89,8 @@ def test_any_error_in_the_recovery_writer_is_one_line_and_the_timer_goes_on(
 
     win.document.set_entry("A", 0, 0, 0.5)
     monkeypatch.setattr(win.document.session, "copy", broken)  # the writer copies the session first
-    win.sessions.recovery_timer.timeout.emit()
-    assert win.sessions.recovery_timer.isActive() and not win.sessions.recovery.written
+    win.files.recovery_timer.timeout.emit()
+    assert win.files.recovery_timer.isActive() and not win.files.recovery.written
     assert recovery_files(_isolated_recovery) == []
     message = win.findChild(QStatusBar).currentMessage()
     assert message == (
@@ -104,7 +104,7 @@ def test_the_divergence_reason_that_cannot_be_saved_is_named_in_one_line(win, di
     win.document.replace_session(session, None)
     win.document.mark_dirty()
     target = tmp_path / "s.bpl.json"
-    assert not win.sessions.save_to(target)
+    assert not win.files.save_to(target)
     [(kind, title, text)] = dialogs.messages
     assert kind == "critical" and title == "Cannot save session"
     assert "divergence.reason" in text and "\n" not in text and "codec" not in text
