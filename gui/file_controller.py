@@ -10,13 +10,8 @@ Rules the controller keeps:
   session stays. A save that fails (no such folder, a folder in the way, a full disk) says why,
   the session stays marked unsaved, and the previous file is untouched (writes are atomic).
 * Open reads, validates and evaluates the file as a :mod:`gui.jobs` job: the window stays live.
-* While there are unsaved changes a recovery copy is written every :data:`RECOVERY_INTERVAL_MS`
-  (only when something changed since the last copy, and not while a run is computing), and when a
-  run starts (edits made just before a long run are not left out of every copy until it ends); a
-  save, a discard or a normal close removes it (see :mod:`gui.recovery`). A copy that cannot be
-  written, whatever the reason, is one line in the status bar; the timer goes on.
-  :meth:`FileController.offer_recovery` (called once at start-up by ``gui.app.run_app``) offers a
-  copy left behind by a crash.
+* Crash recovery (a copy of the unsaved session, offered after a crash) is the
+  :class:`gui.recovery_keeper.RecoveryKeeper` this controller keeps.
 * Save, Save As and recovery copies during a run write :meth:`Document.consistent_session`: the
   history and the weights its last step ended with.
 """
@@ -30,21 +25,18 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication, QMenu
 
 from backprop_lab.engine.session import Session, SessionError, load_session
-from backprop_lab.gui import recovery
 from backprop_lab.gui.actions import make_action
 from backprop_lab.gui.document import Document, Evaluation, evaluate
 from backprop_lab.gui.jobs import Job, JobContext
-from backprop_lab.gui.prompts import Prompts
+from backprop_lab.gui.prompts import Prompts, one_line
 from backprop_lab.gui.recent_files import add_recent_file, recent_files, remove_recent_file, store_recent
-from backprop_lab.gui.recovery import RecoveryFile
+from backprop_lab.gui.recovery_keeper import RecoveryKeeper
 from backprop_lab.gui.worker import TrainingController
 
 SESSION_SUFFIX = ".bpl.json"
 LAST_DIR_KEY = "session/lastDirectory"
 #: How long Save-on-close waits for a training run to end (it stops between two steps).
 SHUTDOWN_WAIT_MS = 10_000
-#: How often a recovery copy is written while there are unsaved changes (milliseconds).
-RECOVERY_INTERVAL_MS = 30_000
 
 
 def dropped_path(mime: QMimeData | None) -> str | None:
@@ -57,14 +49,6 @@ def dropped_path(mime: QMimeData | None) -> str | None:
     return urls[0].toLocalFile() or None
 
 
-def one_line(exc: BaseException) -> str:
-    """An error as one line: its message (named by its type when that is all it says)."""
-    text = " ".join(str(exc).split())
-    if isinstance(exc, (OSError, ValueError)) and text:
-        return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _with_suffix(path: str, suffix: str) -> str:
     # A name typed without any extension gets ours (Qt's own dialog does not always add it).
     return path if Path(path).suffix else path + suffix
@@ -74,11 +58,11 @@ class FileController(QObject):
     """The session's files for one window (see the module docstring).
 
     ``actions`` by id: new, open, save, save_as, revert, clear_recent; ``menus``: "recent" (the
-    window parents and places both, see :mod:`gui.actions`). Signals ``recoveryWritten(str)``:
-    the path of a fresh recovery copy; ``recentChanged()``: Open Recent's entries changed.
+    window parents and places both, see :mod:`gui.actions`). Signal ``recentChanged()``: Open
+    Recent's entries changed. Crash recovery is ``keeper``, a
+    :class:`gui.recovery_keeper.RecoveryKeeper`.
     """
 
-    recoveryWritten = Signal(str)
     #: The recent files changed (the window recomputes what is enabled).
     recentChanged = Signal()
 
@@ -94,15 +78,9 @@ class FileController(QObject):
         self.document = document
         self.training = training
         self.prompts = prompts
-        self.recovery = RecoveryFile()
-        self._recovery_pending = False
-        self._recovery_warned = False
-        self.recovery_timer = QTimer(self)
-        self.recovery_timer.setObjectName("recoveryTimer")
-        self.recovery_timer.setInterval(RECOVERY_INTERVAL_MS)
-        self.recovery_timer.timeout.connect(self._on_recovery_timer_timeout)
+        #: Crash recovery: the copy of the unsaved session and its timer.
+        self.keeper = RecoveryKeeper(document, prompts, self.confirm_discard, self)
         self._closed = False
-        self._training_state = document.training_state
         self._opening: tuple[Job, QEventLoop] | None = None
         self._dropped: str | None = None
         self._drop_timer = QTimer(self)
@@ -143,15 +121,6 @@ class FileController(QObject):
         self.recent_menu.setObjectName("menu_recent")
         self.menus: dict[str, QMenu] = {"recent": self.recent_menu}
 
-        for signal in (
-            document.modelChanged,
-            document.settingsChanged,
-            document.historyChanged,
-            document.sessionReplaced,
-        ):
-            signal.connect(self._on_document_changed)
-        document.dirtyChanged.connect(self._on_document_dirty_changed)
-        document.trainingStateChanged.connect(self._on_document_training_state_changed)
         app = QApplication.instance()
         if isinstance(app, QApplication):
             app.aboutToQuit.connect(self._on_app_about_to_quit)
@@ -192,17 +161,17 @@ class FileController(QObject):
         if self._closed:
             return
         self._closed = True
-        self.recovery_timer.stop()
         self._drop_timer.stop()
         if self._opening is not None:  # drop the file being read; its thread is joined
             job, loop = self._opening
             job.cancel()
             job.wait()
             loop.quit()
-        if remove_recovery:
-            self.recovery.remove()
-        else:
-            self.recovery.abandon()
+        self.keeper.shutdown(remove_recovery=remove_recovery)
+
+    def offer_recovery(self) -> bool:
+        """At start-up: offer a session left behind by a crash (see :meth:`RecoveryKeeper.offer_recovery`)."""
+        return self.keeper.offer_recovery()
 
     # ------------------------------------------------------------------ New / Open / Save / Revert
 
@@ -424,105 +393,7 @@ class FileController(QObject):
         self._drop_timer.start()
         return True
 
-    # ------------------------------------------------------------------ crash recovery
-
-    def write_recovery(self, *, force: bool = False, run_starting: bool = False) -> bool:
-        """Write the recovery copy if the session has unsaved changes that changed since the last copy.
-
-        Not while a run computes (each copy would hold a moment of a moving history), except as
-        it starts (``run_starting``), when the session is still the one the user edited. Never
-        raises: a failure is one line in the status bar.
-        """
-        doc = self.document
-        if self._closed or not doc.is_dirty or (doc.training_state == "running" and not run_starting):
-            return False
-        if not (force or self._recovery_pending or not self.recovery.written):
-            return False
-        try:
-            self.recovery.write(doc.consistent_session(), doc.path)
-        except Exception as exc:  # a timer slot: nothing may escape it, and the user keeps working
-            if not self._recovery_warned:  # once: the user can still save; do not nag every 30 s
-                self._recovery_warned = True
-                doc.notify(f"Could not write the crash-recovery copy: {one_line(exc)}", 10000)
-            return False
-        self._recovery_pending = False
-        self.recoveryWritten.emit(str(self.recovery.session_path))
-        return True
-
-    def offer_recovery(self) -> bool:
-        """Offer a session left behind by a crash (Restore / Discard / Later). True if one was restored.
-
-        Never raises: an unreadable copy is reported, moved aside, and the start goes on.
-        """
-        try:
-            entries = recovery.find_recoverable(self.recovery.directory)
-        except Exception as exc:  # a start-up must never fail on recovery
-            self.document.notify(f"Could not look for crash-recovery copies: {exc}", 10000)
-            return False
-        if not entries:
-            return False
-        entry = entries[0]
-        for other in entries[1:]:
-            other.release()  # offered at the next start
-        try:
-            return self._offer(entry)
-        except Exception as exc:
-            entry.release()
-            self.prompts.warning("Crash recovery", f"Crash recovery failed: {exc}")
-            return False
-
-    def _offer(self, entry: recovery.RecoveryEntry) -> bool:
-        answer = self.prompts.restore(entry)
-        if answer == "discard":
-            entry.discard()
-            self.document.notify("Discarded the unsaved changes left by the last session")
-            return False
-        if answer != "restore":
-            entry.release()
-            return False
-        try:
-            session = entry.load()
-        except SessionError as exc:
-            moved = entry.move_aside()
-            self.prompts.warning(
-                "Cannot restore",
-                f"The crash-recovery copy cannot be read and was moved aside to {moved}: {exc}",
-            )
-            return False
-        if self.document.is_training or not self.confirm_discard("restoring the recovered session"):
-            entry.release()
-            return False
-        self.document.replace_session(session, entry.original)
-        self.document.mark_dirty()  # restored changes are unsaved changes
-        self.write_recovery(force=True)  # our own copy first, then the crashed one may go
-        entry.discard()
-        self.document.notify(f"Restored the unsaved changes to {entry.display_name}", 10000)
-        return True
-
     # ------------------------------------------------------------------ slots
-
-    def _on_document_changed(self) -> None:
-        self._recovery_pending = True
-
-    def _on_document_dirty_changed(self, dirty: bool) -> None:
-        if self._closed:
-            return
-        if dirty:
-            if not self.recovery_timer.isActive():
-                self.recovery_timer.start()
-        else:
-            self.recovery_timer.stop()
-            self._recovery_pending = False
-            self.recovery.remove()  # saved (or replaced): nothing to recover
-
-    def _on_document_training_state_changed(self, state: str) -> None:
-        starting = self._training_state == "idle" and state != "idle"
-        self._training_state = state
-        if starting:
-            self.write_recovery(run_starting=True)
-
-    def _on_recovery_timer_timeout(self) -> None:
-        self.write_recovery()
 
     def _on_app_about_to_quit(self) -> None:
         # Quitting without closing the window: keep the recovery copy if there is something to recover.

@@ -37,6 +37,14 @@ _Button = QMessageBox.StandardButton
 _REFUSALS = (_Button.Cancel, _Button.NoButton, _Button.Escape, _Button.No)
 
 
+def one_line(exc: BaseException) -> str:
+    """An error as one line for a message: its text (named by its type when that is all it says)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, (OSError, ValueError)) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class NewSessionDialog(QDialog):
     """File ▸ New: the report's worked example, or random weights with a chosen K and seed."""
 

@@ -123,15 +123,15 @@ def test_step_then_save_writes_weights_of_the_last_step(win, qtbot, tmp_path, de
 @pytest.mark.parametrize("delay_ms", DELAYS_MS)
 def test_pause_then_a_recovery_copy_holds_weights_of_the_last_step(win, qtbot, tmp_path, delay_ms):
     path = tmp_path / "s.bpl.json"
-    sessions = win.files
+    keeper = win.files.keeper
     for _ in range(REPEATS):
         fresh_session(win, path)
         start_and_run_a_little(win, qtbot)
         press(win, Qt.Key.Key_F6)
         qtbot.wait(delay_ms)
-        sessions.recovery_timer.timeout.emit()  # the timer's slot, as when its 30 s run out
-        assert sessions.recovery.written
-        assert_belongs_to_its_history(sessions.recovery.session_path)
+        keeper.recovery_timer.timeout.emit()  # the timer's slot, as when its 30 s run out
+        assert keeper.recovery.written
+        assert_belongs_to_its_history(keeper.recovery.session_path)
         stop(win, qtbot)
 
 
@@ -162,12 +162,12 @@ def test_a_report_exported_right_after_pause_is_of_the_last_step(win, qtbot, tmp
 
 def test_a_run_that_starts_with_unsaved_edits_writes_a_recovery_copy_first(win, qtbot, tmp_path):
     fresh_session(win, tmp_path / "s.bpl.json")
-    assert not win.files.recovery.written
+    assert not win.files.keeper.recovery.written
     win.document.set_entry("A", 0, 0, 0.125)  # the edit made just before a long run
     press(win, Qt.Key.Key_F5)
     assert win.document.training_state == "running"
-    assert win.files.recovery.written  # before the run's first step was taken in
-    copy = json.loads(win.files.recovery.session_path.read_text(encoding="utf-8"))
+    assert win.files.keeper.recovery.written  # before the run's first step was taken in
+    copy = json.loads(win.files.keeper.recovery.session_path.read_text(encoding="utf-8"))
     assert copy["model"]["A"][0][0] == 0.125
     assert copy["history"]["loss_at_x"] == []  # the session as edited, before any step
     stop(win, qtbot)
@@ -177,5 +177,5 @@ def test_a_run_without_unsaved_edits_writes_no_copy(win, qtbot, tmp_path):
     fresh_session(win, tmp_path / "s.bpl.json")
     press(win, Qt.Key.Key_F5)
     assert win.document.training_state == "running"
-    assert not win.files.recovery.written
+    assert not win.files.keeper.recovery.written
     stop(win, qtbot)

@@ -52,7 +52,7 @@ def crashed_copy(session: Session, original: Path | None, folder: Path) -> Recov
 
 
 def test_a_copy_is_kept_while_unsaved_and_removed_by_a_save(win, qtbot, tmp_path, _isolated_recovery):
-    mgr = win.files
+    mgr = win.files.keeper
     assert not mgr.recovery_timer.isActive()  # clean: nothing to protect
     win.document.set_entry("B", 1, 2, 0.5)
     assert mgr.recovery_timer.isActive() and mgr.recovery_timer.interval() == 30_000
@@ -78,7 +78,7 @@ def test_the_copy_goes_when_the_changes_are_discarded(qtbot, dialogs, tmp_path, 
     qtbot.addWidget(win)
     win.show()
     win.document.set_entry("A", 0, 0, 2.0)
-    assert win.files.write_recovery()
+    assert win.files.keeper.write_recovery()
     assert len(files_in(_isolated_recovery)) == 3  # session, meta, lock
     if how == "close-discard":
         assert win.close()  # the recorder answers the prompt with Ok: go on without saving
@@ -100,11 +100,11 @@ def test_no_copy_while_a_run_computes(win, qtbot):
     doc.set_training_settings(TrainingSettings(learning_rate=0.001, batch_size=1, n_samples=10**5, epochs=50))
     win.controller.start()
     qtbot.waitUntil(lambda: len(doc.history) > 0, timeout=WAIT)
-    assert doc.is_dirty and not win.files.write_recovery()
+    assert doc.is_dirty and not win.files.keeper.write_recovery()
     win.controller.pause()
     qtbot.waitUntil(lambda: doc.training_state == "paused", timeout=WAIT)
-    assert win.files.write_recovery()  # paused: weights and history agree
-    restored = load_session(win.files.recovery.session_path)
+    assert win.files.keeper.write_recovery()  # paused: weights and history agree
+    restored = load_session(win.files.keeper.recovery.session_path)
     assert restored.history == doc.history
     win.controller.stop()
     qtbot.waitUntil(lambda: doc.training_state == "idle", timeout=WAIT)
@@ -126,7 +126,7 @@ def test_after_a_crash_the_copy_is_offered_and_restored(win, restore_answer, tmp
     assert doc.is_dirty and win.isWindowModified()  # restored changes are still unsaved
     assert win.windowTitle().startswith("work.bpl.json[*]")
     assert not crashed.session_path.exists()  # the crashed copy is gone...
-    own = win.files.recovery.session_path
+    own = win.files.keeper.recovery.session_path
     assert load_session(own).model == edited.model  # ...and this window protects the changes now
     assert load_session(original).model == saved.model  # the file itself is untouched until saved
     assert not win.files.offer_recovery()  # nothing more to offer
@@ -171,7 +171,7 @@ def test_a_copy_owned_by_a_running_window_is_not_offered(qtbot, win, restore_ans
     other = MainWindow()
     qtbot.addWidget(other)
     other.document.set_entry("A", 0, 0, 4.0)
-    assert other.files.write_recovery()
+    assert other.files.keeper.write_recovery()
     assert find_recoverable(_isolated_recovery) == []
     assert not win.files.offer_recovery() and restore_answer["asked"] == []
     other.document.mark_clean()
@@ -208,8 +208,8 @@ def test_a_recovery_folder_that_cannot_be_written_only_says_so(qtbot, tmp_path):
     messages = []
     win.document.statusMessage.connect(lambda text, _ms: messages.append(text))
     win.document.set_entry("A", 0, 0, 1.5)
-    assert not win.files.write_recovery()
-    assert not win.files.write_recovery()
+    assert not win.files.keeper.write_recovery()
+    assert not win.files.keeper.write_recovery()
     assert len([m for m in messages if "crash-recovery" in m]) == 1  # said once, not every 30 s
     win.document.mark_clean()
 
