@@ -168,6 +168,7 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> dict[str, QAction]:
         """The window's own actions: Quit, About, and those driving the model, training and plot panels."""
+        # Over 60 lines only because the table below has one row per action, one field a line.
         sp = QStyle.StandardPixmap
         icon = self.style().standardIcon
         model, training, plot = self.model_panel, self.controller, self.plot_panel

@@ -88,6 +88,7 @@ class VerifyController(QObject):
             app.aboutToQuit.connect(self._on_app_about_to_quit)
 
     def _build_actions(self) -> dict[str, QAction]:
+        # Over 60 lines only because it is a table: one entry per action, one field a line.
         p = self.verification
         act = make_action
         actions = {
