@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
@@ -30,6 +30,9 @@ from backprop_lab.gui.actions import make_action
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.jobs import Job, JobContext
 from backprop_lab.gui.prompts import PNG_FILTER, Prompts
+
+if TYPE_CHECKING:
+    from backprop_lab.gui.verification_panel import CheckResults
 
 REPORT_DIR_KEY = "session/lastReportDirectory"
 #: How long closing the window waits for the report's worker thread (a PyTorch import cannot be
@@ -67,7 +70,7 @@ def _with_png_suffix(path: str) -> str:
 class VerificationSource(Protocol):
     """Who knows the verification tab's results (the :class:`gui.verify_controller.VerifyController`)."""
 
-    def finished_results(self) -> object | None: ...
+    def finished_results(self) -> CheckResults | None: ...
 
 
 class ReportController(QObject):
@@ -154,12 +157,12 @@ class ReportController(QObject):
         results = self.verify.finished_results()
         if results is None:
             return None
-        if getattr(results, "model", None) != session.initial:
+        if results.model != session.initial:
             return None
-        torch_report = getattr(results, "torch", None)
+        torch_report = results.torch
         if torch_report is None and self.torch:
             return None  # the export adds PyTorch's column; the panel did not compute it
-        return [results.fd] + ([torch_report] if torch_report is not None else [])  # type: ignore[attr-defined]
+        return [results.fd] + ([torch_report] if torch_report is not None else [])
 
     def export_dialog(self) -> bool:
         start = str(QSettings().value(REPORT_DIR_KEY, "") or self._start_dir())

@@ -32,7 +32,7 @@ from backprop_lab.gui.document import Document
 from backprop_lab.gui.line_search_panel import LineSearchPanel
 from backprop_lab.gui.prompts import Prompts
 from backprop_lab.gui.step_through import StepThroughDialog
-from backprop_lab.gui.verification_panel import VerificationPanel, wait_for_jobs
+from backprop_lab.gui.verification_panel import CheckResults, VerificationPanel, wait_for_jobs
 
 
 class VerifyController(QObject):
@@ -164,7 +164,7 @@ class VerifyController(QObject):
 
     # ------------------------------------------------------------------ commands
 
-    def finished_results(self) -> object | None:
+    def finished_results(self) -> CheckResults | None:
         """The verification tab's last results, unless a check is running (the report may reuse them)."""
         panel = self.verification
         return None if panel.is_busy else panel.results
