@@ -7,6 +7,8 @@ as it lies inside ``root`` (the window).
 
 from __future__ import annotations
 
+from functools import partial
+
 import shiboken6
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
@@ -60,7 +62,7 @@ class EditController(QObject):
                 self,
                 f"copy_as_{i}",
                 fmt,
-                lambda f=fmt: self.copy_as(f),
+                partial(self.copy_as, fmt),
                 None,
                 f"Copy the matrix you clicked last (or its selection) as {fmt}",
             )

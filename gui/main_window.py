@@ -93,7 +93,8 @@ class MainWindow(QMainWindow):
         self.gradients_panel = GradientsPanel(doc)
         self.training_panel = TrainingPanel(doc, self.controller)
         self.plot_panel = PlotPanel(doc)
-        self.tabs = QTabWidget(objectName="mainTabs")
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
         self.files = FileController(doc, self.controller, self.prompts, self)
         self.edit = EditController(doc, self, self)
         self.verify = VerifyController(
@@ -110,7 +111,8 @@ class MainWindow(QMainWindow):
             self,
         )
         self._build_central()
-        self.actions: dict[str, QAction] = {
+        # By id, as the tables name them (it hides QWidget.actions(); QWidget.actions(self) lists them too).
+        self.actions: dict[str, QAction] = {  # type: ignore[assignment]
             **self._build_actions(),
             **self.files.actions,
             **self.edit.actions,
@@ -155,7 +157,8 @@ class MainWindow(QMainWindow):
         rlayout.addWidget(self.tabs, 1)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.verify.dock)
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, objectName="mainSplitter")
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(_scrolling(self.model_panel))
         self.splitter.addWidget(_scrolling(self.gradients_panel))
         self.splitter.addWidget(right)
@@ -262,7 +265,8 @@ class MainWindow(QMainWindow):
             self.menus[key] = menu
 
     def _build_toolbar(self) -> None:
-        bar = QToolBar("Main", objectName="mainToolbar")
+        bar = QToolBar("Main")
+        bar.setObjectName("mainToolbar")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         bar.setMovable(False)
         self._place(bar, TOOLBAR)
@@ -270,8 +274,10 @@ class MainWindow(QMainWindow):
         self.toolbar = bar
 
     def _build_status_bar(self) -> None:
-        self.k_label = QLabel(objectName="statusK")
-        self.state_label = QLabel(objectName="statusTraining")
+        self.k_label = QLabel()
+        self.k_label.setObjectName("statusK")
+        self.state_label = QLabel()
+        self.state_label.setObjectName("statusTraining")
         self.statusBar().addPermanentWidget(self.state_label)
         self.statusBar().addPermanentWidget(self.k_label)
         self.statusBar().showMessage(

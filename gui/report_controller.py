@@ -24,6 +24,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import QMenu, QWidget
 
 from backprop_lab.engine.atomic import atomic_write_bytes
+from backprop_lab.engine.gradcheck import CheckReport
 from backprop_lab.engine.report_data import gather_report_data
 from backprop_lab.engine.session import Session
 from backprop_lab.gui.actions import make_action
@@ -45,7 +46,7 @@ def export_in_background(
     session: Session,
     folder: Path,
     shot: QImage,
-    verifications: list | None,
+    verifications: list[CheckReport] | None,
     torch: bool,
 ) -> object:
     """The report job (runs on a worker thread): gather, render and write the report.
@@ -152,7 +153,7 @@ class ReportController(QObject):
     def is_exporting(self) -> bool:
         return self._export is not None
 
-    def verifications_for(self, session: Session) -> list | None:
+    def verifications_for(self, session: Session) -> list[CheckReport] | None:
         """The verification panel's results, when they are about the report's (initial) model and complete."""
         results = self.verify.finished_results()
         if results is None:
