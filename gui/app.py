@@ -52,7 +52,6 @@ def run_app(argv: Sequence[str]) -> int:
 
     from PySide6.QtCore import QCoreApplication, QTimer
     from PySide6.QtGui import QIcon
-    from PySide6.QtWidgets import QMessageBox
 
     from backprop_lab.engine.resources import resource_path
 
@@ -78,10 +77,10 @@ def run_app(argv: Sequence[str]) -> int:
         )
         window = MainWindow(None)
         if not exit_after_show:
-            QTimer.singleShot(0, lambda: QMessageBox.critical(window, "Cannot open session", problem))
+            QTimer.singleShot(0, lambda: window.prompts.critical("Cannot open session", problem))
     window.show()
     if not exit_after_show:  # a session left behind by a crash: offer it (gui.recovery)
-        QTimer.singleShot(0, window.sessions.offer_recovery)
+        QTimer.singleShot(0, window.files.offer_recovery)
     if exit_after_show:
 
         def _report_and_quit() -> None:

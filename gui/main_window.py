@@ -1,7 +1,23 @@
-"""The main window: composes the panels around one Document; menus, toolbar, status bar, geometry.
+"""The main window, the composition root: it builds the document, the panels and the controllers,
+hands each what it needs through its constructor, and places their actions from one table.
 
-It decides nothing: the panels edit the document, the controller trains it, and the window only
-wires actions to them and reports what they say.
+::
+
+    MainWindow
+    ├── Document ◄──────────────── every panel and controller below gets it
+    ├── Prompts(self)               every dialog the controllers show
+    ├── TrainingController(document)
+    ├── ModelPanel, GradientsPanel, TrainingPanel(training), PlotPanel
+    ├── FileController(document, training, prompts)          New/Open/Recent/Save/Revert/drop/recovery
+    ├── EditController(document, self)                        Undo/Redo/Copy/Copy as/Paste
+    ├── VerifyController(document, prompts, self, tabs,       verification, chain rule, step through
+    │                    gradient tables, editors)
+    └── ReportController(document, prompts, self, plot,       Export report, screenshots
+                         verify, files.start_dir, files.base_name)
+
+Menus and toolbar come from :mod:`gui.actions` (``MENUS``, ``TOOLBAR``); whenever the state they
+depend on changes, :meth:`MainWindow.update_enabled` applies :func:`gui.actions.enabled`. The window
+decides nothing else: the panels edit the document, the controllers act on it.
 """
 
 from __future__ import annotations
@@ -9,13 +25,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
-    QApplication,
-    QFileDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
+    QMenu,
     QScrollArea,
     QSplitter,
     QStyle,
@@ -26,19 +48,21 @@ from PySide6.QtWidgets import (
 )
 
 from backprop_lab.engine.session import Session, load_session
+from backprop_lab.gui.actions import MENUS, TOOLBAR, UiState, enabled, make_action
 from backprop_lab.gui.document import EDITOR_MAX_K, Document
+from backprop_lab.gui.edit_controller import EditController
+from backprop_lab.gui.file_controller import FileController
 from backprop_lab.gui.gradients_panel import GradientsPanel
-from backprop_lab.gui.insight import install as install_insight
-from backprop_lab.gui.matrix_editor import MatrixEditor, MatrixTable
 from backprop_lab.gui.model_panel import ModelPanel
 from backprop_lab.gui.plot_panel import PlotPanel
-from backprop_lab.gui.session_actions import install as install_session_actions
+from backprop_lab.gui.prompts import Prompts
+from backprop_lab.gui.report_controller import ReportController
 from backprop_lab.gui.training_panel import TrainingPanel
+from backprop_lab.gui.verify_controller import VerifyController
 from backprop_lab.gui.worker import TrainingController
 
 APP_NAME = "Backprop Lab"
 DEFAULT_SIZE = (1400, 900)
-SESSION_FILTER = "Backprop Lab sessions (*.bpl.json *.json);;All files (*)"
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:
@@ -53,43 +77,71 @@ class MainWindow(QMainWindow):
     """``MainWindow(path=None)``: the report example, or the session file at ``path``.
 
     Raises ``SessionError`` (one line) when ``path`` cannot be opened; ``gui.app`` reports it.
-    Attributes for extensions (sessions, reports, verification): ``document``, ``controller``,
-    ``tabs`` (add panels with :meth:`add_tab`), ``menus`` (by name: "file", "edit", "model",
-    "training", "view", "help"), ``actions`` (by name).
+    Parts: ``document``, ``controller`` (training), ``prompts``, the panels (``model_panel``,
+    ``gradients_panel``, ``training_panel``, ``plot_panel``), the controllers ``files``, ``edit``,
+    ``verify``, ``reports``; ``actions`` (every action by id), ``menus`` (by id), ``toolbar``.
     """
 
     def __init__(self, path: str | Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         session = load_session(path) if path else Session.report_example()
-        self.document = Document(session, path, self)
-        self.controller = TrainingController(self.document, self)
-        self.menus: dict[str, object] = {}
-        self.actions: dict[str, QAction] = {}
+        self.document = doc = Document(session, path, self)
+        self.prompts = Prompts(self)
+        self.controller = TrainingController(doc, self)
 
-        self.model_panel = ModelPanel(self.document)
-        self.gradients_panel = GradientsPanel(self.document)
-        self.training_panel = TrainingPanel(self.document, self.controller)
-        self.plot_panel = PlotPanel(self.document)
+        self.model_panel = ModelPanel(doc)
+        self.gradients_panel = GradientsPanel(doc)
+        self.training_panel = TrainingPanel(doc, self.controller)
+        self.plot_panel = PlotPanel(doc)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.files = FileController(doc, self.controller, self.prompts, self)
+        self.edit = EditController(doc, self, self)
+        self.verify = VerifyController(
+            doc, self.prompts, self, self.tabs, self.gradients_panel.tables, self.model_panel.editors, self
+        )
+        self.reports = ReportController(
+            doc,
+            self.prompts,
+            self,
+            self.plot_panel.plot,
+            self.verify,
+            self.files.start_dir,
+            self.files.base_name,
+            self,
+        )
         self._build_central()
-        self._build_actions()
+        # By id, as the tables name them (it hides QWidget.actions(); QWidget.actions(self) lists them too).
+        self.actions: dict[str, QAction] = {  # type: ignore[assignment]
+            **self._build_actions(),
+            **self.files.actions,
+            **self.edit.actions,
+            **self.verify.actions,
+            **self.reports.actions,
+        }
+        self.submenus: dict[str, QMenu] = {**self.files.menus, **self.edit.menus, **self.reports.menus}
+        for action in self.actions.values():
+            self.addAction(action)  # shortcuts work with the menu bar hidden, too
+        self.menus: dict[str, QMenu] = {}
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        self.setAcceptDrops(True)
 
-        doc = self.document
         doc.statusMessage.connect(self._on_document_status_message)
         doc.dirtyChanged.connect(self._on_document_dirty_changed)
         doc.pathChanged.connect(self._on_document_path_changed)
+        doc.sessionReplaced.connect(self._on_document_session_replaced)
         doc.modelChanged.connect(self._on_document_model_changed)
         doc.trainingStateChanged.connect(self._on_document_training_state_changed)
-        doc.undo_stack.canUndoChanged.connect(self._on_undo_stack_changed)
-        doc.undo_stack.canRedoChanged.connect(self._on_undo_stack_changed)
+        doc.undo_stack.canUndoChanged.connect(self.update_enabled)
+        doc.undo_stack.canRedoChanged.connect(self.update_enabled)
         self.controller.runEnded.connect(self._on_controller_run_ended)
+        self.files.recentChanged.connect(self.update_enabled)
+        self.reports.busyChanged.connect(self.update_enabled)
         self._update_title()
         self._on_document_model_changed()
         self._on_document_training_state_changed(doc.training_state)
-        self.sessions = install_session_actions(self)
-        install_insight(self)  # verification, chain rule, step through, loss along the gradient (#6)
         self._restore_geometry()
 
     # ------------------------------------------------------------------ composition
@@ -99,11 +151,14 @@ class MainWindow(QMainWindow):
         rlayout = QVBoxLayout(right)
         rlayout.setContentsMargins(0, 0, 0, 0)
         rlayout.addWidget(self.training_panel)
-        self.tabs = QTabWidget(objectName="mainTabs")
         self.tabs.addTab(self.plot_panel, "Live plot")
+        self.tabs.addTab(self.verify.verification_area, "Verification")
+        self.tabs.addTab(self.verify.line_search_area, "Loss along gradient")
         rlayout.addWidget(self.tabs, 1)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.verify.dock)
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, objectName="mainSplitter")
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(_scrolling(self.model_panel))
         self.splitter.addWidget(_scrolling(self.gradients_panel))
         self.splitter.addWidget(right)
@@ -114,191 +169,141 @@ class MainWindow(QMainWindow):
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
 
-    def add_tab(self, widget: QWidget, title: str) -> int:
-        """Add a panel as a tab beside the live plot (verification, reports, …)."""
-        return self.tabs.addTab(widget, title)
-
-    def _action(self, name: str, text: str, slot, shortcut=None, tip: str = "", icon=None) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(f"action_{name}")
-        if shortcut is not None:
-            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        if icon is not None:
-            action.setIcon(self.style().standardIcon(icon))
-        action.triggered.connect(slot)
-        self.addAction(action)  # shortcuts work with the menu bar hidden, too
-        self.actions[name] = action
-        return action
-
-    def _build_actions(self) -> None:
+    def _build_actions(self) -> dict[str, QAction]:
+        """The window's own actions: Quit, About, and those driving the model, training and plot panels."""
+        # Over 60 lines only because the table below has one row per action, one field a line.
         sp = QStyle.StandardPixmap
-        self._action(
-            "open", "&Open…", self._on_open_triggered, QKeySequence.StandardKey.Open, "Open a session file"
+        icon = self.style().standardIcon
+        model, training, plot = self.model_panel, self.controller, self.plot_panel
+        table = (
+            ("quit", "&Quit", self.close, QKeySequence.StandardKey.Quit, "Close the window", None),
+            (
+                "randomize",
+                "&Randomize",
+                model.randomize,
+                "Ctrl+R",
+                "New random x, A, B, C with the panel's seed and range",
+                sp.SP_BrowserReload,
+            ),
+            (
+                "report_example",
+                "Load &report example",
+                model.load_report_example,
+                "Ctrl+E",
+                "The report's worked example (K = 3)",
+                sp.SP_FileDialogContentsView,
+            ),
+            (
+                "reset",
+                "Reset to &initial",
+                model.reset_to_initial,
+                "Ctrl+Shift+R",
+                "Back to where the history began (clears the history; undoable)",
+                sp.SP_DialogResetButton,
+            ),
+            ("k_up", "Increase K", self._on_k_up_triggered, "Ctrl+]", "One more unit", None),
+            ("k_down", "Decrease K", self._on_k_down_triggered, "Ctrl+[", "One unit fewer", None),
+            ("start", "&Start", training.start, "F5", "Train from the current weights", sp.SP_MediaPlay),
+            (
+                "pause",
+                "&Pause / Resume",
+                training.toggle_pause,
+                "F6",
+                "Pause or resume the run",
+                sp.SP_MediaPause,
+            ),
+            (
+                "step",
+                "S&tep",
+                training.step,
+                "F10",
+                "Exactly one mini-batch, then pause",
+                sp.SP_MediaSkipForward,
+            ),
+            ("stop", "St&op", training.stop, "Shift+F5", "End the run, keeping its steps", sp.SP_MediaStop),
+            ("log_y", "&Log y axis", lambda: None, "Ctrl+L", "Logarithmic value axis in the plot", None),
+            (
+                "auto_range",
+                "&Auto-range plot",
+                plot.auto_range.click,
+                "Ctrl+0",
+                "Fit the plot to all the data",
+                None,
+            ),
+            ("about", "&About Backprop Lab", self._on_about_triggered, None, "", None),
         )
-        self._action(
-            "save", "&Save", self._on_save_triggered, QKeySequence.StandardKey.Save, "Save the session"
-        )
-        self._action(
-            "save_as",
-            "Save &As…",
-            self._on_save_as_triggered,
-            QKeySequence.StandardKey.SaveAs,
-            "Save under a new name",
-        )
-        self._action("quit", "&Quit", self.close, QKeySequence.StandardKey.Quit, "Close the window")
-        undo = self.document.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.StandardKey.Undo)
-        undo.setIcon(self.style().standardIcon(sp.SP_ArrowBack))
-        undo.setObjectName("action_undo")
-        redo = self.document.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        redo.setIcon(self.style().standardIcon(sp.SP_ArrowForward))
-        redo.setObjectName("action_redo")
-        self.addAction(undo)
-        self.addAction(redo)
-        self.actions["undo"], self.actions["redo"] = undo, redo
-        self._action(
-            "copy",
-            "&Copy matrix",
-            self._on_copy_triggered,
-            QKeySequence.StandardKey.Copy,
-            "Copy the focused matrix (or its selection) as tab-separated text",
-        )
-        self._action(
-            "paste",
-            "&Paste into matrix",
-            self._on_paste_triggered,
-            QKeySequence.StandardKey.Paste,
-            "Paste a block (spreadsheet text or a nested list) at the current cell",
-        )
-        self._action(
-            "randomize",
-            "&Randomize",
-            self.model_panel.randomize,
-            "Ctrl+R",
-            "New random x, A, B, C with the panel's seed and range",
-            sp.SP_BrowserReload,
-        )
-        self._action(
-            "report_example",
-            "Load &report example",
-            self.model_panel.load_report_example,
-            "Ctrl+E",
-            "The report's worked example (K = 3)",
-            sp.SP_FileDialogContentsView,
-        )
-        self._action(
-            "reset",
-            "Reset to &initial",
-            self.model_panel.reset_to_initial,
-            "Ctrl+Shift+R",
-            "Back to where the history began (clears the history; undoable)",
-            sp.SP_DialogResetButton,
-        )
-        self._action("k_up", "Increase K", self._on_k_up_triggered, "Ctrl+]", "One more unit")
-        self._action("k_down", "Decrease K", self._on_k_down_triggered, "Ctrl+[", "One unit fewer")
-        self._action(
-            "start", "&Start", self.controller.start, "F5", "Train from the current weights", sp.SP_MediaPlay
-        )
-        self._action(
-            "pause",
-            "&Pause / Resume",
-            self.controller.toggle_pause,
-            "F6",
-            "Pause or resume the run",
-            sp.SP_MediaPause,
-        )
-        self._action(
-            "step",
-            "S&tep",
-            self.controller.step,
-            "F10",
-            "Exactly one mini-batch, then pause",
-            sp.SP_MediaSkipForward,
-        )
-        self._action(
-            "stop",
-            "St&op",
-            self.controller.stop,
-            "Shift+F5",
-            "End the run, keeping its steps",
-            sp.SP_MediaStop,
-        )
-        log_y = self._action(
-            "log_y",
-            "&Log y axis",
-            self.plot_panel.log_y.setChecked,
-            "Ctrl+L",
-            "Logarithmic value axis in the plot",
-        )
+        actions: dict[str, QAction] = {}
+        for name, text, slot, shortcut, tip, pixmap in table:
+            action = make_action(self, name, text, slot, shortcut, tip)
+            if pixmap is not None:
+                action.setIcon(icon(pixmap))
+            actions[name] = action
+        log_y = actions["log_y"]
         log_y.setCheckable(True)
-        self.plot_panel.log_y.toggled.connect(log_y.setChecked)
-        self._action(
-            "auto_range",
-            "&Auto-range plot",
-            self.plot_panel.auto_range.click,
-            "Ctrl+0",
-            "Fit the plot to all the data",
-        )
-        self._action("about", "&About Backprop Lab", self._on_about_triggered)
+        log_y.setChecked(plot.log_y.isChecked())
+        log_y.toggled.connect(plot.log_y.setChecked)
+        plot.log_y.toggled.connect(log_y.setChecked)
+        return actions
+
+    def _place(self, target: QMenu | QToolBar, entries: tuple[str | None, ...]) -> None:
+        for entry in entries:
+            if entry is None:
+                target.addSeparator()
+            elif entry.startswith("menu:"):
+                submenu = self.submenus[entry.removeprefix("menu:")]
+                submenu.setParent(self, submenu.windowFlags())  # the window owns what it shows
+                target.addMenu(submenu)  # type: ignore[union-attr]
+            else:
+                target.addAction(self.actions[entry])
 
     def _build_menus(self) -> None:
-        """All menus in one place; session/report features extend ``self.menus['file']`` etc."""
         bar = self.menuBar()
-        layout = {
-            "file": ("&File", ["open", "save", "save_as", None, "quit"]),
-            "edit": ("&Edit", ["undo", "redo", None, "copy", "paste"]),
-            "model": ("&Model", ["randomize", "report_example", "reset", None, "k_up", "k_down"]),
-            "training": ("&Training", ["start", "pause", "step", "stop"]),
-            "view": ("&View", ["log_y", "auto_range"]),
-            "help": ("&Help", ["about"]),
-        }
-        for key, (title, names) in layout.items():
+        for key, title, entries in MENUS:
             menu = bar.addMenu(title)
             menu.setObjectName(f"menu_{key}")
-            for name in names:
-                if name is None:
-                    menu.addSeparator()
-                else:
-                    menu.addAction(self.actions[name])
+            self._place(menu, entries)
             self.menus[key] = menu
 
     def _build_toolbar(self) -> None:
-        bar = QToolBar("Main", objectName="mainToolbar")
+        bar = QToolBar("Main")
+        bar.setObjectName("mainToolbar")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         bar.setMovable(False)
-        for name in (
-            "undo",
-            "redo",
-            None,
-            "randomize",
-            "report_example",
-            "reset",
-            None,
-            "start",
-            "pause",
-            "step",
-            "stop",
-        ):
-            if name is None:
-                bar.addSeparator()
-            else:
-                bar.addAction(self.actions[name])
+        self._place(bar, TOOLBAR)
         self.addToolBar(bar)
         self.toolbar = bar
 
     def _build_status_bar(self) -> None:
-        self.k_label = QLabel(objectName="statusK")
-        self.state_label = QLabel(objectName="statusTraining")
+        self.k_label = QLabel()
+        self.k_label.setObjectName("statusK")
+        self.state_label = QLabel()
+        self.state_label.setObjectName("statusTraining")
         self.statusBar().addPermanentWidget(self.state_label)
         self.statusBar().addPermanentWidget(self.k_label)
         self.statusBar().showMessage(
             "Ready: the report's worked example. Edit a weight and watch the gradients.", 8000
         )
+
+    def ui_state(self) -> UiState:
+        """What the action table's enablement rules look at, now."""
+        doc = self.document
+        return UiState(
+            training=doc.training_state,
+            has_path=doc.path is not None,
+            dirty=doc.is_dirty,
+            can_undo=doc.undo_stack.canUndo(),
+            can_redo=doc.undo_stack.canRedo(),
+            exporting=self.reports.is_exporting,
+            has_recent=self.files.has_recent,
+        )
+
+    def update_enabled(self, *_args: object) -> None:
+        """Enable every action and submenu as :func:`gui.actions.enabled` says for the current state."""
+        for name, on in enabled(self.ui_state()).items():
+            if name.startswith("menu:"):
+                self.submenus[name.removeprefix("menu:")].setEnabled(on)
+            else:
+                self.actions[name].setEnabled(on)
 
     # ------------------------------------------------------------------ geometry
 
@@ -325,56 +330,70 @@ class MainWindow(QMainWindow):
         if not self._confirm_close():
             event.ignore()
             return
+        self.verify.shutdown()  # cancels the gradient checks and joins their threads
+        self.reports.shutdown()  # cancels an export and joins its thread
+        self.edit.shutdown()
         # Closing mid-run stops the worker cooperatively; the thread is gone before the window.
         self.controller.shutdown()
         self._save_geometry()
         event.accept()
 
     def _confirm_close(self) -> bool:
-        """Unsaved changes: Save / Discard / Cancel (gui.session_actions)."""
-        sessions = getattr(self, "sessions", None)
-        return sessions.confirm_close() if sessions is not None else True
+        """Unsaved changes: Save / Discard / Cancel (the file controller asks)."""
+        return self.files.confirm_close()
+
+    # ------------------------------------------------------------------ drag and drop (a session file)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self.files.accepts_drop(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if self.files.accepts_drop(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if self.files.drop(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
 
     # ------------------------------------------------------------------ slots
 
     def _on_document_status_message(self, text: str, timeout_ms: int) -> None:
-        self.statusBar().showMessage(text, timeout_ms)
+        if text:
+            self.statusBar().showMessage(text, timeout_ms)
+        else:
+            self.statusBar().clearMessage()
 
     def _on_document_dirty_changed(self, dirty: bool) -> None:
         self.setWindowModified(dirty)
+        self.update_enabled()
 
     def _on_document_path_changed(self, _path: str) -> None:
+        self._update_title()
+        self.update_enabled()
+
+    def _on_document_session_replaced(self) -> None:
+        # The title names the session, which a New or Revert changes without changing the path.
         self._update_title()
 
     def _on_document_model_changed(self) -> None:
         self.k_label.setText(f"K = {self.document.K}")
 
     def _on_document_training_state_changed(self, state: str) -> None:
-        idle = state == "idle"
-        a = self.actions
-        for name in ("randomize", "report_example", "reset", "k_up", "k_down", "paste", "open"):
-            a[name].setEnabled(idle)
-        a["start"].setEnabled(idle)
-        a["pause"].setEnabled(not idle)
-        a["pause"].setIcon(
-            self.style().standardIcon(
-                QStyle.StandardPixmap.SP_MediaPlay
-                if state == "paused"
-                else QStyle.StandardPixmap.SP_MediaPause
-            )
+        pause = self.actions["pause"]
+        pixmap = (
+            QStyle.StandardPixmap.SP_MediaPlay if state == "paused" else QStyle.StandardPixmap.SP_MediaPause
         )
-        a["pause"].setText("&Resume" if state == "paused" else "&Pause")
-        a["stop"].setEnabled(not idle)
-        a["step"].setEnabled(state != "running")
-        # Undo while training would change the weights under the run.
-        self._on_undo_stack_changed()
+        pause.setIcon(self.style().standardIcon(pixmap))
+        pause.setText("&Resume" if state == "paused" else "&Pause")
         self.state_label.setText({"idle": "", "running": "Training…", "paused": "Paused"}[state])
-
-    def _on_undo_stack_changed(self, *_args) -> None:
-        idle = not self.document.is_training
-        stack = self.document.undo_stack
-        self.actions["undo"].setEnabled(idle and stack.canUndo())
-        self.actions["redo"].setEnabled(idle and stack.canRedo())
+        self.update_enabled()
 
     def _on_controller_run_ended(self, outcome: str, message: str) -> None:
         titles = {
@@ -383,40 +402,7 @@ class MainWindow(QMainWindow):
             "invalid": "Cannot start training",
         }
         if outcome in titles:
-            QMessageBox.warning(self, titles[outcome], message)
-
-    def _on_open_triggered(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", SESSION_FILTER)
-        if path:
-            self.open_path(path)
-
-    def _on_save_triggered(self) -> None:
-        if self.document.path is None:
-            self._on_save_as_triggered()
-        else:
-            self.save_to(self.document.path)
-
-    def _on_save_as_triggered(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save session as", self.document.display_name, SESSION_FILTER
-        )
-        if path:
-            self.save_to(path)
-
-    def _on_copy_triggered(self) -> None:
-        widget = QApplication.focusWidget()
-        if isinstance(widget, MatrixTable):
-            widget.copy_as("Tab-separated (spreadsheet)")
-            self.document.notify(f"Copied {widget.title} as tab-separated text")
-
-    def _on_paste_triggered(self) -> None:
-        widget = QApplication.focusWidget()
-        if isinstance(widget, MatrixEditor):
-            widget.paste()
-        else:
-            self.document.notify(
-                "Click a cell of x, A, B or C first: the block is pasted at the current cell"
-            )
+            self.prompts.warning(titles[outcome], message)
 
     def _on_k_up_triggered(self) -> None:
         self.model_panel.k_spin.setValue(min(EDITOR_MAX_K, self.document.K + 1))
@@ -425,8 +411,7 @@ class MainWindow(QMainWindow):
         self.model_panel.k_spin.setValue(max(1, self.document.K - 1))
 
     def _on_about_triggered(self) -> None:
-        QMessageBox.about(
-            self,
+        self.prompts.about(
             f"About {APP_NAME}",
             "<b>Backprop Lab</b><p>The report's model a = xA, y = σ(a), u = xB, z = y + u, w = zC, "
             "L = Σ w², its hand-derived gradients, and mini-batch gradient descent, live.</p>",
@@ -436,11 +421,11 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str | Path) -> bool:
         """Open a session file here (asks about unsaved changes); False if it was not opened."""
-        return self.sessions.open_path(path)
+        return self.files.open_path(path)
 
     def save_to(self, path: str | Path) -> bool:
         """Save the session to ``path`` (atomic); False, with a message, if it was not saved."""
-        return self.sessions.save_to(path)
+        return self.files.save_to(path)
 
     def _update_title(self) -> None:
         self.setWindowTitle(f"{self.document.display_name}[*] — {APP_NAME}")

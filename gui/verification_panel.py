@@ -24,7 +24,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QCheckBox,
     QComboBox,
     QGridLayout,
@@ -460,14 +459,3 @@ class VerificationPanel(QWidget):
         if self.live_box.isChecked() and k > LIVE_MAX_K:
             return f"Press Check now (F7): at K = {k} a full check takes a while, so it is not automatic"
         return "Press Check now (F7)"
-
-
-def wait_for_jobs(timeout_ms: int = 10_000) -> bool:
-    """Deprecated (kept for the merge of issue 12): shut down every verification panel that exists.
-
-    The owner of a panel calls :meth:`VerificationPanel.shutdown` instead; this finds the panels
-    among the application's widgets, so it holds no registry of its own.
-    """
-    panels = [w for w in QApplication.allWidgets() if isinstance(w, VerificationPanel)]
-    ended = [panel.shutdown(timeout_ms) for panel in panels]  # every one, even after a False
-    return all(ended)

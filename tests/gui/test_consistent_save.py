@@ -49,7 +49,7 @@ def fresh_session(window, path) -> None:
     s = Session.report_example()
     s.training = LONG_RUN
     window.document.replace_session(s, None)
-    assert window.sessions.save_to(path)
+    assert window.files.save_to(path)
 
 
 def press(window, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
@@ -125,35 +125,35 @@ def test_step_then_save_writes_weights_of_the_last_step(win, qtbot, tmp_path, de
 @pytest.mark.parametrize("delay_ms", DELAYS_MS)
 def test_pause_then_a_recovery_copy_holds_weights_of_the_last_step(win, qtbot, tmp_path, delay_ms):
     path = tmp_path / "s.bpl.json"
-    sessions = win.sessions
+    keeper = win.files.keeper
     for _ in range(REPEATS):
         fresh_session(win, path)
         start_and_run_a_little(win, qtbot)
         press(win, Qt.Key.Key_F6)
         qtbot.wait(delay_ms)
-        sessions.recovery_timer.timeout.emit()  # the timer's slot, as when its 30 s run out
-        assert sessions.recovery.written
-        assert_belongs_to_its_history(sessions.recovery.session_path)
+        keeper.recovery_timer.timeout.emit()  # the timer's slot, as when its 30 s run out
+        assert keeper.recovery.written
+        assert_belongs_to_its_history(keeper.recovery.session_path)
         stop(win, qtbot)
 
 
 def test_a_report_exported_right_after_pause_is_of_the_last_step(win, qtbot, tmp_path, monkeypatch):
-    from backprop_lab.gui import report_actions
+    from backprop_lab.gui import report_controller
 
     taken = []
-    real = report_actions.export_in_background
+    real = report_controller.export_in_background
 
     def export(context, session, *args):
         taken.append(session.copy())
         return real(context, session, *args)
 
-    monkeypatch.setattr(report_actions, "export_in_background", export)
-    win.sessions.reports.torch = False
+    monkeypatch.setattr(report_controller, "export_in_background", export)
+    win.reports.torch = False
     fresh_session(win, tmp_path / "s.bpl.json")
     start_and_run_a_little(win, qtbot)
     press(win, Qt.Key.Key_F6)
-    with qtbot.waitSignal(win.sessions.reports.reportExported, timeout=WAIT * 4):
-        assert win.sessions.reports.export_to(tmp_path / "report")
+    with qtbot.waitSignal(win.reports.reportExported, timeout=WAIT * 4):
+        assert win.reports.export_to(tmp_path / "report")
     out = tmp_path / "taken.bpl.json"
     from backprop_lab.engine.session import save_session
 
@@ -164,12 +164,12 @@ def test_a_report_exported_right_after_pause_is_of_the_last_step(win, qtbot, tmp
 
 def test_a_run_that_starts_with_unsaved_edits_writes_a_recovery_copy_first(win, qtbot, tmp_path):
     fresh_session(win, tmp_path / "s.bpl.json")
-    assert not win.sessions.recovery.written
+    assert not win.files.keeper.recovery.written
     win.document.set_entry("A", 0, 0, 0.125)  # the edit made just before a long run
     press(win, Qt.Key.Key_F5)
     assert win.document.training_state == "running"
-    assert win.sessions.recovery.written  # before the run's first step was taken in
-    copy = json.loads(win.sessions.recovery.session_path.read_text(encoding="utf-8"))
+    assert win.files.keeper.recovery.written  # before the run's first step was taken in
+    copy = json.loads(win.files.keeper.recovery.session_path.read_text(encoding="utf-8"))
     assert copy["model"]["A"][0][0] == 0.125
     assert copy["history"]["loss_at_x"] == []  # the session as edited, before any step
     stop(win, qtbot)
@@ -179,5 +179,5 @@ def test_a_run_without_unsaved_edits_writes_no_copy(win, qtbot, tmp_path):
     fresh_session(win, tmp_path / "s.bpl.json")
     press(win, Qt.Key.Key_F5)
     assert win.document.training_state == "running"
-    assert not win.sessions.recovery.written
+    assert not win.files.keeper.recovery.written
     stop(win, qtbot)

@@ -64,7 +64,7 @@ def test_edit_menu_copy_as_uses_the_matrix_clicked_last(window, qtbot):
     spin = window.findChild(QAbstractSpinBox, "learningRate")
     spin.setFocus()  # focus moves on (e.g. to the Edit menu): the last matrix is still the one
     qtbot.waitUntil(lambda: spin.hasFocus(), timeout=10_000)
-    sub = window.sessions.copy_as_menu
+    sub = window.edit.copy_as_menu
     assert [a.text() for a in sub.actions()] == list(COPY_FORMATS)
     latex = next(a for a in sub.actions() if a.text() == "LaTeX bmatrix")
     latex.trigger()
@@ -76,7 +76,7 @@ def test_edit_menu_copy_as_without_a_matrix_says_what_to_do(window):
     messages = []
     window.document.statusMessage.connect(lambda text, _ms: messages.append(text))
     QGuiApplication.clipboard().setText("unchanged")
-    assert window.sessions.copy_as("Markdown table") is None
+    assert window.edit.copy_as("Markdown table") is None
     assert clipboard() == "unchanged"
     assert messages and "Click a matrix" in messages[-1]
 

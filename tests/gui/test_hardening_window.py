@@ -152,7 +152,7 @@ def test_a_report_export_failing_half_way_says_so_and_loses_nothing(
     out.mkdir()
     (out / "mine.txt").write_text("the user's own file")
     (out / "report.html").write_text("the previous report")
-    reports = window.sessions.reports
+    reports = window.reports
     reports.torch = False
     with qtbot.waitSignal(reports.reportExported, timeout=WAIT) as blocker:
         assert reports.export_to(out)
@@ -195,7 +195,7 @@ def test_a_hostile_recovery_copy_is_reported_and_moved_aside(
         copy.session_path.write_bytes(b"\0" * 100_000)
     window = make_win()
     before = window.document.model.copy()
-    assert not window.sessions.offer_recovery()
+    assert not window.files.offer_recovery()
     assert dialogs.kinds() == ["warning"], dialogs.messages
     assert "\n" not in dialogs.messages[0][2]
     assert not copy.session_path.exists()

@@ -25,7 +25,7 @@ from backprop_lab.engine.model import MATRIX_NAMES
 from backprop_lab.engine.session import Session
 from backprop_lab.engine.step_phases import plan_step
 from backprop_lab.engine.training import Trainer
-from backprop_lab.gui import insight, verification_panel
+from backprop_lab.gui import verification_panel, verify_controller
 from backprop_lab.gui.chain_rule_panel import EXPAND_MAX_K
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.verification_panel import LIVE_MAX_K, SYNC_MAX_K, VerificationPanel
@@ -36,8 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def win(window):
-    insight.install(window)
-    panel = window.insight.verification
+    panel = window.verify.verification
     yield window
     assert panel.shutdown(20_000)
     assert running_jobs(panel) == 0
@@ -48,8 +47,8 @@ def running_jobs(panel: VerificationPanel) -> int:
     return len(panel.jobs)
 
 
-def ins(window) -> insight.Insight:
-    return window.insight
+def ins(window) -> verify_controller.VerifyController:
+    return window.verify
 
 
 def load(window, model) -> None:
@@ -68,15 +67,14 @@ RANDOM5 = Session.random(5, 42).model
 
 
 def test_no_torch_import_at_start_up(tmp_path):
-    """Building the window (with these views installed) never imports PyTorch."""
+    """Building the window (with the verification views) never imports PyTorch."""
     code = (
         "import sys\n"
         "from PySide6.QtWidgets import QApplication\n"
         "app = QApplication(['t'])\n"
         "from backprop_lab.gui.main_window import MainWindow\n"
-        "import gui.insight\n"
-        "w = MainWindow(); gui.insight.install(w); w.show(); app.processEvents()\n"
-        "assert w.insight.verification.results is not None\n"
+        "w = MainWindow(); w.show(); app.processEvents()\n"
+        "assert w.verify.verification.results is not None\n"
         "print('torch' in sys.modules)\n"
         "w.close()\n"
     )
@@ -132,8 +130,6 @@ def test_install_adds_views_menus_and_shortcuts(win):
     assert i.actions["step_through"].shortcut() == QKeySequence("Shift+F10")
     assert i.actions["step_through"] in win.menus["training"].actions()
     assert dock.toggleViewAction() in win.menus["view"].actions()
-    # A second install (the window's own and a test's) adds nothing.
-    insight.install(win)
     assert [win.tabs.tabText(t) for t in range(win.tabs.count())] == titles
     # Training disables the step-through (it would step under a running trainer).
     win.document.set_training_state("running")

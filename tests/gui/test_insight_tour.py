@@ -14,8 +14,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QTableView
 
-from backprop_lab.gui import insight
-
 WAIT = 120_000
 
 
@@ -36,8 +34,7 @@ def _check_and_save(image: QImage, name: str) -> None:
 
 
 def test_tour_pictures(qtbot, window):
-    insight.install(window)
-    i = window.insight
+    i = window.verify
     window.resize(1500, 1000)
 
     # Verification, with PyTorch when it is installed (the dock closed for room).

@@ -14,7 +14,7 @@ from PySide6.QtCore import QTimer
 from backprop_lab.engine import kernels
 from backprop_lab.engine.session import HISTORY_COLUMNS, History, Session, save_session
 from backprop_lab.engine.training import TrainingSettings
-from backprop_lab.gui import report, report_actions, session_actions
+from backprop_lab.gui import file_controller, report, report_controller
 from backprop_lab.gui.jobs import JobCancelled, start_job
 
 pytestmark = pytest.mark.reliability("off-gui-thread")
@@ -101,8 +101,8 @@ def test_export_of_a_long_history_renders_and_writes_off_the_gui_thread(window, 
     threads: list[threading.Thread] = []
     for name in ("render_plot_image", "render_plot_svg", "render_report_pdf"):
         _recording(monkeypatch, report, name, threads)
-    _recording(monkeypatch, report_actions, "gather_report_data", threads)
-    reports = window.sessions.reports
+    _recording(monkeypatch, report_controller, "gather_report_data", threads)
+    reports = window.reports
     reports.torch = False
     with qtbot.waitSignal(reports.reportExported, timeout=WAIT) as blocker:
         assert reports.export_to(tmp_path / "r")
@@ -135,22 +135,22 @@ def test_open_reads_and_evaluates_the_file_off_the_gui_thread(window, tmp_path, 
     expected = Session.random(6, 3)
     save_session(expected, path)
     threads: list[threading.Thread] = []
-    _recording(monkeypatch, session_actions, "load_session", threads)
-    _recording(monkeypatch, session_actions, "evaluate", threads)
-    assert window.sessions.open_path(path)
+    _recording(monkeypatch, file_controller, "load_session", threads)
+    _recording(monkeypatch, file_controller, "evaluate", threads)
+    assert window.files.open_path(path)
     assert window.document.model == expected.model and window.document.path == path.absolute()
     assert len(threads) == 2 and all(t is not threading.main_thread() for t in threads)
-    assert not window.sessions.is_opening and window.document.evaluation.scales["A"] > 0
+    assert not window.files.is_opening and window.document.evaluation.scales["A"] > 0
 
 
 def _slow_load(monkeypatch, release: threading.Event):
-    original = session_actions.load_session
+    original = file_controller.load_session
 
     def slow(path):
         release.wait(30)
         return original(path)
 
-    monkeypatch.setattr(session_actions, "load_session", slow)
+    monkeypatch.setattr(file_controller, "load_session", slow)
 
 
 def test_a_second_open_while_one_is_reading_is_refused_and_the_first_completes(window, tmp_path, monkeypatch):
@@ -164,12 +164,12 @@ def test_a_second_open_while_one_is_reading_is_refused_and_the_first_completes(w
     window.document.statusMessage.connect(lambda text, _ms: notes.append(text))
 
     def meanwhile():
-        assert window.sessions.is_opening
-        answers.append(window.sessions.open_path(second))
+        assert window.files.is_opening
+        answers.append(window.files.open_path(second))
         release.set()
 
     QTimer.singleShot(20, meanwhile)
-    assert window.sessions.open_path(first)
+    assert window.files.open_path(first)
     assert answers == [False] and "A session is being opened already" in notes
     assert window.document.K == 3 and window.document.path == first.absolute()
 
@@ -191,7 +191,7 @@ def test_closing_the_window_while_a_file_is_read_drops_it(qtbot, tmp_path, monke
         closed.append(window.close())
 
     QTimer.singleShot(20, close)
-    assert not window.sessions.open_path(path)
+    assert not window.files.open_path(path)
     assert closed == [True] and window.document.K == 3 and window.document.path is None
     assert dialogs.messages == []
 
@@ -214,8 +214,8 @@ def test_a_run_compiles_its_kernels_on_the_worker_before_the_first_step(window, 
 
 
 def test_the_line_search_waits_for_a_running_run_to_pause_or_end(window, qtbot, monkeypatch):
-    panel = window.insight.line_search
-    window.insight.show_line_search()
+    panel = window.verify.line_search
+    window.verify.show_line_search()
     panel.source.setCurrentIndex(1)  # the next mini-batch: it follows the history
     qtbot.waitUntil(lambda: not panel._stale, timeout=WAIT)
     states: list[str] = []

@@ -52,7 +52,7 @@ def crashed_copy(session: Session, original: Path | None, folder: Path) -> Recov
 
 
 def test_a_copy_is_kept_while_unsaved_and_removed_by_a_save(win, qtbot, tmp_path, _isolated_recovery):
-    mgr = win.sessions
+    mgr = win.files.keeper
     assert not mgr.recovery_timer.isActive()  # clean: nothing to protect
     win.document.set_entry("B", 1, 2, 0.5)
     assert mgr.recovery_timer.isActive() and mgr.recovery_timer.interval() == 30_000
@@ -78,7 +78,7 @@ def test_the_copy_goes_when_the_changes_are_discarded(qtbot, dialogs, tmp_path, 
     qtbot.addWidget(win)
     win.show()
     win.document.set_entry("A", 0, 0, 2.0)
-    assert win.sessions.write_recovery()
+    assert win.files.keeper.write_recovery()
     assert len(files_in(_isolated_recovery)) == 3  # session, meta, lock
     if how == "close-discard":
         assert win.close()  # the recorder answers the prompt with Ok: go on without saving
@@ -100,11 +100,11 @@ def test_no_copy_while_a_run_computes(win, qtbot):
     doc.set_training_settings(TrainingSettings(learning_rate=0.001, batch_size=1, n_samples=10**5, epochs=50))
     win.controller.start()
     qtbot.waitUntil(lambda: len(doc.history) > 0, timeout=WAIT)
-    assert doc.is_dirty and not win.sessions.write_recovery()
+    assert doc.is_dirty and not win.files.keeper.write_recovery()
     win.controller.pause()
     qtbot.waitUntil(lambda: doc.training_state == "paused", timeout=WAIT)
-    assert win.sessions.write_recovery()  # paused: weights and history agree
-    restored = load_session(win.sessions.recovery.session_path)
+    assert win.files.keeper.write_recovery()  # paused: weights and history agree
+    restored = load_session(win.files.keeper.recovery.session_path)
     assert restored.history == doc.history
     win.controller.stop()
     qtbot.waitUntil(lambda: doc.training_state == "idle", timeout=WAIT)
@@ -119,28 +119,28 @@ def test_after_a_crash_the_copy_is_offered_and_restored(win, restore_answer, tmp
     edited.model = edited.model.with_weights([[9.0] * 3] * 3, edited.model.B, edited.model.C)
     crashed = crashed_copy(edited, original, _isolated_recovery)
 
-    assert win.sessions.offer_recovery()
+    assert win.files.offer_recovery()
     assert restore_answer["asked"] == ["work.bpl.json"]
     doc = win.document
     assert doc.model == edited.model and doc.path == original
     assert doc.is_dirty and win.isWindowModified()  # restored changes are still unsaved
     assert win.windowTitle().startswith("work.bpl.json[*]")
     assert not crashed.session_path.exists()  # the crashed copy is gone...
-    own = win.sessions.recovery.session_path
+    own = win.files.keeper.recovery.session_path
     assert load_session(own).model == edited.model  # ...and this window protects the changes now
     assert load_session(original).model == saved.model  # the file itself is untouched until saved
-    assert not win.sessions.offer_recovery()  # nothing more to offer
+    assert not win.files.offer_recovery()  # nothing more to offer
 
 
 def test_discard_deletes_the_copy_and_later_keeps_it(win, restore_answer, _isolated_recovery):
     before = win.document.model.copy()
     crashed = crashed_copy(Session.random(2, 9), None, _isolated_recovery)
     restore_answer["answer"] = "later"
-    assert not win.sessions.offer_recovery()
+    assert not win.files.offer_recovery()
     assert crashed.session_path.exists() and win.document.model == before
     assert len(find_recoverable(_isolated_recovery)) == 1  # the lock was released: offered again
     restore_answer["answer"] = "discard"
-    assert not win.sessions.offer_recovery()
+    assert not win.files.offer_recovery()
     assert files_in(_isolated_recovery) == [] and win.document.model == before
     assert restore_answer["asked"] == ["an untitled session"] * 2
 
@@ -150,7 +150,7 @@ def test_a_corrupt_copy_is_reported_and_moved_aside(win, dialogs, restore_answer
     crashed = crashed_copy(Session.random(2, 1), None, _isolated_recovery)
     crashed.session_path.write_bytes(damage)
     before = win.document.model.copy()
-    assert not win.sessions.offer_recovery()
+    assert not win.files.offer_recovery()
     assert dialogs.kinds() == ["warning"]
     text = dialogs.messages[0][2]
     assert "moved aside" in text and CORRUPT_SUFFIX in text and "\n" not in text
@@ -163,7 +163,7 @@ def test_a_corrupt_copy_is_reported_and_moved_aside(win, dialogs, restore_answer
 def test_a_damaged_meta_file_still_restores_the_session(win, restore_answer, _isolated_recovery):
     crashed = crashed_copy(Session.random(2, 4), Path("/somewhere/x.bpl.json"), _isolated_recovery)
     crashed.meta_path.write_text("[not, json", encoding="utf-8")
-    assert win.sessions.offer_recovery()
+    assert win.files.offer_recovery()
     assert win.document.path is None and win.document.model == Session.random(2, 4).model
 
 
@@ -171,9 +171,9 @@ def test_a_copy_owned_by_a_running_window_is_not_offered(qtbot, win, restore_ans
     other = MainWindow()
     qtbot.addWidget(other)
     other.document.set_entry("A", 0, 0, 4.0)
-    assert other.sessions.write_recovery()
+    assert other.files.keeper.write_recovery()
     assert find_recoverable(_isolated_recovery) == []
-    assert not win.sessions.offer_recovery() and restore_answer["asked"] == []
+    assert not win.files.offer_recovery() and restore_answer["asked"] == []
     other.document.mark_clean()
 
 
@@ -208,8 +208,8 @@ def test_a_recovery_folder_that_cannot_be_written_only_says_so(qtbot, tmp_path):
     messages = []
     win.document.statusMessage.connect(lambda text, _ms: messages.append(text))
     win.document.set_entry("A", 0, 0, 1.5)
-    assert not win.sessions.write_recovery()
-    assert not win.sessions.write_recovery()
+    assert not win.files.keeper.write_recovery()
+    assert not win.files.keeper.write_recovery()
     assert len([m for m in messages if "crash-recovery" in m]) == 1  # said once, not every 30 s
     win.document.mark_clean()
 
@@ -293,7 +293,7 @@ def test_two_crashed_copies_are_offered_newest_first_one_per_start(win, restore_
     ]
     for e in find_recoverable(_isolated_recovery):
         e.release()
-    assert win.sessions.offer_recovery()
+    assert win.files.offer_recovery()
     assert win.document.model == Session.random(2, 11).model
     assert older.session_path.exists()  # left for the next start, not lost
     remaining = find_recoverable(_isolated_recovery)

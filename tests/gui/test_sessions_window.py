@@ -16,15 +16,11 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from backprop_lab.engine.session import Session, SessionError, load_session, save_session
 from backprop_lab.engine.training import TrainingSettings
-from backprop_lab.gui import report_actions, session_actions
+from backprop_lab.gui import report_controller
+from backprop_lab.gui.file_controller import FileController
 from backprop_lab.gui.main_window import MainWindow
-from backprop_lab.gui.session_actions import (
-    MAX_RECENT,
-    NewSessionDialog,
-    SessionManager,
-    add_recent_file,
-    recent_files,
-)
+from backprop_lab.gui.prompts import NewSessionDialog
+from backprop_lab.gui.recent_files import MAX_RECENT, add_recent_file, recent_files
 
 WAIT = 30_000  # generous: a loaded 2-core machine
 Button = QMessageBox.StandardButton
@@ -81,8 +77,7 @@ def test_file_and_edit_menus_hold_the_session_entries(window):
     ]
     edit_texts = [a.text() for a in window.menus["edit"].actions()]
     assert "Copy &as" in edit_texts
-    assert isinstance(window.sessions, SessionManager)
-    assert session_actions.install(window) is window.sessions  # idempotent
+    assert isinstance(window.files, FileController)
 
 
 def test_save_as_then_save_write_the_session_and_clear_the_mark(window, dialogs, tmp_path):
@@ -114,7 +109,7 @@ def test_open_replaces_the_session_and_remembers_it(window, dialogs, tmp_path):
     assert doc.K == 4 and doc.path == path and not doc.is_dirty
     assert doc.model == load_session(path).model
     assert window.windowTitle().startswith("other.bpl.json")
-    assert [a.data() for a in window.sessions.recent_actions()] == [str(path)]
+    assert [a.data() for a in window.files.recent_actions()] == [str(path)]
     assert dialogs.messages == []  # the report example was unmodified: nothing to ask
 
 
@@ -227,7 +222,7 @@ def test_a_failed_save_says_so_keeps_it_unsaved_and_the_old_file_intact(
 
 def test_new_session_from_the_dialog(window, dialogs, answers, monkeypatch):
     chosen = Session.random(5, 7)
-    monkeypatch.setattr(session_actions, "choose_new_session", lambda parent, k: chosen)
+    monkeypatch.setattr(window.prompts, "new_session", lambda k: chosen)
     edit(window)
     answers.append(Button.Discard)
     window.actions["new"].trigger()
@@ -236,7 +231,7 @@ def test_new_session_from_the_dialog(window, dialogs, answers, monkeypatch):
     assert doc.K == 5 and doc.model == chosen.model and doc.path is None and not doc.is_dirty
     assert window.windowTitle().startswith("Random K = 5, seed 7")
 
-    monkeypatch.setattr(session_actions, "choose_new_session", lambda parent, k: None)
+    monkeypatch.setattr(window.prompts, "new_session", lambda k: None)
     window.actions["new"].trigger()  # cancelled dialog: nothing changes
     assert doc.model == chosen.model
 
@@ -257,22 +252,22 @@ def test_open_recent_keeps_eight_newest_and_prunes_a_missing_file_with_a_message
     paths = [saved_file(tmp_path, f"s{i}.bpl.json", k=2, seed=i) for i in range(MAX_RECENT + 2)]
     for p in paths:
         assert window.open_path(p)
-    entries = window.sessions.recent_actions()
+    entries = window.files.recent_actions()
     assert [a.data() for a in entries] == [str(p) for p in reversed(paths)][:MAX_RECENT]
     assert entries[0].text() == f"&1 {paths[-1].name}"
 
     paths[5].unlink()
-    victim = next(a for a in window.sessions.recent_actions() if a.data() == str(paths[5]))
+    victim = next(a for a in window.files.recent_actions() if a.data() == str(paths[5]))
     victim.trigger()
     assert dialogs.kinds() == ["warning"] and "removed from Open Recent" in dialogs.messages[0][2]
     assert str(paths[5]) not in recent_files()
-    assert len(window.sessions.recent_actions()) == MAX_RECENT - 1
+    assert len(window.files.recent_actions()) == MAX_RECENT - 1
     assert window.document.path == paths[-1]  # the current session stayed
 
-    window.sessions.recent_actions()[-1].trigger()  # an existing one opens
+    window.files.recent_actions()[-1].trigger()  # an existing one opens
     assert window.document.path == paths[2]
     window.actions["clear_recent"].trigger()
-    assert recent_files() == [] and window.sessions.recent_actions() == []
+    assert recent_files() == [] and window.files.recent_actions() == []
 
 
 def test_a_single_recent_file_survives_the_ini_round_trip(window, tmp_path):
@@ -393,10 +388,10 @@ def test_saving_while_a_run_computes_is_refused_and_closing_with_save_ends_the_r
 def test_export_report_from_the_window(window, qtbot, dialogs, monkeypatch, tmp_path):
     out = tmp_path / "report"
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(out))
-    window.sessions.reports.torch = False
-    with qtbot.waitSignal(window.sessions.reports.reportExported, timeout=WAIT) as blocker:
+    window.reports.torch = False
+    with qtbot.waitSignal(window.reports.reportExported, timeout=WAIT) as blocker:
         window.actions["export_report"].trigger()
-        assert window.sessions.reports.is_exporting and not window.actions["export_report"].isEnabled()
+        assert window.reports.is_exporting and not window.actions["export_report"].isEnabled()
     files = blocker.args[0]
     assert files is not None and files.folder == out
     assert sorted(p.name for p in out.iterdir()) == sorted(
@@ -410,9 +405,9 @@ def test_export_report_from_the_window(window, qtbot, dialogs, monkeypatch, tmp_
 def test_export_into_a_file_path_says_why(window, qtbot, dialogs, tmp_path):
     a_file = tmp_path / "report"
     a_file.write_text("not a folder", encoding="utf-8")
-    window.sessions.reports.torch = False
-    with qtbot.waitSignal(window.sessions.reports.reportExported, timeout=WAIT) as blocker:
-        window.sessions.reports.export_to(a_file)
+    window.reports.torch = False
+    with qtbot.waitSignal(window.reports.reportExported, timeout=WAIT) as blocker:
+        window.reports.export_to(a_file)
     assert blocker.args == [None]
     assert dialogs.kinds() == ["critical"] and "not a folder" in dialogs.messages[0][2]
     assert a_file.read_text(encoding="utf-8") == "not a folder"
@@ -427,17 +422,17 @@ def test_closing_the_window_during_an_export_cancels_it_cleanly(qtbot, dialogs, 
             progress(0, 1)
             threading.Event().wait(0.001)
 
-    monkeypatch.setattr(report_actions, "gather_report_data", slow_gather)
+    monkeypatch.setattr(report_controller, "gather_report_data", slow_gather)
     window = make_window(qtbot)
     exported = []
-    window.sessions.reports.reportExported.connect(exported.append)
+    window.reports.reportExported.connect(exported.append)
     out = tmp_path / "report"
-    assert window.sessions.reports.export_to(out)
+    assert window.reports.export_to(out)
     qtbot.waitUntil(started.is_set, timeout=WAIT)
     thread = window.findChild(QThread, "reportThread")
     assert thread is not None and thread.isRunning()
     assert window.close()
-    assert not window.sessions.reports.is_exporting and QApplication.overrideCursor() is None
+    assert not window.reports.is_exporting and QApplication.overrideCursor() is None
     QApplication.processEvents()  # deliver anything still queued: it must be ignored
     assert exported == [] and not out.exists() and dialogs.messages == []
 
@@ -456,32 +451,29 @@ def test_screenshots_are_png_files_of_the_window_or_the_plot(window, dialogs, tm
 
 
 def test_a_screenshot_that_cannot_be_written_says_why(window, dialogs, tmp_path):
-    assert not window.sessions.reports.save_screenshot_to("plot", tmp_path / "missing" / "plot.png")
+    assert not window.reports.save_screenshot_to("plot", tmp_path / "missing" / "plot.png")
     assert dialogs.kinds() == ["critical"] and "does not exist" in dialogs.messages[0][2]
 
 
 def test_the_export_reuses_the_verification_panels_check_of_the_same_model(
     window, qtbot, monkeypatch, tmp_path
 ):
-    from backprop_lab.gui.insight import install as install_insight
-
-    install_insight(window)
-    panel = window.insight.verification
+    panel = window.verify.verification
     qtbot.waitUntil(panel.is_current, timeout=WAIT)
-    reports = window.sessions.reports
+    reports = window.reports
     session = window.document.session
     assert reports.verifications_for(session) is None  # the panel has no PyTorch column; the report wants one
     reports.torch = False
     assert reports.verifications_for(session) == [panel.results.fd]
 
     seen = []
-    real = report_actions.gather_report_data
+    real = report_controller.gather_report_data
 
     def gather(session, **kwargs):
         seen.append(kwargs["verifications"])
         return real(session, **kwargs)
 
-    monkeypatch.setattr(report_actions, "gather_report_data", gather)
+    monkeypatch.setattr(report_controller, "gather_report_data", gather)
     with qtbot.waitSignal(reports.reportExported, timeout=WAIT) as blocker:
         reports.export_to(tmp_path / "r")
     assert blocker.args[0] is not None and seen == [[panel.results.fd]]
@@ -498,7 +490,7 @@ def test_recent_files_of_the_same_name_show_their_folders(window, tmp_path):
     for folder in ("one", "two"):
         (tmp_path / folder).mkdir()
         assert window.open_path(saved_file(tmp_path / folder, "same.bpl.json"))
-    texts = [a.text() for a in window.sessions.recent_actions()]
+    texts = [a.text() for a in window.files.recent_actions()]
     assert texts == [f"&1 same.bpl.json ({tmp_path / 'two'})", f"&2 same.bpl.json ({tmp_path / 'one'})"]
 
 
@@ -519,8 +511,8 @@ def test_no_file_is_taken_in_while_training(window, qtbot, dialogs, tmp_path):
     enter.ignore()
     QApplication.sendEvent(window, enter)
     assert not enter.isAccepted()
-    assert not window.actions["new"].isEnabled() and not window.sessions.recent_menu.isEnabled()
-    assert not window.open_path(path) and not window.sessions.new_session()
+    assert not window.actions["new"].isEnabled() and not window.files.recent_menu.isEnabled()
+    assert not window.open_path(path) and not window.files.new_session()
     assert dialogs.kinds() == ["information", "information"]
     assert doc.path is None
     window.controller.stop()

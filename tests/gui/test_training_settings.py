@@ -106,7 +106,7 @@ def valid_settings(draw) -> TrainingSettings:
 def test_open_then_save_keeps_every_setting_exactly(win, tmp_path, training):
     training.validate(3)
     source = session_file(tmp_path, training)
-    assert win.sessions.open_path(source)
+    assert win.files.open_path(source)
     for field, value in asdict(training).items():
         assert box(win, field).value() == value, field
         shown = box(win, field).text()
@@ -114,7 +114,7 @@ def test_open_then_save_keeps_every_setting_exactly(win, tmp_path, training):
     # An edit elsewhere (the model) marks the session modified; its save keeps the settings.
     win.document.set_entry("A", 0, 0, win.document.model.A[0][0] + 1.0)
     target = tmp_path / "out.bpl.json"
-    assert win.sessions.save_to(target)
+    assert win.files.save_to(target)
     assert saved_training(target) == saved_training(source)
     assert load_session(target).training == training
 
@@ -132,11 +132,11 @@ def test_the_reported_values_are_shown_and_survive_an_edit_of_the_epochs(
     win, qtbot, tmp_path, field, value, text
 ):
     source = session_file(tmp_path, TrainingSettings(**{field: value}))
-    assert win.sessions.open_path(source)
+    assert win.files.open_path(source)
     assert box(win, field).text() == text
     type_into(qtbot, box(win, "epochs"), "7")
     assert win.document.training_settings.epochs == 7
-    assert win.sessions.save_to(tmp_path / "edited.bpl.json")
+    assert win.files.save_to(tmp_path / "edited.bpl.json")
     saved = saved_training(tmp_path / "edited.bpl.json")
     assert saved[field] == value and type(saved[field]) is type(value)
     assert saved["epochs"] == 7

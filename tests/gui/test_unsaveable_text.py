@@ -64,14 +64,14 @@ def test_the_recovery_timer_survives_and_leaves_no_file(win, _isolated_recovery,
     writable = engine_can_write(session)
     win.document.replace_session(session, None)
     win.document.mark_dirty()
-    sessions = win.sessions
-    assert sessions.recovery_timer.isActive()
-    sessions.recovery_timer.timeout.emit()  # raised UnicodeEncodeError out of the slot before
-    assert sessions.recovery_timer.isActive()
+    keeper = win.files.keeper
+    assert keeper.recovery_timer.isActive()
+    keeper.recovery_timer.timeout.emit()  # raised UnicodeEncodeError out of the slot before
+    assert keeper.recovery_timer.isActive()
     if writable:  # escaped by the writer: an ordinary copy
-        assert sessions.recovery.written and sessions.recovery.session_path.is_file()
+        assert keeper.recovery.written and keeper.recovery.session_path.is_file()
         return
-    assert not sessions.recovery.written
+    assert not keeper.recovery.written
     assert recovery_files(_isolated_recovery) == []  # no lock, no meta file, no half copy
     message = win.findChild(QStatusBar).currentMessage()
     assert "crash-recovery copy" in message and LABELS[field] in message and "\n" not in message
@@ -79,8 +79,8 @@ def test_the_recovery_timer_survives_and_leaves_no_file(win, _isolated_recovery,
     win.document.session.name = win.document.session.notes = ""
     win.document.session.divergence = None
     win.document.set_entry("A", 0, 0, 0.5)
-    sessions.recovery_timer.timeout.emit()
-    assert sessions.recovery.written and sessions.recovery.session_path.is_file()
+    keeper.recovery_timer.timeout.emit()
+    assert keeper.recovery.written and keeper.recovery.session_path.is_file()
 
 
 def test_any_error_in_the_recovery_writer_is_one_line_and_the_timer_goes_on(
@@ -91,8 +91,8 @@ def test_any_error_in_the_recovery_writer_is_one_line_and_the_timer_goes_on(
 
     win.document.set_entry("A", 0, 0, 0.5)
     monkeypatch.setattr(win.document.session, "copy", broken)  # the writer copies the session first
-    win.sessions.recovery_timer.timeout.emit()
-    assert win.sessions.recovery_timer.isActive() and not win.sessions.recovery.written
+    win.files.keeper.recovery_timer.timeout.emit()
+    assert win.files.keeper.recovery_timer.isActive() and not win.files.keeper.recovery.written
     assert recovery_files(_isolated_recovery) == []
     message = win.findChild(QStatusBar).currentMessage()
     assert message == (
@@ -106,7 +106,7 @@ def test_the_divergence_reason_that_cannot_be_saved_is_named_in_one_line(win, di
     win.document.replace_session(session, None)
     win.document.mark_dirty()
     target = tmp_path / "s.bpl.json"
-    assert not win.sessions.save_to(target)
+    assert not win.files.save_to(target)
     [(kind, title, text)] = dialogs.messages
     assert kind == "critical" and title == "Cannot save session"
     assert "divergence.reason" in text and "\n" not in text and "codec" not in text

@@ -1,4 +1,4 @@
-"""File ▸ Export report… and File ▸ Save screenshot in the window (used by :mod:`gui.session_actions`).
+"""File ▸ Export report… and File ▸ Save screenshot: the window's report controller.
 
 Exporting a report takes seconds: gathering its content runs the gradient checks and may import
 PyTorch for the first time, and rendering draws the curves, lays out and paints the PDF and
@@ -8,7 +8,7 @@ grabbed nowhere else), taken when the export starts; everything else runs as one
 (which Qt allows off the GUI thread), so the window stays live even for a million-step history
 (the curves are drawn from a per-pixel min/max decimation, see :func:`gui.report._decimate`).
 Closing the window cancels the job between two checked entries and joins its thread
-(:meth:`ReportActions.shutdown`); whatever it still sends is ignored.
+(:meth:`ReportController.shutdown`); whatever it still sends is ignored.
 
 Screenshots are the window or the live plot as PNG (``QWidget.grab``), written atomically.
 """
@@ -17,17 +17,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
+from PySide6.QtWidgets import QMenu, QWidget
 
 from backprop_lab.engine.atomic import atomic_write_bytes
+from backprop_lab.engine.gradcheck import CheckReport
 from backprop_lab.engine.report_data import gather_report_data
 from backprop_lab.engine.session import Session
+from backprop_lab.gui.actions import make_action
+from backprop_lab.gui.document import Document
 from backprop_lab.gui.jobs import Job, JobContext
+from backprop_lab.gui.prompts import PNG_FILTER, Prompts
 
-PNG_FILTER = "PNG images (*.png)"
+if TYPE_CHECKING:
+    from backprop_lab.gui.verification_panel import CheckResults
+
 REPORT_DIR_KEY = "session/lastReportDirectory"
 #: How long closing the window waits for the report's worker thread (a PyTorch import cannot be
 #: interrupted; the checks themselves stop between two entries).
@@ -39,7 +46,7 @@ def export_in_background(
     session: Session,
     folder: Path,
     shot: QImage,
-    verifications: list | None,
+    verifications: list[CheckReport] | None,
     torch: bool,
 ) -> object:
     """The report job (runs on a worker thread): gather, render and write the report.
@@ -61,24 +68,46 @@ def _with_png_suffix(path: str) -> str:
     return path if Path(path).suffix else path + ".png"
 
 
-class ReportActions(QObject):
+class VerificationSource(Protocol):
+    """Who knows the verification tab's results (the :class:`gui.verify_controller.VerifyController`)."""
+
+    def finished_results(self) -> CheckResults | None: ...
+
+
+class ReportController(QObject):
     """Export report and screenshots for one main window.
+
+    ``window`` is what the report's screenshot and "Save screenshot of the window" grab, ``plot``
+    the live plot; ``verify`` gives the verification tab's finished results (the report reuses
+    them when they are about its model); ``start_dir()`` and ``base_name()`` suggest where and
+    under what name files go. ``actions`` by id: export_report, screenshot_window,
+    screenshot_plot; ``menus``: "screenshot".
 
     Signals: ``reportExported(object)`` the :class:`gui.report.ReportFiles` written, or None when
     the export failed or was cancelled; ``busyChanged(bool)`` an export started or ended.
-    ``start_dir()`` and ``base_name()`` suggest where and under what name files go.
     """
 
     reportExported = Signal(object)
     busyChanged = Signal(bool)
 
     def __init__(
-        self, window: QMainWindow, start_dir: Callable[[], str], base_name: Callable[[], str]
+        self,
+        document: Document,
+        prompts: Prompts,
+        window: QWidget,
+        plot: QWidget,
+        verify: VerificationSource,
+        start_dir: Callable[[], str],
+        base_name: Callable[[], str],
+        parent: QObject | None = None,
     ) -> None:
-        super().__init__(window)
+        super().__init__(parent)
         self.setObjectName("reportActions")
+        self.document = document
+        self.prompts = prompts
         self.window = window
-        self.document = window.document  # type: ignore[attr-defined]
+        self.plot = plot
+        self.verify = verify
         self._start_dir = start_dir
         self._base_name = base_name
         #: The report gathers PyTorch's check too when it is installed (tests may turn it off).
@@ -86,6 +115,37 @@ class ReportActions(QObject):
         self._export: Job | None = None
         self._cursor_overridden = False
         self._closed = False
+        self.actions: dict[str, QAction] = {
+            "export_report": make_action(
+                self,
+                "export_report",
+                "&Export report…",
+                self.export_dialog,
+                QKeySequence("Ctrl+Shift+E"),
+                "Write report.html, report.pdf, the plot and a screenshot into a folder",
+            ),
+            "screenshot_window": make_action(
+                self,
+                "screenshot_window",
+                "Save screenshot of the &window…",
+                lambda: self.save_screenshot("window"),
+                None,
+                "Save the window as a PNG image",
+            ),
+            "screenshot_plot": make_action(
+                self,
+                "screenshot_plot",
+                "Save screenshot of the &plot…",
+                lambda: self.save_screenshot("plot"),
+                None,
+                "Save the live plot as a PNG image",
+            ),
+        }
+        self.screenshot_menu = QMenu("Save &screenshot")
+        self.screenshot_menu.setObjectName("menu_screenshot")
+        self.screenshot_menu.addAction(self.actions["screenshot_window"])
+        self.screenshot_menu.addAction(self.actions["screenshot_plot"])
+        self.menus: dict[str, QMenu] = {"screenshot": self.screenshot_menu}
 
     # ------------------------------------------------------------------ report
 
@@ -93,22 +153,21 @@ class ReportActions(QObject):
     def is_exporting(self) -> bool:
         return self._export is not None
 
-    def verifications_for(self, session: Session) -> list | None:
+    def verifications_for(self, session: Session) -> list[CheckReport] | None:
         """The verification panel's results, when they are about the report's (initial) model and complete."""
-        panel = getattr(getattr(self.window, "insight", None), "verification", None)
-        results = getattr(panel, "results", None)
-        if results is None or getattr(panel, "is_busy", True):
+        results = self.verify.finished_results()
+        if results is None:
             return None
-        if getattr(results, "model", None) != session.initial:
+        if results.model != session.initial:
             return None
-        torch_report = getattr(results, "torch", None)
+        torch_report = results.torch
         if torch_report is None and self.torch:
             return None  # the export adds PyTorch's column; the panel did not compute it
         return [results.fd] + ([torch_report] if torch_report is not None else [])
 
     def export_dialog(self) -> bool:
         start = str(QSettings().value(REPORT_DIR_KEY, "") or self._start_dir())
-        folder = QFileDialog.getExistingDirectory(self.window, "Export report into folder", start)
+        folder = self.prompts.folder("Export report into folder", start)
         return bool(folder) and self.export_to(folder)
 
     def export_to(self, folder: str | Path) -> bool:
@@ -117,20 +176,18 @@ class ReportActions(QObject):
             self.document.notify("A report is being exported already")
             return False
         if self.document.training_state == "running":
-            QMessageBox.information(self.window, "Export report", "Pause or stop the training run first.")
+            self.prompts.information("Export report", "Pause or stop the training run first.")
             return False
         from backprop_lab.gui.report import ReportError, grab_window
 
         # The history and the weights its last step ended with, even a moment after Pause.
         session = self.document.consistent_session().copy()
         verifications, torch = self.verifications_for(session), self.torch
-        self.window.statusBar().clearMessage()  # "Exporting…" does not belong in the screenshot
+        self.document.notify("", 0)  # an empty message clears the status bar: no "Exporting…" in the shot
         shot = grab_window(self.window).toImage()
         if shot.isNull():
-            QMessageBox.critical(
-                self.window,
-                "Cannot export report",
-                str(ReportError("could not take a screenshot of the window")),
+            self.prompts.critical(
+                "Cannot export report", str(ReportError("could not take a screenshot of the window"))
             )
             self.reportExported.emit(None)
             return False
@@ -161,7 +218,7 @@ class ReportActions(QObject):
         self._set_busy(False)
 
     def _failed(self, message: str) -> None:
-        QMessageBox.critical(self.window, "Cannot export report", message)
+        self.prompts.critical("Cannot export report", message)
         self.document.notify("The report was not exported")
         self.reportExported.emit(None)
 
@@ -210,15 +267,13 @@ class ReportActions(QObject):
     # ------------------------------------------------------------------ screenshots
 
     def _screenshot_widget(self, which: str) -> QWidget | None:
-        if which == "window":
-            return self.window
-        return self.window.findChild(QWidget, "trainingPlot")
+        return {"window": self.window, "plot": self.plot}.get(which)
 
     def save_screenshot(self, which: str) -> bool:
         """File ▸ Save screenshot: "window" or "plot" as a PNG chosen in a file dialog."""
         default = Path(self._start_dir()) / f"{self._base_name()}-{which}.png"
         title = f"Save screenshot of the {which}"
-        path, _ = QFileDialog.getSaveFileName(self.window, title, str(default), PNG_FILTER)
+        path = self.prompts.save_file(title, str(default), PNG_FILTER)
         return bool(path) and self.save_screenshot_to(which, _with_png_suffix(path))
 
     def save_screenshot_to(self, which: str, path: str | Path) -> bool:
@@ -227,7 +282,7 @@ class ReportActions(QObject):
 
         widget = self._screenshot_widget(which)
         if widget is None:
-            QMessageBox.critical(self.window, "Cannot save screenshot", f"there is no {which} to grab")
+            self.prompts.critical("Cannot save screenshot", f"there is no {which} to grab")
             return False
         try:
             pixmap = widget.grab()
@@ -235,7 +290,7 @@ class ReportActions(QObject):
                 raise ReportError(f"could not take a screenshot of the {which}")
             atomic_write_bytes(path, png_bytes(pixmap))
         except (ReportError, OSError) as exc:
-            QMessageBox.critical(self.window, "Cannot save screenshot", str(exc))
+            self.prompts.critical("Cannot save screenshot", str(exc))
             return False
         self.document.notify(f"Saved a screenshot of the {which} to {Path(path).name}")
         return True
