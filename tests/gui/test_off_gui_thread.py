@@ -14,7 +14,7 @@ from PySide6.QtCore import QTimer
 from backprop_lab.engine import kernels
 from backprop_lab.engine.session import HISTORY_COLUMNS, History, Session, save_session
 from backprop_lab.engine.training import TrainingSettings
-from backprop_lab.gui import report, report_actions, session_actions
+from backprop_lab.gui import report, report_actions, report_charts, session_actions
 from backprop_lab.gui.jobs import JobCancelled, start_job
 
 WAIT = 60_000
@@ -97,17 +97,28 @@ def test_export_of_a_long_history_renders_and_writes_off_the_gui_thread(window, 
     session.history = _long_history(200_000)
     window.document.replace_session(session, None)
     threads: list[threading.Thread] = []
-    for name in ("render_plot_image", "render_plot_svg", "render_report_pdf"):
+    for name in ("reduce_curves", "render_report_pdf"):
         _recording(monkeypatch, report, name, threads)
     _recording(monkeypatch, report_actions, "gather_report_data", threads)
+    drawn: list[tuple[threading.Thread, int]] = []
+    real_draw = report.draw_chart
+
+    def draw(reduced, **kwargs):
+        drawn.append((threading.current_thread(), max(len(x) for x, _ in reduced.values())))
+        return real_draw(reduced, **kwargs)
+
+    monkeypatch.setattr(report, "draw_chart", draw)
     reports = window.sessions.reports
     reports.torch = False
     with qtbot.waitSignal(reports.reportExported, timeout=WAIT) as blocker:
         assert reports.export_to(tmp_path / "r")
     files = blocker.args[0]
     assert files is not None and all(p.stat().st_size > 0 for p in files.all())
-    assert len(threads) == 3 + 1  # three renderings, one gathering
+    assert len(threads) == 2 + 1  # the curves reduced and the PDF rendered, one gathering
     assert all(t is not threading.main_thread() for t in threads)
+    # pyqtgraph draws on the GUI thread only, and there only the reduced copy: bounded, not 200,000.
+    assert [t for t, _ in drawn] == [threading.main_thread()]
+    assert drawn[0][1] <= 2 * report_charts.CHART_BUCKETS < 200_000 // 50
 
 
 def test_the_report_plot_is_drawn_from_a_min_max_decimation_that_keeps_every_extreme():
@@ -115,14 +126,15 @@ def test_the_report_plot_is_drawn_from_a_min_max_decimation_that_keeps_every_ext
     values = array("d", (1.0 + (i % 97) / 97 for i in range(n)))
     values[12_345] = 50.0  # a spike
     values[54_321] = 0.001  # a dip
-    points = report._decimate(values, buckets)
+    points = list(zip(*report_charts.decimate(values, buckets), strict=True))
     assert len(points) <= 2 * buckets
     xs = [x for x, _ in points]
     assert xs == sorted(xs) and xs[0] >= 1 and xs[-1] <= n
     assert (12_346.0, 50.0) in points and (54_322.0, 0.001) in points  # 1-based steps
     assert max(y for _, y in points) == 50.0 and min(y for _, y in points) == 0.001
     # Short curves are drawn point by point; non-finite values are left out.
-    assert report._decimate([1.0, math.nan, 3.0], buckets) == [(1.0, 1.0), (3.0, 3.0)]
+    short = list(zip(*report_charts.decimate([1.0, math.nan, 3.0], buckets), strict=True))
+    assert short == [(1.0, 1.0), (3.0, 3.0)]
 
 
 # --------------------------------------------------------------------------- open

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from backprop_lab.engine.report_data import NOTES_BLOCK_LINES, gather_report_data
 from backprop_lab.engine.session import Session
-from backprop_lab.gui.report import layout_report
+from backprop_lab.gui.report_pdf import layout_report
 
 
 def test_long_notes_are_laid_out_in_paragraphs_of_bounded_height(qapp):
