@@ -174,6 +174,7 @@ def _panel(
         # which takes it seconds for a zigzag of a few thousand points.
         item = plot.plot(x, y, pen=pen, name=spec.name, antialias=len(x) <= CHART_BUCKETS, **dot)
         item.curve.setSegmentedLineMode("on")
+        item.setProperty("curve_id", i)
     if log:
         lo, hi = math.log10(lo), math.log10(hi)
     pad = (hi - lo) * 0.06 or (abs(lo) * 0.1 or 1.0)
@@ -232,11 +233,23 @@ def draw_chart(reduced: Reduced, *, title: str = "Training curves") -> Chart:
         )
         image.setDevicePixelRatio(PLOT_PNG_SCALE)
         image.fill(QColor("white"))
+        # Curve pens are cosmetic (widths in device pixels): twice as wide on the twice-as-dense PNG,
+        # so that the PNG and the SVG look alike.
+        _set_pen_scale(view, PLOT_PNG_SCALE)
         _paint(scene, image, rect)
+        _set_pen_scale(view, 1.0)
         return Chart(image=image, svg=_svg(scene, rect, title))
     finally:
         view.clear()
         view.deleteLater()
+
+
+def _set_pen_scale(view: pg.GraphicsLayoutWidget, scale: float) -> None:
+    for item in view.scene().items():
+        curve_id = item.property("curve_id") if isinstance(item, pg.PlotDataItem) else None
+        if curve_id:
+            spec = BY_ID[curve_id]
+            item.setPen(spec.pen(width=spec.report_width * scale))
 
 
 def _paint(scene: pg.GraphicsScene, device: QImage | QSvgGenerator, rect: QRectF) -> None:

@@ -2,7 +2,8 @@
 window's thread while the window exports a 1,000,000-step report, opens a K = 1024 session,
 trains at K = 32, and exports an ordinary report.
 
-    QT_QPA_PLATFORM=offscreen python tests/bench/bench_stalls.py [--before DIR] [--repeats N] [--case NAME] [--quick]
+    QT_QPA_PLATFORM=offscreen python tests/bench/bench_stalls.py [--before DIR] [--repeats N]
+        [--case NAME] [--quick]
 
 Each case runs in a fresh child process (nothing compiled or imported beforehand, as for a user
 who just started the window). ``--before DIR`` runs every case a second time on the code of
