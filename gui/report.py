@@ -52,7 +52,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from backprop_lab.engine.atomic import remove_stale_temporaries, temporary_prefix
 from backprop_lab.engine.report_data import ReportData, gather_report_data, render_html
-from backprop_lab.gui.report_charts import Chart, draw_chart, reduce_curves
+from backprop_lab.gui.report_charts import ChartDrawing, reduce_curves
 from backprop_lab.gui.report_pdf import render_report_pdf
 
 __all__ = [
@@ -203,7 +203,14 @@ def build_report(
         data = gather_report_data(session, verifications=verifications, torch=torch)
     reduced = reduce_curves(data.curves)
     title = f"{data.title}: training curves"
-    chart: Chart = _on_gui_thread(lambda: draw_chart(reduced, title=title), check)
+    # pyqtgraph draws on the GUI thread only: stage by stage, each a short turn there.
+    drawing = ChartDrawing(reduced, title=title)
+    try:
+        for stage in drawing.stages:
+            _on_gui_thread(stage, check)
+        chart = drawing.chart
+    finally:
+        drawing.close()
     plot_png = png_bytes(chart.image)
     html_text = render_html(data, plot_src=_data_uri(plot_png) if data.trained else None, flavour="web")
     pdf, pages = render_report_pdf(data, chart.image if data.trained else None)

@@ -25,7 +25,16 @@ from PySide6.QtSvg import QSvgGenerator
 
 from backprop_lab.gui.curves import BY_ID
 
-__all__ = ["PLOT_PNG_SCALE", "PLOT_SIZE", "Chart", "decimate", "draw_chart", "reduce_curves", "render_chart"]
+__all__ = [
+    "PLOT_PNG_SCALE",
+    "PLOT_SIZE",
+    "Chart",
+    "ChartDrawing",
+    "decimate",
+    "draw_chart",
+    "reduce_curves",
+    "render_chart",
+]
 
 #: Logical size of the curves' figure; the PNG is painted at PLOT_PNG_SCALE times this (2400×1200).
 PLOT_SIZE = QSize(1200, 600)
@@ -138,7 +147,7 @@ def _panel(
     drawn = [i for i in ids if len(curves.get(i, ((), ()))[0])]
     if not drawn:
         for axis in axes.values():
-            axis.setStyle(showValues=False)
+            axis.setStyle(showValues=False, tickLength=0)
         vb.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         note = pg.TextItem("no training steps recorded", color=_TEXT, anchor=(0.5, 0.5))
         note.setFont(_font(15))
@@ -204,28 +213,67 @@ def render_chart(curves: Mapping[str, Sequence[float]], *, title: str = "Trainin
 
 
 def draw_chart(reduced: Reduced, *, title: str = "Training curves") -> Chart:
-    """Draw the reduced curves as the report's figure, PNG image and SVG (``title`` is the SVG's).
-
-    GUI thread only (pyqtgraph's items and the view they need are widgets' kin); raises
-    RuntimeError on another thread. Its cost depends on the reduced points only, not on the steps.
-    """
-    if not _on_gui_thread():
-        raise RuntimeError("the report's curves are drawn on the GUI thread only")
-    rect = QRectF(0, 0, PLOT_SIZE.width(), PLOT_SIZE.height())
-    # A view, never shown: pyqtgraph's axes place their ticks through the view's device transform.
-    view = pg.GraphicsLayoutWidget()
+    """Draw the reduced curves as the report's figure, PNG image and SVG (``title`` is the SVG's):
+    every stage of a :class:`ChartDrawing` at once. GUI thread only."""
+    drawing = ChartDrawing(reduced, title=title)
     try:
+        for stage in drawing.stages:
+            stage()
+        return drawing.chart
+    finally:
+        drawing.close()
+
+
+class ChartDrawing:
+    """The chart drawn in short stages (``stages``: call each in turn, on the GUI thread), so that
+    a worker can hand them to the GUI thread one at a time and the window repaints in between;
+    then ``chart`` is the result. :meth:`close` (any thread) lets the GUI thread delete the view.
+
+    pyqtgraph's items and the view they need are widgets' kin: every stage raises RuntimeError off
+    the GUI thread. Their cost depends on the reduced points only, not on the number of steps.
+    """
+
+    def __init__(self, reduced: Reduced, *, title: str = "Training curves") -> None:
+        self._reduced = reduced
+        self._title = title
+        self._rect = QRectF(0, 0, PLOT_SIZE.width(), PLOT_SIZE.height())
+        self._view: pg.GraphicsLayoutWidget | None = None
+        self._image: QImage | None = None
+        self._svg: bytes | None = None
+        self.stages = (self._build, self._paint_png, self._paint_svg)
+
+    @property
+    def chart(self) -> Chart:
+        if self._image is None or self._svg is None:
+            raise RuntimeError("the chart's stages have not all run")
+        return Chart(image=self._image, svg=self._svg)
+
+    def _scene(self) -> pg.GraphicsScene:
+        if not _on_gui_thread():
+            raise RuntimeError("the report's curves are drawn on the GUI thread only")
+        if self._view is None:
+            raise RuntimeError("the chart is not built")
+        return self._view.scene()
+
+    def _build(self) -> None:
+        if not _on_gui_thread():
+            raise RuntimeError("the report's curves are drawn on the GUI thread only")
+        rect = self._rect
+        # A view, never shown: pyqtgraph's axes place their ticks through the view's device transform.
+        self._view = view = pg.GraphicsLayoutWidget()
         view.resize(PLOT_SIZE)
         view.setRange(rect, padding=0)
         layout = view.ci
         layout.setContentsMargins(8, 10, 8, 6)
         layout.layout.setHorizontalSpacing(24)
         for column, (panel_title, ids, ylabel) in enumerate(PANELS):
-            layout.addItem(_panel(panel_title, ids, ylabel, reduced), row=0, col=column)
+            layout.addItem(_panel(panel_title, ids, ylabel, self._reduced), row=0, col=column)
         layout.setGeometry(rect)
-        layout.layout.activate()  # lay out now: no event loop turn comes between this and the paint
-        scene = view.scene()
-        scene.prepareForPaint()  # the view boxes apply their ranges (a view does this before it paints)
+        layout.layout.activate()  # lay out now, not at a later turn of the event loop
+        view.scene().prepareForPaint()  # the view boxes apply their ranges (a view does this as it paints)
+
+    def _paint_png(self) -> None:
+        scene, rect = self._scene(), self._rect
         image = QImage(
             round(rect.width() * PLOT_PNG_SCALE),
             round(rect.height() * PLOT_PNG_SCALE),
@@ -235,17 +283,27 @@ def draw_chart(reduced: Reduced, *, title: str = "Training curves") -> Chart:
         image.fill(QColor("white"))
         # Curve pens are cosmetic (widths in device pixels): twice as wide on the twice-as-dense PNG,
         # so that the PNG and the SVG look alike.
-        _set_pen_scale(view, PLOT_PNG_SCALE)
-        _paint(scene, image, rect)
-        _set_pen_scale(view, 1.0)
-        return Chart(image=image, svg=_svg(scene, rect, title))
-    finally:
-        view.clear()
-        view.deleteLater()
+        _set_pen_scale(scene, PLOT_PNG_SCALE)
+        try:
+            _paint(scene, image, rect)
+        finally:
+            _set_pen_scale(scene, 1.0)
+        self._image = image
+
+    def _paint_svg(self) -> None:
+        self._svg = _svg(self._scene(), self._rect, self._title)
+
+    def close(self) -> None:
+        view, self._view = self._view, None
+        if view is None:
+            return
+        if _on_gui_thread():
+            view.clear()
+        view.deleteLater()  # thread-safe: the view goes on the GUI thread's next turn
 
 
-def _set_pen_scale(view: pg.GraphicsLayoutWidget, scale: float) -> None:
-    for item in view.scene().items():
+def _set_pen_scale(scene: pg.GraphicsScene, scale: float) -> None:
+    for item in scene.items():
         curve_id = item.property("curve_id") if isinstance(item, pg.PlotDataItem) else None
         if curve_id:
             spec = BY_ID[curve_id]

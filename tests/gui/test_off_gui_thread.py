@@ -9,7 +9,7 @@ import threading
 from array import array
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QCoreApplication, QTimer
 
 from backprop_lab.engine import kernels
 from backprop_lab.engine.session import HISTORY_COLUMNS, History, Session, save_session
@@ -101,13 +101,13 @@ def test_export_of_a_long_history_renders_and_writes_off_the_gui_thread(window, 
         _recording(monkeypatch, report, name, threads)
     _recording(monkeypatch, report_actions, "gather_report_data", threads)
     drawn: list[tuple[threading.Thread, int]] = []
-    real_draw = report.draw_chart
+    real_panel = report_charts._panel
 
-    def draw(reduced, **kwargs):
-        drawn.append((threading.current_thread(), max(len(x) for x, _ in reduced.values())))
-        return real_draw(reduced, **kwargs)
+    def panel(title, ids, ylabel, reduced):
+        drawn.append((threading.current_thread(), max(len(reduced[i][0]) for i in ids)))
+        return real_panel(title, ids, ylabel, reduced)
 
-    monkeypatch.setattr(report, "draw_chart", draw)
+    monkeypatch.setattr(report_charts, "_panel", panel)
     reports = window.sessions.reports
     reports.torch = False
     with qtbot.waitSignal(reports.reportExported, timeout=WAIT) as blocker:
@@ -117,8 +117,8 @@ def test_export_of_a_long_history_renders_and_writes_off_the_gui_thread(window, 
     assert len(threads) == 2 + 1  # the curves reduced and the PDF rendered, one gathering
     assert all(t is not threading.main_thread() for t in threads)
     # pyqtgraph draws on the GUI thread only, and there only the reduced copy: bounded, not 200,000.
-    assert [t for t, _ in drawn] == [threading.main_thread()]
-    assert drawn[0][1] <= 2 * report_charts.CHART_BUCKETS < 200_000 // 50
+    assert [t for t, _ in drawn] == [threading.main_thread()] * 2  # the two panels
+    assert max(n for _, n in drawn) <= 2 * report_charts.CHART_BUCKETS < 200_000 // 50
 
 
 def test_the_report_plot_is_drawn_from_a_min_max_decimation_that_keeps_every_extreme():
@@ -246,3 +246,47 @@ def test_the_line_search_waits_for_a_running_run_to_pause_or_end(window, qtbot, 
     qtbot.waitUntil(lambda: "idle" in states, timeout=WAIT)
     assert "running" not in states and len(window.document.history) == 500
     window.document.mark_clean()
+
+
+# --------------------------------------------------------------------------- the report's GUI-thread part
+
+
+def test_a_worker_has_the_curves_drawn_on_the_gui_thread_and_gets_the_result(qtbot):
+    ran_on: list[threading.Thread] = []
+    results: list[object] = []
+
+    def fn() -> int:
+        ran_on.append(threading.current_thread())
+        return 42
+
+    worker = threading.Thread(target=lambda: results.append(report._on_gui_thread(fn, None)))
+    worker.start()
+    qtbot.waitUntil(lambda: results == [42], timeout=WAIT)  # the GUI thread's loop runs the call
+    worker.join(WAIT / 1000)
+    assert ran_on == [threading.main_thread()]
+
+
+def test_a_cancelled_worker_stops_waiting_for_the_gui_thread_and_the_call_is_dropped(qtbot):
+    class Stop(Exception):
+        pass
+
+    ran: list[bool] = []
+    outcome: list[BaseException] = []
+    checks: list[int] = []
+
+    def check() -> None:
+        checks.append(1)
+        raise Stop  # cancelled while the GUI thread is busy (it runs no event loop here)
+
+    def work() -> None:
+        try:
+            report._on_gui_thread(lambda: ran.append(True), check)
+        except Stop as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(WAIT / 1000)  # the GUI thread blocks here, as a closing window joins its jobs
+    assert not worker.is_alive() and len(outcome) == 1 and checks == [1]
+    QCoreApplication.processEvents()  # the call, queued before the worker waited, arrives abandoned
+    assert ran == []
