@@ -13,8 +13,9 @@ no spike lost. :func:`render_chart` then paints the PNG image and the SVG from o
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -225,9 +226,9 @@ def draw_chart(reduced: Reduced, *, title: str = "Training curves") -> Chart:
 
 
 class ChartDrawing:
-    """The chart drawn in short stages (``stages``: call each in turn, on the GUI thread), so that
-    a worker can hand them to the GUI thread one at a time and the window repaints in between;
-    then ``chart`` is the result. :meth:`close` (any thread) lets the GUI thread delete the view.
+    """The chart drawn in short stages (``stages``: call each in turn, on the GUI thread: a panel
+    each, the PNG, the SVG), so that a worker can hand them to the GUI thread one at a time and
+    the window repaints in between; then ``chart`` is the result. :meth:`close` (any thread) lets the GUI thread delete the view.
 
     pyqtgraph's items and the view they need are widgets' kin: every stage raises RuntimeError off
     the GUI thread. Their cost depends on the reduced points only, not on the number of steps.
@@ -240,7 +241,8 @@ class ChartDrawing:
         self._view: pg.GraphicsLayoutWidget | None = None
         self._image: QImage | None = None
         self._svg: bytes | None = None
-        self.stages = (self._build, self._paint_png, self._paint_svg)
+        builds = [functools.partial(self._build, column) for column in range(len(PANELS))]
+        self.stages: tuple[Callable[[], None], ...] = (*builds, self._paint_png, self._paint_svg)
 
     @property
     def chart(self) -> Chart:
@@ -255,22 +257,25 @@ class ChartDrawing:
             raise RuntimeError("the chart is not built")
         return self._view.scene()
 
-    def _build(self) -> None:
+    def _build(self, column: int) -> None:
+        """Add the panel of PANELS[column] (the first builds the view, the last lays it out)."""
         if not _on_gui_thread():
             raise RuntimeError("the report's curves are drawn on the GUI thread only")
         rect = self._rect
-        # A view, never shown: pyqtgraph's axes place their ticks through the view's device transform.
-        self._view = view = pg.GraphicsLayoutWidget()
-        view.resize(PLOT_SIZE)
-        view.setRange(rect, padding=0)
-        layout = view.ci
-        layout.setContentsMargins(8, 10, 8, 6)
-        layout.layout.setHorizontalSpacing(24)
-        for column, (panel_title, ids, ylabel) in enumerate(PANELS):
-            layout.addItem(_panel(panel_title, ids, ylabel, self._reduced), row=0, col=column)
-        layout.setGeometry(rect)
-        layout.layout.activate()  # lay out now, not at a later turn of the event loop
-        view.scene().prepareForPaint()  # the view boxes apply their ranges (a view does this as it paints)
+        view = self._view
+        if view is None:
+            # A view, never shown: pyqtgraph's axes place their ticks through its device transform.
+            self._view = view = pg.GraphicsLayoutWidget()
+            view.resize(PLOT_SIZE)
+            view.setRange(rect, padding=0)
+            view.ci.setContentsMargins(8, 10, 8, 6)
+            view.ci.layout.setHorizontalSpacing(24)
+        panel_title, ids, ylabel = PANELS[column]
+        view.ci.addItem(_panel(panel_title, ids, ylabel, self._reduced), row=0, col=column)
+        if column == len(PANELS) - 1:
+            view.ci.setGeometry(rect)
+            view.ci.layout.activate()  # lay out now, not at a later turn of the event loop
+            view.scene().prepareForPaint()  # the view boxes apply their ranges (as before a view paints)
 
     def _paint_png(self) -> None:
         scene, rect = self._scene(), self._rect
