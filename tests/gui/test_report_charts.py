@@ -53,7 +53,7 @@ def test_log_axes_read_as_powers_of_ten_without_an_si_multiplier(qtbot):
     axis = plot.getAxis("left")
     assert axis.logMode and plot.getAxis("left").labelText == "loss (log scale)"
     lo, hi = axis.range
-    decades = [v for v in range(math.ceil(lo), math.floor(hi) + 1)]
+    decades = list(range(math.ceil(lo), math.floor(hi) + 1))
     assert len(decades) >= 3
     assert axis.tickStrings(decades, 1.0, 1.0) == [
         "10" + str(d).translate(report_charts._SUPERSCRIPT) for d in decades
