@@ -228,7 +228,8 @@ def draw_chart(reduced: Reduced, *, title: str = "Training curves") -> Chart:
 class ChartDrawing:
     """The chart drawn in short stages (``stages``: call each in turn, on the GUI thread: a panel
     each, the PNG, the SVG), so that a worker can hand them to the GUI thread one at a time and
-    the window repaints in between; then ``chart`` is the result. :meth:`close` (any thread) lets the GUI thread delete the view.
+    the window repaints in between; then ``chart`` is the result. :meth:`close` (any thread) lets
+    the GUI thread delete the view.
 
     pyqtgraph's items and the view they need are widgets' kin: every stage raises RuntimeError off
     the GUI thread. Their cost depends on the reduced points only, not on the number of steps.
