@@ -162,7 +162,7 @@ def _parse(parser: Parser, args: list[str]) -> argparse.Namespace:
 
 
 def _run_window(args: argparse.Namespace) -> int:
-    from backprop_lab.gui.app import run_app
+    from backprop_lab.window import run_app
 
     return int(run_app([args.session] if args.session is not None else []))
 

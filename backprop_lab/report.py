@@ -1,7 +1,8 @@
 """``backprop-lab report [SESSION] -o DIR``: write a session's report folder without a window.
 
 Writes report.html, report.pdf, window.png, plot.png and plot.svg into DIR (atomically; see
-:func:`gui.report.export_report`). Without SESSION it reports the backprop report's worked
+:func:`gui.report.export_report`); window.png is a screenshot of a window this command builds
+offscreen on the session. Without SESSION it reports the backprop report's worked
 example after training it with the report's settings (lr = 0.01, N = 1000, batch size 10), so
 the default report retells the whole seed report.
 
@@ -72,6 +73,36 @@ def _ensure_qt_platform() -> None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 
+def window_screenshot(session: Any) -> Any:
+    """window.png: a MainWindow showing (a copy of) ``session``, built offscreen and grabbed (a
+    QImage). Raises gui.report.ReportError when the window cannot be built."""
+    from backprop_lab.gui.report import ReportError, grab_window
+
+    try:
+        from backprop_lab.gui.main_window import MainWindow
+    except ImportError as exc:
+        raise ReportError(
+            f"window.png needs the main window (gui.main_window), which cannot be imported: {exc}"
+        ) from exc
+    window = MainWindow()
+    try:
+        window.document.replace_session(session.copy(), None)
+        window.statusBar().clearMessage()  # the start-up greeting is about the report example
+        return grab_window(window).toImage()
+    finally:
+        # Not close(): closing saves the window geometry into the user's preferences.
+        window.hide()
+        window.deleteLater()
+
+
+def export_session_report(session: Any, out: str, *, torch: bool = True) -> Any:
+    """The report folder of ``session`` with a screenshot of its own offscreen window: what the
+    command writes (returns gui.report.ReportFiles; raises ReportError or OSError)."""
+    from backprop_lab.gui.report import export_report
+
+    return export_report(session, out, shot=window_screenshot(session), torch=torch)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``backprop-lab report``; ``argv`` excludes the word ``report``. Returns the exit status."""
     from backprop_lab.cli import main as cli_main
@@ -92,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     _ensure_qt_platform()
     from PySide6.QtWidgets import QApplication
 
-    from backprop_lab.gui.report import ReportError, export_report
+    from backprop_lab.gui.report import ReportError
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "backprop-lab"])
     late: int | None = None
@@ -101,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         # swallowed, not propagated: a signal during the export is acted on once it is finished.
         with deferred():
             try:
-                files = export_report(session, out, torch=not args.no_torch)
+                files = export_session_report(session, out, torch=not args.no_torch)
             finally:
                 app.processEvents()
     except Interrupted as exc:

@@ -48,7 +48,7 @@ WORST_ENTRIES = 8
 
 #: Curves the report plots, keyed by History column name, with their legend labels.
 CURVE_LABELS: dict[str, str] = {
-    "loss": "mini-batch loss",
+    "loss": "batch loss",
     "loss_at_x": "loss at x",
     "grad_norm_A": "‖∂L/∂A‖",
     "grad_norm_B": "‖∂L/∂B‖",
@@ -670,8 +670,9 @@ def render_html(
         if plot_src:
             alt = "The loss and the gradient norms against the training step"
             caption = (
-                '<p class="caption"><b>Figure 1.</b> Left: the mini-batch loss before each step and the '
-                f"loss at {_v('x')} after it; right: the Frobenius norms of the mean gradients; "
+                '<p class="caption"><b>Figure 1.</b> Left: the batch loss (the mean over a mini-batch) '
+                f"before each step and the loss at {_v('x')} after it; "
+                "right: the Frobenius norms of the mean gradients; "
                 f"{data.steps} step{'s' if data.steps != 1 else ''}, "
                 f"{data.epochs} epoch{'s' if data.epochs != 1 else ''}.</p>"
             )

@@ -76,7 +76,7 @@ def _scrolling(widget: QWidget) -> QScrollArea:
 class MainWindow(QMainWindow):
     """``MainWindow(path=None)``: the report example, or the session file at ``path``.
 
-    Raises ``SessionError`` (one line) when ``path`` cannot be opened; ``gui.app`` reports it.
+    Raises ``SessionError`` (one line) when ``path`` cannot be opened; ``backprop_lab.window`` reports it.
     Parts: ``document``, ``controller`` (training), ``prompts``, the panels (``model_panel``,
     ``gradients_panel``, ``training_panel``, ``plot_panel``), the controllers ``files``, ``edit``,
     ``verify``, ``reports``; ``actions`` (every action by id), ``menus`` (by id), ``toolbar``.

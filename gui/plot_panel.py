@@ -17,19 +17,13 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from backprop_lab.gui import curves as curve_specs
 from backprop_lab.gui.document import Document
 
-#: History column, legend label, colour (matplotlib's tab10: distinct, colour-blind tolerable).
-CURVES = (
-    ("loss", "batch loss", "#1f77b4"),
-    ("loss_at_x", "loss at x", "#ff7f0e"),
-    ("grad_norm_A", "‖∂L/∂A‖", "#2ca02c"),
-    ("grad_norm_B", "‖∂L/∂B‖", "#d62728"),
-    ("grad_norm_C", "‖∂L/∂C‖", "#9467bd"),
-)
+#: (History column, legend label, colour) of each curve, from the one definition in gui.curves.
+CURVES = tuple((c.id, c.name, c.colour) for c in curve_specs.CURVES)
 NAMES = tuple(name for name, _, _ in CURVES)
 REDRAW_MS = 33  # at most ~30 redraws a second while the history grows
 #: A redraw may take at most 1/REDRAW_BUDGET of the time: while training, the GUI thread shares the
@@ -177,12 +171,11 @@ class PlotPanel(QWidget):
         self._drawn_n, self._drawn_generation = -1, -1  # what the curves show (refresh draws the rest)
         self.raw_curves: dict[str, pg.PlotDataItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
-        for name, label, color in CURVES:
-            faint = QColor(color)
-            faint.setAlpha(RAW_ALPHA)
+        for spec in curve_specs.CURVES:
+            name = spec.id
             # Cosmetic 1-pixel pens: wider ones cost twice the painting time per frame.
-            raw = item.plot(pen=pg.mkPen(faint, width=1))
-            smooth = item.plot(pen=pg.mkPen(color, width=1), name=label)
+            raw = item.plot(pen=spec.pen(alpha=RAW_ALPHA))
+            smooth = item.plot(pen=spec.pen(), name=spec.name)
             for c in (raw, smooth):
                 c.setDownsampling(auto=True, method="peak")
                 c.setClipToView(True)
@@ -252,7 +245,7 @@ class PlotPanel(QWidget):
         document.historyChanged.connect(self._on_document_history_changed)
         document.trainingStateChanged.connect(self._on_document_training_state_changed)
         self._on_smoothing_value_changed(self.smoothing.value())
-        self.log_y.setChecked(True)  # loss and norms span decades within a run
+        self.log_y.setChecked(curve_specs.LOG_Y_DEFAULT)
         self.refresh()
 
     # ------------------------------------------------------------------ public

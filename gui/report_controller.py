@@ -6,7 +6,8 @@ writes the folder. On the GUI thread there is only the window's screenshot (widg
 grabbed nowhere else), taken when the export starts; everything else runs as one
 :mod:`gui.jobs` job on a copy of the session, painting on QImage, QSvgGenerator and QPdfWriter
 (which Qt allows off the GUI thread), so the window stays live even for a million-step history
-(the curves are drawn from a per-pixel min/max decimation, see :func:`gui.report._decimate`).
+(the curves are reduced there by a per-pixel min/max decimation, :func:`gui.report_charts.decimate`,
+and only that small copy is drawn on the GUI thread, by pyqtgraph, while the job waits).
 Closing the window cancels the job between two checked entries and joins its thread
 (:meth:`ReportController.shutdown`); whatever it still sends is ignored.
 
@@ -59,7 +60,7 @@ def export_in_background(
     data = gather_report_data(session, verifications=verifications, torch=torch, progress=context.progress)
     context.check()
     try:
-        return export_report(session, folder, data=data, shot=shot)
+        return export_report(session, folder, data=data, shot=shot, check=context.check)
     except (ReportError, OSError, ValueError) as exc:
         return f"{exc}. Nothing was written to {folder}."
 

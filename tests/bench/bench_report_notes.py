@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication
 import backprop_lab.engine.report_data as report_data
 from backprop_lab.engine.report_data import _e, gather_report_data, render_html
 from backprop_lab.engine.session import Session
-from backprop_lab.gui.report import render_report_pdf
+from backprop_lab.gui.report_pdf import render_report_pdf
 
 
 def one_paragraph(notes: str, flavour: str) -> str:

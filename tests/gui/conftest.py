@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QSettings, Qt, QThread
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMenu, QMessageBox
 
-from backprop_lab.gui.app import APPLICATION, ORGANIZATION
+from backprop_lab.window import APPLICATION, ORGANIZATION
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from backprop_lab.gui.app import EXIT_AFTER_SHOW, run_app
+from backprop_lab.window import EXIT_AFTER_SHOW, run_app
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -331,7 +331,7 @@ hostile_strings = st.lists(
 
 @pytest.mark.reliability("pdf-escape")
 def test_hostile_strings_reach_the_pdf_as_text(qtbot):
-    from backprop_lab.gui.report import layout_report, render_report_pdf
+    from backprop_lab.gui.report_pdf import layout_report, render_report_pdf
 
     base = Session.random(2, 3)
     trainer = base.make_trainer(TrainingSettings(learning_rate=0.1, batch_size=2, n_samples=4))

@@ -9,12 +9,12 @@ import threading
 from array import array
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QCoreApplication, QTimer
 
 from backprop_lab.engine import kernels
 from backprop_lab.engine.session import HISTORY_COLUMNS, History, Session, save_session
 from backprop_lab.engine.training import TrainingSettings
-from backprop_lab.gui import file_controller, report, report_controller
+from backprop_lab.gui import file_controller, report, report_charts, report_controller
 from backprop_lab.gui.jobs import JobCancelled, start_job
 
 pytestmark = pytest.mark.reliability("off-gui-thread")
@@ -99,17 +99,28 @@ def test_export_of_a_long_history_renders_and_writes_off_the_gui_thread(window, 
     session.history = _long_history(200_000)
     window.document.replace_session(session, None)
     threads: list[threading.Thread] = []
-    for name in ("render_plot_image", "render_plot_svg", "render_report_pdf"):
+    for name in ("reduce_curves", "render_report_pdf"):
         _recording(monkeypatch, report, name, threads)
     _recording(monkeypatch, report_controller, "gather_report_data", threads)
+    drawn: list[tuple[threading.Thread, int]] = []
+    real_panel = report_charts._panel
+
+    def panel(title, ids, ylabel, reduced):
+        drawn.append((threading.current_thread(), max(len(reduced[i][0]) for i in ids)))
+        return real_panel(title, ids, ylabel, reduced)
+
+    monkeypatch.setattr(report_charts, "_panel", panel)
     reports = window.reports
     reports.torch = False
     with qtbot.waitSignal(reports.reportExported, timeout=WAIT) as blocker:
         assert reports.export_to(tmp_path / "r")
     files = blocker.args[0]
     assert files is not None and all(p.stat().st_size > 0 for p in files.all())
-    assert len(threads) == 3 + 1  # three renderings, one gathering
+    assert len(threads) == 2 + 1  # the curves reduced and the PDF rendered, one gathering
     assert all(t is not threading.main_thread() for t in threads)
+    # pyqtgraph draws on the GUI thread only, and there only the reduced copy: bounded, not 200,000.
+    assert [t for t, _ in drawn] == [threading.main_thread()] * 2  # the two panels
+    assert max(n for _, n in drawn) <= 2 * report_charts.CHART_BUCKETS < 200_000 // 50
 
 
 def test_the_report_plot_is_drawn_from_a_min_max_decimation_that_keeps_every_extreme():
@@ -117,14 +128,15 @@ def test_the_report_plot_is_drawn_from_a_min_max_decimation_that_keeps_every_ext
     values = array("d", (1.0 + (i % 97) / 97 for i in range(n)))
     values[12_345] = 50.0  # a spike
     values[54_321] = 0.001  # a dip
-    points = report._decimate(values, buckets)
+    points = list(zip(*report_charts.decimate(values, buckets), strict=True))
     assert len(points) <= 2 * buckets
     xs = [x for x, _ in points]
     assert xs == sorted(xs) and xs[0] >= 1 and xs[-1] <= n
     assert (12_346.0, 50.0) in points and (54_322.0, 0.001) in points  # 1-based steps
     assert max(y for _, y in points) == 50.0 and min(y for _, y in points) == 0.001
     # Short curves are drawn point by point; non-finite values are left out.
-    assert report._decimate([1.0, math.nan, 3.0], buckets) == [(1.0, 1.0), (3.0, 3.0)]
+    short = list(zip(*report_charts.decimate([1.0, math.nan, 3.0], buckets), strict=True))
+    assert short == [(1.0, 1.0), (3.0, 3.0)]
 
 
 # --------------------------------------------------------------------------- open
@@ -236,3 +248,47 @@ def test_the_line_search_waits_for_a_running_run_to_pause_or_end(window, qtbot, 
     qtbot.waitUntil(lambda: "idle" in states, timeout=WAIT)
     assert "running" not in states and len(window.document.history) == 500
     window.document.mark_clean()
+
+
+# --------------------------------------------------------------------------- the report's GUI-thread part
+
+
+def test_a_worker_has_the_curves_drawn_on_the_gui_thread_and_gets_the_result(qtbot):
+    ran_on: list[threading.Thread] = []
+    results: list[object] = []
+
+    def fn() -> int:
+        ran_on.append(threading.current_thread())
+        return 42
+
+    worker = threading.Thread(target=lambda: results.append(report._on_gui_thread(fn, None)))
+    worker.start()
+    qtbot.waitUntil(lambda: results == [42], timeout=WAIT)  # the GUI thread's loop runs the call
+    worker.join(WAIT / 1000)
+    assert ran_on == [threading.main_thread()]
+
+
+def test_a_cancelled_worker_stops_waiting_for_the_gui_thread_and_the_call_is_dropped(qtbot):
+    class Stop(Exception):
+        pass
+
+    ran: list[bool] = []
+    outcome: list[BaseException] = []
+    checks: list[int] = []
+
+    def check() -> None:
+        checks.append(1)
+        raise Stop  # cancelled while the GUI thread is busy (it runs no event loop here)
+
+    def work() -> None:
+        try:
+            report._on_gui_thread(lambda: ran.append(True), check)
+        except Stop as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(WAIT / 1000)  # the GUI thread blocks here, as a closing window joins its jobs
+    assert not worker.is_alive() and len(outcome) == 1 and checks == [1]
+    QCoreApplication.processEvents()  # the call, queued before the worker waited, arrives abandoned
+    assert ran == []

@@ -237,7 +237,7 @@ import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 from backprop_lab.gui import recovery
-from backprop_lab.gui.app import run_app
+from backprop_lab.window import run_app
 
 def ask(parent, entry):
     print("offered", entry.display_name, recovery.recovery_directory(), flush=True)

@@ -18,16 +18,10 @@ import backprop_lab.gui.report as report
 from backprop_lab.engine.report_data import gather_report_data
 from backprop_lab.engine.session import Session, save_session
 from backprop_lab.engine.training import TrainingSettings
-from backprop_lab.gui.report import (
-    FILE_NAMES,
-    PLOT_SIZE,
-    WINDOW_MIN_SIZE,
-    ReportError,
-    count_pdf_pages,
-    export_report,
-    layout_report,
-    render_plot_image,
-)
+from backprop_lab.gui.report import FILE_NAMES, WINDOW_MIN_SIZE, ReportError, export_report, grab_window
+from backprop_lab.gui.report_charts import PLOT_SIZE, render_plot_image
+from backprop_lab.gui.report_pdf import count_pdf_pages, layout_report
+from backprop_lab.report import export_session_report
 from backprop_lab.report import main as report_main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,6 +48,10 @@ def small_window(qtbot) -> QLabel:
     return w
 
 
+def _shot(widget) -> QImage:
+    return grab_window(widget).toImage()
+
+
 def _png_size(path: Path) -> tuple[int, int]:
     img = QImage(str(path))
     assert not img.isNull(), f"{path.name} does not decode as an image"
@@ -69,7 +67,7 @@ def _leftovers(parent: Path) -> list[str]:
 
 def test_export_writes_every_file(trained_example, small_window, tmp_path):
     out = tmp_path / "report"
-    files = export_report(trained_example, out, window=small_window)
+    files = export_report(trained_example, out, shot=_shot(small_window))
     assert files.folder == out
     assert sorted(p.name for p in out.iterdir()) == sorted(FILE_NAMES)
     assert [p.name for p in files.all()] == list(FILE_NAMES)
@@ -102,7 +100,7 @@ def test_report_folder_is_world_readable_like_any_new_folder(trained_example, sm
     umask = os.umask(0o022)
     os.umask(umask)
     out = tmp_path / "report"
-    export_report(trained_example, out, window=small_window)
+    export_report(trained_example, out, shot=_shot(small_window))
     assert (out.stat().st_mode & 0o777) == (0o777 & ~umask)
 
 
@@ -110,7 +108,7 @@ def test_hostile_name_and_notes_cannot_script_the_report(small_window, tmp_path)
     s = Session.report_example()
     s.name = "<script>alert(1)</script>"
     s.notes = "<script>alert(1)</script> <b>bold?</b>"
-    files = export_report(s, tmp_path / "r", window=small_window, torch=False)
+    files = export_report(s, tmp_path / "r", shot=_shot(small_window), torch=False)
     html = files.html.read_text(encoding="utf-8")
     assert "<script" not in html.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -118,7 +116,7 @@ def test_hostile_name_and_notes_cannot_script_the_report(small_window, tmp_path)
 
 
 def test_untrained_session_exports_with_an_empty_plot(small_window, tmp_path):
-    files = export_report(Session.report_example(), tmp_path / "r", window=small_window, torch=False)
+    files = export_report(Session.report_example(), tmp_path / "r", shot=_shot(small_window), torch=False)
     assert "No training run is recorded" in files.html.read_text(encoding="utf-8")
     assert _png_size(files.plot_png) == (2 * PLOT_SIZE.width(), 2 * PLOT_SIZE.height())
 
@@ -202,7 +200,7 @@ def test_failure_while_writing_leaves_no_new_folder(trained_example, small_windo
 
     monkeypatch.setattr(report, "_write_file", flaky)
     with pytest.raises(OSError, match="No space left"):
-        export_report(trained_example, tmp_path / "report", window=small_window, torch=False)
+        export_report(trained_example, tmp_path / "report", shot=_shot(small_window), torch=False)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -219,7 +217,7 @@ def test_failure_keeps_an_existing_folder_exactly_as_it_was(
 
     monkeypatch.setattr(report, "render_report_pdf", broken_pdf)
     with pytest.raises(ReportError, match="PDF writer failed"):
-        export_report(trained_example, out, window=small_window, torch=False)
+        export_report(trained_example, out, shot=_shot(small_window), torch=False)
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "report.html"]
     assert (out / "report.html").read_text() == "the previous report"
     assert _leftovers(tmp_path) == []
@@ -230,7 +228,7 @@ def test_export_into_an_existing_folder_replaces_only_report_files(trained_examp
     out.mkdir()
     (out / "report.html").write_text("the previous report")
     (out / "notes.txt").write_text("the user's own file")
-    export_report(trained_example, out, window=small_window, torch=False)
+    export_report(trained_example, out, shot=_shot(small_window), torch=False)
     assert sorted(p.name for p in out.iterdir()) == sorted([*FILE_NAMES, "notes.txt"])
     assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert (out / "notes.txt").read_text() == "the user's own file"
@@ -241,19 +239,23 @@ def test_output_that_is_a_file_is_refused(trained_example, small_window, tmp_pat
     target = tmp_path / "taken"
     target.write_text("x")
     with pytest.raises(ReportError, match="not a folder"):
-        export_report(trained_example, target, window=small_window)
+        export_report(trained_example, target, shot=_shot(small_window))
     assert target.read_text() == "x"
 
 
-def test_without_a_main_window_the_error_is_clear(trained_example, tmp_path, monkeypatch):
+def test_without_a_main_window_the_error_is_clear(trained_example, tmp_path, monkeypatch, capsys):
+    path = tmp_path / "s.json"
+    save_session(trained_example, path)
     monkeypatch.setitem(sys.modules, "backprop_lab.gui.main_window", None)  # import fails
     with pytest.raises(ReportError, match=r"window\.png needs the main window"):
-        export_report(trained_example, tmp_path / "r", torch=False)
-    assert list(tmp_path.iterdir()) == []
+        export_session_report(trained_example, str(tmp_path / "r"), torch=False)
+    assert report_main([str(path), "-o", str(tmp_path / "r"), "--no-torch"]) == 2
+    assert "window.png needs the main window" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [path]
 
 
-def test_without_window_argument_the_main_window_is_grabbed(trained_example, tmp_path):
-    files = export_report(trained_example, tmp_path / "r", torch=False)
+def test_the_command_grabs_a_main_window_it_builds_itself(trained_example, tmp_path):
+    files = export_session_report(trained_example, str(tmp_path / "r"), torch=False)
     w, h = _png_size(files.window_png)
     assert w >= 1400 and h >= 900
 
@@ -324,7 +326,7 @@ def test_cli_runs_headless_in_a_fresh_process(tmp_path):
 def test_a_shown_main_window_is_grabbed_and_left_as_it_was(window, tmp_path):
     window.resize(1000, 700)
     before = window.size()
-    files = export_report(window.document.session, tmp_path / "r", window=window, torch=False)
+    files = export_report(window.document.session, tmp_path / "r", shot=_shot(window), torch=False)
     w, h = _png_size(files.window_png)
     assert w >= 1400 and h >= 900
     assert window.size() == before and window.isVisible()

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PySide6.QtGui import QImage
 
 import backprop_lab.gui.report as report
 from backprop_lab.engine.atomic import temporary_prefix
@@ -54,7 +55,7 @@ def _previous_report(tmp_path: Path) -> Path:
 
 
 def _export(out: Path) -> None:
-    export_report(Session.random(2, 0), out, window=None, torch=False)
+    export_report(Session.random(2, 0), out, shot=QImage(8, 8, QImage.Format.Format_RGB32), torch=False)
 
 
 def test_a_folder_in_the_way_is_refused_before_anything_changes(tmp_path, fake_render):

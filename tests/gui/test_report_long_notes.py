@@ -7,7 +7,7 @@ import pytest
 
 from backprop_lab.engine.report_data import NOTES_BLOCK_LINES, gather_report_data
 from backprop_lab.engine.session import Session
-from backprop_lab.gui.report import layout_report
+from backprop_lab.gui.report_pdf import layout_report
 
 pytestmark = pytest.mark.reliability("long-notes")
 

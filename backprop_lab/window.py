@@ -57,10 +57,16 @@ def run_app(argv: Sequence[str]) -> int:
 
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "backprop-lab"])
-    app.setApplicationDisplayName(APPLICATION)
-    app.setWindowIcon(QIcon(str(resource_path(ICON))))
-    app.setDesktopFileName("backprop-lab")  # Wayland and the task bar match the window to its .desktop entry
+    existing = QApplication.instance()
+    app = (
+        existing
+        if isinstance(existing, QApplication)
+        else QApplication([sys.argv[0] if sys.argv else "backprop-lab"])
+    )
+    QApplication.setApplicationDisplayName(APPLICATION)
+    QApplication.setWindowIcon(QIcon(str(resource_path(ICON))))
+    # Wayland and the task bar match the window to its .desktop entry by this name.
+    QApplication.setDesktopFileName("backprop-lab")
 
     from backprop_lab.engine.session import SessionError
     from backprop_lab.gui.main_window import MainWindow
