@@ -20,7 +20,7 @@ import html
 import re
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from backprop_lab.engine.explain import Derivation, derive
@@ -264,7 +264,7 @@ class _Overlay(QWidget):
         self.cells, self.focus = cells, focus
         self.update()
 
-    def paintEvent(self, _event) -> None:
+    def paintEvent(self, _event: QPaintEvent) -> None:
         if not self.cells:
             return
         model = self._view.model()
@@ -341,9 +341,11 @@ class ChainRulePanel(QWidget):
         self.highlighting = True
         self._tables: dict[str, QAbstractItemView] = {}
 
-        self.text = QTextBrowser(objectName="chainRuleText")
+        self.text = QTextBrowser()
+        self.text.setObjectName("chainRuleText")
         self.text.setOpenLinks(False)
-        self.hint = QLabel(objectName="chainRuleHint")
+        self.hint = QLabel()
+        self.hint.setObjectName("chainRuleHint")
         self.hint.setStyleSheet("color: palette(mid);")
         self.hint.setText("Select a cell of ∂L/∂A, ∂L/∂B or ∂L/∂C to see how the chain rule builds it.")
         layout = QVBoxLayout(self)

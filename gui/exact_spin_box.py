@@ -12,6 +12,7 @@ caller's (the session's validator); ``minimum``/``maximum`` only bound the arrow
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Generic, TypeVar
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QValidator
@@ -23,11 +24,15 @@ from backprop_lab.engine.matrix_text import parse_number
 MAX_TEXT = 64
 
 
+#: The value's Python type: ``int`` for :class:`IntSpinBox`, ``float`` for :class:`FloatSpinBox`.
+N = TypeVar("N", int, float)
+
+
 def _short(text: str) -> str:
     return text if len(text) <= 20 else text[:17] + "…"
 
 
-class ExactSpinBox(QAbstractSpinBox):
+class ExactSpinBox(QAbstractSpinBox, Generic[N]):
     """Base of :class:`IntSpinBox` and :class:`FloatSpinBox`.
 
     Signals: ``valueChanged(object)`` the user (typing, arrows) or :meth:`setValue` changed the
@@ -38,13 +43,14 @@ class ExactSpinBox(QAbstractSpinBox):
     valueChanged = Signal(object)
     inputRefused = Signal(str)
 
-    def __init__(self, value, minimum, maximum, *, objectName: str = "", widest: str = "",
+    def __init__(self, value: N, minimum: N, maximum: N, *, objectName: str = "", widest: str = "",
                  parent: QWidget | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         if objectName:
             self.setObjectName(objectName)
-        self._minimum, self._maximum = minimum, maximum
-        self._value = value
+        self._minimum: N = minimum
+        self._maximum: N = maximum
+        self._value: N = value
         self.lineEdit().setText(self.text_for(value))
         if widest:  # the base class cannot size itself (it knows no values)
             self.setMinimumWidth(self.fontMetrics().horizontalAdvance(widest) + 40)
@@ -52,28 +58,28 @@ class ExactSpinBox(QAbstractSpinBox):
 
     # ------------------------------------------------------------------ to override
 
-    def text_for(self, value) -> str:
+    def text_for(self, value: N) -> str:
         raise NotImplementedError
 
-    def parse(self, text: str):
+    def parse(self, text: str) -> N:
         """The value ``text`` names, or ValueError with a one-line reason."""
         raise NotImplementedError
 
-    def stepped(self, value, steps: int):
+    def stepped(self, value: N, steps: int) -> N:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ the value
 
-    def value(self):
+    def value(self) -> N:
         return self._value
 
-    def minimum(self):
+    def minimum(self) -> N:
         return self._minimum
 
-    def maximum(self):
+    def maximum(self) -> N:
         return self._maximum
 
-    def setValue(self, value) -> None:
+    def setValue(self, value: N) -> None:
         """Show ``value`` exactly; ``valueChanged`` if it differs (block signals to set it silently)."""
         changed = value != self._value or type(value) is not type(self._value)
         self._value = value
@@ -83,7 +89,7 @@ class ExactSpinBox(QAbstractSpinBox):
 
     # ------------------------------------------------------------------ QAbstractSpinBox
 
-    def validate(self, text: str, pos: int):
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
         # Anything may be typed (a refusal explains itself when the edit is finished); only what
         # parses is Acceptable.
         try:
@@ -130,10 +136,10 @@ class ExactSpinBox(QAbstractSpinBox):
         self.setValue(value)
 
 
-class IntSpinBox(ExactSpinBox):
+class IntSpinBox(ExactSpinBox[int]):
     """A whole number of any size (Python ``int``), shown in full."""
 
-    def text_for(self, value) -> str:
+    def text_for(self, value: int) -> str:
         return str(value)
 
     def parse(self, text: str) -> int:
@@ -151,14 +157,14 @@ class IntSpinBox(ExactSpinBox):
         return value + steps
 
 
-class FloatSpinBox(ExactSpinBox):
+class FloatSpinBox(ExactSpinBox[float]):
     """A finite float as typed: shown as its shortest round-trip ``repr`` (1e-09, 0.0123456789).
 
     The arrows step by one unit in the second significant digit (0.01 → 0.011; 0.01 → 0.0099),
     in decimal arithmetic, so a step never adds binary noise (0.011, not 0.011000000000000001).
     """
 
-    def text_for(self, value) -> str:
+    def text_for(self, value: float) -> str:
         return repr(float(value))
 
     def parse(self, text: str) -> float:

@@ -18,13 +18,15 @@ class GradientsPanel(QWidget):
         self.setObjectName("gradientsPanel")
         self._document = document
 
-        self.loss_label = QLabel(objectName="lossValue")
+        self.loss_label = QLabel()
+        self.loss_label.setObjectName("lossValue")
         self.loss_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         font = self.loss_label.font()
         font.setPointSizeF(font.pointSizeF() * 1.5)
         font.setBold(True)
         self.loss_label.setFont(font)
-        self.error_label = QLabel(objectName="evaluationError")
+        self.error_label = QLabel()
+        self.error_label.setObjectName("evaluationError")
         self.error_label.setStyleSheet("color: #b2182b;")
         self.error_label.setWordWrap(True)
 

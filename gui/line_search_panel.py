@@ -40,17 +40,18 @@ class LineSearchPanel(QWidget):
         self.setObjectName("lineSearchPanel")
         self._document = document
         self.line: LineSearch | None = None
-        self._batch_cache: tuple[tuple, list[int], list[list[float]]] | None = None
+        self._batch_cache: tuple[tuple[object, ...], list[int], list[list[float]]] | None = None
 
-        self.source = QComboBox(objectName="lineSearchSource")
+        self.source = QComboBox()
+        self.source.setObjectName("lineSearchSource")
         for _, label in SOURCES:
             self.source.addItem(label)
-        self.span = QDoubleSpinBox(
-            objectName="lineSearchSpan", minimum=1.0, maximum=100.0, value=3.0, decimals=1
-        )
+        self.span = QDoubleSpinBox(minimum=1.0, maximum=100.0, value=3.0, decimals=1)
+        self.span.setObjectName("lineSearchSpan")
         self.span.setSuffix(" × lr")
         self.span.setToolTip("How far along −g to look, in learning rates")
-        self.verdict_label = QLabel(objectName="lineSearchVerdict")
+        self.verdict_label = QLabel()
+        self.verdict_label.setObjectName("lineSearchVerdict")
         self.verdict_label.setWordWrap(True)
         self.verdict_label.setTextFormat(Qt.TextFormat.RichText)
 
@@ -110,7 +111,7 @@ class LineSearchPanel(QWidget):
         document.historyChanged.connect(self._on_document_history_changed)
         document.trainingStateChanged.connect(self._on_document_training_state_changed)
 
-    def _schedule(self, *_args) -> None:
+    def _schedule(self, *_args: object) -> None:
         if self.isVisible():
             self._timer.start()
         else:

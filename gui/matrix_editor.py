@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QSizePolicy, QTableView, QToolTip
+from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QMenu,
+    QSizePolicy,
+    QTableView,
+    QToolTip,
+    QWidget,
+)
 
 from backprop_lab.engine.matrix_text import (
     format_latex_bmatrix,
@@ -16,7 +25,7 @@ from backprop_lab.engine.matrix_text import (
     parse_matrix_text,
 )
 from backprop_lab.gui.document import EDITOR_MAX_K
-from backprop_lab.gui.matrix_model import MatrixModel
+from backprop_lab.gui.matrix_model import MatrixModel, _DocumentTableModel
 
 ROW_HEIGHT = 24
 MIN_COLUMN_WIDTH = 78
@@ -34,7 +43,9 @@ COPY_FORMATS: dict[str, Callable[[list[list[float]]], str]] = {
 class MatrixTable(QTableView):
     """A compact table for one K×K (or 1×K) block; Ctrl+C and a "Copy as" menu copy it as text."""
 
-    def __init__(self, model, object_name: str, title: str, parent=None) -> None:
+    def __init__(
+        self, model: _DocumentTableModel, object_name: str, title: str, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName(object_name)
         self.title = title
@@ -60,6 +71,10 @@ class MatrixTable(QTableView):
         model.modelReset.connect(self._fit_height)
         self._on_model_about_to_be_reset()
         self._fit_height()
+
+    def model(self) -> _DocumentTableModel:
+        # Typed as what the constructor was given (Qt's model() returns the base class).
+        return cast(_DocumentTableModel, super().model())
 
     # ------------------------------------------------------------------ sizing
 
@@ -102,7 +117,7 @@ class MatrixTable(QTableView):
         QGuiApplication.clipboard().setText(text)
         return text
 
-    def keyPressEvent(self, event) -> None:
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.matches(QKeySequence.StandardKey.Copy):
             self.copy_as("Tab-separated (spreadsheet)")
             event.accept()
@@ -130,7 +145,9 @@ class MatrixTable(QTableView):
 class MatrixEditor(MatrixTable):
     """An editable block: type a number, paste a block at the current cell, undo either."""
 
-    def __init__(self, model: MatrixModel, object_name: str, title: str, parent=None) -> None:
+    def __init__(
+        self, model: MatrixModel, object_name: str, title: str, parent: QWidget | None = None
+    ) -> None:
         super().__init__(model, object_name, title, parent)
         self.setEditTriggers(
             QAbstractItemView.EditTrigger.DoubleClicked
@@ -141,7 +158,7 @@ class MatrixEditor(MatrixTable):
 
     def paste_text(self, text: str) -> bool:
         """Paste ``text`` with its top-left at the current cell (0, 0 if none). False if refused."""
-        model: MatrixModel = self.model()  # type: ignore[assignment]
+        model = cast(MatrixModel, self.model())
         cur = self.currentIndex()
         row, col = (cur.row(), cur.column()) if cur.isValid() else (0, 0)
         target = model.index(row, col)
@@ -158,7 +175,7 @@ class MatrixEditor(MatrixTable):
     def paste(self) -> bool:
         return self.paste_text(QGuiApplication.clipboard().text())
 
-    def keyPressEvent(self, event) -> None:
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.matches(QKeySequence.StandardKey.Paste):
             self.paste()
             event.accept()

@@ -9,9 +9,18 @@ All of them show each value with at least 4 decimals (``format_value``) for ``Qt
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFontDatabase
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QFont, QFontDatabase
 
 from backprop_lab.engine.matrix_text import parse_number
 from backprop_lab.gui.document import INTERMEDIATES, Document
@@ -53,7 +62,7 @@ def text_color(bg: QColor) -> QColor:
     return QColor(255, 255, 255) if luminance < 0.45 else QColor(20, 20, 20)
 
 
-def _fixed_font():
+def _fixed_font() -> QFont:
     font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
     return font
 
@@ -61,7 +70,7 @@ def _fixed_font():
 class _DocumentTableModel(QAbstractTableModel):
     """Shared plumbing: follows ``modelChanged``; resets only when the shape changes."""
 
-    def __init__(self, document: Document, parent=None) -> None:
+    def __init__(self, document: Document, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._document = document
         self._shape = self._current_shape()
@@ -91,7 +100,7 @@ class _DocumentTableModel(QAbstractTableModel):
         """(rows, columns) the model has after a pending reset (during ``modelAboutToBeReset``)."""
         return self._current_shape()
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         v = self._value(index.row(), index.column())
@@ -107,7 +116,9 @@ class _DocumentTableModel(QAbstractTableModel):
             return self._font
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             return str(section)
         if role == Qt.ItemDataRole.TextAlignmentRole and orientation == Qt.Orientation.Horizontal:
@@ -129,7 +140,7 @@ class MatrixModel(_DocumentTableModel):
 
     inputRefused = Signal(QModelIndex, str)  # the cell and a one-line reason
 
-    def __init__(self, document: Document, name: str, parent=None) -> None:
+    def __init__(self, document: Document, name: str, parent: QObject | None = None) -> None:
         self.name = name
         super().__init__(document, parent)
         self._flash: QPersistentModelIndex | None = None
@@ -148,7 +159,9 @@ class MatrixModel(_DocumentTableModel):
     def _label(self, row: int, col: int) -> str:
         return f"x[{col}]" if self.name == "x" else f"{self.name}[{row}][{col}]"
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if (
             role == Qt.ItemDataRole.DisplayRole
             and self.name == "x"
@@ -157,7 +170,7 @@ class MatrixModel(_DocumentTableModel):
             return "x"
         return super().headerData(section, orientation, role)
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role == Qt.ItemDataRole.BackgroundRole and self._flash is not None and self._flash == index:
             return QBrush(_REFUSED)
         return super().data(index, role)
@@ -168,7 +181,7 @@ class MatrixModel(_DocumentTableModel):
             return base | Qt.ItemFlag.ItemIsEditable
         return base
 
-    def setData(self, index: Index, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         """Parse ``value`` (text or number) and make it one undoable edit; False (and a signal) if refused."""
         if role != Qt.ItemDataRole.EditRole or not index.isValid():
             return False
@@ -187,12 +200,12 @@ class MatrixModel(_DocumentTableModel):
         self._flash = QPersistentModelIndex(index)
         self.dataChanged.emit(index, index, [Qt.ItemDataRole.BackgroundRole])
         self._flash_timer.start()
-        self.inputRefused.emit(QModelIndex(index), message)
+        self.inputRefused.emit(self.index(index.row(), index.column()), message)
         self._document.notify(message)
 
     def _on_flash_timer_timeout(self) -> None:
         if self._flash is not None and self._flash.isValid():
-            idx = QModelIndex(self._flash)
+            idx = self.index(self._flash.row(), self._flash.column())
             self._flash = None
             self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.BackgroundRole])
         self._flash = None
@@ -201,7 +214,7 @@ class MatrixModel(_DocumentTableModel):
 class GradientModel(_DocumentTableModel):
     """Read-only ∂L/∂``name`` with a diverging background colour, symmetric around 0 per matrix."""
 
-    def __init__(self, document: Document, name: str, parent=None) -> None:
+    def __init__(self, document: Document, name: str, parent: QObject | None = None) -> None:
         self.name = name
         super().__init__(document, parent)
         self._vmax = 0.0
@@ -233,7 +246,7 @@ class GradientModel(_DocumentTableModel):
         self._update_scale()
         super()._on_document_model_changed()
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if index.isValid() and role in (Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole):
             v = self._value(index.row(), index.column())
             if v is None:
@@ -256,7 +269,9 @@ class IntermediatesModel(_DocumentTableModel):
     def _label(self, row: int, col: int) -> str:
         return f"{INTERMEDIATES[row][1]}[{col}]"
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Vertical:
             return INTERMEDIATES[section][1]
         return super().headerData(section, orientation, role)

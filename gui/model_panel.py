@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QGroupBox,
@@ -28,29 +30,32 @@ class ModelPanel(QWidget):
         self.setObjectName("modelPanel")
         self._document = document
 
-        self.k_spin = QSpinBox(objectName="kValue", minimum=1, maximum=EDITOR_MAX_K)
+        self.k_spin = QSpinBox(minimum=1, maximum=EDITOR_MAX_K)
+        self.k_spin.setObjectName("kValue")
         self.k_spin.setValue(document.K)
         self.k_spin.setToolTip(
             "Number of units K. Entries that exist at both sizes are kept; new ones are drawn "
             "as Randomize would draw them (its seed and range)."
         )
         self.k_spin.setKeyboardTracking(False)
-        self.seed_spin = QSpinBox(objectName="randomSeed", minimum=0, maximum=2_147_483_647)
+        self.seed_spin = QSpinBox(minimum=0, maximum=2_147_483_647)
+        self.seed_spin.setObjectName("randomSeed")
         self.seed_spin.setToolTip("Seed for Randomize and for new entries when K grows")
-        self.low_spin = QDoubleSpinBox(
-            objectName="randomLow", decimals=3, minimum=-1e6, maximum=1e6, value=0.0
-        )
-        self.high_spin = QDoubleSpinBox(
-            objectName="randomHigh", decimals=3, minimum=-1e6, maximum=1e6, value=1.0
-        )
+        self.low_spin = QDoubleSpinBox(decimals=3, minimum=-1e6, maximum=1e6, value=0.0)
+        self.low_spin.setObjectName("randomLow")
+        self.high_spin = QDoubleSpinBox(decimals=3, minimum=-1e6, maximum=1e6, value=1.0)
+        self.high_spin.setObjectName("randomHigh")
         for spin in (self.low_spin, self.high_spin):
             spin.setSingleStep(0.1)
             spin.setToolTip("Randomize draws every entry uniformly from [low, high)")
-        self.randomize_button = QPushButton("Randomize", objectName="randomizeButton")
+        self.randomize_button = QPushButton("Randomize")
+        self.randomize_button.setObjectName("randomizeButton")
         self.randomize_button.setToolTip("New x, A, B, C drawn uniformly from [low, high) with this seed")
-        self.example_button = QPushButton("Report example", objectName="reportExampleButton")
+        self.example_button = QPushButton("Report example")
+        self.example_button.setObjectName("reportExampleButton")
         self.example_button.setToolTip("Load the report's worked example (K = 3)")
-        self.reset_button = QPushButton("Reset to initial", objectName="resetButton")
+        self.reset_button = QPushButton("Reset to initial")
+        self.reset_button.setObjectName("resetButton")
         self.reset_button.setToolTip("Back to the model this session started with")
 
         self.seed_spin.setMaximumWidth(110)
@@ -154,7 +159,7 @@ class ModelPanel(QWidget):
     def _random_args(self) -> tuple[int, float, float]:
         return self.seed_spin.value(), self.low_spin.value(), self.high_spin.value()
 
-    def _run(self, action) -> None:
+    def _run(self, action: Callable[[], object]) -> None:
         try:
             action()
         except ValueError as exc:

@@ -17,6 +17,7 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from backprop_lab.gui import curves as curve_specs
@@ -124,12 +125,13 @@ def ema_extend_rows(
     return out, last, count
 
 
-class TimedPlotWidget(pg.PlotWidget):
+# pyqtgraph ships no type hints, so its classes are Any to mypy (strict refuses subclassing Any).
+class TimedPlotWidget(pg.PlotWidget):  # type: ignore[misc]
     """A PlotWidget that remembers how long its last paint took (to pace live redraws)."""
 
     last_paint_ms = 0.0
 
-    def paintEvent(self, event) -> None:
+    def paintEvent(self, event: QPaintEvent) -> None:
         t0 = time.perf_counter()
         super().paintEvent(event)
         self.last_paint_ms = (time.perf_counter() - t0) * 1000
@@ -191,26 +193,31 @@ class PlotPanel(QWidget):
         item.hideButtons()  # the "A" button would hand the range back to pyqtgraph's slow auto-range
         item.getViewBox().disableAutoRange()
         item.getViewBox().sigRangeChangedManually.connect(self._on_view_range_changed_manually)
-        self.cursor = pg.InfiniteLine(
+        self.hover_line = pg.InfiniteLine(
             angle=90, movable=False, pen=pg.mkPen("#888888", width=1, style=Qt.PenStyle.DotLine)
         )
-        self.cursor.setVisible(False)
-        item.addItem(self.cursor, ignoreBounds=True)
+        self.hover_line.setVisible(False)
+        item.addItem(self.hover_line, ignoreBounds=True)
 
-        self.log_y = QCheckBox("Log y", objectName="logY")
+        self.log_y = QCheckBox("Log y")
+        self.log_y.setObjectName("logY")
         self.log_y.setToolTip("Logarithmic value axis")
-        self.smoothing = QSlider(Qt.Orientation.Horizontal, objectName="smoothing")
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setObjectName("smoothing")
         self.smoothing.setRange(0, int(SMOOTHING_STEPS * 0.999))
         self.smoothing.setValue(600)
         self.smoothing.setToolTip(
             "Exponential moving average weight (as in TensorBoard); the raw curve stays faint"
         )
         self.smoothing.setMinimumWidth(120)
-        self.smoothing_label = QLabel(objectName="smoothingValue")
+        self.smoothing_label = QLabel()
+        self.smoothing_label.setObjectName("smoothingValue")
         self.smoothing_label.setMinimumWidth(36)
-        self.auto_range = QPushButton("Auto-range", objectName="autoRange")
+        self.auto_range = QPushButton("Auto-range")
+        self.auto_range.setObjectName("autoRange")
         self.auto_range.setToolTip("Fit all the data (the view follows new steps until you pan or zoom)")
-        self.readout = QLabel(objectName="plotReadout")
+        self.readout = QLabel()
+        self.readout.setObjectName("plotReadout")
         self.readout.setTextFormat(Qt.TextFormat.PlainText)
         self.readout.setWordWrap(True)
         self.readout.setMinimumWidth(100)
@@ -323,18 +330,18 @@ class PlotPanel(QWidget):
         self.follow = True
         self._apply_follow_range()
 
-    def _on_view_range_changed_manually(self, *_args) -> None:
+    def _on_view_range_changed_manually(self, *_args: object) -> None:
         self.follow = False  # the user panned or zoomed: stop following new steps
 
     def _on_scene_mouse_moved(self, pos: QPointF) -> None:
         vb = self.plot.getPlotItem().getViewBox()
         if not self._n or not vb.sceneBoundingRect().contains(pos):
-            self.cursor.setVisible(False)
+            self.hover_line.setVisible(False)
             return
         step = round(vb.mapSceneToView(pos).x())
         step = min(max(step, 1), self._n)
-        self.cursor.setPos(step)
-        self.cursor.setVisible(True)
+        self.hover_line.setPos(step)
+        self.hover_line.setVisible(True)
         self.readout.setText(self.readout_at(step))
 
     # ------------------------------------------------------------------ data

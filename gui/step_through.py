@@ -13,6 +13,7 @@ checks that the step taken equals the step shown.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QFontDatabase
@@ -82,7 +83,12 @@ def _text(html: str, name: str = "") -> QLabel:
     return label
 
 
-def _matrix_table(m: list[list[float]], name: str, fmt=format_value, colors: list[list[float]] | None = None):
+def _matrix_table(
+    m: list[list[float]],
+    name: str,
+    fmt: Callable[[float], str] | list[list[str]] = format_value,
+    colors: list[list[float]] | None = None,
+) -> QTableWidget:
     k = len(m)
     t = QTableWidget(k, k)
     t.setObjectName(name)
@@ -130,7 +136,8 @@ class StepThroughDialog(QDialog):
         self._model_before = m.copy()
 
         self.title = _text("", "stepThroughTitle")
-        self.stack = QStackedWidget(objectName="stepThroughPages")
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("stepThroughPages")
         for build in (
             self._page_batch,
             self._page_forward,
@@ -139,13 +146,17 @@ class StepThroughDialog(QDialog):
             self._page_new_loss,
         ):
             self.stack.addWidget(build())
-        self.back_button = QPushButton("◀ Back", objectName="stepBack")
-        self.next_button = QPushButton("Next ▶", objectName="stepNext")
-        self.commit_button = QPushButton("Commit step", objectName="stepCommit")
+        self.back_button = QPushButton("◀ Back")
+        self.back_button.setObjectName("stepBack")
+        self.next_button = QPushButton("Next ▶")
+        self.next_button.setObjectName("stepNext")
+        self.commit_button = QPushButton("Commit step")
+        self.commit_button.setObjectName("stepCommit")
         self.commit_button.setToolTip(
             "Apply the new weights and add the step to the history (one undoable step)"
         )
-        self.cancel_button = QPushButton("Cancel", objectName="stepCancel")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("stepCancel")
         self.cancel_button.setToolTip("Close without changing anything")
         buttons = QHBoxLayout()
         buttons.addWidget(self.back_button)
@@ -231,7 +242,8 @@ class StepThroughDialog(QDialog):
 
     def _page(self, intro: str, *widgets: QWidget | tuple[QWidget, int], name: str) -> QWidget:
         """A page: the intro text, then the widgets (stretch 1, or (widget, stretch))."""
-        page = QWidget(objectName=name)
+        page = QWidget()
+        page.setObjectName(name)
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(_text(intro, f"{name}Text"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Any
 
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -83,27 +84,34 @@ class TrainingPanel(QWidget):
         self.epochs.setToolTip("Passes over the samples (each in a fresh seeded order)")
         self.seed = IntSpinBox(s.seed, 0, MAX_SEED, objectName="seed", widest=str(MAX_SEED))
         self.seed.setToolTip(f"Seed of the training inputs and their order (0 to {MAX_SEED})")
-        self._spins: tuple[ExactSpinBox, ...] = tuple(getattr(self, fld) for fld, _ in FIELDS)
+        self._spins: tuple[ExactSpinBox[Any], ...] = tuple(getattr(self, fld) for fld, _ in FIELDS)
         for spin in self._spins:
             spin.setAccelerated(True)
 
-        self.start_button = QPushButton("Start", objectName="startButton")
+        self.start_button = QPushButton("Start")
+        self.start_button.setObjectName("startButton")
         self.start_button.setToolTip("Train from the current weights (F5)")
-        self.pause_button = QPushButton("Pause", objectName="pauseButton")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setObjectName("pauseButton")
         self.pause_button.setToolTip("Pause or resume the run (F6)")
-        self.stop_button = QPushButton("Stop", objectName="stopButton")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
         self.stop_button.setToolTip("End the run, keeping the steps taken (Shift+F5)")
-        self.step_button = QPushButton("Step", objectName="stepButton")
+        self.step_button = QPushButton("Step")
+        self.step_button.setObjectName("stepButton")
         self.step_button.setToolTip("Take exactly one mini-batch step, then pause (F10)")
         for b in (self.start_button, self.pause_button, self.stop_button, self.step_button):
             b.setMinimumWidth(70)
 
-        self.progress = QProgressBar(objectName="trainingProgress")
+        self.progress = QProgressBar()
+        self.progress.setObjectName("trainingProgress")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
-        self.rate_label = QLabel(objectName="trainingRate")
-        self.history_label = QLabel(objectName="historyLength")
+        self.rate_label = QLabel()
+        self.rate_label.setObjectName("trainingRate")
+        self.history_label = QLabel()
+        self.history_label.setObjectName("historyLength")
         # Fixed sizes: a label whose text changes while training would otherwise re-lay out the whole
         # window several times a second (Qt skips that only for fixed-size widgets).
         for label, widest in (
@@ -144,9 +152,9 @@ class TrainingPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(box)
 
-        for spin, (fld, label) in zip(self._spins, FIELDS, strict=True):
-            spin.valueChanged.connect(lambda value, f=fld, t=label: self._on_spin_value_changed(f, t, value))
-            spin.inputRefused.connect(lambda reason, w=spin, t=label: self._refuse(w, f"{t}: {reason}"))
+        for spin, (fld, title) in zip(self._spins, FIELDS, strict=True):
+            spin.valueChanged.connect(lambda value, f=fld, t=title: self._on_spin_value_changed(f, t, value))
+            spin.inputRefused.connect(lambda reason, w=spin, t=title: self._refuse(w, f"{t}: {reason}"))
         self.start_button.clicked.connect(self._on_start_button_clicked)
         self.pause_button.clicked.connect(self._on_pause_button_clicked)
         self.stop_button.clicked.connect(self._on_stop_button_clicked)
@@ -174,12 +182,13 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------ slots
 
-    def _on_spin_value_changed(self, field: str, label: str, value: object) -> None:
+    def _on_spin_value_changed(self, field: str, label: str, value: float) -> None:
         current = self._document.training_settings
-        settings = replace(current, **{field: value})
+        changes: dict[str, Any] = {field: value}  # the field's own type: its box's (int or float)
         shrunk = field == "n_samples" and isinstance(value, int) and 1 <= value < current.batch_size
         if shrunk:
-            settings = replace(settings, batch_size=value)
+            changes["batch_size"] = value
+        settings = replace(current, **changes)
         try:
             self._document.set_training_settings(settings)
         except ValueError as exc:
@@ -188,7 +197,7 @@ class TrainingPanel(QWidget):
         if shrunk:
             self._document.notify(f"Batch size lowered to {value} (a batch holds at most every sample)")
 
-    def _refuse(self, box: ExactSpinBox, message: str) -> None:
+    def _refuse(self, box: ExactSpinBox[Any], message: str) -> None:
         """The matrix editors' refusal: one line in the status bar and at the box; the old value stays."""
         self._on_document_settings_changed()
         text = f"{message}; kept the old value"
