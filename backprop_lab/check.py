@@ -372,17 +372,3 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"list every entry in the table, however large K is (default: off; above {TABLE_ROWS} "
         f"entries the table lists the failures and the {WORST_ROWS} largest relative errors)",
     )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command-line tool (``argv[0]`` is check or train) and return its exit status.
-
-    The same as backprop_lab.cli.main, except that it never opens the window.
-    """
-    from backprop_lab.cli import main as cli_main
-
-    return cli_main(argv, window=False)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -196,7 +196,7 @@ def _desktop(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None, *, window: bool = True) -> int:
     """Run ``backprop-lab`` with ``argv`` (default: sys.argv[1:]); returns the exit status.
 
-    ``window=False`` refuses to open the window (backprop_lab.check.main, the tools only).
+    ``window=False`` refuses to open the window (for callers that run the tools only).
     """
     from backprop_lab import interrupt
 

@@ -21,7 +21,6 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 from backprop_lab.interrupt import Interrupted, deferred
@@ -103,13 +102,6 @@ def export_session_report(session: Any, out: str, *, torch: bool = True) -> Any:
     return export_report(session, out, shot=window_screenshot(session), torch=torch)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``backprop-lab report``; ``argv`` excludes the word ``report``. Returns the exit status."""
-    from backprop_lab.cli import main as cli_main
-
-    return cli_main(["report", *(sys.argv[1:] if argv is None else argv)])
-
-
 def run(args: argparse.Namespace) -> int:
     """Write the report as ``args`` (from :func:`add_arguments`) says; returns the exit status."""
     out = os.path.abspath(os.path.expanduser(args.output))
@@ -148,7 +140,3 @@ def run(args: argparse.Namespace) -> int:
         )
         return 128 + late
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

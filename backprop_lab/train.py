@@ -27,7 +27,6 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
 from typing import Any, TextIO
 
 from backprop_lab.engine.model import forward
@@ -100,13 +99,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="OUT",
         help="session file to write (required; atomically; may be SESSION itself)",
     )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``train`` with ``argv`` = the arguments after the word ``train``."""
-    from backprop_lab.cli import main as cli_main
-
-    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
 
 
 def _error(message: str) -> int:
@@ -268,7 +260,3 @@ def _summary(
         f"{settings.epochs} epoch{'s' if settings.epochs != 1 else ''}, seed {settings.seed}"
     )
     print(f"Loss at x: {loss_before!r} before, {_loss_at_x(session)!r} after")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

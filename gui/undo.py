@@ -8,14 +8,13 @@ document only through its ``_apply_*`` methods, which emit the signals.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtGui import QUndoCommand
 
 if TYPE_CHECKING:
     from backprop_lab.engine.session import History, Model
     from backprop_lab.engine.training import Divergence
-    from backprop_lab.gui.document import Document
 
 
 @dataclass(frozen=True)
@@ -32,10 +31,24 @@ class Snapshot:
     divergence: Divergence | None = None
 
 
+class UndoTarget(Protocol):
+    """What the commands change: the document, through the three methods that emit its signals.
+
+    A protocol rather than ``gui.document.Document`` itself, so that the document can import the
+    commands without the two modules importing each other.
+    """
+
+    def _apply_snapshot(self, snap: Snapshot) -> None: ...
+
+    def _apply_history(self, history: History, divergence: Divergence | None) -> None: ...
+
+    def _apply_history_truncate(self, n: int, divergence: Divergence | None) -> None: ...
+
+
 class SnapshotCommand(QUndoCommand):
     """Replace the model (x, A, B, C; K may change): a cell edit, a paste, Randomize, a K change, a reset."""
 
-    def __init__(self, document: Document, before: Snapshot, after: Snapshot, text: str) -> None:
+    def __init__(self, document: UndoTarget, before: Snapshot, after: Snapshot, text: str) -> None:
         super().__init__(text)
         self._document = document
         self._before = before
@@ -58,7 +71,7 @@ class TrainingRunCommand(QUndoCommand):
 
     def __init__(
         self,
-        document: Document,
+        document: UndoTarget,
         before: Snapshot,
         after: Snapshot,
         history_before: int,

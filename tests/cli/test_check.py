@@ -14,12 +14,17 @@ import pytest
 import backprop_lab.check as cli
 import backprop_lab.engine.gradcheck as gradcheck
 import backprop_lab.engine.session as session_module
-from backprop_lab.check import main
+from backprop_lab.cli import main as cli_main
 from backprop_lab.engine.model import loss_and_grads
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_TORCH = "PyTorch is not installed (optional extra 'torch'): the side-by-side table is skipped"
 FORBIDDEN = ("PySide6", "shiboken6", "pyqtgraph", "numpy", "torch")
+
+
+def main(argv):
+    """``backprop-lab ARGV`` for the tools (``argv[0]`` is the command): never the window."""
+    return cli_main(argv, window=False)
 
 
 def _write(tmp_path: Path, data: object, name: str = "session.json") -> Path:

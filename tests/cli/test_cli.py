@@ -105,10 +105,8 @@ def test_usage_errors_are_one_line_with_a_pointer_to_help(capsys, argv, prog):
 
 
 def test_the_tools_entry_point_never_opens_the_window(capsys, monkeypatch):
-    from backprop_lab.check import main as tools_main
-
     monkeypatch.setattr(cli, "_run_window", lambda args: pytest.fail("opened the window"))
-    assert tools_main([]) == 2
+    assert cli.main([], window=False) == 2
     assert "a command is required" in capsys.readouterr().err
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import backprop_lab.engine.session as session_module
-from backprop_lab.check import main as check_main
+from backprop_lab.cli import main as cli_main
 from backprop_lab.engine.session import (
     MAX_NOTES_CHARS,
     QUOTE_CHARS,
@@ -19,12 +19,25 @@ from backprop_lab.engine.session import (
     load_session_with_expected,
     save_session,
 )
-from backprop_lab.report import main as report_main
-from backprop_lab.train import main as train_main
 
 pytestmark = pytest.mark.reliability("one-loader")
 
 BIG = "é" + "x" * 10_000_000  # a 10 MB string: only its first 80 characters may reach a message
+
+
+def check_main(argv):
+    """``backprop-lab ARGV`` for the tools (``argv[0]`` is the command): never the window."""
+    return cli_main(argv, window=False)
+
+
+def train_main(argv):
+    """``backprop-lab train ARGV``."""
+    return cli_main(["train", *argv])
+
+
+def report_main(argv):
+    """``backprop-lab report ARGV``."""
+    return cli_main(["report", *argv])
 
 
 def _valid() -> dict:

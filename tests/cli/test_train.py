@@ -14,13 +14,19 @@ from pathlib import Path
 import pytest
 
 from backprop_lab import train as cli_train
+from backprop_lab.cli import main as cli_main
 from backprop_lab.engine.model import forward
 from backprop_lab.engine.session import History, Session, load_session, save_session
 from backprop_lab.engine.training import TrainingSettings
-from backprop_lab.train import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, main
+from backprop_lab.train import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = ["--n-samples", "60", "--batch-size", "6"]
+
+
+def main(argv):
+    """``backprop-lab train ARGV``."""
+    return cli_main(["train", *argv])
 
 
 def _loss(m) -> float:
@@ -225,9 +231,7 @@ def test_add_arguments_gives_engine_cli_the_documented_namespace():
 
 
 def test_engine_cli_dispatches_train(tmp_path, capsys):
-    from backprop_lab.check import main as engine_main
-
-    assert engine_main(["train", *FAST, "-o", str(tmp_path / "e.json")]) == EXIT_OK
+    assert cli_main(["train", *FAST, "-o", str(tmp_path / "e.json")]) == EXIT_OK
     assert len(load_session(tmp_path / "e.json").history) == 10
 
 

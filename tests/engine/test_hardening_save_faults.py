@@ -16,6 +16,7 @@ import os
 import pytest
 
 from backprop_lab import train as cli_train
+from backprop_lab.cli import main as cli_main
 from backprop_lab.engine.atomic import AtomicWriteError
 from backprop_lab.engine.session import Session, SessionError, dumps_session, load_session, save_session
 from backprop_lab.engine.training import TrainingSettings
@@ -229,7 +230,7 @@ def test_train_reports_a_failed_save_and_keeps_the_previous_output(
             monkeypatch.undo()
 
     monkeypatch.setattr(cli_train, "save_session", save_with_fault)
-    code = cli_train.main([str(path), "--n-samples", "20", "--batch-size", "5", "-o", str(path)])
+    code = cli_main(["train", str(path), "--n-samples", "20", "--batch-size", "5", "-o", str(path)])
     monkeypatch.undo()
     err = capsys.readouterr().err.strip()
     assert code == cli_train.EXIT_BAD_INPUT

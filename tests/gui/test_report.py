@@ -15,6 +15,7 @@ from PySide6.QtGui import QImage, QTextBlock, QTextFrame
 from PySide6.QtWidgets import QLabel
 
 import backprop_lab.gui.report as report
+from backprop_lab.cli import main as cli_main
 from backprop_lab.engine.report_data import gather_report_data
 from backprop_lab.engine.session import Session, save_session
 from backprop_lab.engine.training import TrainingSettings
@@ -22,9 +23,13 @@ from backprop_lab.gui.report import FILE_NAMES, WINDOW_MIN_SIZE, ReportError, ex
 from backprop_lab.gui.report_charts import PLOT_SIZE, render_plot_image
 from backprop_lab.gui.report_pdf import count_pdf_pages, layout_report
 from backprop_lab.report import export_session_report
-from backprop_lab.report import main as report_main
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def report_main(argv):
+    """``backprop-lab report ARGV``."""
+    return cli_main(["report", *argv])
 
 
 def _trained(session: Session) -> Session:

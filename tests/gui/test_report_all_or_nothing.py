@@ -13,14 +13,19 @@ import pytest
 from PySide6.QtGui import QImage
 
 import backprop_lab.gui.report as report
+from backprop_lab.cli import main as cli_main
 from backprop_lab.engine.atomic import temporary_prefix
 from backprop_lab.engine.session import Session, save_session
 from backprop_lab.gui.report import FILE_NAMES, ReportError, export_report
-from backprop_lab.report import main as report_main
 
 pytestmark = pytest.mark.reliability("report-all-or-nothing")
 
 NEW = {name: f"new {name}".encode() for name in FILE_NAMES}
+
+
+def report_main(argv):
+    """``backprop-lab report ARGV``."""
+    return cli_main(["report", *argv])
 
 
 @pytest.fixture
