@@ -41,7 +41,7 @@ from backprop_lab.engine.gradcheck import (
 from backprop_lab.engine.model import (
     MATRIX_NAMES,
     Matrix,
-    Vector,
+    Model,
     loss_and_grads,
 )
 from backprop_lab.engine.session import Expected, Session, load_session_with_expected
@@ -54,9 +54,6 @@ WORST_ROWS = 10
 
 #: The method name of a comparison with numbers printed in the file (the report's, for its example).
 EXPECTED_METHOD = "printed numbers"
-
-Model = tuple[Vector, Matrix, Matrix, Matrix]
-
 
 # --------------------------------------------------------------------------- reading a model
 
@@ -76,9 +73,8 @@ class CheckInput:
 
 def _check_input(name: str, loaded: tuple[Session, Expected | None]) -> CheckInput:
     session, expected = loaded
-    m = session.model
     numbers = None if expected is None else (expected.loss, expected.grads, expected.rtol)
-    return CheckInput(name, (m.x, m.A, m.B, m.C), numbers)
+    return CheckInput(name, session.model, numbers)
 
 
 def load_input(path: str | os.PathLike[str]) -> CheckInput:
@@ -275,16 +271,15 @@ def print_check(
     ``reports``: the finite-difference report first, then optionally PyTorch's (side by side
     in the table) and one against printed numbers (:data:`EXPECTED_METHOD`, summarised).
     """
-    x, A, B, C = model
     tables = [r for r in reports if r.method != EXPECTED_METHOD]
     printed = [r for r in reports if r.method == EXPECTED_METHOD]
 
     def say(*lines: str) -> None:
         print(*lines, sep="\n", file=out)
 
-    say(title, "", "Let,", "", "x =", format_vector(x), "")
-    for name, m in zip(MATRIX_NAMES, (A, B, C), strict=True):
-        say(f"{name} =", format_matrix(m), "")
+    say(title, "", "Let,", "", "x =", format_vector(model.x), "")
+    for name in MATRIX_NAMES:
+        say(f"{name} =", format_matrix(model.matrix(name)), "")
     say(f"Loss = {loss!r}", "")
     for r in printed:
         ref = r.reference_loss
@@ -325,7 +320,7 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         source = report_example_input() if args.session is None else load_input(args.session)
         model = source.model
-        k = len(model[0])
+        k = model.K
         title = f"Backprop Lab {__version__}: check of {source.source} (K = {k})"
         if args.torch:
             from backprop_lab.engine.torch_check import TorchUnavailable, torch_check, torch_version
@@ -334,16 +329,16 @@ def run_check(args: argparse.Namespace) -> int:
                 title += f", with PyTorch {torch_version()}"
             except TorchUnavailable as exc:
                 return _error("check", str(exc))
-        loss, grads = loss_and_grads(*model)
+        loss, grads = loss_and_grads(model.x, model.A, model.B, model.C)
         if k > 40:
             # O(K⁴) forward passes: say so rather than sit silent for minutes.
             print(
                 f"{PROG} check: {3 * k * k} entries by finite differences; this takes a while",
                 file=sys.stderr,
             )
-        reports = [finite_difference_check(*model)]
+        reports = [finite_difference_check(model.x, model.A, model.B, model.C)]
         if args.torch:
-            reports.append(torch_check(*model))
+            reports.append(torch_check(model.x, model.A, model.B, model.C))
         if source.expected is not None:
             reports.append(expected_check(loss, grads, source.expected))
     except ValueError as exc:  # SessionError, NumericalOverflowError

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from backprop_lab.engine.model import forward, loss_and_grads
+from backprop_lab.engine.model import Model, forward, loss_and_grads
 
 Matrix = list[list[float]]
 
@@ -62,23 +62,6 @@ _MATRICES = ("A", "B", "C")
 
 
 @dataclass(frozen=True)
-class ModelValues:
-    """One model's numbers: x (K floats) and A, B, C (K×K rows, ``A[i][j]`` from input i to unit j)."""
-
-    x: list[float]
-    A: Matrix
-    B: Matrix
-    C: Matrix
-
-    @property
-    def K(self) -> int:
-        return len(self.x)
-
-    def matrix(self, name: str) -> Matrix:
-        return {"A": self.A, "B": self.B, "C": self.C}[name]
-
-
-@dataclass(frozen=True)
 class Verification:
     """One verification method's result, or why it was not run (``report`` is then None)."""
 
@@ -94,7 +77,7 @@ class ReportData:
     title: str
     name: str
     notes: str
-    initial: ModelValues
+    initial: Model
     initial_values: dict[str, list[float]]  # forward pass at the initial model: a, y, u, z, w
     initial_loss: float | None
     initial_grads: dict[str, Matrix] | None  # {"A": ∂L/∂A, "B": ..., "C": ...}
@@ -107,7 +90,7 @@ class ReportData:
     curves: dict[str, list[float]]
     loss_before: float | None
     loss_after: float | None
-    final: ModelValues | None
+    final: Model | None
     divergence: str | None
     facts: tuple[tuple[str, str], ...]
 
@@ -116,16 +99,7 @@ class ReportData:
         return self.steps > 0
 
 
-def _model_values(model: Any) -> ModelValues:
-    return ModelValues(
-        x=[float(v) for v in model.x],
-        A=[[float(v) for v in row] for row in model.A],
-        B=[[float(v) for v in row] for row in model.B],
-        C=[[float(v) for v in row] for row in model.C],
-    )
-
-
-def _loss(m: ModelValues) -> float | None:
+def _loss(m: Model) -> float | None:
     try:
         return loss_and_grads(m.x, m.A, m.B, m.C)[0]
     except ValueError:  # NumericalOverflowError included: the report says so instead of failing
@@ -133,7 +107,7 @@ def _loss(m: ModelValues) -> float | None:
 
 
 def _run_checks(
-    m: ModelValues, *, torch: bool, progress: Callable[[int, int], None] | None = None
+    m: Model, *, torch: bool, progress: Callable[[int, int], None] | None = None
 ) -> tuple[Verification, ...]:
     from backprop_lab.engine.gradcheck import finite_difference_check
 
@@ -188,8 +162,9 @@ def gather_report_data(
     ``now``: the report's timestamp (UTC), for reproducible tests. ``progress(done, total)`` is
     called per checked entry; it may raise to abandon the export (the window's cancel does).
     """
-    initial = _model_values(session.initial)
-    final = _model_values(session.model)
+    # Copies: the report is built on a worker thread while the window may go on editing.
+    initial: Model = session.initial.copy()
+    final: Model = session.model.copy()
     try:
         loss, grads = loss_and_grads(initial.x, initial.A, initial.B, initial.C)
         values = forward(initial.x, initial.A, initial.B, initial.C)

@@ -53,10 +53,9 @@ from backprop_lab.engine.model import (
     MATRIX_NAMES,
     MAX_K,
     Matrix,
-    Vector,
+    Model,
     quote,
     validate_matrix,
-    validate_model,
 )
 from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
 
@@ -324,37 +323,6 @@ class History:
 
 
 # --------------------------------------------------------------------------- model and session
-
-
-@dataclass
-class Model:
-    """x (K floats) and the weights A, B, C (K×K lists of rows, ``A[i][j]`` from input i to unit j).
-
-    The constructor validates and copies (floats, finite, square, 1 ≤ K ≤ MAX_K) via
-    :func:`engine.model.validate_model`, raising ValueError naming the entry.
-    """
-
-    x: Vector
-    A: Matrix
-    B: Matrix
-    C: Matrix
-
-    def __post_init__(self) -> None:
-        self.x, self.A, self.B, self.C = validate_model(self.x, self.A, self.B, self.C)
-
-    @property
-    def K(self) -> int:
-        return len(self.x)
-
-    def copy(self) -> Model:
-        m = object.__new__(Model)  # already valid: skip re-validation
-        m.x = list(self.x)
-        m.A, m.B, m.C = ([row[:] for row in w] for w in (self.A, self.B, self.C))
-        return m
-
-    def with_weights(self, A: Matrix, B: Matrix, C: Matrix) -> Model:
-        """The same x with new weights (validated)."""
-        return Model(self.x, A, B, C)
 
 
 @dataclass

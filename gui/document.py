@@ -61,8 +61,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from backprop_lab.engine.model import MATRIX_NAMES, backward, forward
-from backprop_lab.engine.session import History, Model, Session, save_session
+from backprop_lab.engine.model import MATRIX_NAMES, Model, backward, forward
+from backprop_lab.engine.session import History, Session, save_session
 from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
 from backprop_lab.gui.undo import Snapshot, SnapshotCommand, TrainingRunCommand
 
