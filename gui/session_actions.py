@@ -52,9 +52,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backprop_lab.engine.evaluation import Evaluation, evaluate
 from backprop_lab.engine.session import Session, SessionError, load_session
 from backprop_lab.gui import recovery
-from backprop_lab.gui.document import EDITOR_MAX_K, Document, Evaluation, evaluate
+from backprop_lab.gui.document import EDITOR_MAX_K, Document
 from backprop_lab.gui.jobs import Job, JobContext
 from backprop_lab.gui.matrix_editor import COPY_FORMATS, MatrixTable
 from backprop_lab.gui.recovery import RecoveryFile
