@@ -47,7 +47,8 @@ from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QWidget
 
 from backprop_lab.engine.atomic import remove_stale_temporaries, temporary_prefix
-from backprop_lab.engine.report_data import CURVE_LABELS, ReportData, gather_report_data, render_html
+from backprop_lab.engine.report_data import CURVE_LABELS, ReportData, gather_report_data
+from backprop_lab.engine.report_html import render_html
 
 __all__ = [
     "PLOT_SIZE",

@@ -11,13 +11,8 @@ import pytest
 
 import backprop_lab.engine.gradcheck as gradcheck
 from backprop_lab.engine.model import loss_and_grads
-from backprop_lab.engine.report_data import (
-    CHECK_MAX_K,
-    SHOW_COLS,
-    SHOW_ROWS,
-    gather_report_data,
-    render_html,
-)
+from backprop_lab.engine.report_data import CHECK_MAX_K, gather_report_data
+from backprop_lab.engine.report_html import SHOW_COLS, SHOW_ROWS, render_html
 from backprop_lab.engine.session import Session
 from backprop_lab.engine.torch_check import torch_available
 from backprop_lab.engine.training import Divergence, TrainingSettings

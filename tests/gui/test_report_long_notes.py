@@ -3,7 +3,8 @@ by walking every line of the paragraphs on it), and every character of the notes
 
 from __future__ import annotations
 
-from backprop_lab.engine.report_data import NOTES_BLOCK_LINES, gather_report_data
+from backprop_lab.engine.report_data import gather_report_data
+from backprop_lab.engine.report_html import NOTES_BLOCK_LINES
 from backprop_lab.engine.session import Session
 from backprop_lab.gui.report import layout_report
 
