@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from backprop_lab.engine import __version__
+from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.gradcheck import (
     CheckReport,
     EntryCheck,
@@ -149,7 +150,7 @@ def format_vector(v: Sequence[float], *, prefix: str = "[", indent: str = " ") -
 
     Lines longer than :data:`WIDTH` break after a comma; continuation lines start with ``indent``.
     """
-    return "\n".join(_wrap_items([repr(float(e)) for e in v], prefix, indent))
+    return "\n".join(_wrap_items([format_number(e, "full") for e in v], prefix, indent))
 
 
 def format_matrix(m: Sequence[Sequence[float]]) -> str:
@@ -187,16 +188,20 @@ def _layout(reports: Sequence[CheckReport], rows: Sequence[int], digits: int | N
     """
 
     def ref(v: float) -> str:
-        return repr(v) if digits is None else f"{v:.{digits}g}"
+        return format_number(v, "full") if digits is None else format_number(v, "short", digits=digits)
 
     heads = ["entry", "analytic"]
     body: list[list[str]] = []
     for index in rows:
         first: EntryCheck = reports[0].entries[index]
-        cells = [first.label, repr(first.analytic)]
+        cells = [first.label, format_number(first.analytic, "full")]
         for r in reports:
             e = r.entries[index]
-            cells += [ref(e.reference), f"{e.abs_error:.1e}", f"{e.rel_error:.1e}"]
+            cells += [
+                ref(e.reference),
+                format_number(e.abs_error, "error"),
+                format_number(e.rel_error, "error"),
+            ]
         cells.append("ok" if all(r.entries[index].passed for r in reports) else "FAIL")
         body.append(cells)
     for r in reports:
@@ -280,17 +285,18 @@ def print_check(
     say(title, "", "Let,", "", "x =", format_vector(model.x), "")
     for name in MATRIX_NAMES:
         say(f"{name} =", format_matrix(model.matrix(name)), "")
-    say(f"Loss = {loss!r}", "")
+    say(f"Loss = {format_number(loss, 'full')}", "")
     for r in printed:
         ref = r.reference_loss
         assert ref is not None
-        say(f"(the report printed Loss = {ref!r}; relative difference {abs(loss - ref) / abs(ref):.1e})", "")
+        shown = format_number(ref, "full")
+        say(f"(the report printed Loss = {shown}; relative difference {abs(loss - ref) / abs(ref):.1e})", "")
     say("Resulting gradients are,", "")
     for name in MATRIX_NAMES:
         say(f"{name} =", format_matrix(grads[name]), "")
     for r in tables:
         if r.reference_loss is not None:
-            say(f"PyTorch's loss = {r.reference_loss!r}", "")
+            say(f"PyTorch's loss = {format_number(r.reference_loss, 'full')}", "")
     methods = " and ".join("finite differences" if r.eps is not None else "PyTorch" for r in tables)
     say(f"Verification against {methods}:", "")
     say(*_table(tables, show_all), "")

@@ -11,6 +11,7 @@ import html
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.report_data import ReportData
 
 Matrix = list[list[float]]
@@ -109,16 +110,14 @@ def _e(text: object) -> str:
     return html.escape(s, quote=True)
 
 
-def fmt(v: float | None) -> str:
-    """A float at full precision (``repr``), as the report prints it; an em dash for "none"."""
-    if v is None:
-        return "—"
-    return repr(float(v))
+def _report(v: float | None) -> str:
+    """A number in the report: full precision, as the report prints it; an em dash for none."""
+    return format_number(v, "report")
 
 
-def fmt_err(v: float) -> str:
-    """An error as 3 significant digits (1.23e-09); exact agreement as 0."""
-    return f"{v:.2e}" if v != 0 else "0"
+def _error(v: float) -> str:
+    """An error in the report: 3 significant digits (1.23e-09); exact agreement as 0."""
+    return format_number(v, "error", digits=3)
 
 
 def _shown(k: int, limit: int) -> tuple[list[int], bool]:
@@ -138,7 +137,7 @@ def _matrix_html(name: str, rows: Matrix, *, vector: bool = False) -> str:
     limit = SHOW_COLS
     while True:
         cols, cut_c = _shown(k, limit)
-        widest = max(len(fmt(rows[i][j])) for i in rows_i for j in cols)
+        widest = max(len(_report(rows[i][j])) for i in rows_i for j in cols)
         need = len(cols) * (MONO_CHAR_PX * widest + CELL_PADDING_PX)
         need += MONO_CHAR_PX + CELL_PADDING_PX if cut_c else 0  # the ⋯ column
         if need <= MATRIX_WIDTH_PX or limit <= 2:
@@ -146,7 +145,7 @@ def _matrix_html(name: str, rows: Matrix, *, vector: bool = False) -> str:
         limit -= 1
     shown: list[list[str]] = []
     for i in rows_i:
-        cells = [fmt(rows[i][j]) for j in cols]
+        cells = [_report(rows[i][j]) for j in cols]
         if cut_c:
             cells.insert(len(cells) - 1, "⋯")
         shown.append(cells)
@@ -197,15 +196,15 @@ def _verification_html(data: ReportData) -> str:
         verdict = '<span class="ok">passed</span>' if r.passed else '<span class="bad">FAILED</span>'
         out.append(
             f"<p><b>{_e(r.method)}</b>: {verdict}. Largest absolute error "
-            f'<span class="num">{fmt_err(r.max_abs_error)}</span>, largest relative error '
-            f'<span class="num">{fmt_err(r.max_rel_error)}</span> '
+            f'<span class="num">{_error(r.max_abs_error)}</span>, largest relative error '
+            f'<span class="num">{_error(r.max_rel_error)}</span> '
             f"(tolerances rtol = {_e(r.rtol)}, atol = {_e(r.atol)}).</p>"
         )
         reference_loss = getattr(r, "reference_loss", None)
         if reference_loss is not None:
             out.append(
                 f"<p>{_e(_short_method(r.method))}’s loss = "
-                f'<span class="num">{fmt(reference_loss)}</span></p>'
+                f'<span class="num">{_report(reference_loss)}</span></p>'
             )
     if not ran:
         return "\n".join(out)
@@ -249,7 +248,7 @@ def _verification_html(data: ReportData) -> str:
         first = next(iter(entries.values()))
         cells = [
             f"<td{last}>{_e(name)}[{i}][{j}]</td>",
-            f'<td class="{last_n}">{fmt(first.analytic)}</td>',
+            f'<td class="{last_n}">{_report(first.analytic)}</td>',
         ]
         for n in range(len(ran)):
             e = entries.get(n)
@@ -258,8 +257,8 @@ def _verification_html(data: ReportData) -> str:
                 continue
             bad = "" if e.passed else " bad"
             cells += [
-                f'<td class="{last_n}">{fmt(e.reference)}</td>',
-                f'<td class="{last_n}{bad}">{fmt_err(e.abs_error)}</td>',
+                f'<td class="{last_n}">{_report(e.reference)}</td>',
+                f'<td class="{last_n}{bad}">{_error(e.abs_error)}</td>',
             ]
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
@@ -386,7 +385,7 @@ def render_html(
     if data.initial_loss is None or data.initial_grads is None:
         parts.append(f'<p class="bad">{_e(data.loss_note)}</p>')
     else:
-        parts.append(f'<p class="loss">Loss {_v("L")} = <b class="num">{fmt(data.initial_loss)}</b></p>')
+        parts.append(f'<p class="loss">Loss {_v("L")} = <b class="num">{_report(data.initial_loss)}</b></p>')
         if data.initial_values.get("w"):
             parts.append(_matrix_html("w", [data.initial_values["w"]], vector=True))
         parts.append("<h3>Resulting gradients</h3>")
@@ -438,7 +437,10 @@ def render_html(
                 img = f'<img src="{_e(plot_src)}" width="{plot_width}">'
                 parts.append(f'<p align="center">{img}</p>{caption}')
         parts.append(f"<h3>Loss at {_v('x')}</h3>")
-        pairs = [("before training", fmt(data.loss_before)), ("after training", fmt(data.loss_after))]
+        pairs = [
+            ("before training", _report(data.loss_before)),
+            ("after training", _report(data.loss_after)),
+        ]
         if data.loss_before and data.loss_after is not None:
             ratio = data.loss_after / data.loss_before
             # 4 significant digits: "-99.999%" rather than a rounded "-100.00%" for a big drop.

@@ -22,6 +22,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from backprop_lab.engine.explain import LineSearch, loss_along_gradient
+from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.model import NumericalOverflowError
 from backprop_lab.engine.step_phases import next_batch
 from backprop_lab.gui.document import Document
@@ -191,7 +192,7 @@ class LineSearchPanel(QWidget):
         self.tangent.setData([0.0, t_end], [line.loss0, line.loss0 + line.slope * t_end])
         self.start_line.setPos(line.loss0)
         self.lr_line.setPos(line.lr)
-        self.lr_line.label.setFormat(f"lr = {line.lr:g}")
+        self.lr_line.label.setFormat(f"lr = {format_number(line.lr, 'short', digits=6)}")
         self.lr_point.setData([line.lr], [line.loss_at_lr if math.isfinite(line.loss_at_lr) else hi])
         self.best_point.setData([line.best_t], [line.best_loss])
         item = self.plot.getPlotItem()
@@ -206,5 +207,5 @@ class LineSearchPanel(QWidget):
         self.verdict_label.setText(
             f"<span style='color:{color}'><b>{line.verdict()}</b></span><br>"
             f"<span style='color:#666'>Loss and gradient {where}; slope at t = 0 is −‖g‖² = "
-            f"{line.slope:.4g}.</span>"
+            f"{format_number(line.slope, 'short')}.</span>"
         )
