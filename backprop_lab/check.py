@@ -342,9 +342,9 @@ def run_check(args: argparse.Namespace) -> int:
                 f"{PROG} check: {3 * k * k} entries by finite differences; this takes a while",
                 file=sys.stderr,
             )
-        reports = [finite_difference_check(model.x, model.A, model.B, model.C)]
+        reports = [finite_difference_check(model)]
         if args.torch:
-            reports.append(torch_check(model.x, model.A, model.B, model.C))
+            reports.append(torch_check(model))
         if source.expected is not None:
             reports.append(expected_check(loss, grads, source.expected))
     except ValueError as exc:  # SessionError, NumericalOverflowError

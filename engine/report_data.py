@@ -100,7 +100,7 @@ def _run_checks(
             checks.append(Verification("PyTorch", None, note))
         return tuple(checks)
     try:
-        fd = finite_difference_check(m.x, m.A, m.B, m.C, progress=progress)
+        fd = finite_difference_check(m, progress=progress)
         checks.append(Verification(fd.method, fd))
     except ValueError as exc:
         checks.append(Verification("finite differences", None, f"Could not run: {exc}"))
@@ -109,7 +109,7 @@ def _run_checks(
 
         if torch_available():
             try:
-                tc = torch_check(m.x, m.A, m.B, m.C)
+                tc = torch_check(m)
                 checks.append(Verification(tc.method, tc))
             except ValueError as exc:
                 checks.append(Verification("PyTorch", None, f"Could not run: {exc}"))

@@ -164,10 +164,7 @@ class Session:
         settings = self.training if settings is None else settings
         m = self.model
         trainer = Trainer(
-            m.x,
-            m.A,
-            m.B,
-            m.C,
+            m,
             settings,
             start_step=self.history.last_step,
             start_epoch=self.history.last_epoch,

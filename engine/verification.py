@@ -49,14 +49,12 @@ def run_checks(
         if progress is not None:
             progress(base + d, total)
 
-    fd = gradcheck.finite_difference_check(
-        model.x, model.A, model.B, model.C, progress=lambda d, _t: report(d, 0)
-    )
+    fd = gradcheck.finite_difference_check(model, progress=lambda d, _t: report(d, 0))
     done = n
     torch_report, note = None, ""
     if with_torch:
         try:
-            torch_report = torch_check.torch_check(model.x, model.A, model.B, model.C)
+            torch_report = torch_check.torch_check(model)
         except torch_check.TorchUnavailable as exc:
             note = str(exc)
         done += n
@@ -64,7 +62,7 @@ def run_checks(
     sweep: list[tuple[float, float]] = []
     if with_sweep:
         for e in SWEEP_EPS:  # one eps at a time, so that a cancel acts between two of them
-            sweep += gradcheck.eps_sweep(model.x, model.A, model.B, model.C, eps_values=[e])
+            sweep += gradcheck.eps_sweep(model, eps_values=[e])
             done += n
             report(0, done)
     return CheckResults(model, fd, torch_report, note, tuple(sweep))

@@ -416,7 +416,7 @@ class ChainRulePanel(QWidget):
         m, i, j = self.entry
         model = doc.model
         try:
-            d = derive(model.x, model.A, model.B, model.C, m, i, j)
+            d = derive(model, m, i, j)
         except (NumericalOverflowError, ValueError) as exc:
             self.text.setHtml(f"<p style='color:#b2182b'>No derivation: {html.escape(str(exc))}</p>")
             if self.highlighter is not None:

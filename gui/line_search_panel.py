@@ -148,9 +148,7 @@ class LineSearchPanel(QWidget):
         key = (m.K, s, h.last_step, h.last_epoch)
         if self._batch_cache is None or self._batch_cache[0] != key:
             # The inputs depend only on (settings, K, epoch), not on the weights: cached per key.
-            indices, rows, _ = next_batch(
-                m.x, m.A, m.B, m.C, s, start_step=h.last_step, start_epoch=h.last_epoch
-            )
+            indices, rows, _ = next_batch(m, s, start_step=h.last_step, start_epoch=h.last_epoch)
             self._batch_cache = (key, indices, rows)
         return self._batch_cache[1], self._batch_cache[2]
 
@@ -163,11 +161,9 @@ class LineSearchPanel(QWidget):
         try:
             if self.source_key == "batch":
                 indices, rows = self._next_batch()
-                line = loss_along_gradient(
-                    m.x, m.A, m.B, m.C, lr, batch_rows=rows, batch=indices, span=self.span.value()
-                )
+                line = loss_along_gradient(m, lr, batch_rows=rows, batch=indices, span=self.span.value())
             else:
-                line = loss_along_gradient(m.x, m.A, m.B, m.C, lr, span=self.span.value())
+                line = loss_along_gradient(m, lr, span=self.span.value())
         except (NumericalOverflowError, ValueError) as exc:
             self.line = None
             self.verdict_label.setText(f"<span style='color:#b2182b'>No curve: {exc}</span>")

@@ -137,7 +137,7 @@ class StepThroughDialog(QDialog):
         h = document.history
         m = document.model
         self.plan: StepPlan = plan_step(
-            m.x, m.A, m.B, m.C, document.training_settings, start_step=h.last_step, start_epoch=h.last_epoch
+            m, document.training_settings, start_step=h.last_step, start_epoch=h.last_epoch
         )
         self._model_before = m.copy()
 

@@ -55,7 +55,7 @@ def _base() -> tuple[Session, object]:
     s.history.extend(trainer.steps())
     s.finish_run(trainer)
     m = s.initial
-    return s, finite_difference_check(m.x, m.A, m.B, m.C)
+    return s, finite_difference_check(m)
 
 
 BASE, CHECK = _base()
