@@ -152,8 +152,8 @@ def derive(
 ) -> Derivation:
     """The chain rule of ∂L/∂``matrix``[i][j] at ``model``, factor by factor, with values.
 
-    ``model`` is validated already (:class:`engine.model.Model`); ``matrix`` is "A", "B" or "C" and 0 ≤ i, j < K. Raises NumericalOverflowError when the
-    loss does not fit in a float64.
+    ``model`` is validated already (:class:`engine.model.Model`); ``matrix`` is "A", "B" or "C"
+    and 0 ≤ i, j < K. Raises NumericalOverflowError when the loss does not fit in a float64.
     """
     xv, Av, Bv, Cv = model.x, model.A, model.B, model.C
     k = len(xv)
