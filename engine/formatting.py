@@ -4,7 +4,7 @@ A precision is named after where the number is shown, so that "full precision" m
 
     cell     a table cell: 4 decimals in the everyday range [1e-2, 1e6), else a 4-decimal mantissa
              with its exponent (0.2513, -44.0612, 1.5000e-07). The exponent is never dropped: asked
-             to fit ``max_chars``, the mantissa loses digits first (1.5e-07, 2e-07, 2e-7).
+             to fit ``max_chars``, the mantissa loses digits first (6.6378e-03, 6.64e-3, 7e-3).
     full     the shortest text that reads back as the same float64 (``repr``): hover, copy, ``check``.
     report   what the report's tables print: full precision, as the report does.
     precise  15 significant digits (float64's DBL_DIG: every digit shown is exact): the
