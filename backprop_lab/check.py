@@ -197,11 +197,8 @@ def _layout(reports: Sequence[CheckReport], rows: Sequence[int], digits: int | N
         cells = [first.label, format_number(first.analytic, "full")]
         for r in reports:
             e = r.entries[index]
-            cells += [
-                ref(e.reference),
-                format_number(e.abs_error, "error"),
-                format_number(e.rel_error, "error"),
-            ]
+            # Errors keep check's own 1-digit scientific form (0.0e+00 for exact agreement, as before).
+            cells += [ref(e.reference), f"{e.abs_error:.1e}", f"{e.rel_error:.1e}"]
         cells.append("ok" if all(r.entries[index].passed for r in reports) else "FAIL")
         body.append(cells)
     for r in reports:
