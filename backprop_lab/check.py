@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from backprop_lab.engine import __version__
+from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.gradcheck import (
     CheckReport,
     EntryCheck,
@@ -41,7 +42,7 @@ from backprop_lab.engine.gradcheck import (
 from backprop_lab.engine.model import (
     MATRIX_NAMES,
     Matrix,
-    Vector,
+    Model,
     loss_and_grads,
 )
 from backprop_lab.engine.session import Expected, Session, load_session_with_expected
@@ -54,9 +55,6 @@ WORST_ROWS = 10
 
 #: The method name of a comparison with numbers printed in the file (the report's, for its example).
 EXPECTED_METHOD = "printed numbers"
-
-Model = tuple[Vector, Matrix, Matrix, Matrix]
-
 
 # --------------------------------------------------------------------------- reading a model
 
@@ -76,9 +74,8 @@ class CheckInput:
 
 def _check_input(name: str, loaded: tuple[Session, Expected | None]) -> CheckInput:
     session, expected = loaded
-    m = session.model
     numbers = None if expected is None else (expected.loss, expected.grads, expected.rtol)
-    return CheckInput(name, (m.x, m.A, m.B, m.C), numbers)
+    return CheckInput(name, session.model, numbers)
 
 
 def load_input(path: str | os.PathLike[str]) -> CheckInput:
@@ -153,7 +150,7 @@ def format_vector(v: Sequence[float], *, prefix: str = "[", indent: str = " ") -
 
     Lines longer than :data:`WIDTH` break after a comma; continuation lines start with ``indent``.
     """
-    return "\n".join(_wrap_items([repr(float(e)) for e in v], prefix, indent))
+    return "\n".join(_wrap_items([format_number(e, "full") for e in v], prefix, indent))
 
 
 def format_matrix(m: Sequence[Sequence[float]]) -> str:
@@ -191,15 +188,16 @@ def _layout(reports: Sequence[CheckReport], rows: Sequence[int], digits: int | N
     """
 
     def ref(v: float) -> str:
-        return repr(v) if digits is None else f"{v:.{digits}g}"
+        return format_number(v, "full") if digits is None else format_number(v, "short", digits=digits)
 
     heads = ["entry", "analytic"]
     body: list[list[str]] = []
     for index in rows:
         first: EntryCheck = reports[0].entries[index]
-        cells = [first.label, repr(first.analytic)]
+        cells = [first.label, format_number(first.analytic, "full")]
         for r in reports:
             e = r.entries[index]
+            # Errors keep check's own 1-digit scientific form (0.0e+00 for exact agreement, as before).
             cells += [ref(e.reference), f"{e.abs_error:.1e}", f"{e.rel_error:.1e}"]
         cells.append("ok" if all(r.entries[index].passed for r in reports) else "FAIL")
         body.append(cells)
@@ -275,27 +273,27 @@ def print_check(
     ``reports``: the finite-difference report first, then optionally PyTorch's (side by side
     in the table) and one against printed numbers (:data:`EXPECTED_METHOD`, summarised).
     """
-    x, A, B, C = model
     tables = [r for r in reports if r.method != EXPECTED_METHOD]
     printed = [r for r in reports if r.method == EXPECTED_METHOD]
 
     def say(*lines: str) -> None:
         print(*lines, sep="\n", file=out)
 
-    say(title, "", "Let,", "", "x =", format_vector(x), "")
-    for name, m in zip(MATRIX_NAMES, (A, B, C), strict=True):
-        say(f"{name} =", format_matrix(m), "")
-    say(f"Loss = {loss!r}", "")
+    say(title, "", "Let,", "", "x =", format_vector(model.x), "")
+    for name in MATRIX_NAMES:
+        say(f"{name} =", format_matrix(model.matrix(name)), "")
+    say(f"Loss = {format_number(loss, 'full')}", "")
     for r in printed:
         ref = r.reference_loss
         assert ref is not None
-        say(f"(the report printed Loss = {ref!r}; relative difference {abs(loss - ref) / abs(ref):.1e})", "")
+        shown = format_number(ref, "full")
+        say(f"(the report printed Loss = {shown}; relative difference {abs(loss - ref) / abs(ref):.1e})", "")
     say("Resulting gradients are,", "")
     for name in MATRIX_NAMES:
         say(f"{name} =", format_matrix(grads[name]), "")
     for r in tables:
         if r.reference_loss is not None:
-            say(f"PyTorch's loss = {r.reference_loss!r}", "")
+            say(f"PyTorch's loss = {format_number(r.reference_loss, 'full')}", "")
     methods = " and ".join("finite differences" if r.eps is not None else "PyTorch" for r in tables)
     say(f"Verification against {methods}:", "")
     say(*_table(tables, show_all), "")
@@ -325,7 +323,7 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         source = report_example_input() if args.session is None else load_input(args.session)
         model = source.model
-        k = len(model[0])
+        k = model.K
         title = f"Backprop Lab {__version__}: check of {source.source} (K = {k})"
         if args.torch:
             from backprop_lab.engine.torch_check import TorchUnavailable, torch_check, torch_version
@@ -334,16 +332,16 @@ def run_check(args: argparse.Namespace) -> int:
                 title += f", with PyTorch {torch_version()}"
             except TorchUnavailable as exc:
                 return _error("check", str(exc))
-        loss, grads = loss_and_grads(*model)
+        loss, grads = loss_and_grads(model.x, model.A, model.B, model.C)
         if k > 40:
             # O(K⁴) forward passes: say so rather than sit silent for minutes.
             print(
                 f"{PROG} check: {3 * k * k} entries by finite differences; this takes a while",
                 file=sys.stderr,
             )
-        reports = [finite_difference_check(*model)]
+        reports = [finite_difference_check(model)]
         if args.torch:
-            reports.append(torch_check(*model))
+            reports.append(torch_check(model))
         if source.expected is not None:
             reports.append(expected_check(loss, grads, source.expected))
     except ValueError as exc:  # SessionError, NumericalOverflowError

@@ -35,12 +35,12 @@ from backprop_lab.engine import kernels
 from backprop_lab.engine.model import (
     MATRIX_NAMES,
     Matrix,
+    Model,
     NumericalOverflowError,
     Vector,
     backward,
     forward,
     sigmoid_prime,
-    validate_model,
 )
 from backprop_lab.engine.training import batch_loss_and_grads
 
@@ -145,21 +145,17 @@ def _check_entry(matrix: str, i: int, j: int, k: int) -> None:
 
 
 def derive(
-    x: Sequence[float],
-    A: Sequence[Sequence[float]],
-    B: Sequence[Sequence[float]],
-    C: Sequence[Sequence[float]],
+    model: Model,
     matrix: str,
     i: int,
     j: int,
 ) -> Derivation:
-    """The chain rule of ∂L/∂``matrix``[i][j] at (x, A, B, C), factor by factor, with values.
+    """The chain rule of ∂L/∂``matrix``[i][j] at ``model``, factor by factor, with values.
 
-    x is a list of K floats, A, B, C are K×K lists of rows (validated: ValueError naming a bad
-    entry); ``matrix`` is "A", "B" or "C" and 0 ≤ i, j < K. Raises NumericalOverflowError when the
-    loss does not fit in a float64.
+    ``model`` is validated already (:class:`engine.model.Model`); ``matrix`` is "A", "B" or "C"
+    and 0 ≤ i, j < K. Raises NumericalOverflowError when the loss does not fit in a float64.
     """
-    xv, Av, Bv, Cv = validate_model(x, A, B, C)
+    xv, Av, Bv, Cv = model.x, model.A, model.B, model.C
     k = len(xv)
     _check_entry(matrix, i, j, k)
     values = forward(xv, Av, Bv, Cv)
@@ -292,10 +288,7 @@ class LineSearch:
 
 
 def loss_along_gradient(
-    x: Sequence[float],
-    A: Sequence[Sequence[float]],
-    B: Sequence[Sequence[float]],
-    C: Sequence[Sequence[float]],
+    model: Model,
     lr: float,
     *,
     batch_rows: Sequence[Sequence[float]] | None = None,
@@ -310,7 +303,7 @@ def loss_along_gradient(
     that batch: exactly the direction and objective of the next mini-batch step (``batch`` records
     which sample indices those rows are). ValueError for invalid input or settings.
     """
-    xv, Av, Bv, Cv = validate_model(x, A, B, C)
+    xv, Av, Bv, Cv = model.x, model.A, model.B, model.C
     k = len(xv)
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"learning_rate must be a positive number (got {lr!r})")

@@ -51,12 +51,12 @@ from operator import mul
 from backprop_lab.engine.model import (
     MATRIX_NAMES,
     Matrix,
+    Model,
     NumericalOverflowError,
     Vector,
     forward,
     loss_and_grads,
     sigmoid_prime,
-    validate_model,
     vec_mat,
 )
 
@@ -244,7 +244,7 @@ class RoundingScales:
         return sum(v * v for v in moved)
 
 
-def rounding_scales(x: Vector, A: Matrix, B: Matrix, C: Matrix) -> RoundingScales:
+def rounding_scales(model: Model) -> RoundingScales:
     """Forward-error scales for the loss and the gradients (inputs assumed valid).
 
     Running error analysis: a sum of K products is within γ_K·Σ|terms| of exact, so with
@@ -260,6 +260,7 @@ def rounding_scales(x: Vector, A: Matrix, B: Matrix, C: Matrix) -> RoundingScale
     where σ rounds near 1, 1 − σ has lost its digits (PyTorch computes it the same way),
     and σ'' ≤ 1/8 carries a's error. γ = (4K + 16)·u covers the chains of sums.
     """
+    x, A, B, C = model.x, model.A, model.B, model.C
     k = len(x)
     ax = [abs(v) for v in x]
     absA = [[abs(v) for v in row] for row in A]
@@ -365,10 +366,7 @@ def _entries(k: int) -> list[tuple[str, int, int, int]]:
 
 
 def finite_difference_check(
-    x: Sequence[float],
-    A: Sequence[Sequence[float]],
-    B: Sequence[Sequence[float]],
-    C: Sequence[Sequence[float]],
+    model: Model,
     eps: float = DEFAULT_EPS,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
@@ -376,8 +374,8 @@ def finite_difference_check(
 ) -> CheckReport:
     """Compare every analytic ∂L/∂A_ij, ∂L/∂B_ij, ∂L/∂C_ij with a central difference.
 
-    x is a list of K floats, A, B, C are K×K lists of rows (validated; ValueError names a
-    bad entry, NumericalOverflowError when the loss overflows). ``eps`` is the relative
+    ``model`` is validated already (:class:`engine.model.Model`); NumericalOverflowError when
+    the loss overflows. ``eps`` is the relative
     step, ``rtol``/``atol`` the tolerances (see the module docstring for both).
     ``progress(done, total)`` is called after each of the 3·K² entries; it may raise to
     abandon the check (the inputs are never modified). Costs 4 forward passes per entry,
@@ -385,9 +383,9 @@ def finite_difference_check(
     """
     _check_eps(eps)
     _check_tolerances(rtol, atol)
-    xv, Av, Bv, Cv = validate_model(x, A, B, C)
+    xv, Av, Bv, Cv = model.x, model.A, model.B, model.C
     loss, grads = loss_and_grads(xv, Av, Bv, Cv)
-    scales = rounding_scales(xv, Av, Bv, Cv)
+    scales = rounding_scales(model)
     weights = [[row.copy() for row in M] for M in (Av, Bv, Cv)]
     todo = _entries(len(xv))
     results = []
@@ -418,10 +416,7 @@ def finite_difference_check(
 
 
 def eps_sweep(
-    x: Sequence[float],
-    A: Sequence[Sequence[float]],
-    B: Sequence[Sequence[float]],
-    C: Sequence[Sequence[float]],
+    model: Model,
     eps_values: Sequence[float] | None = None,
     progress: Progress | None = None,
 ) -> list[tuple[float, float]]:
@@ -437,7 +432,7 @@ def eps_sweep(
     values = SWEEP_EPS if eps_values is None else tuple(eps_values)
     for e in values:
         _check_eps(e)
-    xv, Av, Bv, Cv = validate_model(x, A, B, C)
+    xv, Av, Bv, Cv = model.x, model.A, model.B, model.C
     _, grads = loss_and_grads(xv, Av, Bv, Cv)
     weights = [[row.copy() for row in M] for M in (Av, Bv, Cv)]
     todo = _entries(len(xv))

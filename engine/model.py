@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from numbers import Real
 from operator import mul
 from typing import TypeAlias, TypedDict
@@ -152,6 +153,50 @@ def validate_model(x: object, A: object, B: object, C: object) -> tuple[Vector, 
     xv = validate_vector("x", x)
     k = len(xv)
     return xv, validate_matrix("A", A, k), validate_matrix("B", B, k), validate_matrix("C", C, k)
+
+
+@dataclass(frozen=True)
+class Model:
+    """x (K floats) and the weights A, B, C (K×K lists of rows, ``A[i][j]`` from input i to unit j).
+
+    The one model type of the engine, the session files, the reports, the command line and the
+    window's undo snapshots. The constructor validates and copies once (floats, finite, square,
+    1 ≤ K ≤ MAX_K), raising ValueError naming the entry; after that nobody re-checks it. Frozen:
+    a changed model is a new one (:meth:`with_weights`). The lists themselves are plain lists so
+    the math core (:func:`forward`, :func:`loss_and_grads`) takes them as they are; treat them
+    as read-only.
+    """
+
+    x: Vector
+    A: Matrix
+    B: Matrix
+    C: Matrix
+
+    def __post_init__(self) -> None:
+        for name, value in zip("xABC", validate_model(self.x, self.A, self.B, self.C), strict=True):
+            object.__setattr__(self, name, value)
+
+    @property
+    def K(self) -> int:
+        return len(self.x)
+
+    def matrix(self, name: str) -> Matrix:
+        """The weight named ``"A"``, ``"B"`` or ``"C"``."""
+        if name not in MATRIX_NAMES:
+            raise ValueError(f"no matrix named {name!r}; expected one of A, B, C")
+        return {"A": self.A, "B": self.B, "C": self.C}[name]
+
+    def copy(self) -> Model:
+        """A deep copy, without re-validating (it is valid already)."""
+        m = object.__new__(Model)
+        object.__setattr__(m, "x", list(self.x))
+        for name in MATRIX_NAMES:
+            object.__setattr__(m, name, [row[:] for row in self.matrix(name)])
+        return m
+
+    def with_weights(self, A: Matrix, B: Matrix, C: Matrix) -> Model:
+        """The same x with new weights (validated)."""
+        return Model(self.x, A, B, C)
 
 
 # --------------------------------------------------------------------------- linear algebra

@@ -1,28 +1,23 @@
-"""Everything a report shows, gathered from a Session as plain data, and its HTML text.
+"""Everything a report shows, gathered from a Session as plain data.
 
 The report follows the backprop report's story: the initial x, A, B and C; the loss; the three
 hand-derived gradients; their verification (central finite differences, and PyTorch's autograd
 when it is installed) side by side; the training settings; the curves; the loss at x before and
 after training; the weights after training; and the run's facts.
 
-Qt-free and standard library only: ``gui/report.py`` turns the HTML into report.html (with the
-plot embedded as a data: URI) and into a PDF through Qt's rich text, which supports a smaller
-HTML/CSS subset, so :func:`render_html` has a ``"web"`` and a ``"qt"`` flavour of the same content.
-
-Every string that comes from a user (session name, notes, anything from a file) goes through
-:func:`html.escape`; numbers are shown with ``repr`` (full float64 precision, as the report does).
+Qt-free and standard library only. :mod:`engine.report_html` writes the HTML from it;
+``gui/report.py`` turns that into report.html (with the plot embedded as a data: URI) and a PDF.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import html
 import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from backprop_lab.engine.model import forward, loss_and_grads
+from backprop_lab.engine.model import Model, forward, loss_and_grads
 
 Matrix = list[list[float]]
 
@@ -30,21 +25,6 @@ Matrix = list[list[float]]
 #: check costs 6·K² forward passes of O(K²) each (K = 16: ~1,500 passes, well under a second);
 #: beyond it the report says how to run the check instead of stalling the export.
 CHECK_MAX_K = 16
-
-#: Larger matrices show their first rows/columns and their last one, with ⋮ and ⋯ between: a
-#: full-precision float takes up to ~23 characters, and only 4 such columns fit across an A4 page.
-SHOW_ROWS = 6
-SHOW_COLS = 4
-#: What fits across the page's text column (A4, 18 mm margins: 657 px at 96 dpi) beside a label
-#: like "∂L/∂A =", in 8 pt DejaVu Sans Mono (6.42 px a character) with 7 px padding each side;
-#: matrices of long numbers (1.5e+39) show fewer columns rather than run off the page.
-MATRIX_WIDTH_PX = 590
-MONO_CHAR_PX = 6.42
-CELL_PADDING_PX = 14
-
-#: The verification table lists every entry up to this K (3·K² rows); beyond it, the worst entries.
-TABLE_ALL_MAX_K = 4
-WORST_ENTRIES = 8
 
 #: Curves the report plots, keyed by History column name, with their legend labels.
 CURVE_LABELS: dict[str, str] = {
@@ -55,27 +35,8 @@ CURVE_LABELS: dict[str, str] = {
     "grad_norm_C": "‖∂L/∂C‖",
 }
 
-_MATRICES = ("A", "B", "C")
-
 
 # --------------------------------------------------------------------------- the data
-
-
-@dataclass(frozen=True)
-class ModelValues:
-    """One model's numbers: x (K floats) and A, B, C (K×K rows, ``A[i][j]`` from input i to unit j)."""
-
-    x: list[float]
-    A: Matrix
-    B: Matrix
-    C: Matrix
-
-    @property
-    def K(self) -> int:
-        return len(self.x)
-
-    def matrix(self, name: str) -> Matrix:
-        return {"A": self.A, "B": self.B, "C": self.C}[name]
 
 
 @dataclass(frozen=True)
@@ -94,7 +55,7 @@ class ReportData:
     title: str
     name: str
     notes: str
-    initial: ModelValues
+    initial: Model
     initial_values: dict[str, list[float]]  # forward pass at the initial model: a, y, u, z, w
     initial_loss: float | None
     initial_grads: dict[str, Matrix] | None  # {"A": ∂L/∂A, "B": ..., "C": ...}
@@ -107,7 +68,7 @@ class ReportData:
     curves: dict[str, list[float]]
     loss_before: float | None
     loss_after: float | None
-    final: ModelValues | None
+    final: Model | None
     divergence: str | None
     facts: tuple[tuple[str, str], ...]
 
@@ -116,16 +77,7 @@ class ReportData:
         return self.steps > 0
 
 
-def _model_values(model: Any) -> ModelValues:
-    return ModelValues(
-        x=[float(v) for v in model.x],
-        A=[[float(v) for v in row] for row in model.A],
-        B=[[float(v) for v in row] for row in model.B],
-        C=[[float(v) for v in row] for row in model.C],
-    )
-
-
-def _loss(m: ModelValues) -> float | None:
+def _loss(m: Model) -> float | None:
     try:
         return loss_and_grads(m.x, m.A, m.B, m.C)[0]
     except ValueError:  # NumericalOverflowError included: the report says so instead of failing
@@ -133,7 +85,7 @@ def _loss(m: ModelValues) -> float | None:
 
 
 def _run_checks(
-    m: ModelValues, *, torch: bool, progress: Callable[[int, int], None] | None = None
+    m: Model, *, torch: bool, progress: Callable[[int, int], None] | None = None
 ) -> tuple[Verification, ...]:
     from backprop_lab.engine.gradcheck import finite_difference_check
 
@@ -148,7 +100,7 @@ def _run_checks(
             checks.append(Verification("PyTorch", None, note))
         return tuple(checks)
     try:
-        fd = finite_difference_check(m.x, m.A, m.B, m.C, progress=progress)
+        fd = finite_difference_check(m, progress=progress)
         checks.append(Verification(fd.method, fd))
     except ValueError as exc:
         checks.append(Verification("finite differences", None, f"Could not run: {exc}"))
@@ -157,7 +109,7 @@ def _run_checks(
 
         if torch_available():
             try:
-                tc = torch_check(m.x, m.A, m.B, m.C)
+                tc = torch_check(m)
                 checks.append(Verification(tc.method, tc))
             except ValueError as exc:
                 checks.append(Verification("PyTorch", None, f"Could not run: {exc}"))
@@ -188,8 +140,9 @@ def gather_report_data(
     ``now``: the report's timestamp (UTC), for reproducible tests. ``progress(done, total)`` is
     called per checked entry; it may raise to abandon the export (the window's cancel does).
     """
-    initial = _model_values(session.initial)
-    final = _model_values(session.model)
+    # Copies: the report is built on a worker thread while the window may go on editing.
+    initial: Model = session.initial.copy()
+    final: Model = session.model.copy()
     try:
         loss, grads = loss_and_grads(initial.x, initial.A, initial.B, initial.C)
         values = forward(initial.x, initial.A, initial.B, initial.C)
@@ -271,433 +224,3 @@ def gather_report_data(
         divergence=divergence.reason if divergence is not None else None,  # a full sentence already
         facts=tuple(facts),
     )
-
-
-# --------------------------------------------------------------------------- rendering
-
-Flavour = Literal["web", "qt"]
-
-# Shared by both flavours. Qt's rich text knows a CSS 2.1 subset: class selectors, fonts, colours,
-# padding, per-side cell borders with border-collapse (Qt ≥ 5.14), but no :first-child, max-width
-# or page-break-inside; so every cell carries the classes its borders need.
-_COMMON_CSS = """
-body { font-family: "DejaVu Serif", "Latin Modern Roman", Georgia, serif; color: #1a1a1a; }
-h1 { font-weight: normal; margin-top: 0; margin-bottom: 2px; }
-h2 { margin-top: 18px; margin-bottom: 6px; }
-h3 { margin-top: 12px; margin-bottom: 4px; }
-p.subtitle { color: #555555; margin-top: 0; }
-p.notes { color: #333333; }
-.num, code, td.n { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; }
-.var { font-style: italic; }
-p.eq { text-align: center; }
-table { border-collapse: collapse; margin-top: 3px; margin-bottom: 7px; }
-td.n { text-align: right; padding: 2px 7px; white-space: nowrap; }
-td.name { font-style: italic; padding: 2px 8px 2px 0; vertical-align: middle; white-space: nowrap; }
-td.bl { border-left: 1.5px solid #333; border-top: 1.5px solid #333; border-bottom: 1.5px solid #333; }
-td.br { border-right: 1.5px solid #333; border-top: 1.5px solid #333; border-bottom: 1.5px solid #333; }
-table.data th { text-align: right; font-weight: bold; padding: 3px 7px; white-space: nowrap;
-                border-top: 1.5px solid #333333; border-bottom: 1px solid #333333; }
-table.data th.first { text-align: left; }
-table.data td { padding: 2px 7px; }
-table.data td.last { border-bottom: 1.5px solid #333333; }
-table.data tr.group td { font-style: italic; padding-top: 6px; color: #333333; }
-table.kv td { padding: 1px 18px 1px 0; }
-table.kv td.k { color: #444444; }
-.ok { color: #1b6e20; font-weight: bold; }
-.bad { color: #a31515; font-weight: bold; }
-p.caption { color: #333333; }
-p.small { color: #444444; }
-"""
-
-_WEB_CSS = """
-@page { size: A4; margin: 18mm 16mm; }
-body { font-size: 11pt; line-height: 1.45; background: #ffffff; max-width: 52em; margin: 2.5em auto;
-       padding: 0 1.5em; }
-h1 { font-size: 21pt; }
-h2 { font-size: 14pt; border-bottom: 1px solid #bbbbbb; padding-bottom: 2px; break-after: avoid; }
-h3 { font-size: 11.5pt; break-after: avoid; }
-p.notes { border-left: 3px solid #cccccc; padding: 2px 0 2px 12px; white-space: pre-wrap; }
-.num, code, td.n { font-size: 9pt; }
-table { margin: 4px 0 12px 0; break-inside: avoid; }
-table.data { width: 100%; }
-table.data th { font-size: 9.5pt; }
-td.bl, td.br { width: 4px; padding: 0; }
-figure { margin: 10px 0; break-inside: avoid; }
-figure img { width: 100%; height: auto; }
-p.caption { font-size: 9.5pt; margin-top: 4px; }
-p.small { font-size: 9.5pt; }
-p.loss { font-size: 12pt; }
-footer { margin-top: 3em; color: #777777; font-size: 9pt; border-top: 1px solid #dddddd; padding-top: 6px; }
-"""
-
-_QT_CSS = """
-body { font-size: 10pt; }
-h1 { font-size: 20pt; }
-h2 { font-size: 13pt; }
-h3 { font-size: 10.5pt; }
-.num, code, td.n { font-size: 8pt; }
-table.data th { font-size: 8.5pt; }
-p.caption { font-size: 8.5pt; }
-p.small { font-size: 8.5pt; }
-p.loss { font-size: 11pt; }
-"""
-
-
-def _e(text: object) -> str:
-    s = str(text)
-    if not s.isascii():
-        # A session may hold a lone surrogate (its file format keeps one), which UTF-8 cannot
-        # encode: show U+FFFD instead of failing the export (a valid pair becomes its character).
-        s = s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return html.escape(s, quote=True)
-
-
-def fmt(v: float | None) -> str:
-    """A float at full precision (``repr``), as the report prints it; an em dash for "none"."""
-    if v is None:
-        return "—"
-    return repr(float(v))
-
-
-def fmt_err(v: float) -> str:
-    """An error as 3 significant digits (1.23e-09); exact agreement as 0."""
-    return f"{v:.2e}" if v != 0 else "0"
-
-
-def _shown(k: int, limit: int) -> tuple[list[int], bool]:
-    """Indices shown for a dimension of size k: all when k ≤ limit, else the first limit−1 and the last."""
-    if k <= limit:
-        return list(range(k)), False
-    return [*range(limit - 1), k - 1], True
-
-
-def _matrix_html(name: str, rows: Matrix, *, vector: bool = False) -> str:
-    """A matrix (or a row vector) between square brackets, its top-left block when it is large.
-
-    The brackets are two narrow cells with three borders each, which both browsers and Qt draw.
-    """
-    k = len(rows[0])
-    rows_i, cut_r = _shown(len(rows), SHOW_ROWS)
-    limit = SHOW_COLS
-    while True:
-        cols, cut_c = _shown(k, limit)
-        widest = max(len(fmt(rows[i][j])) for i in rows_i for j in cols)
-        need = len(cols) * (MONO_CHAR_PX * widest + CELL_PADDING_PX)
-        need += MONO_CHAR_PX + CELL_PADDING_PX if cut_c else 0  # the ⋯ column
-        if need <= MATRIX_WIDTH_PX or limit <= 2:
-            break
-        limit -= 1
-    shown: list[list[str]] = []
-    for i in rows_i:
-        cells = [fmt(rows[i][j]) for j in cols]
-        if cut_c:
-            cells.insert(len(cells) - 1, "⋯")
-        shown.append(cells)
-    if cut_r:
-        shown.insert(len(shown) - 1, ["⋮"] * len(shown[0]))
-    span = len(shown)
-    out = ['<table class="matrix" cellspacing="0" cellpadding="0">']
-    for r, cells in enumerate(shown):
-        lead = ""
-        if r == 0:
-            lead = (
-                f'<td class="name" rowspan="{span}">{_e(name)} =</td>'
-                f'<td class="bl" rowspan="{span}" width="4">&nbsp;</td>'
-            )
-        tail = f'<td class="br" rowspan="{span}" width="4">&nbsp;</td>' if r == 0 else ""
-        out.append("<tr>" + lead + "".join(f'<td class="n">{c}</td>' for c in cells) + tail + "</tr>")
-    out.append("</table>")
-    if cut_r or cut_c:
-        what = f"1×{k}" if vector else f"{len(rows)}×{k}"
-        out.append(
-            f'<p class="small">{_e(name)} is {what}: its first and last entries are shown; '
-            "the session file holds every value.</p>"
-        )
-    return "\n".join(out)
-
-
-def _kv_table(pairs: Sequence[tuple[str, str]], *, num: bool = False, columns: int = 1) -> str:
-    """Label/value pairs as a borderless table, ``columns`` pairs side by side per row."""
-    cls = ' class="num"' if num else ""
-    cells = [f'<td class="k">{_e(k)}</td><td{cls}>{_e(v)}</td>' for k, v in pairs]
-    rows = ["".join(cells[i : i + columns]) for i in range(0, len(cells), columns)]
-    body = "".join(f"<tr>{r}</tr>" for r in rows)
-    return f'<table class="kv" cellspacing="0" cellpadding="0">{body}</table>'
-
-
-def _short_method(method: str) -> str:
-    return "PyTorch" if "torch" in method.lower() else "finite differences"
-
-
-def _verification_html(data: ReportData) -> str:
-    out: list[str] = []
-    ran = [v for v in data.verifications if v.report is not None]
-    for v in data.verifications:
-        if v.report is None:
-            out.append(f'<p class="small"><b>{_e(v.method)}:</b> {_e(v.note)}</p>')
-            continue
-        r = v.report
-        verdict = '<span class="ok">passed</span>' if r.passed else '<span class="bad">FAILED</span>'
-        out.append(
-            f"<p><b>{_e(r.method)}</b>: {verdict}. Largest absolute error "
-            f'<span class="num">{fmt_err(r.max_abs_error)}</span>, largest relative error '
-            f'<span class="num">{fmt_err(r.max_rel_error)}</span> '
-            f"(tolerances rtol = {_e(r.rtol)}, atol = {_e(r.atol)}).</p>"
-        )
-        reference_loss = getattr(r, "reference_loss", None)
-        if reference_loss is not None:
-            out.append(
-                f"<p>{_e(_short_method(r.method))}’s loss = "
-                f'<span class="num">{fmt(reference_loss)}</span></p>'
-            )
-    if not ran:
-        return "\n".join(out)
-
-    # (matrix, i, j) -> {method index: EntryCheck}; every method checks the same hand-derived value.
-    table: dict[tuple[str, int, int], dict[int, Any]] = {}
-    for n, v in enumerate(ran):
-        assert v.report is not None
-        for e in v.report.entries:
-            table.setdefault((e.matrix, e.i, e.j), {})[n] = e
-
-    def order(t: tuple[str, int, int]) -> tuple[int, int, int]:
-        return (_MATRICES.index(t[0]) if t[0] in _MATRICES else len(_MATRICES), t[1], t[2])
-
-    keys = sorted(table, key=order)
-    k = data.initial.K
-    show_all = k <= TABLE_ALL_MAX_K
-    if not show_all:
-        keys = sorted(keys, key=lambda t: -max(e.abs_error for e in table[t].values()))[:WORST_ENTRIES]
-        out.append(
-            f'<p class="small">K = {k}: the {len(keys)} entries (of {len(table)}) where the methods '
-            "disagree most are listed.</p>"
-        )
-
-    head = ['<th class="first">entry</th>', "<th>hand-derived</th>"]
-    for v in ran:
-        head += [f"<th>{_e(_short_method(v.method))}</th>", "<th>|Δ|</th>"]
-    ncols = len(head)
-    # Full width in browsers (CSS); as wide as its columns in Qt, whose 100% overhangs the margin.
-    out.append('<table class="data" cellspacing="0" cellpadding="0">')
-    out.append("<thead><tr>" + "".join(head) + "</tr></thead><tbody>")
-    current = None
-    for pos, key in enumerate(keys):
-        name, i, j = key
-        last = ' class="last"' if pos == len(keys) - 1 else ""
-        last_n = "n last" if last else "n"
-        if show_all and name != current:
-            current = name
-            out.append(f'<tr class="group"><td colspan="{ncols}">∂L/∂{_e(name)}</td></tr>')
-        entries = table[key]
-        first = next(iter(entries.values()))
-        cells = [
-            f"<td{last}>{_e(name)}[{i}][{j}]</td>",
-            f'<td class="{last_n}">{fmt(first.analytic)}</td>',
-        ]
-        for n in range(len(ran)):
-            e = entries.get(n)
-            if e is None:
-                cells += [f'<td class="{last_n}"></td>'] * 2
-                continue
-            bad = "" if e.passed else " bad"
-            cells += [
-                f'<td class="{last_n}">{fmt(e.reference)}</td>',
-                f'<td class="{last_n}{bad}">{fmt_err(e.abs_error)}</td>',
-            ]
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
-    return "\n".join(out)
-
-
-#: Longest run of notes (characters) in one paragraph of the Qt flavour. Qt draws a page by walking
-#: every line of each paragraph on it, so one paragraph of n characters spread over n/3000 pages
-#: cost O(n²) (a 2 MB note took 32 s); paragraphs of bounded size make the PDF linear in n.
-NOTES_BLOCK_CHARS = 2000
-#: Most lines of notes in one such paragraph (a page holds about 50).
-NOTES_BLOCK_LINES = 40
-
-
-def _notes_blocks(
-    notes: str, limit: int = NOTES_BLOCK_CHARS, max_lines: int = NOTES_BLOCK_LINES
-) -> list[list[str]]:
-    """The notes' lines gathered into blocks of at most ``limit`` characters and ``max_lines``
-    lines (a longer line is cut
-    at its last space before the limit, or at the limit). Every character stays, in order:
-    joining each block's lines with newlines, and the blocks with newlines, gives ``notes`` back,
-    except that a line cut in two is rejoined without a character between its pieces."""
-    blocks: list[list[str]] = []
-    block: list[str] = []
-    size = 0
-    for line in notes.split("\n"):
-        pieces = []
-        while len(line) > limit:
-            cut = line.rfind(" ", 0, limit) + 1 or limit
-            pieces.append(line[:cut])
-            line = line[cut:]
-        pieces.append(line)
-        for piece in pieces:
-            if block and (size + len(piece) > limit or len(block) == max_lines):
-                blocks.append(block)
-                block, size = [], 0
-            block.append(piece)
-            size += len(piece) + 1
-    blocks.append(block)
-    return blocks
-
-
-def notes_html(notes: str, flavour: Flavour) -> str:
-    """The notes as HTML paragraphs, line breaks kept, in time linear in their length.
-
-    Web: one paragraph (browsers lay it out in linear time). Qt: paragraphs of at most
-    :data:`NOTES_BLOCK_CHARS` characters with no margin between them, so the text reads as one
-    paragraph while each page of the PDF draws only its own share of it.
-    """
-    if flavour == "web":
-        # white-space: pre-wrap keeps runs of spaces; line breaks become <br> for both flavours.
-        return f'<p class="notes">{_e(notes).replace(chr(10), "<br>")}</p>'
-    blocks = _notes_blocks(notes)
-    out = []
-    for i, lines in enumerate(blocks):
-        top = "" if i == 0 else "margin-top: 0; "
-        bottom = "" if i == len(blocks) - 1 else "margin-bottom: 0; "
-        style = f' style="{top}{bottom}"' if top or bottom else ""
-        # Qt's rich text ignores white-space: pre-wrap, so line breaks become <br>.
-        text = "<br>".join(map(_e, lines)) or "&nbsp;"
-        out.append(f'<p class="notes"{style}>{text}</p>')
-    return "".join(out)
-
-
-def _v(name: str, sub: str = "") -> str:
-    """An italic variable, optionally subscripted: _v("C", "ij") is C_ij."""
-    return f'<span class="var">{name}' + (f"<sub>{sub}</sub>" if sub else "") + "</span>"
-
-
-def render_html(
-    data: ReportData, *, plot_src: str | None = None, flavour: Flavour = "web", plot_width: int = 640
-) -> str:
-    """The report as one HTML page.
-
-    ``plot_src``: the curves' image URL (a ``data:`` URI for report.html; a resource name that the
-    QTextDocument knows for the PDF); ``None`` leaves the figure out. ``flavour``: ``"web"`` for
-    browsers, ``"qt"`` for Qt's rich-text subset (``plot_width`` pixels wide figure).
-    """
-    web = flavour == "web"
-    m = data.initial
-    parts: list[str] = []
-    if web:
-        parts += [
-            "<!DOCTYPE html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            # report.html must never reach the network, even opened in a browser.
-            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
-            "style-src 'unsafe-inline'\">",
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        ]
-    else:
-        parts.append('<html><head><meta charset="utf-8">')
-    parts += [
-        f"<title>{_e(data.title)} — Backprop Lab report</title>",
-        f"<style>{_COMMON_CSS}{_WEB_CSS if web else _QT_CSS}</style></head><body>",
-        f"<h1>{_e(data.title)}</h1>",
-        f'<p class="subtitle">Back-propagation by hand, verified and trained — a Backprop Lab report, '
-        f"K = {m.K}</p>",
-    ]
-    if data.notes:
-        parts.append(notes_html(data.notes, flavour))
-
-    # 1. The model and its initial values
-    parts += [
-        "<h2>1. The model</h2>",
-        "<p>Row vectors throughout, as in the report and its PyTorch check:</p>",
-        f'<p class="eq">{_v("a")} = {_v("xA")}, &nbsp; {_v("y")} = σ({_v("a")}), &nbsp; '
-        f"{_v('u')} = {_v('xB')}, &nbsp; {_v('z')} = {_v('y')} + {_v('u')}, &nbsp; "
-        f"{_v('w')} = {_v('zC')}, &nbsp; {_v('L')} = Σ<sub>{_v('j')}</sub> {_v('w', 'j')}²</p>",
-        f"<p>The gradients follow from the chain rule, with σ′({_v('a')}) = σ({_v('a')})(1 − σ({_v('a')})) "
-        f"and {_v('g', 'i')} = Σ<sub>{_v('j')}</sub> {_v('C', 'ij')} · 2{_v('w', 'j')}:</p>",
-        f'<p class="eq">∂{_v("L")}/∂{_v("C", "ij")} = 2{_v("w", "j")} {_v("z", "i")}, &nbsp; '
-        f"∂{_v('L')}/∂{_v('B', 'ij')} = {_v('x', 'i')} {_v('g', 'j')}, &nbsp; "
-        f"∂{_v('L')}/∂{_v('A', 'ij')} = {_v('x', 'i')} σ′({_v('a', 'j')}) {_v('g', 'j')}</p>",
-        "<h3>Initial values</h3>",
-        _matrix_html("x", [m.x], vector=True),
-        _matrix_html("A", m.A),
-        _matrix_html("B", m.B),
-        _matrix_html("C", m.C),
-    ]
-
-    # 2. The loss and the gradients
-    parts.append("<h2>2. The loss and its gradients</h2>")
-    if data.initial_loss is None or data.initial_grads is None:
-        parts.append(f'<p class="bad">{_e(data.loss_note)}</p>')
-    else:
-        parts.append(f'<p class="loss">Loss {_v("L")} = <b class="num">{fmt(data.initial_loss)}</b></p>')
-        if data.initial_values.get("w"):
-            parts.append(_matrix_html("w", [data.initial_values["w"]], vector=True))
-        parts.append("<h3>Resulting gradients</h3>")
-        for name in _MATRICES:
-            parts.append(_matrix_html(f"∂L/∂{name}", data.initial_grads[name]))
-
-    # 3. Verification
-    if data.verifications:
-        parts.append("<h2>3. Verification</h2>")
-        parts.append(
-            "<p>Each hand-derived entry beside independent references: central finite differences of "
-            "the loss, and PyTorch's float64 autograd (the report's <code>torch.backward()</code> check) "
-            "when PyTorch is installed.</p>"
-        )
-        parts.append(_verification_html(data))
-
-    # 4. Gradient descent
-    n = 4 if data.verifications else 3
-    parts.append(f"<h2>{n}. Gradient descent</h2>")
-    parts.append(
-        f'<p class="eq">θ<sup>new</sup> := θ<sup>old</sup> − λ · d{_v("L")}/dθ (θ<sup>old</sup>)</p>'
-        f"<p>with the gradient averaged over each mini-batch of random inputs {_v('x')} ~ U[0, 1)"
-        "<sup>K</sup>.</p>"
-    )
-    parts.append("<h3>Settings</h3>")
-    parts.append(_kv_table(data.settings))
-    if not data.trained:
-        parts.append("<p>No training run is recorded in this session.</p>")
-    else:
-        if data.steps != data.planned_steps:
-            parts.append(
-                f'<p class="small">The history holds {data.steps} steps and these settings plan '
-                f"{data.planned_steps}: the run was stopped early, or continued with other settings "
-                "(those shown are the latest run’s).</p>"
-            )
-        if data.divergence:
-            parts.append(f'<p class="bad">{_e(data.divergence)}</p>')
-        if plot_src:
-            alt = "The loss and the gradient norms against the training step"
-            caption = (
-                '<p class="caption"><b>Figure 1.</b> Left: the batch loss (the mean over a mini-batch) '
-                f"before each step and the loss at {_v('x')} after it; "
-                "right: the Frobenius norms of the mean gradients; "
-                f"{data.steps} step{'s' if data.steps != 1 else ''}, "
-                f"{data.epochs} epoch{'s' if data.epochs != 1 else ''}.</p>"
-            )
-            if web:
-                parts.append(f'<figure><img src="{_e(plot_src)}" alt="{alt}">{caption}</figure>')
-            else:
-                img = f'<img src="{_e(plot_src)}" width="{plot_width}">'
-                parts.append(f'<p align="center">{img}</p>{caption}')
-        parts.append(f"<h3>Loss at {_v('x')}</h3>")
-        pairs = [("before training", fmt(data.loss_before)), ("after training", fmt(data.loss_after))]
-        if data.loss_before and data.loss_after is not None:
-            ratio = data.loss_after / data.loss_before
-            # 4 significant digits: "-99.999%" rather than a rounded "-100.00%" for a big drop.
-            change = f" ({(ratio - 1) * 100:+.5g}%)" if ratio < 10 else ""
-            pairs.append(("after / before", f"{ratio:.4g}{change}"))
-        parts.append(_kv_table(pairs, num=True))
-        assert data.final is not None
-        parts.append("<h3>Weights after training</h3>")
-        if data.final.x != m.x:
-            parts.append(_matrix_html("x", [data.final.x], vector=True))
-        for name in _MATRICES:
-            parts.append(_matrix_html(name, data.final.matrix(name)))
-
-    # 5. The run's facts
-    parts.append(f"<h2>{n + 1}. About this run</h2>")
-    parts.append(_kv_table(data.facts, columns=2))
-    parts.append("</body></html>")
-    return "\n".join(parts)

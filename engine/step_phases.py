@@ -19,11 +19,10 @@ check both). Row-vector convention as in :mod:`engine.model`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from backprop_lab.engine import kernels
-from backprop_lab.engine.model import MATRIX_NAMES, Matrix, Vector, forward, frobenius
+from backprop_lab.engine.model import MATRIX_NAMES, Matrix, Model, Vector, forward, frobenius
 from backprop_lab.engine.training import (
     StepRecord,
     Trainer,
@@ -107,37 +106,31 @@ class StepPlan:
 
 
 def next_batch(
-    x: Sequence[float],
-    A: Sequence[Sequence[float]],
-    B: Sequence[Sequence[float]],
-    C: Sequence[Sequence[float]],
+    model: Model,
     settings: TrainingSettings,
     *,
     start_step: int = 0,
     start_epoch: int = 0,
 ) -> tuple[list[int], list[Vector], Trainer]:
     """The sample indices and inputs of the next training step, and the Trainer that would take it."""
-    trainer = Trainer(x, A, B, C, settings, start_step=start_step, start_epoch=start_epoch)
+    trainer = Trainer(model, settings, start_step=start_step, start_epoch=start_epoch)
     indices = next(trainer.batches())
     return indices, [list(trainer.samples[s]) for s in indices], trainer
 
 
 def plan_step(
-    x: Sequence[float],
-    A: Sequence[Sequence[float]],
-    B: Sequence[Sequence[float]],
-    C: Sequence[Sequence[float]],
+    model: Model,
     settings: TrainingSettings,
     *,
     start_step: int = 0,
     start_epoch: int = 0,
 ) -> StepPlan:
-    """The next training step from (x, A, B, C), phase by phase (see the module docstring).
+    """The next training step from ``model``, phase by phase (see the module docstring).
 
     ``start_step``/``start_epoch`` are the history's last step and epoch (0 for a fresh session), as
     for :class:`engine.training.Trainer`. ValueError (one line) for an invalid model or settings.
     """
-    indices, rows, trainer = next_batch(x, A, B, C, settings, start_step=start_step, start_epoch=start_epoch)
+    indices, rows, trainer = next_batch(model, settings, start_step=start_step, start_epoch=start_epoch)
     xv = trainer.x
     before = trainer.weights()
     Av, Bv, Cv = before

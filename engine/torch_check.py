@@ -28,6 +28,7 @@ from backprop_lab.engine.gradcheck import CheckReport, compare_entry, make_repor
 from backprop_lab.engine.model import (
     MATRIX_NAMES,
     Matrix,
+    Model,
     NumericalOverflowError,
     loss_and_grads,
     validate_model,
@@ -104,10 +105,7 @@ def torch_loss_and_grads(
 
 
 def torch_check(
-    x: Sequence[float],
-    A: Sequence[Sequence[float]],
-    B: Sequence[Sequence[float]],
-    C: Sequence[Sequence[float]],
+    model: Model,
     rtol: float = TORCH_RTOL,
     atol: float = TORCH_ATOL,
 ) -> CheckReport:
@@ -121,13 +119,13 @@ def torch_check(
     for name, value in (("rtol", rtol), ("atol", atol)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
             raise ValueError(f"{name} must be a number ≥ 0 (got {value!r})")
-    xv, Av, Bv, Cv = validate_model(x, A, B, C)
+    xv, Av, Bv, Cv = model.x, model.A, model.B, model.C
     _import_torch()  # before the work: a missing PyTorch is reported first
     loss, grads = loss_and_grads(xv, Av, Bv, Cv)
     ref_loss, ref_grads = torch_loss_and_grads(xv, Av, Bv, Cv)
     if not math.isfinite(ref_loss):
         raise NumericalOverflowError("PyTorch's loss overflows a float64")
-    scales = rounding_scales(xv, Av, Bv, Cv)
+    scales = rounding_scales(model)
     # Two independent evaluations, each within γ·scale of exact: 2γ between them.
     bound = 2.0 * scales.gamma
     entries = [

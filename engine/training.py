@@ -41,7 +41,7 @@ from numbers import Real
 from typing import TypeVar
 
 from backprop_lab.engine import kernels
-from backprop_lab.engine.model import Matrix, loss_and_grads, validate_model, validate_vector
+from backprop_lab.engine.model import Matrix, Model, loss_and_grads, validate_model, validate_vector
 
 __all__ = [
     "MAX_EPOCHS",
@@ -184,7 +184,8 @@ def epoch_order(samples: list[T], seed: int, epoch: int) -> list[T]:
 class Trainer:
     """Mini-batch gradient descent from a model (x, A, B, C) with the given settings.
 
-    The constructor only validates the model and the settings (ValueError, one line), so it is
+    The constructor copies the (already valid) :class:`engine.model.Model` and validates the
+    settings (ValueError, one line), so it is
     cheap on a GUI thread; the training inputs are drawn on first use of :attr:`samples` (up to
     ~1 s for the largest data sets), normally inside :meth:`steps` on the worker's thread.
     Nothing is trained until :meth:`steps` is iterated. The caller stops the run simply by not
@@ -197,16 +198,14 @@ class Trainer:
 
     def __init__(
         self,
-        x: Sequence[float],
-        A: Sequence[Sequence[float]],
-        B: Sequence[Sequence[float]],
-        C: Sequence[Sequence[float]],
+        model: Model,
         settings: TrainingSettings,
         *,
         start_step: int = 0,
         start_epoch: int = 0,
     ) -> None:
-        self.x, A0, B0, C0 = validate_model(x, A, B, C)
+        own = model.copy()  # the run replaces its weights, never the caller's lists
+        self.x, A0, B0, C0 = own.x, own.A, own.B, own.C
         # One attribute, replaced whole after each step: a reader on another thread never sees
         # A from one step and B from another.
         self._weights: tuple[Matrix, Matrix, Matrix] = (A0, B0, C0)

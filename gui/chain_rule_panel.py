@@ -24,6 +24,7 @@ from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from backprop_lab.engine.explain import Derivation, derive
+from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.model import NumericalOverflowError
 from backprop_lab.gui.document import Document
 
@@ -49,7 +50,7 @@ def num(v: float, digits: int = 6) -> str:
 
 def full(v: float) -> str:
     """Every digit (repr), as in the tables' tooltips."""
-    return repr(v).replace("-", "−")
+    return format_number(v, "full").replace("-", "−")
 
 
 def sym(symbol: str) -> str:
@@ -417,7 +418,7 @@ class ChainRulePanel(QWidget):
         m, i, j = self.entry
         model = doc.model
         try:
-            d = derive(model.x, model.A, model.B, model.C, m, i, j)
+            d = derive(model, m, i, j)
         except (NumericalOverflowError, ValueError) as exc:
             self.text.setHtml(f"<p style='color:#b2182b'>No derivation: {html.escape(str(exc))}</p>")
             if self.highlighter is not None:

@@ -54,15 +54,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from backprop_lab.engine.model import MATRIX_NAMES, backward, forward
-from backprop_lab.engine.session import History, Model, Session, save_session
+from backprop_lab.engine.evaluation import Evaluation, evaluate
+from backprop_lab.engine.model import MATRIX_NAMES, Model
+from backprop_lab.engine.session import History, Session, save_session
 from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
 from backprop_lab.gui.undo import Snapshot, SnapshotCommand, TrainingRunCommand
 
@@ -76,46 +75,6 @@ EDITOR_MAX_K = 32
 INTERMEDIATES = (("a", "a"), ("y", "σ(a)"), ("u", "u"), ("z", "z"), ("w", "w"))
 
 TRAINING_STATES = ("idle", "running", "paused")
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """The model evaluated at its own x.
-
-    ``loss`` is L = Σ w_j² (None when it does not fit in a float64); ``grads`` maps "A", "B", "C"
-    to K×K gradients in the weights' layout (empty on error); ``values`` maps "a", "y", "u", "z",
-    "w" to K-vectors (y is σ(a)); ``error`` is a one-line reason when the numbers overflow.
-    """
-
-    loss: float | None
-    grads: dict[str, Matrix] = field(default_factory=dict)
-    values: dict[str, list[float]] = field(default_factory=dict)
-    error: str | None = None
-    #: The largest |entry| of each gradient (the heat maps' colour scale), computed here so that
-    #: an evaluation made on a worker thread (File ▸ Open) leaves no K² pass to the GUI thread.
-    scales: dict[str, float] = field(default_factory=dict)
-
-
-def evaluate(model: Model) -> Evaluation:
-    """Forward and backward pass of the report's model, with overflow turned into ``error``."""
-    try:
-        values = forward(model.x, model.A, model.B, model.C)
-        grads = backward(model.x, model.C, values)
-    except OverflowError as exc:  # pragma: no cover - float ops saturate to inf instead
-        return Evaluation(None, error=f"the numbers overflow a float64 ({exc})")
-    vectors = {name: list(values[name]) for name, _ in INTERMEDIATES}  # type: ignore[arg-type]
-    loss = values["loss"]
-    assert isinstance(loss, float)
-    if not math.isfinite(loss):
-        return Evaluation(
-            None, values=vectors, error="the loss overflows a float64; make the weights smaller"
-        )
-    named = {"A": grads["dA"], "B": grads["dB"], "C": grads["dC"]}
-    for name, grad in named.items():
-        if not all(math.isfinite(v) for row in grad for v in row):
-            return Evaluation(loss, values=vectors, error=f"∂L/∂{name} overflows a float64")
-    scales = {name: max(map(abs, chain.from_iterable(grad)), default=0.0) for name, grad in named.items()}
-    return Evaluation(loss, named, vectors, scales=scales)  # type: ignore[arg-type]
 
 
 def _model_blocks(model: Model) -> dict[str, Matrix]:

@@ -24,9 +24,10 @@ from PySide6.QtCore import QEventLoop, QMimeData, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication, QMenu
 
+from backprop_lab.engine.evaluation import Evaluation, evaluate
 from backprop_lab.engine.session import Session, SessionError, load_session
 from backprop_lab.gui.actions import make_action
-from backprop_lab.gui.document import Document, Evaluation, evaluate
+from backprop_lab.gui.document import Document
 from backprop_lab.gui.jobs import Job, JobContext
 from backprop_lab.gui.prompts import Prompts, one_line
 from backprop_lab.gui.recent_files import add_recent_file, recent_files, remove_recent_file, store_recent

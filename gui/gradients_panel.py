@@ -5,9 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from backprop_lab.engine.formatting import format_number
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.matrix_editor import MatrixTable
-from backprop_lab.gui.matrix_model import GradientModel, IntermediatesModel, format_value
+from backprop_lab.gui.matrix_model import GradientModel, IntermediatesModel
 
 
 class GradientsPanel(QWidget):
@@ -76,15 +77,16 @@ class GradientsPanel(QWidget):
 
     def _on_document_model_changed(self) -> None:
         ev = self._document.evaluation
-        self.loss_label.setText("—" if ev.loss is None else format_value(ev.loss))
-        self.loss_label.setToolTip("" if ev.loss is None else repr(ev.loss))
+        self.loss_label.setText(format_number(ev.loss, "cell"))
+        self.loss_label.setToolTip(format_number(ev.loss, "full", none=""))
         self.error_label.setText(ev.error or "")
         self.error_label.setVisible(bool(ev.error))
         for name, model in self.models.items():
             s = model.scale
             self.scale_labels[name].setText(
                 f"<span style='color:#2166ac'>■</span>&nbsp;−&nbsp;&nbsp;"
-                f"<span style='color:#b2182b'>■</span>&nbsp;+&nbsp;&nbsp;full at ±{s:.3g}"
+                f"<span style='color:#b2182b'>■</span>&nbsp;+&nbsp;&nbsp;"
+                f"full at ±{format_number(s, 'short', digits=3)}"
                 if s
                 else ""
             )

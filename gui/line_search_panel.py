@@ -22,6 +22,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from backprop_lab.engine.explain import LineSearch, loss_along_gradient
+from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.model import NumericalOverflowError
 from backprop_lab.engine.step_phases import next_batch
 from backprop_lab.gui.document import Document
@@ -148,9 +149,7 @@ class LineSearchPanel(QWidget):
         key = (m.K, s, h.last_step, h.last_epoch)
         if self._batch_cache is None or self._batch_cache[0] != key:
             # The inputs depend only on (settings, K, epoch), not on the weights: cached per key.
-            indices, rows, _ = next_batch(
-                m.x, m.A, m.B, m.C, s, start_step=h.last_step, start_epoch=h.last_epoch
-            )
+            indices, rows, _ = next_batch(m, s, start_step=h.last_step, start_epoch=h.last_epoch)
             self._batch_cache = (key, indices, rows)
         return self._batch_cache[1], self._batch_cache[2]
 
@@ -163,11 +162,9 @@ class LineSearchPanel(QWidget):
         try:
             if self.source_key == "batch":
                 indices, rows = self._next_batch()
-                line = loss_along_gradient(
-                    m.x, m.A, m.B, m.C, lr, batch_rows=rows, batch=indices, span=self.span.value()
-                )
+                line = loss_along_gradient(m, lr, batch_rows=rows, batch=indices, span=self.span.value())
             else:
-                line = loss_along_gradient(m.x, m.A, m.B, m.C, lr, span=self.span.value())
+                line = loss_along_gradient(m, lr, span=self.span.value())
         except (NumericalOverflowError, ValueError) as exc:
             self.line = None
             self.verdict_label.setText(f"<span style='color:#b2182b'>No curve: {exc}</span>")
@@ -192,7 +189,7 @@ class LineSearchPanel(QWidget):
         self.tangent.setData([0.0, t_end], [line.loss0, line.loss0 + line.slope * t_end])
         self.start_line.setPos(line.loss0)
         self.lr_line.setPos(line.lr)
-        self.lr_line.label.setFormat(f"lr = {line.lr:g}")
+        self.lr_line.label.setFormat(f"lr = {format_number(line.lr, 'short', digits=6)}")
         self.lr_point.setData([line.lr], [line.loss_at_lr if math.isfinite(line.loss_at_lr) else hi])
         self.best_point.setData([line.best_t], [line.best_loss])
         item = self.plot.getPlotItem()
@@ -207,5 +204,5 @@ class LineSearchPanel(QWidget):
         self.verdict_label.setText(
             f"<span style='color:{color}'><b>{line.verdict()}</b></span><br>"
             f"<span style='color:#666'>Loss and gradient {where}; slope at t = 0 is −‖g‖² = "
-            f"{line.slope:.4g}.</span>"
+            f"{format_number(line.slope, 'short')}.</span>"
         )

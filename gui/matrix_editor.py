@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt
-from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, Qt
+from PySide6.QtGui import QAction, QFontMetricsF, QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QMenu,
     QSizePolicy,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QToolTip,
     QWidget,
 )
 
+from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.matrix_text import (
     format_latex_bmatrix,
     format_markdown,
@@ -40,6 +43,33 @@ COPY_FORMATS: dict[str, Callable[[list[list[float]]], str]] = {
 }
 
 
+class NumberCellDelegate(QStyledItemDelegate):
+    """Shows a number whole in the width its column has: a narrow cell gets fewer digits, never an
+    elided exponent (``6.6378e-…`` would make 6.6e-3 and 6.6e-13 look alike). The digits come from
+    the ``cell`` precision of :mod:`engine.formatting` with ``max_chars`` set from the column width."""
+
+    #: Room the style takes around a cell's text (margins and focus frame), in pixels.
+    PADDING_PX = 8
+
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        super().initStyleOption(option, index)
+        text = option.text
+        if not text or option.rect.width() <= 0:
+            return
+        metrics = QFontMetricsF(option.font)
+        room = option.rect.width() - self.PADDING_PX
+        if metrics.horizontalAdvance(text) <= room:
+            return
+        try:
+            value = float(index.data(Qt.ItemDataRole.EditRole))
+        except (TypeError, ValueError):
+            return
+        max_chars = max(1, int(room // max(metrics.horizontalAdvance("0"), 1.0)))
+        option.text = format_number(value, "cell", max_chars=max_chars)
+
+
 class MatrixTable(QTableView):
     """A compact table for one K×K (or 1×K) block; Ctrl+C and a "Copy as" menu copy it as text."""
 
@@ -50,6 +80,8 @@ class MatrixTable(QTableView):
         self.setObjectName(object_name)
         self.title = title
         self.setModel(model)
+        self._number_delegate = NumberCellDelegate(self)
+        self.setItemDelegate(self._number_delegate)
         self.setAccessibleName(title)
         self.setAlternatingRowColors(False)
         self.setWordWrap(False)

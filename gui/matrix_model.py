@@ -1,7 +1,8 @@
 """Qt item models over the document's numbers: editable weights, read-only gradients, intermediates.
 
-All of them show each value with at least 4 decimals (``format_value``) for ``Qt.DisplayRole``;
-``Qt.EditRole`` gives the exact value (``repr``), and the tooltip names the entry in full precision.
+All of them show each value with at least 4 decimals (:mod:`engine.formatting`'s ``cell``) for
+``Qt.DisplayRole``; ``Qt.EditRole`` gives the exact value (``full``: the shortest round trip), and the
+tooltip names the entry in full precision.
 ``MatrixModel.setData(index, text, Qt.EditRole)`` accepts what the editors accept and refuses the rest
 (empty, words, NaN, infinities, overflow) by returning False and emitting ``inputRefused``.
 """
@@ -22,6 +23,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QFontDatabase
 
+from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.matrix_text import parse_number
 from backprop_lab.gui.document import INTERMEDIATES, Document
 
@@ -30,16 +32,6 @@ Index = QModelIndex | QPersistentModelIndex
 FLASH_MS = 900
 _REFUSED = QColor(255, 170, 170)
 _ALIGN = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-
-def format_value(v: float) -> str:
-    """Display text: 4 decimals in the everyday range, 4-decimal scientific notation outside it."""
-    if v == 0:
-        return "0.0000"
-    a = abs(v)
-    if 1e-2 <= a < 1e6:
-        return f"{v:.4f}"
-    return f"{v:.4e}"
 
 
 def diverging_color(v: float, vmax: float) -> QColor:
@@ -105,11 +97,11 @@ class _DocumentTableModel(QAbstractTableModel):
             return None
         v = self._value(index.row(), index.column())
         if role == Qt.ItemDataRole.DisplayRole:
-            return "—" if v is None else format_value(v)
+            return format_number(v, "cell")
         if role == Qt.ItemDataRole.EditRole:
-            return "" if v is None else repr(v)
+            return format_number(v, "full", none="")
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{self._label(index.row(), index.column())} = {'—' if v is None else repr(v)}"
+            return f"{self._label(index.row(), index.column())} = {format_number(v, 'full')}"
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return _ALIGN
         if role == Qt.ItemDataRole.FontRole:

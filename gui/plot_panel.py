@@ -20,6 +20,7 @@ from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from backprop_lab.engine.formatting import format_number
 from backprop_lab.gui import curves as curve_specs
 from backprop_lab.gui.document import Document
 
@@ -285,7 +286,7 @@ class PlotPanel(QWidget):
         epoch = self._epoch_of(i + 1)
         parts = [f"step {i + 1:,} (epoch {epoch})" if epoch else f"step {i + 1:,}"]
         # Raw values: the smoothed ones are what the eye already reads off the curves.
-        parts += [f"{label} {self._raw[name].view[i]:.4g}" for name, label, _ in CURVES]
+        parts += [f"{label} {format_number(self._raw[name].view[i], 'short')}" for name, label, _ in CURVES]
         return " · ".join(parts)
 
     # ------------------------------------------------------------------ slots

@@ -51,7 +51,8 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QApplication, QWidget
 
 from backprop_lab.engine.atomic import remove_stale_temporaries, temporary_prefix
-from backprop_lab.engine.report_data import ReportData, gather_report_data, render_html
+from backprop_lab.engine.report_data import ReportData, gather_report_data
+from backprop_lab.engine.report_html import render_html
 from backprop_lab.gui.report_charts import ChartDrawing, reduce_curves
 from backprop_lab.gui.report_pdf import render_report_pdf
 

@@ -34,7 +34,7 @@ from backprop_lab.gui.jobs import Job, JobContext
 from backprop_lab.gui.prompts import PNG_FILTER, Prompts
 
 if TYPE_CHECKING:
-    from backprop_lab.gui.verification_panel import CheckResults
+    from backprop_lab.engine.verification import CheckResults
 
 REPORT_DIR_KEY = "session/lastReportDirectory"
 #: How long closing the window waits for the report's worker thread (a PyTorch import cannot be

@@ -30,7 +30,8 @@ from PySide6.QtGui import (
     QTextFrame,
 )
 
-from backprop_lab.engine.report_data import ReportData, render_html
+from backprop_lab.engine.report_data import ReportData
+from backprop_lab.engine.report_html import render_html
 
 __all__ = ["count_pdf_pages", "layout_report", "paginate", "render_report_pdf"]
 

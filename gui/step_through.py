@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QFontDatabase
@@ -32,10 +33,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.model import MATRIX_NAMES
 from backprop_lab.engine.step_phases import PHASES, StepPlan, plan_step
 from backprop_lab.gui.document import Document
-from backprop_lab.gui.matrix_model import diverging_color, format_value, text_color
+from backprop_lab.gui.matrix_model import diverging_color, text_color
+
+# The one formatter (engine.formatting) at the precisions this panel shows.
+_cell = partial(format_number, precision="cell")
+_full = partial(format_number, precision="full")
+_short = partial(format_number, precision="short")
 
 #: Rows of per-sample tables shown before "… n more" (a batch can be the whole data set).
 MAX_SAMPLE_ROWS = 200
@@ -45,7 +52,7 @@ MAX_VECTOR_ENTRIES = 4
 
 def vector_text(v: list[float]) -> str:
     """'[0.1234, −0.5678, …]' with at most MAX_VECTOR_ENTRIES entries."""
-    shown = ", ".join(format_value(e) for e in v[:MAX_VECTOR_ENTRIES])
+    shown = ", ".join(_cell(e) for e in v[:MAX_VECTOR_ENTRIES])
     more = ", …" if len(v) > MAX_VECTOR_ENTRIES else ""
     return f"[{shown}{more}]"
 
@@ -86,7 +93,7 @@ def _text(html: str, name: str = "") -> QLabel:
 def _matrix_table(
     m: list[list[float]],
     name: str,
-    fmt: Callable[[float], str] | list[list[str]] = format_value,
+    fmt: Callable[[float], str] | list[list[str]] = _cell,
     colors: list[list[float]] | None = None,
 ) -> QTableWidget:
     k = len(m)
@@ -103,7 +110,7 @@ def _matrix_table(
     vmax = max((abs(v) for row in (colors or m) for v in row), default=0.0)
     for r in range(k):
         for c in range(k):
-            it = _item(fmt(m[r][c]) if callable(fmt) else fmt[r][c], f"[{r}][{c}] = {m[r][c]!r}")
+            it = _item(fmt(m[r][c]) if callable(fmt) else fmt[r][c], f"[{r}][{c}] = {_full(m[r][c])}")
             if colors is not None:
                 bg = diverging_color(colors[r][c], vmax)
                 it.setBackground(QBrush(bg))
@@ -131,7 +138,7 @@ class StepThroughDialog(QDialog):
         h = document.history
         m = document.model
         self.plan: StepPlan = plan_step(
-            m.x, m.A, m.B, m.C, document.training_settings, start_step=h.last_step, start_epoch=h.last_epoch
+            m, document.training_settings, start_step=h.last_step, start_epoch=h.last_epoch
         )
         self._model_before = m.copy()
 
@@ -231,8 +238,8 @@ class StepThroughDialog(QDialog):
             doc.notify("Step through: the step taken differs from the one shown (please report this)")
         else:
             doc.notify(
-                f"Step {self.plan.step} committed: L at x {self.plan.loss_at_x_before:.6g} → "
-                f"{self.plan.loss_at_x_after:.6g} (Undo takes it back)"
+                f"Step {self.plan.step} committed: L at x {_short(self.plan.loss_at_x_before, digits=6)} → "
+                f"{_short(self.plan.loss_at_x_after, digits=6)} (Undo takes it back)"
             )
         self.committed = True
         self.accept()
@@ -266,7 +273,7 @@ class StepThroughDialog(QDialog):
             smp = p.samples[r]
             t.setItem(r, 0, _item(str(smp.index)))
             for j, v in enumerate(smp.x):
-                t.setItem(r, 1 + j, _item(format_value(v), repr(v)))
+                t.setItem(r, 1 + j, _item(_cell(v), _full(v)))
         more = f" (the first {rows} shown)" if rows < n else ""
         intro = (
             f"The next mini-batch: <b>{n}</b> of the {s.n_samples:,} training inputs x<sub>s</sub> ~ U[0, 1)"
@@ -288,13 +295,13 @@ class StepThroughDialog(QDialog):
         for r in range(rows):
             smp = p.samples[r]
             t.setItem(r, 0, _item(str(smp.index)))
-            t.setItem(r, 1, _item(format_value(smp.loss), repr(smp.loss)))
+            t.setItem(r, 1, _item(_cell(smp.loss), _full(smp.loss)))
             for c, vec in enumerate((smp.a, smp.y, smp.u, smp.z, smp.w), start=2):
                 t.setItem(r, c, _item(vector_text(vec), ", ".join(map(repr, vec)), align_right=False))
         intro = (
             "The forward pass for each sample, with the current weights: a = xA, σ(a), u = xB, z = σ(a) + u, "
             f"w = zC and its loss L = Σ<sub>j</sub> w<sub>j</sub>². The batch loss is their mean: "
-            f"<b>{p.batch_loss:.10g}</b>."
+            f"<b>{_short(p.batch_loss, digits=10)}</b>."
         )
         return self._page(intro, t, name="stepPageForward")
 
@@ -308,16 +315,18 @@ class StepThroughDialog(QDialog):
         for r in range(rows):
             loss, grads = p.per_sample[r]
             t.setItem(r, 0, _item(str(p.indices[r])))
-            t.setItem(r, 1, _item(format_value(loss)))
+            t.setItem(r, 1, _item(_cell(loss)))
             for c, name in enumerate(MATRIX_NAMES, start=2):
-                t.setItem(r, c, _item(format_value(frobenius(grads[name]))))
+                t.setItem(r, c, _item(_cell(frobenius(grads[name]))))
         means = QWidget()
         ml = QHBoxLayout(means)
         ml.setContentsMargins(0, 0, 0, 0)
         for name in MATRIX_NAMES:
             box = QVBoxLayout()
             box.addWidget(
-                _text(f"<b>g<sub>{name}</sub></b> = mean ∂L/∂{name} &nbsp; (‖·‖ = {p.grad_norms[name]:.4g})")
+                _text(
+                    f"<b>g<sub>{name}</sub></b> = mean ∂L/∂{name} &nbsp; (‖·‖ = {_short(p.grad_norms[name])})"
+                )
             )
             box.addWidget(_matrix_table(p.mean_grads[name], f"stepMeanGrad{name}", colors=p.mean_grads[name]))
             ml.addLayout(box)
@@ -342,11 +351,11 @@ class StepThroughDialog(QDialog):
             old, new, g = p.before[m][i][j], p.after[m][i][j], p.mean_grads[name][i][j]
             delta = p.deltas[name][i][j]
             t.setItem(r, 0, _item(f"{name}[{i}][{j}]", align_right=False))
-            t.setItem(r, 1, _item(format_value(old), repr(old)))
-            t.setItem(r, 2, _item(format_value(g), repr(g)))
-            t.setItem(r, 3, _item(f"{-lr * g:+.4e}", repr(-lr * g)))
-            t.setItem(r, 4, _item(format_value(new), repr(new)))
-            t.setItem(r, 5, _item(f"{delta:+.4e}", repr(delta)))
+            t.setItem(r, 1, _item(_cell(old), _full(old)))
+            t.setItem(r, 2, _item(_cell(g), _full(g)))
+            t.setItem(r, 3, _item(f"{-lr * g:+.4e}", _full(-lr * g)))
+            t.setItem(r, 4, _item(_cell(new), _full(new)))
+            t.setItem(r, 5, _item(f"{delta:+.4e}", _full(delta)))
         mats = QWidget()
         ml = QVBoxLayout(mats)
         ml.setContentsMargins(0, 0, 0, 0)
@@ -380,7 +389,8 @@ class StepThroughDialog(QDialog):
             arrow = (
                 "<span style='color:#1a7a40'>▼</span>" if b < a else "<span style='color:#b2182b'>▲</span>"
             )
-            return f"{a:.10g} → <b>{b:.10g}</b> {arrow} ({(b - a) / a if a else 0.0:+.2%})"
+            change = (b - a) / a if a else 0.0
+            return f"{_short(a, digits=10)} → <b>{_short(b, digits=10)}</b> {arrow} ({change:+.2%})"
 
         body = (
             "<table cellpadding='4'>"
@@ -394,9 +404,10 @@ class StepThroughDialog(QDialog):
             body += (
                 f"<p>Commit applies the new weights as one undoable step and adds step {r.step} "
                 f"(epoch {r.epoch}) "
-                f"to the history: batch loss {r.batch_loss:.6g}, loss at x {r.loss_at_x:.6g}, "
-                f"‖g<sub>A</sub>‖ {r.grad_norm_A:.4g}, ‖g<sub>B</sub>‖ {r.grad_norm_B:.4g}, "
-                f"‖g<sub>C</sub>‖ {r.grad_norm_C:.4g}. Later training continues from these weights and "
+                f"to the history: batch loss {_short(r.batch_loss, digits=6)}, "
+                f"loss at x {_short(r.loss_at_x, digits=6)}, "
+                f"‖g<sub>A</sub>‖ {_short(r.grad_norm_A)}, ‖g<sub>B</sub>‖ {_short(r.grad_norm_B)}, "
+                f"‖g<sub>C</sub>‖ {_short(r.grad_norm_C)}. Later training continues from these weights and "
                 "numbers its steps after this one. Cancel leaves everything as it was.</p>"
             )
         else:

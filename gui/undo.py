@@ -1,6 +1,6 @@
 """Undo commands: every change to the model, and every training run, is one QUndoCommand.
 
-Commands hold whole snapshots (``engine.session.Model`` copies); a model is at most 4·32² floats
+Commands hold whole snapshots (``engine.model.Model`` copies); a model is at most 4·32² floats
 in the editors, so a snapshot costs less than the bookkeeping of a diff would. They change the
 document only through its ``_apply_*`` methods, which emit the signals.
 """
@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 from PySide6.QtGui import QUndoCommand
 
 if TYPE_CHECKING:
-    from backprop_lab.engine.session import History, Model
+    from backprop_lab.engine.model import Model
+    from backprop_lab.engine.session import History
     from backprop_lab.engine.training import Divergence
 
 

@@ -12,6 +12,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from PySide6.QtGui import QBrush, QColor, QFontDatabase
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QSizePolicy, QTableView
 
+from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.gradcheck import DEFAULT_RTOL, CheckReport, EntryCheck
 
 Index = QModelIndex | QPersistentModelIndex
@@ -35,14 +36,6 @@ def error_color(error: float, passed: bool, tolerance: float = DEFAULT_RTOL) -> 
     s = min(int(x), len(stops) - 2)
     f = x - s
     return QColor(*(round(a + (b - a) * f) for a, b in zip(stops[s], stops[s + 1], strict=True)))
-
-
-def format_full(v: float | None) -> str:
-    return "—" if v is None else f"{v:.15g}"
-
-
-def format_error(v: float | None) -> str:
-    return "—" if v is None else ("0" if v == 0 else f"{v:.1e}")
 
 
 # --------------------------------------------------------------------------- table models
@@ -102,13 +95,13 @@ class EntriesModel(QAbstractTableModel):
             passed = fd.passed and (tc is None or tc.passed)
             return (
                 f"∂L/∂{fd.matrix}[{fd.i}][{fd.j}]",
-                format_full(fd.analytic),
-                format_full(fd.reference),
-                format_error(fd.abs_error),
-                format_error(fd.rel_error),
-                format_full(tc.reference if tc else None),
-                format_error(tc.abs_error if tc else None),
-                format_error(tc.rel_error if tc else None),
+                format_number(fd.analytic, "precise"),
+                format_number(fd.reference, "precise"),
+                format_number(fd.abs_error, "error"),
+                format_number(fd.rel_error, "error"),
+                format_number(tc.reference if tc else None, "precise"),
+                format_number(tc.abs_error if tc else None, "error"),
+                format_number(tc.rel_error if tc else None, "error"),
                 "✓" if passed else "✗",
             )[col]
         if role == Qt.ItemDataRole.BackgroundRole and col in (3, 4, 6, 7, 8):

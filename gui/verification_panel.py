@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
@@ -38,10 +36,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backprop_lab.engine import gradcheck, torch_check
-from backprop_lab.engine.gradcheck import DEFAULT_EPS, DEFAULT_RTOL, SWEEP_EPS, CheckReport
+from backprop_lab.engine import torch_check
+from backprop_lab.engine.gradcheck import DEFAULT_EPS, DEFAULT_RTOL, SWEEP_EPS
 from backprop_lab.engine.model import MATRIX_NAMES
-from backprop_lab.engine.session import Model
+from backprop_lab.engine.verification import CheckResults, run_checks
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.jobs import Job, JobContext, JobGroup, error_line
 from backprop_lab.gui.verification_models import EntriesModel, HeatMapModel, heat_table
@@ -57,67 +55,6 @@ LIVE_MAX_K = 10
 LIVE_DELAY_MS = 120
 #: Progress signals at most this often (seconds).
 PROGRESS_INTERVAL = 0.05
-
-Progress = Callable[[int, int], None]
-
-
-# --------------------------------------------------------------------------- the job (no Qt)
-
-
-@dataclass(frozen=True)
-class CheckResults:
-    """One verification of one model: finite differences, PyTorch (or why not), the eps sweep."""
-
-    model: Model
-    fd: CheckReport
-    torch: CheckReport | None = None
-    torch_note: str = ""  # why there is no PyTorch column ("" when it was not asked for)
-    sweep: tuple[tuple[float, float], ...] = ()
-
-    @property
-    def passed(self) -> bool:
-        return self.fd.passed and (self.torch is None or self.torch.passed)
-
-
-def run_checks(
-    model: Model, *, with_torch: bool, with_sweep: bool, progress: Progress | None = None
-) -> CheckResults:
-    """Run the checks on ``model`` (plain Python; the worker thread calls this).
-
-    ``progress(done, total)`` counts weight entries: 3K² for the finite differences, 3K² per eps of
-    the sweep, 3K² for PyTorch. It may raise (``JobCancelled``) to stop the job between two entries.
-    """
-    k = model.K
-    n = 3 * k * k
-    total = n * (1 + (len(SWEEP_EPS) if with_sweep else 0) + (1 if with_torch else 0))
-    done = 0
-
-    def report(d: int, _t: int, base: int) -> None:
-        if progress is not None:
-            progress(base + d, total)
-
-    fd = gradcheck.finite_difference_check(
-        model.x, model.A, model.B, model.C, progress=lambda d, t: report(d, t, 0)
-    )
-    done = n
-    torch_report, note = None, ""
-    if with_torch:
-        try:
-            torch_report = torch_check.torch_check(model.x, model.A, model.B, model.C)
-        except torch_check.TorchUnavailable as exc:
-            note = str(exc)
-        done += n
-        report(0, total, done)
-    sweep: list[tuple[float, float]] = []
-    if with_sweep:
-        for e in SWEEP_EPS:  # one eps at a time, so that a cancel acts between two of them
-            sweep += gradcheck.eps_sweep(model.x, model.A, model.B, model.C, eps_values=[e])
-            done += n
-            report(0, total, done)
-    return CheckResults(model, fd, torch_report, note, tuple(sweep))
-
-
-# --------------------------------------------------------------------------- the panel
 
 
 class VerificationPanel(QWidget):

@@ -26,13 +26,14 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QMainWindow, QScrollArea, QTabWidget, QWidget
 
+from backprop_lab.engine.verification import CheckResults
 from backprop_lab.gui.actions import make_action
 from backprop_lab.gui.chain_rule_panel import ChainRulePanel
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.line_search_panel import LineSearchPanel
 from backprop_lab.gui.prompts import Prompts
 from backprop_lab.gui.step_through import StepThroughDialog
-from backprop_lab.gui.verification_panel import CheckResults, VerificationPanel
+from backprop_lab.gui.verification_panel import VerificationPanel
 
 
 class VerifyController(QObject):

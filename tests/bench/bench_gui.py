@@ -56,7 +56,7 @@ def headless_run() -> tuple[float, int]:
     from backprop_lab.engine.training import Trainer
 
     m = Session.report_example().model
-    trainer = Trainer(m.x, m.A, m.B, m.C, settings())
+    trainer = Trainer(m, settings())
     t0 = time.perf_counter()
     n = 0
     for _ in trainer.steps():

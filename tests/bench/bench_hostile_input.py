@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchlib import machine
 
 from backprop_lab.engine.matrix_text import MAX_TEXT_CHARS, parse_matrix_text
-from backprop_lab.engine.session import Session, SessionError, load_session, session_to_dict
+from backprop_lab.engine.session import Session, SessionError, dumps_session, load_session
 
 HOSTILE_SIZE = 5_000_000
 PASTES = [
@@ -79,7 +79,7 @@ def main() -> None:
         t = best(lambda text=text: _refused(lambda: parse_matrix_text(text)), args.repeats)
         print(f"| {label} | {len(text):,} | {t:.4f} | {ratio(t, base)} |")
 
-    base_doc = session_to_dict(Session.random(3, 0))
+    base_doc = json.loads(dumps_session(Session.random(3, 0), history_encoding="json"))
     files = [
         ("6 million history entries", {**base_doc, "history": {"loss": [0.5] * 6_000_000}}),
         ("x of a million", {**base_doc, "model": {"x": [0.5] * 1_000_000, "A": [], "B": [], "C": []}}),

@@ -20,8 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import machine
 from PySide6.QtWidgets import QApplication
 
-import backprop_lab.engine.report_data as report_data
-from backprop_lab.engine.report_data import _e, gather_report_data, render_html
+import backprop_lab.engine.report_html as report_html
+from backprop_lab.engine.report_data import gather_report_data
+from backprop_lab.engine.report_html import _e, render_html
 from backprop_lab.engine.session import Session
 from backprop_lab.gui.report_pdf import render_report_pdf
 
@@ -43,7 +44,7 @@ def main() -> None:
     print(machine(app.platformName()))
     lengths = [top // 8, top // 4, top // 2, top]
     line = "Notes on the run: the gradient of L with respect to A, B and C, checked. " + "\n"
-    bounded = report_data.notes_html
+    bounded = report_html.notes_html
     previous: dict[str, float] = {}
     print(
         f"{'notes (chars)':>14} {'html s':>8} {'pdf s now':>10} {'x prev':>7} "
@@ -54,11 +55,11 @@ def main() -> None:
         session.notes = (line * (n // len(line) + 1))[:n]
         data = gather_report_data(session, verifications=[], torch=False)
         t_html = timed(render_html, data, flavour="web")
-        report_data.notes_html = bounded
+        report_html.notes_html = bounded
         t_now = timed(render_report_pdf, data, None)
-        report_data.notes_html = one_paragraph
+        report_html.notes_html = one_paragraph
         t_before = timed(render_report_pdf, data, None)
-        report_data.notes_html = bounded
+        report_html.notes_html = bounded
         r_now = f"{t_now / previous['now']:.2f}" if previous else "-"
         r_before = f"{t_before / previous['before']:.2f}" if previous else "-"
         print(

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import baseline_report_style as baseline  # noqa: E402
 from benchlib import machine  # noqa: E402
 
+from backprop_lab.engine.model import Model  # noqa: E402
 from backprop_lab.engine.training import Trainer, TrainingSettings  # noqa: E402
 
 BATCH = 32
@@ -58,7 +59,7 @@ def time_ours(k: int, n: int, repeats: int) -> float:
     settings = TrainingSettings(learning_rate=LR, batch_size=BATCH, n_samples=n, epochs=1, seed=2)
     best = float("inf")
     for _ in range(repeats):
-        trainer = Trainer(x, A, B, C, settings)
+        trainer = Trainer(Model(x, A, B, C), settings)
         assert len(trainer.samples) == n  # draw the inputs before the clock starts, as for the others
         t0 = time.perf_counter()
         for _record in trainer.steps():
@@ -71,7 +72,7 @@ def time_ours(k: int, n: int, repeats: int) -> float:
 def time_baseline(k: int, n: int, repeats: int) -> float:
     x, A, B, C = random_model(k)
     settings = TrainingSettings(learning_rate=LR, batch_size=BATCH, n_samples=n, epochs=1, seed=2)
-    trainer = Trainer(x, A, B, C, settings)
+    trainer = Trainer(Model(x, A, B, C), settings)
     batches = list(trainer.batches())
     best = float("inf")
     for _ in range(repeats):
@@ -85,7 +86,7 @@ def check_same_result(k: int) -> None:
     """The baseline and ours must agree, or the comparison means nothing."""
     x, A, B, C = random_model(k)
     settings = TrainingSettings(learning_rate=LR, batch_size=BATCH, n_samples=4 * BATCH + 5, seed=2)
-    trainer = Trainer(x, A, B, C, settings)
+    trainer = Trainer(Model(x, A, B, C), settings)
     records = list(trainer.steps())
     A2, B2, C2, losses = baseline.train(x, A, B, C, trainer.samples, list(trainer.batches()), LR)
     for ours, theirs in zip(trainer.weights(), (A2, B2, C2), strict=True):
@@ -101,7 +102,7 @@ def check_same_result(k: int) -> None:
 def time_torch(torch, k: int, n: int, repeats: int, batched: bool) -> float:
     x, A, B, C = random_model(k)
     settings = TrainingSettings(learning_rate=LR, batch_size=BATCH, n_samples=n, epochs=1, seed=2)
-    trainer = Trainer(x, A, B, C, settings)
+    trainer = Trainer(Model(x, A, B, C), settings)
     data = torch.tensor(trainer.samples, dtype=torch.float64)
     batches = [torch.tensor(b) for b in trainer.batches()]
     xt = torch.tensor([x], dtype=torch.float64)

@@ -13,7 +13,7 @@ import pytest
 
 import backprop_lab.check as cli
 import backprop_lab.engine.gradcheck as gradcheck
-import backprop_lab.engine.session as session_module
+import backprop_lab.engine.session_format as session_format
 from backprop_lab.cli import main as cli_main
 from backprop_lab.engine.model import loss_and_grads
 
@@ -259,7 +259,7 @@ def test_unusable_input_is_one_line_and_exit_2(capsys, tmp_path, case, make, mes
 
 
 def test_a_file_over_the_size_limit_is_refused_before_reading(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(session_module, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(session_format, "MAX_FILE_BYTES", 100)
     path = _write(tmp_path, {"model": _small_model()})
     status, _, err = _run(capsys, ["check", str(path)])
     assert status == 2 and "bytes; session files over 100 bytes are refused" in err

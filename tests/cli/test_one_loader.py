@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import backprop_lab.engine.session as session_module
+import backprop_lab.engine.session_format as session_format
 from backprop_lab.cli import main as cli_main
 from backprop_lab.engine.session import (
     MAX_NOTES_CHARS,
@@ -144,7 +145,7 @@ def test_every_entry_point_refuses_a_hostile_file_with_the_same_line(capsys, tmp
 
 def test_size_guards_are_the_same_everywhere(capsys, tmp_path, monkeypatch):
     path = _write(tmp_path, _valid())
-    monkeypatch.setattr(session_module, "MAX_FILE_BYTES", 200)
+    monkeypatch.setattr(session_format, "MAX_FILE_BYTES", 200)
     messages = _all_entry_points(capsys, tmp_path, path)
     assert len(set(messages)) == 1 and "bytes; session files over 200 bytes are refused" in messages[0]
 
@@ -172,7 +173,7 @@ def test_check_reads_standard_input_through_the_same_loader(capsys, monkeypatch)
 def test_standard_input_over_the_size_limit_is_refused_without_reading_it_all(monkeypatch):
     import io
 
-    monkeypatch.setattr(session_module, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(session_format, "MAX_FILE_BYTES", 1000)
     stream = io.BytesIO(b" " * 5000)
     with pytest.raises(SessionError, match="the input is over 1,000 bytes"):
         load_session_with_expected(stream)

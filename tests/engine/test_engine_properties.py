@@ -21,7 +21,7 @@ from backprop_lab.engine.gradcheck import (
     finite_difference_check,
     rounding_scales,
 )
-from backprop_lab.engine.model import NumericalOverflowError, forward, loss_and_grads, sigmoid
+from backprop_lab.engine.model import Model, NumericalOverflowError, forward, loss_and_grads, sigmoid
 
 CI = settings(
     max_examples=int(os.environ.get("BACKPROP_LAB_EXAMPLES", "40")),
@@ -67,7 +67,7 @@ def saturating_models(draw):
 @CI
 @given(models())
 def test_analytic_gradients_agree_with_finite_differences_across_magnitudes(model):
-    report = finite_difference_check(*model)
+    report = finite_difference_check(Model(*model))
     assert report.passed, report.failures
     assert len(report.entries) == 3 * len(model[0]) ** 2
 
@@ -76,7 +76,7 @@ def test_analytic_gradients_agree_with_finite_differences_across_magnitudes(mode
 @given(models(magnitudes=[0.3, 1.0, 2.0]))
 def test_where_the_differences_resolve_an_entry_they_agree_to_1e6(model):
     # Moderate entries: the pass rule rests on rtol, not on the allowance, for resolved entries.
-    report = finite_difference_check(*model)
+    report = finite_difference_check(Model(*model))
     for e in report.entries:
         if e.tolerance <= 2 * report.rtol * max(abs(e.analytic), abs(e.reference)):
             assert e.rel_error <= report.rtol, e
@@ -90,7 +90,7 @@ def test_saturated_sigmoids_pass_with_a_vanishing_gradient_through_A(model):
     assert min(abs(v) for v in a) >= 100  # the strategy's promise: |xA| in the hundreds
     _, grads = loss_and_grads(x, A, B, C)
     assert all(abs(v) < 1e-40 for row in grads["A"] for v in row)
-    report = finite_difference_check(x, A, B, C)
+    report = finite_difference_check(Model(x, A, B, C))
     assert report.passed, report.failures
     # Through B and C the gradient is alive: where the differences resolve it, it agrees to rtol.
     resolved = [e for e in report.entries if e.tolerance <= 2 * report.rtol * abs(e.reference)]
@@ -115,7 +115,7 @@ def test_a_wrong_sigma_prime_is_caught_wherever_the_reference_resolves_it(model)
     original = gradcheck.loss_and_grads
     gradcheck.loss_and_grads = wrong
     try:
-        report = finite_difference_check(x, A, B, C)
+        report = finite_difference_check(Model(x, A, B, C))
     finally:
         gradcheck.loss_and_grads = original
     a = forward(x, A, B, C)["a"]
@@ -161,7 +161,7 @@ def test_euler_identity_for_C(model):
     # L is homogeneous of degree 2 in C, so Σ_ij C_ij ∂L/∂C_ij = 2L exactly (Euler's theorem).
     x, A, B, C = model
     loss, grads = loss_and_grads(x, A, B, C)
-    scales = rounding_scales(*(list(v) for v in model))
+    scales = rounding_scales(Model(*(list(v) for v in model)))
     total = math.fsum(C[i][j] * grads["C"][i][j] for i in range(len(x)) for j in range(len(x)))
     assert abs(total - 2 * loss) <= 4 * scales.gamma * scales.loss + 1e-300
 
@@ -185,7 +185,7 @@ def test_the_gradients_are_the_reports_outer_products(model):
 @given(models(magnitudes=[0.1, 1.0, 10.0]))
 def test_rounding_scales_bound_every_value(model):
     loss, grads = loss_and_grads(*model)
-    scales = rounding_scales(*(list(v) for v in model))
+    scales = rounding_scales(Model(*(list(v) for v in model)))
     assert scales.loss >= loss * (1 - 1e-12)
     for name in "ABC":
         for row, srow in zip(grads[name], scales.grads[name], strict=True):

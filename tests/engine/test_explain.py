@@ -10,6 +10,7 @@ import pytest
 from backprop_lab.engine.explain import derive, feeding_cells, loss_along_gradient
 from backprop_lab.engine.model import (
     MATRIX_NAMES,
+    Model,
     NumericalOverflowError,
     forward,
     loss_and_grads,
@@ -45,7 +46,7 @@ def test_product_equals_engine_entry_for_every_entry(label, model):
     for name in MATRIX_NAMES:
         for i in range(k):
             for j in range(k):
-                d = derive(model.x, model.A, model.B, model.C, name, i, j)
+                d = derive(model, name, i, j)
                 expected = grads[name][i][j]
                 assert _rel(d.product, expected) <= 1e-12, (label, name, i, j)
                 assert d.product == d.engine_value == expected  # same order of operations: bit-identical
@@ -56,7 +57,7 @@ def test_product_equals_engine_entry_for_every_entry(label, model):
 
 def test_report_example_entry_matches_the_report():
     m = Session.report_example().model
-    d = derive(m.x, m.A, m.B, m.C, "A", 0, 0)
+    d = derive(m, "A", 0, 0)
     assert math.isclose(d.product, 2.164841106297983, rel_tol=1e-12)  # the report's ∂L/∂A[0][0]
 
 
@@ -67,7 +68,7 @@ def test_factors_are_figure_2_in_the_models_terms(name):
     v = forward(m.x, m.A, m.B, m.C)
     a, z, w = v["a"], v["z"], v["w"]
     g = [sum(m.C[r][t] * 2.0 * w[t] for t in range(4)) for r in range(4)]
-    d = derive(m.x, m.A, m.B, m.C, name, i, j)
+    d = derive(m, name, i, j)
     upstream, act, inp = d.factors
     assert [f.role for f in d.factors] == ["∂E/∂o_j", "∂o_j/∂net_j", "∂net_j/∂w_ij"]
     if name == "A":
@@ -93,7 +94,7 @@ def test_factors_are_figure_2_in_the_models_terms(name):
 @pytest.mark.parametrize("name", ["A", "B"])
 def test_upstream_sum_is_expanded_term_by_term(name):
     m = Session.random(7, 11).model
-    d = derive(m.x, m.A, m.B, m.C, name, 3, 5)
+    d = derive(m, name, 3, 5)
     w = forward(m.x, m.A, m.B, m.C)["w"]
     assert [t.k for t in d.terms] == list(range(7))
     for t in d.terms:
@@ -132,7 +133,7 @@ def test_feeding_cells():
 def test_derive_rejects_bad_entries(args, message):
     m = Session.report_example().model
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
-        derive(m.x, m.A, m.B, m.C, *args)
+        derive(m, *args)
 
 
 def test_derive_rejects_bad_models_and_overflow():
@@ -140,10 +141,10 @@ def test_derive_rejects_bad_models_and_overflow():
     A = [row[:] for row in m.A]
     A[1][2] = math.nan
     with pytest.raises(ValueError, match=r"A\[1\]\[2\] is not finite"):
-        derive(m.x, A, m.B, m.C, "A", 0, 0)
+        derive(Model(m.x, A, m.B, m.C), "A", 0, 0)
     huge = [[1e200] * 3 for _ in range(3)]
     with pytest.raises(NumericalOverflowError):
-        derive(m.x, m.A, huge, huge, "B", 0, 0)
+        derive(Model(m.x, m.A, huge, huge), "B", 0, 0)
 
 
 # --------------------------------------------------------------------------- loss along the gradient
@@ -152,7 +153,7 @@ def test_derive_rejects_bad_models_and_overflow():
 def test_line_at_x_starts_at_the_loss_and_falls_with_slope_minus_grad_norm_squared():
     m = Session.report_example().model
     loss, grads = loss_and_grads(m.x, m.A, m.B, m.C)
-    line = loss_along_gradient(m.x, m.A, m.B, m.C, 0.01)
+    line = loss_along_gradient(m, 0.01)
     assert line.source == "x"
     assert line.ts[0] == 0.0 and math.isclose(line.ts[-1], 0.03) and 0.01 in line.ts
     assert list(line.ts) == sorted(line.ts)
@@ -160,7 +161,7 @@ def test_line_at_x_starts_at_the_loss_and_falls_with_slope_minus_grad_norm_squar
     norm2 = sum(v * v for n in MATRIX_NAMES for row in grads[n] for v in row)
     assert math.isclose(line.slope, -norm2, rel_tol=1e-12)
     # The curve's own initial slope agrees with −‖g‖² (a tiny step: first order dominates).
-    tiny = loss_along_gradient(m.x, m.A, m.B, m.C, 1e-7, span=1.0, points=3)
+    tiny = loss_along_gradient(m, 1e-7, span=1.0, points=3)
     assert math.isclose((tiny.loss_at_lr - tiny.loss0) / 1e-7, -norm2, rel_tol=1e-3)
     # L(θ − lr·g) is the loss after a plain gradient step at x.
     stepped = [
@@ -175,7 +176,7 @@ def test_line_at_x_starts_at_the_loss_and_falls_with_slope_minus_grad_norm_squar
 
 def test_line_reports_an_overshooting_learning_rate():
     m = Session.report_example().model
-    line = loss_along_gradient(m.x, m.A, m.B, m.C, 0.2)
+    line = loss_along_gradient(m, 0.2)
     assert line.overshoots
     assert line.loss_at_lr > line.loss0
     assert line.best_t < 0.2
@@ -185,8 +186,8 @@ def test_line_reports_an_overshooting_learning_rate():
 def test_line_over_a_batch_uses_the_batch_mean():
     m = Session.random(5, 2).model
     settings = TrainingSettings(learning_rate=0.05, batch_size=8, n_samples=100)
-    indices, rows, _ = next_batch(m.x, m.A, m.B, m.C, settings)
-    line = loss_along_gradient(m.x, m.A, m.B, m.C, 0.05, batch_rows=rows, batch=indices)
+    indices, rows, _ = next_batch(m, settings)
+    line = loss_along_gradient(m, 0.05, batch_rows=rows, batch=indices)
     loss, grads = batch_loss_and_grads(rows, m.A, m.B, m.C)
     assert line.source == "batch" and line.batch == tuple(indices)
     assert math.isclose(line.loss0, loss, rel_tol=1e-12)
@@ -194,7 +195,7 @@ def test_line_over_a_batch_uses_the_batch_mean():
         line.slope, -sum(v * v for n in MATRIX_NAMES for r in grads[n] for v in r), rel_tol=1e-12
     )
     # The point at t = lr is the batch loss after the training step itself.
-    plan = plan_step(m.x, m.A, m.B, m.C, settings)
+    plan = plan_step(m, settings)
     assert math.isclose(line.loss_at_lr, plan.batch_loss_after, rel_tol=1e-12)
 
 
@@ -211,13 +212,13 @@ def test_line_rejects_bad_arguments(kwargs, message):
     m = Session.report_example().model
     lr = kwargs.pop("lr")
     with pytest.raises(ValueError, match=message):
-        loss_along_gradient(m.x, m.A, m.B, m.C, lr, **kwargs)
+        loss_along_gradient(m, lr, **kwargs)
 
 
 def test_zero_gradient_line_is_flat():
     k = 2
     zero = [[0.0] * k for _ in range(k)]
-    line = loss_along_gradient([0.5, 0.5], zero, zero, zero, 0.1)
+    line = loss_along_gradient(Model([0.5, 0.5], zero, zero, zero), 0.1)
     assert line.slope == 0.0
     assert set(line.losses) == {0.0}
     assert "zero" in line.verdict()
@@ -230,12 +231,8 @@ def test_zero_gradient_line_is_flat():
 @pytest.mark.parametrize(("label", "model"), MODELS[:2], ids=[m[0] for m in MODELS[:2]])
 def test_plan_is_the_trainers_next_step_bit_for_bit(label, model, start_step, start_epoch):
     settings = TrainingSettings(learning_rate=0.01, batch_size=10, n_samples=200, seed=5)
-    plan = plan_step(
-        model.x, model.A, model.B, model.C, settings, start_step=start_step, start_epoch=start_epoch
-    )
-    trainer = Trainer(
-        model.x, model.A, model.B, model.C, settings, start_step=start_step, start_epoch=start_epoch
-    )
+    plan = plan_step(model, settings, start_step=start_step, start_epoch=start_epoch)
+    trainer = Trainer(model, settings, start_step=start_step, start_epoch=start_epoch)
     assert plan.indices == tuple(next(trainer.batches()))
     record = next(trainer.steps())
     assert plan.record == record
@@ -247,10 +244,10 @@ def test_plan_is_the_trainers_next_step_bit_for_bit(label, model, start_step, st
 def test_plan_phases_are_consistent():
     m = Session.random(4, 9).model
     settings = TrainingSettings(learning_rate=0.02, batch_size=6, n_samples=50, seed=1)
-    plan = plan_step(m.x, m.A, m.B, m.C, settings)
+    plan = plan_step(m, settings)
     assert PHASES == ("Batch", "Forward", "Gradients", "Update", "New loss")
     assert plan.batch_size == 6 and len(plan.samples) == 6 and len(plan.per_sample) == 6
-    trainer = Trainer(m.x, m.A, m.B, m.C, settings)
+    trainer = Trainer(m, settings)
     for smp, idx in zip(plan.samples, plan.indices, strict=True):
         assert smp.index == idx and smp.x == trainer.samples[idx]
         v = forward(smp.x, m.A, m.B, m.C)
@@ -279,11 +276,11 @@ def test_plan_phases_are_consistent():
 def test_plan_of_a_diverging_step_is_not_finite():
     big = [[1e30] * 3 for _ in range(3)]
     settings = TrainingSettings(learning_rate=1e6, batch_size=10, n_samples=20)
-    plan = plan_step([1.0, 1.0, 1.0], big, big, big, settings)
+    plan = plan_step(Model([1.0, 1.0, 1.0], big, big, big), settings)
     assert not plan.finite
 
 
 def test_plan_rejects_invalid_settings():
     m = Session.report_example().model
     with pytest.raises(ValueError, match="batch_size must be ≤ n_samples"):
-        plan_step(m.x, m.A, m.B, m.C, TrainingSettings(batch_size=20, n_samples=10))
+        plan_step(m, TrainingSettings(batch_size=20, n_samples=10))

@@ -20,7 +20,7 @@ from backprop_lab.engine.gradcheck import (
     finite_difference_check,
     rounding_scales,
 )
-from backprop_lab.engine.model import NumericalOverflowError, forward, loss_and_grads, sigmoid
+from backprop_lab.engine.model import Model, NumericalOverflowError, forward, loss_and_grads, sigmoid
 
 Difference = Callable[[Callable[[list[float]], float], list[float], int, float], float]
 
@@ -92,7 +92,7 @@ def test_a_check_built_on_the_buggy_difference_fails_loudly(monkeypatch, report_
         return _x_minus_2h_over_2h(lambda p: f(p[0]), [theta], 0, eps)
 
     monkeypatch.setattr(gradcheck, "_central", buggy_central)
-    report = finite_difference_check(*_model(report_example))
+    report = finite_difference_check(Model(*_model(report_example)))
     assert not report.passed
     assert len(report.failures) == 27
     assert report.max_rel_error == pytest.approx(1 / 3, rel=1e-3)  # |1.5g − g| / 1.5g
@@ -141,7 +141,7 @@ def test_central_difference_refuses_an_index_out_of_range():
 
 def test_report_example_passes_with_every_entry_listed(report_example):
     x, A, B, C = _model(report_example)
-    report = finite_difference_check(x, A, B, C)
+    report = finite_difference_check(Model(x, A, B, C))
     assert isinstance(report, CheckReport)
     assert report.passed and not report.failures and not report.unresolved
     assert report.method == f"finite differences (central, eps={DEFAULT_EPS:.3g})"
@@ -169,22 +169,24 @@ def test_report_example_passes_with_every_entry_listed(report_example):
 
 
 def test_by_matrix_refuses_an_unknown_name(report_example):
-    report = finite_difference_check(*_model(report_example))
+    report = finite_difference_check(Model(*_model(report_example)))
     with pytest.raises(ValueError, match="no matrix 'D'"):
         report.by_matrix("D")
 
 
 def test_progress_is_reported_after_every_entry(report_example):
     calls: list[tuple[int, int]] = []
-    finite_difference_check(*_model(report_example), progress=lambda done, total: calls.append((done, total)))
+    finite_difference_check(
+        Model(*_model(report_example)), progress=lambda done, total: calls.append((done, total))
+    )
     assert calls == [(n, 27) for n in range(1, 28)]
 
 
 def test_the_check_does_not_modify_its_inputs(report_example):
     x, A, B, C = _model(report_example)
     before = [list(x), [r[:] for r in A], [r[:] for r in B], [r[:] for r in C]]
-    finite_difference_check(x, A, B, C)
-    eps_sweep(x, A, B, C, eps_values=[1e-3])
+    finite_difference_check(Model(x, A, B, C))
+    eps_sweep(Model(x, A, B, C), eps_values=[1e-3])
     assert [x, A, B, C] == before
 
 
@@ -223,7 +225,7 @@ def test_the_check_catches_a_wrong_gradient_and_names_the_entries(
     monkeypatch, report_example, mistake, expected_failures
 ):
     monkeypatch.setattr(gradcheck, "loss_and_grads", _wrong_backward(mistake))
-    report = finite_difference_check(*_model(report_example))
+    report = finite_difference_check(Model(*_model(report_example)))
     assert not report.passed
     assert {e.label for e in report.failures} == expected_failures
     assert report.summary().startswith(f"{len(expected_failures)} of 27 entries disagree")
@@ -238,20 +240,20 @@ def test_the_check_catches_a_wrong_gradient_and_names_the_entries(
 )
 def test_bad_models_are_refused_naming_the_entry(model, message):
     with pytest.raises(ValueError, match=message):
-        finite_difference_check(*model)
+        finite_difference_check(Model(*model))
     with pytest.raises(ValueError, match=message):
-        eps_sweep(*model)
+        eps_sweep(Model(*model))
 
 
 def test_an_overflowing_model_raises_the_engines_overflow_error():
     with pytest.raises(NumericalOverflowError):
-        finite_difference_check([1e200], [[1.0]], [[1e200]], [[1e200]])
+        finite_difference_check(Model([1e200], [[1.0]], [[1e200]], [[1e200]]))
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [({"rtol": -1.0}, "rtol"), ({"atol": float("nan")}, "atol")])
 def test_bad_tolerances_are_refused(report_example, kwargs, message):
     with pytest.raises(ValueError, match=f"{message} must be a number ≥ 0"):
-        finite_difference_check(*_model(report_example), **kwargs)
+        finite_difference_check(Model(*_model(report_example)), **kwargs)
 
 
 def test_compare_entry_defines_relative_error_and_the_pass_rule():
@@ -269,7 +271,7 @@ def test_compare_entry_defines_relative_error_and_the_pass_rule():
 
 def test_rounding_scales_bound_the_loss_and_gradients(report_example):
     x, A, B, C = (list(v) for v in _model(report_example))
-    scales = rounding_scales(x, A, B, C)
+    scales = rounding_scales(Model(x, A, B, C))
     loss, grads = loss_and_grads(x, A, B, C)
     assert scales.loss >= loss > 0
     assert scales.gamma == (4 * 3 + 16) * sys.float_info.epsilon
@@ -283,7 +285,7 @@ def test_rounding_scales_bound_the_loss_and_gradients(report_example):
 
 
 def test_eps_sweep_shows_truncation_then_rounding(report_example):
-    sweep = eps_sweep(*_model(report_example))
+    sweep = eps_sweep(Model(*_model(report_example)))
     eps = [e for e, _ in sweep]
     errors = dict(sweep)
     assert eps == list(SWEEP_EPS)
@@ -300,10 +302,10 @@ def test_eps_sweep_shows_truncation_then_rounding(report_example):
 def test_eps_sweep_takes_eps_values_and_reports_progress(report_example):
     calls = []
     sweep = eps_sweep(
-        *_model(report_example), eps_values=[1e-2, 1e-5], progress=lambda d, t: calls.append((d, t))
+        Model(*_model(report_example)), eps_values=[1e-2, 1e-5], progress=lambda d, t: calls.append((d, t))
     )
     assert [e for e, _ in sweep] == [1e-2, 1e-5]
     assert all(err > 0 for _, err in sweep)
     assert calls == [(1, 2), (2, 2)]
     with pytest.raises(ValueError, match="eps must be a positive number"):
-        eps_sweep(*_model(report_example), eps_values=[1e-3, 0.0])
+        eps_sweep(Model(*_model(report_example)), eps_values=[1e-3, 0.0])

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backprop_lab.engine.gradcheck import finite_difference_check
-from backprop_lab.engine.report_data import gather_report_data, render_html
+from backprop_lab.engine.report_data import gather_report_data
+from backprop_lab.engine.report_html import render_html
 from backprop_lab.engine.session import Session
 from backprop_lab.engine.training import Divergence, TrainingSettings
 
@@ -54,7 +55,7 @@ def _base() -> tuple[Session, object]:
     s.history.extend(trainer.steps())
     s.finish_run(trainer)
     m = s.initial
-    return s, finite_difference_check(m.x, m.A, m.B, m.C)
+    return s, finite_difference_check(m)
 
 
 BASE, CHECK = _base()

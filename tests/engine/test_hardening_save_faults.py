@@ -201,10 +201,10 @@ def test_the_longest_legal_file_name_saves(tmp_path):
 
 
 def test_a_session_too_big_to_load_back_is_refused_before_touching_the_file(saved, monkeypatch):
-    from backprop_lab.engine import session as session_module
+    from backprop_lab.engine import session_format
 
     path, old_bytes, old_session = saved
-    monkeypatch.setattr(session_module, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(session_format, "MAX_FILE_BYTES", 1000)
     with pytest.raises(SessionError, match="over the 1,000 bytes"):
         save_session(_session(1), path)
     monkeypatch.undo()

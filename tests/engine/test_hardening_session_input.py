@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backprop_lab.engine import session as session_module
-from backprop_lab.engine.session import Session, SessionError, load_session, session_to_dict
+from backprop_lab.engine.session import Session, SessionError, dumps_session, load_session
 
 FUZZ = settings(
     max_examples=120,
@@ -31,7 +31,7 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-BASE = session_to_dict(Session.random(3, 0))
+BASE = json.loads(dumps_session(Session.random(3, 0), history_encoding="json"))
 COUNTS: dict[str, int] = {}
 #: A load that hangs fails instead of stalling the suite; never a speed target.
 pytestmark = [pytest.mark.reliability("session-files"), pytest.mark.timeout(300)]

@@ -62,3 +62,32 @@ def test_sigmoid_never_overflows_and_its_derivative_is_never_nan(a):
 def test_bad_input_is_refused_naming_the_matrix_and_entry(args, message):
     with pytest.raises(ValueError, match=message):
         loss_and_grads(*args)
+
+
+# --------------------------------------------------------------------------- the one Model type
+
+
+def test_model_is_validated_once_frozen_and_copied(report_example):
+    import dataclasses
+
+    from backprop_lab.engine.model import Model
+
+    m = report_example["model"]
+    x = list(m["x"])
+    model = Model(x, m["A"], m["B"], m["C"])
+    assert model.K == 3 and model.x == x and model.x is not x  # the constructor copies
+    x[0] = 99.0
+    assert model.x[0] != 99.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.x = [1.0, 2.0, 3.0]  # type: ignore[misc]
+    assert model.matrix("B") is model.B
+    with pytest.raises(ValueError, match="no matrix named 'D'"):
+        model.matrix("D")
+    twin = model.copy()
+    assert twin == model and twin.A is not model.A and twin.A[0] is not model.A[0]
+    moved = model.with_weights(model.B, model.C, model.A)
+    assert moved.x == model.x and moved.A == model.B and moved is not model
+    with pytest.raises(ValueError, match=r"A\[0\]\[1\] is not finite"):
+        model.with_weights([[0.0, math.nan, 0.0]] * 3, model.B, model.C)
+    with pytest.raises(ValueError, match="C has 2 rows; expected 3"):
+        Model(model.x, model.A, model.B, model.C[:2])

@@ -10,14 +10,9 @@ import sys
 import pytest
 
 import backprop_lab.engine.gradcheck as gradcheck
-from backprop_lab.engine.model import loss_and_grads
-from backprop_lab.engine.report_data import (
-    CHECK_MAX_K,
-    SHOW_COLS,
-    SHOW_ROWS,
-    gather_report_data,
-    render_html,
-)
+from backprop_lab.engine.model import Model, loss_and_grads
+from backprop_lab.engine.report_data import CHECK_MAX_K, gather_report_data
+from backprop_lab.engine.report_html import SHOW_COLS, SHOW_ROWS, render_html
 from backprop_lab.engine.session import Session
 from backprop_lab.engine.torch_check import torch_available
 from backprop_lab.engine.training import Divergence, TrainingSettings
@@ -167,7 +162,7 @@ def test_medium_K_lists_the_worst_entries():
 
 def test_precomputed_verifications_are_used_as_given(example_trained, monkeypatch):
     x, A, B, C = (getattr(example_trained.initial, n) for n in ("x", "A", "B", "C"))
-    report = gradcheck.finite_difference_check(x, A, B, C)
+    report = gradcheck.finite_difference_check(Model(x, A, B, C))
     monkeypatch.setattr(gradcheck, "finite_difference_check", lambda *a, **k: pytest.fail("recomputed"))
     data = gather_report_data(example_trained, verifications=[report])
     assert [v.report for v in data.verifications] == [report]

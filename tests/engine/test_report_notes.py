@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from backprop_lab.engine.report_data import NOTES_BLOCK_CHARS, NOTES_BLOCK_LINES, notes_html
+from backprop_lab.engine.report_html import NOTES_BLOCK_CHARS, NOTES_BLOCK_LINES, notes_html
 
 pytestmark = pytest.mark.reliability("long-notes")
 

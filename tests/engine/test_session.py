@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import backprop_lab.engine.session as session_module
+import backprop_lab.engine.session_format as session_format
 from backprop_lab.engine.resources import load_report_example_data, report_example_path
 from backprop_lab.engine.session import (
     FORMAT,
@@ -29,7 +30,6 @@ from backprop_lab.engine.session import (
     loads_session,
     save_session,
     session_from_dict,
-    session_to_dict,
 )
 from backprop_lab.engine.training import Divergence, StepRecord, TrainingSettings
 
@@ -106,11 +106,11 @@ def test_the_file_is_plain_json_with_the_documented_layout(tmp_path):
     assert d["history"]["epoch"] == [1] * 8 + [2] * 8
     assert d["divergence"] is None
     assert d["created"].endswith("Z") and d["modified"].endswith("Z")
-    assert d == session_to_dict(s)
+    assert d == json.loads(dumps_session(s, history_encoding="json"))
 
 
 def test_long_histories_switch_to_base64_columns(tmp_path, monkeypatch):
-    monkeypatch.setattr(session_module, "INLINE_HISTORY_STEPS", 10)
+    monkeypatch.setattr(session_format, "INLINE_HISTORY_STEPS", 10)
     s = _trained()  # 16 steps
     save_session(s, tmp_path / "s.json")
     d = json.loads((tmp_path / "s.json").read_text())
@@ -173,11 +173,11 @@ def test_non_ascii_text_round_trips_readably(tmp_path):
 
 def test_refuses_to_save_more_than_it_would_load(tmp_path, monkeypatch):
     s = _trained()
-    monkeypatch.setattr(session_module, "MAX_HISTORY_STEPS", 10)
+    monkeypatch.setattr(session_format, "MAX_HISTORY_STEPS", 10)
     with pytest.raises(SessionError, match="the history has 16 steps; a session file holds at most 10"):
         save_session(s, tmp_path / "s.json")
-    monkeypatch.setattr(session_module, "MAX_HISTORY_STEPS", 100)
-    monkeypatch.setattr(session_module, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(session_format, "MAX_HISTORY_STEPS", 100)
+    monkeypatch.setattr(session_format, "MAX_FILE_BYTES", 1000)
     with pytest.raises(SessionError, match="over the 1,000 bytes Backprop Lab loads"):
         save_session(s, tmp_path / "s.json")
     assert list(tmp_path.iterdir()) == []
@@ -203,7 +203,7 @@ def test_report_example_resource_is_exactly_what_dumps_writes_plus_its_extras():
     data = load_report_example_data()
     extras = {k: data.pop(k) for k in ("expected", "report_gradient_descent")}
     s = session_from_dict(data)
-    assert session_to_dict(s) == data
+    assert json.loads(dumps_session(s, history_encoding="json")) == data
     assert extras["report_gradient_descent"]["loss_after"] == 18.81529994150537
 
 
@@ -348,7 +348,7 @@ def test_model_validates_and_copies():
 def _valid_dict() -> dict:
     s = _trained()
     s.divergence = Divergence(17, 3, "diverged")
-    return session_to_dict(s)
+    return json.loads(dumps_session(s, history_encoding="json"))
 
 
 def _set(path: str, value):
@@ -561,7 +561,7 @@ def test_an_oversized_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
     path = tmp_path / "huge.json"
     with open(path, "wb") as fh:
         fh.truncate(2_000_001)  # sparse: no disk used
-    monkeypatch.setattr(session_module, "MAX_FILE_BYTES", 2_000_000)
+    monkeypatch.setattr(session_format, "MAX_FILE_BYTES", 2_000_000)
 
     def no_reading(*args, **kwargs):
         raise AssertionError("the file was opened for reading")
@@ -574,8 +574,8 @@ def test_an_oversized_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
 
 
 def test_a_history_longer_than_the_limit_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(session_module, "MAX_HISTORY_STEPS", 10)
-    d = _valid_dict()
+    d = _valid_dict()  # written first: the writer refuses a history over the limit too
+    monkeypatch.setattr(session_format, "MAX_HISTORY_STEPS", 10)
     with pytest.raises(SessionError, match=r"history\.loss has 16 entries; at most 10 are allowed"):
         session_from_dict(d, "x.json")
     d["history"]["loss"] = _b64([1.0] * 16)

@@ -18,7 +18,6 @@ from backprop_lab.engine.session import (
     dumps_session,
     loads_session,
     session_from_dict,
-    session_to_dict,
 )
 from backprop_lab.engine.training import Divergence, TrainingSettings
 
@@ -51,7 +50,7 @@ def _valid_dict(encoding: str = "json") -> dict:
     s.history.extend(trainer.steps())
     s.finish_run(trainer)
     s.divergence = Divergence(7, 3, "diverged")
-    return session_to_dict(s, history_encoding=encoding)
+    return json.loads(dumps_session(s, history_encoding=encoding))
 
 
 VALID = {enc: _valid_dict(enc) for enc in ("json", "base64")}

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import backprop_lab.engine.torch_check as torch_check_module
 from backprop_lab.engine.gradcheck import CheckReport
-from backprop_lab.engine.model import forward, loss_and_grads, sigmoid
+from backprop_lab.engine.model import Model, forward, loss_and_grads, sigmoid
 from backprop_lab.engine.torch_check import (
     INSTALL_HINT,
     TORCH_RTOL,
@@ -64,7 +64,7 @@ def test_without_torch_the_check_says_how_to_install_it(monkeypatch, report_exam
     monkeypatch.setitem(sys.modules, "torch", None)
     assert torch_available() is False
     with pytest.raises(TorchUnavailable) as info:
-        torch_check(*_model(report_example))
+        torch_check(Model(*_model(report_example)))
     assert str(info.value) == INSTALL_HINT
     assert str(info.value) == (
         "PyTorch is not installed; install the optional extra: pip install 'backprop-lab[torch]'"
@@ -97,7 +97,7 @@ def test_a_broken_torch_install_is_reported_in_one_line(monkeypatch):
 def test_bad_input_is_refused_before_torch_is_needed(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(ValueError, match=r"B\[0\]\[0\] is not finite"):
-        torch_check([1.0], [[1.0]], [[float("inf")]], [[1.0]])
+        torch_check(Model([1.0], [[1.0]], [[float("inf")]], [[1.0]]))
 
 
 # --------------------------------------------------------------------------- with PyTorch
@@ -116,7 +116,7 @@ def test_report_example_is_identical_to_autograd(torch, report_example):
         for i in range(3):
             for j in range(3):
                 assert t_grads[name][i][j] == pytest.approx(grads[name][i][j], rel=1e-14, abs=0)
-    report = torch_check(x, A, B, C)
+    report = torch_check(Model(x, A, B, C))
     assert isinstance(report, CheckReport)
     assert report.passed and report.method == "PyTorch float64 autograd"
     assert report.rtol == TORCH_RTOL == 1e-9 and report.eps is None
@@ -153,7 +153,7 @@ def test_all_positive_models_agree_to_1e9_relative_with_no_allowance(torch, scal
                 if name == "A" and 8.0 < a[j] < 37.0:
                     continue  # σ(1 − σ) with σ within 3e-4 of 1: covered by the next test
                 assert t_grads[name][i][j] == pytest.approx(grads[name][i][j], rel=1e-9, abs=0), (name, i, j)
-    assert torch_check(x, A, B, C).passed
+    assert torch_check(Model(x, A, B, C)).passed
 
 
 @pytest.mark.parametrize("k", [1, 3, 8])
@@ -161,7 +161,7 @@ def test_all_positive_models_agree_to_1e9_relative_with_no_allowance(torch, scal
 @pytest.mark.parametrize("seed", [0, 1])
 def test_mixed_sign_models_agree_within_rtol_plus_the_rounding_bound(torch, scales, k, seed):
     x, A, B, C = _random_model(k, scales, seed=100 * seed + k)
-    report = torch_check(x, A, B, C)
+    report = torch_check(Model(x, A, B, C))
     assert report.passed, report.failures
     # Where the allowance is not needed (the entry is not a cancelled sum), 1e-9 relative holds flat.
     for e in report.entries:
@@ -184,7 +184,7 @@ def test_saturated_units_agree_to_the_last_bit_where_sigma_rounds_to_0_or_1(torc
         assert grads["A"][i][2] == t_grads["A"][i][2] == 0.0
         assert 0 < abs(grads["A"][i][1]) < 1e-300  # e^(−700), still a normal float64
         assert t_grads["A"][i][1] == pytest.approx(grads["A"][i][1], rel=1e-12, abs=0)
-    assert torch_check(x, A, B, C).passed
+    assert torch_check(Model(x, A, B, C)).passed
 
 
 def test_sigma_prime_near_saturation_needs_the_absolute_term(torch):
@@ -192,7 +192,7 @@ def test_sigma_prime_near_saturation_needs_the_absolute_term(torch):
     # dA — is known to about 1e-16 absolute, not relative. The check passes on the absolute
     # rounding bound; the flat relative error may exceed 1e-9 when the two sigmoids differ
     # in their last bit.
-    report = torch_check([1.0], [[30.0]], [[0.0]], [[1.0]])
+    report = torch_check(Model([1.0], [[30.0]], [[0.0]], [[1.0]]))
     (entry,) = report.by_matrix("A")[0]
     s = sigmoid(30.0)
     assert entry.abs_error <= 4 * sys.float_info.epsilon * 2 * s  # |x|·|g|·(a few ulps of 1)
@@ -212,7 +212,7 @@ def test_sigma_prime_near_saturation_needs_the_absolute_term(torch):
 def test_property_engine_agrees_with_autograd_across_magnitudes(k, scales, seed):
     pytest.importorskip("torch", reason=NO_TORCH)
     x, A, B, C = _random_model(k, scales, seed)
-    report = torch_check(x, A, B, C)
+    report = torch_check(Model(x, A, B, C))
     assert report.passed, report.failures
 
 
@@ -223,6 +223,6 @@ def test_the_torch_check_catches_a_wrong_gradient(torch, monkeypatch, report_exa
         return loss, g
 
     monkeypatch.setattr(torch_check_module, "loss_and_grads", missing_sigma_prime)
-    report = torch_check(*_model(report_example))
+    report = torch_check(Model(*_model(report_example)))
     assert not report.passed
     assert {e.matrix for e in report.failures} == {"A"} and len(report.failures) == 9

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backprop_lab.engine import kernels
-from backprop_lab.engine.model import frobenius, loss_and_grads
+from backprop_lab.engine.model import Model, frobenius, loss_and_grads
 from backprop_lab.engine.training import (
     MAX_SAMPLES,
     MAX_TRAINING_VALUES,
@@ -116,7 +116,7 @@ def test_report_example_loss_at_x_falls_by_more_than_half(report_example):
     start = loss_and_grads(x, A, B, C)[0]
     assert start == pytest.approx(44.061213140343526, rel=1e-12)
     trainer = Trainer(
-        x, A, B, C, TrainingSettings(learning_rate=0.01, batch_size=10, n_samples=1000, epochs=1)
+        Model(x, A, B, C), TrainingSettings(learning_rate=0.01, batch_size=10, n_samples=1000, epochs=1)
     )
     records = list(trainer.steps())
     assert len(records) == trainer.total_steps == 100
@@ -129,7 +129,7 @@ def test_report_example_loss_at_x_falls_by_more_than_half(report_example):
 
 def test_one_step_equals_the_hand_computation(report_example):
     x, A, B, C = _model(report_example)
-    trainer = Trainer(x, A, B, C, TrainingSettings(learning_rate=0.01, batch_size=10, n_samples=1000))
+    trainer = Trainer(Model(x, A, B, C), TrainingSettings(learning_rate=0.01, batch_size=10, n_samples=1000))
     first_batch = next(trainer.batches())
     record = next(trainer.steps())
     loss, means, A1, B1, C1 = _plain_step([trainer.samples[i] for i in first_batch], A, B, C, 0.01)
@@ -154,7 +154,7 @@ def test_a_whole_run_equals_the_documented_procedure(k, n, bs, epochs, layout, m
         monkeypatch.setattr(kernels, "UNROLL_MAX_K", 0)
     x, A, B, C = _random_model(k, seed=k)
     s = TrainingSettings(learning_rate=0.05, batch_size=bs, n_samples=n, epochs=epochs, seed=7)
-    trainer = Trainer(x, A, B, C, s)
+    trainer = Trainer(Model(x, A, B, C), s)
     records = list(trainer.steps())
     want, weights = _plain_run(x, A, B, C, s)
     assert len(records) == len(want) == s.total_steps == epochs * -(-n // bs)
@@ -171,7 +171,7 @@ def test_a_whole_run_equals_the_documented_procedure(k, n, bs, epochs, layout, m
 def test_training_leaves_the_model_x_and_the_callers_lists_alone(report_example):
     x, A, B, C = _model(report_example)
     before = repr((x, A, B, C))
-    trainer = Trainer(x, A, B, C, TrainingSettings(n_samples=50))
+    trainer = Trainer(Model(x, A, B, C), TrainingSettings(n_samples=50))
     list(trainer.steps())
     assert repr((x, A, B, C)) == before
     assert trainer.x == x
@@ -179,8 +179,8 @@ def test_training_leaves_the_model_x_and_the_callers_lists_alone(report_example)
 
 
 def test_the_trainer_never_prints(report_example, capsys):
-    list(Trainer(*_model(report_example), TrainingSettings(n_samples=100)).steps())
-    list(Trainer(*_model(report_example), TrainingSettings(learning_rate=100.0)).steps())
+    list(Trainer(Model(*_model(report_example)), TrainingSettings(n_samples=100)).steps())
+    list(Trainer(Model(*_model(report_example)), TrainingSettings(learning_rate=100.0)).steps())
     assert capsys.readouterr() == ("", "")
 
 
@@ -188,7 +188,7 @@ def test_the_trainer_never_prints(report_example, capsys):
 
 
 def test_samples_are_uniform_draws_from_random_seed():
-    trainer = Trainer(*_random_model(4, 1), TrainingSettings(n_samples=30, batch_size=7, seed=123))
+    trainer = Trainer(Model(*_random_model(4, 1)), TrainingSettings(n_samples=30, batch_size=7, seed=123))
     r = random.Random(123)
     assert trainer.samples == [[r.random() for _ in range(4)] for _ in range(30)]
     assert all(0.0 <= v < 1.0 for row in trainer.samples for v in row)
@@ -196,7 +196,7 @@ def test_samples_are_uniform_draws_from_random_seed():
 
 def test_batches_walk_a_fresh_permutation_each_epoch_with_a_partial_last_batch():
     s = TrainingSettings(n_samples=23, batch_size=5, epochs=3, seed=4)
-    trainer = Trainer(*_random_model(2, 1), s)
+    trainer = Trainer(Model(*_random_model(2, 1)), s)
     batches = list(trainer.batches())
     assert [len(b) for b in batches] == [5, 5, 5, 5, 3] * 3
     epochs = [[i for b in batches[5 * e : 5 * e + 5] for i in b] for e in range(3)]
@@ -206,7 +206,9 @@ def test_batches_walk_a_fresh_permutation_each_epoch_with_a_partial_last_batch()
 
 
 def test_next_batch_names_the_batch_each_step_uses():
-    trainer = Trainer(*_random_model(2, 1), TrainingSettings(n_samples=7, batch_size=3, epochs=2, seed=2))
+    trainer = Trainer(
+        Model(*_random_model(2, 1)), TrainingSettings(n_samples=7, batch_size=3, epochs=2, seed=2)
+    )
     expected = list(trainer.batches())
     for record in trainer.steps():
         assert record.step <= len(expected)
@@ -214,12 +216,14 @@ def test_next_batch_names_the_batch_each_step_uses():
             assert trainer.next_batch() == expected[record.step]
     assert trainer.steps_done == len(expected) == 6
     assert trainer.next_batch() is None
-    fresh = Trainer(*_random_model(2, 1), TrainingSettings(n_samples=7, batch_size=3, epochs=2, seed=2))
+    fresh = Trainer(
+        Model(*_random_model(2, 1)), TrainingSettings(n_samples=7, batch_size=3, epochs=2, seed=2)
+    )
     assert fresh.next_batch() == expected[0]
 
 
 def test_the_inputs_are_drawn_on_first_use_not_in_the_constructor():
-    trainer = Trainer(*_random_model(2, 1), TrainingSettings(n_samples=50_000))
+    trainer = Trainer(Model(*_random_model(2, 1)), TrainingSettings(n_samples=50_000))
     assert trainer._samples is None  # constructing a Trainer on the GUI thread stays instant
     assert trainer.samples is trainer.samples and len(trainer.samples) == 50_000
 
@@ -236,20 +240,21 @@ def test_epoch_order_is_the_permutation_applied_to_the_samples():
 def test_same_session_settings_and_seed_give_bit_identical_runs():
     model = _random_model(3, 2)
     s = TrainingSettings(learning_rate=0.1, batch_size=8, n_samples=100, epochs=2, seed=5)
-    first, second = Trainer(*model, s), Trainer(*model, s)
+    first, second = Trainer(Model(*model), s), Trainer(Model(*model), s)
     assert list(first.steps()) == list(second.steps())
     assert first.weights() == second.weights()
-    other = Trainer(*model, dataclasses.replace(s, seed=6))
-    assert list(other.steps()) != list(Trainer(*model, s).steps())
+    other = Trainer(Model(*model), dataclasses.replace(s, seed=6))
+    assert list(other.steps()) != list(Trainer(Model(*model), s).steps())
 
 
 def test_a_fresh_process_with_another_hash_seed_gives_the_same_bits(report_example):
     script = textwrap.dedent(
         """
         from backprop_lab.engine.resources import load_report_example_data
+        from backprop_lab.engine.model import Model
         from backprop_lab.engine.training import Trainer, TrainingSettings
         m = load_report_example_data()["model"]
-        t = Trainer(m["x"], m["A"], m["B"], m["C"], TrainingSettings(0.02, 7, 60, 2, 11))
+        t = Trainer(Model(m["x"], m["A"], m["B"], m["C"]), TrainingSettings(0.02, 7, 60, 2, 11))
         print([(r.step, r.epoch, r.batch_loss.hex(), r.loss_at_x.hex()) for r in t.steps()])
         print([[v.hex() for v in row] for w in t.weights() for row in w])
         """
@@ -264,7 +269,7 @@ def test_a_fresh_process_with_another_hash_seed_gives_the_same_bits(report_examp
         cwd=ROOT,
         timeout=60,
     ).stdout
-    t = Trainer(*_model(report_example), TrainingSettings(0.02, 7, 60, 2, 11))
+    t = Trainer(Model(*_model(report_example)), TrainingSettings(0.02, 7, 60, 2, 11))
     here = [(r.step, r.epoch, r.batch_loss.hex(), r.loss_at_x.hex()) for r in t.steps()]
     weights = [[v.hex() for v in row] for w in t.weights() for row in w]
     assert out == f"{here}\n{weights}\n"
@@ -276,13 +281,13 @@ def test_a_fresh_process_with_another_hash_seed_gives_the_same_bits(report_examp
 def test_one_epoch_then_a_continued_epoch_equals_two_epochs():
     model = _random_model(3, 3)
     s1 = TrainingSettings(learning_rate=0.1, batch_size=6, n_samples=40, epochs=1, seed=2)
-    first = Trainer(*model, s1)
+    first = Trainer(Model(*model), s1)
     part1 = list(first.steps())
     x = model[0]
-    second = Trainer(x, *first.weights(), s1, start_step=part1[-1].step, start_epoch=part1[-1].epoch)
+    second = Trainer(Model(x, *first.weights()), s1, start_step=part1[-1].step, start_epoch=part1[-1].epoch)
     part2 = list(second.steps())
     assert [r.step for r in part2] == list(range(8, 15)) and {r.epoch for r in part2} == {2}
-    whole = Trainer(*model, dataclasses.replace(s1, epochs=2))
+    whole = Trainer(Model(*model), dataclasses.replace(s1, epochs=2))
     assert part1 + part2 == list(whole.steps())
     assert second.weights() == whole.weights()
 
@@ -290,8 +295,8 @@ def test_one_epoch_then_a_continued_epoch_equals_two_epochs():
 def test_calling_steps_again_resumes_after_the_last_step_taken():
     model = _random_model(2, 4)
     s = TrainingSettings(learning_rate=0.1, batch_size=4, n_samples=10, epochs=3, seed=1)
-    whole = list(Trainer(*model, s).steps())
-    trainer = Trainer(*model, s)
+    whole = list(Trainer(Model(*model), s).steps())
+    trainer = Trainer(Model(*model), s)
     taken = []
     for record in trainer.steps():
         taken.append(record)
@@ -304,7 +309,7 @@ def test_calling_steps_again_resumes_after_the_last_step_taken():
 
 
 def test_a_newer_steps_generator_retires_the_older_one():
-    trainer = Trainer(*_random_model(2, 4), TrainingSettings(batch_size=2, n_samples=10, seed=1))
+    trainer = Trainer(Model(*_random_model(2, 4)), TrainingSettings(batch_size=2, n_samples=10, seed=1))
     older = trainer.steps()
     assert next(older).step == 1
     newer = trainer.steps()
@@ -318,7 +323,7 @@ def test_a_newer_steps_generator_retires_the_older_one():
 
 def test_a_huge_learning_rate_stops_with_a_reason_and_keeps_the_last_finite_weights(report_example):
     x, A, B, C = _model(report_example)
-    trainer = Trainer(x, A, B, C, TrainingSettings(learning_rate=100.0, n_samples=1000, batch_size=10))
+    trainer = Trainer(Model(x, A, B, C), TrainingSettings(learning_rate=100.0, n_samples=1000, batch_size=10))
     seen = []
     for record in trainer.steps():
         seen.append((record, trainer.weights()))
@@ -334,7 +339,9 @@ def test_a_huge_learning_rate_stops_with_a_reason_and_keeps_the_last_finite_weig
 
 def test_an_overflowing_first_batch_diverges_at_step_one_with_the_initial_weights():
     x, A, B, C = [0.5, 0.5], [[1e200, 1e200]] * 2, [[1e200, 1e200]] * 2, [[1e200, 1e200]] * 2
-    trainer = Trainer(x, A, B, C, TrainingSettings(learning_rate=0.01, n_samples=20, batch_size=10, seed=3))
+    trainer = Trainer(
+        Model(x, A, B, C), TrainingSettings(learning_rate=0.01, n_samples=20, batch_size=10, seed=3)
+    )
     assert list(trainer.steps()) == []
     assert trainer.divergence is not None and trainer.divergence.step == 1
     assert "the batch loss" in trainer.divergence.reason
@@ -343,7 +350,7 @@ def test_an_overflowing_first_batch_diverges_at_step_one_with_the_initial_weight
 
 def test_finite_gradients_whose_update_overflows_count_as_divergence():
     # w ≈ 1e154·x: the loss and the gradient (≈ 2e303) are finite, lr·g is not.
-    trainer = Trainer([1.0], [[0.0]], [[1e5]], [[1e149]], TrainingSettings(1e6, 1, 1, 1, 7))
+    trainer = Trainer(Model([1.0], [[0.0]], [[1e5]], [[1e149]]), TrainingSettings(1e6, 1, 1, 1, 7))
     assert list(trainer.steps()) == []
     assert "the updated weights" in trainer.divergence.reason
     assert trainer.weights() == ([[0.0]], [[1e5]], [[1e149]])
@@ -357,7 +364,7 @@ def test_an_overflow_error_inside_a_step_is_divergence_too(monkeypatch, report_e
         return step
 
     monkeypatch.setattr(kernels, "step_function", raising_step_function)
-    trainer = Trainer(*_model(report_example), TrainingSettings())
+    trainer = Trainer(Model(*_model(report_example)), TrainingSettings())
     assert list(trainer.steps()) == []
     assert trainer.divergence == Divergence(1, 1, trainer.divergence.reason)
     assert "lower the learning rate (now 0.01)" in trainer.divergence.reason
@@ -517,16 +524,16 @@ def test_settings_refuse_bad_values_naming_the_field(changes, message):
 def test_the_trainer_validates_settings_model_size_and_start():
     model = _random_model(2, 1)
     with pytest.raises(ValueError, match=r"^learning_rate must be > 0"):
-        Trainer(*model, TrainingSettings(learning_rate=0.0))
+        Trainer(Model(*model), TrainingSettings(learning_rate=0.0))
     with pytest.raises(ValueError, match=r"A\[0\]\[1\] is not finite"):
-        Trainer([0.5, 0.5], [[0.0, math.inf], [0.0, 0.0]], model[2], model[3], TrainingSettings())
+        Trainer(Model([0.5, 0.5], [[0.0, math.inf], [0.0, 0.0]], model[2], model[3]), TrainingSettings())
     big = _random_model(8, 1)
     with pytest.raises(ValueError, match=r"^n_samples must be ≤ 500,000 for K = 8"):
-        Trainer(*big, TrainingSettings(n_samples=MAX_TRAINING_VALUES // 8 + 1))
+        Trainer(Model(*big), TrainingSettings(n_samples=MAX_TRAINING_VALUES // 8 + 1))
     with pytest.raises(ValueError, match=r"^start_step must be ≥ 0"):
-        Trainer(*model, TrainingSettings(), start_step=-1)
+        Trainer(Model(*model), TrainingSettings(), start_step=-1)
     with pytest.raises(ValueError, match=r"^start_epoch must be an integer"):
-        Trainer(*model, TrainingSettings(), start_epoch=1.5)
+        Trainer(Model(*model), TrainingSettings(), start_epoch=1.5)
 
 
 def test_the_benchmark_script_runs_and_its_baseline_agrees_with_the_trainer():

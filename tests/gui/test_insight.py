@@ -404,12 +404,12 @@ def test_step_through_commit_is_the_training_step(qtbot, win, which):
     model = doc.model.copy()
     undo_before = doc.undo_stack.count()
     s = doc.training_settings
-    trainer = Trainer(model.x, model.A, model.B, model.C, s)
+    trainer = Trainer(model, s)
     expected = next(trainer.steps())
 
     dialog = _open_dialog(win)
     plan = dialog.plan
-    assert plan.indices == tuple(next(Trainer(model.x, model.A, model.B, model.C, s).batches()))
+    assert plan.indices == tuple(next(Trainer(model, s).batches()))
     assert not dialog.commit_button.isEnabled()
     for phase in range(1, 5):
         assert dialog.commit() is False  # nothing can be committed before the last phase
@@ -451,9 +451,7 @@ def test_step_through_continues_after_the_history(qtbot, win):
         assert dialog.plan.step == expected_step
         h = doc.history
         m = doc.model
-        plan = plan_step(
-            m.x, m.A, m.B, m.C, doc.training_settings, start_step=h.last_step, start_epoch=h.last_epoch
-        )
+        plan = plan_step(m, doc.training_settings, start_step=h.last_step, start_epoch=h.last_epoch)
         assert plan.record == dialog.plan.record
         for _ in range(4):
             dialog.next()
@@ -512,7 +510,7 @@ def test_loss_along_the_next_batch_gradient(qtbot, win):
     panel.source.setCurrentIndex(1)
     qtbot.waitUntil(lambda: panel.line is not None and panel.line.source == "batch", timeout=WAIT)
     m = doc.model
-    plan = plan_step(m.x, m.A, m.B, m.C, doc.training_settings)
+    plan = plan_step(m, doc.training_settings)
     assert panel.line.batch == plan.indices
     assert panel.line.loss0 == pytest.approx(plan.batch_loss, rel=1e-12)
     assert panel.line.loss_at_lr == pytest.approx(plan.batch_loss_after, rel=1e-12)

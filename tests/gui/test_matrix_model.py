@@ -6,6 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
+from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.matrix_text import parse_matrix_text
 from backprop_lab.gui.matrix_editor import MatrixEditor, MatrixTable
 from backprop_lab.gui.matrix_model import (
@@ -13,7 +14,6 @@ from backprop_lab.gui.matrix_model import (
     IntermediatesModel,
     MatrixModel,
     diverging_color,
-    format_value,
     text_color,
 )
 
@@ -31,7 +31,7 @@ DISPLAY, EDIT = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole
     ],
 )
 def test_format_value_has_at_least_four_decimals(value, text):
-    assert format_value(value) == text
+    assert format_number(value, "cell") == text
 
 
 def test_matrix_model_shapes_and_roles(document):

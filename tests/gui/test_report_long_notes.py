@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from backprop_lab.engine.report_data import NOTES_BLOCK_LINES, gather_report_data
+from backprop_lab.engine.report_data import gather_report_data
+from backprop_lab.engine.report_html import NOTES_BLOCK_LINES
 from backprop_lab.engine.session import Session
 from backprop_lab.gui.report_pdf import layout_report
 

@@ -17,7 +17,7 @@ WAIT = 60_000  # a deadline, not a target
 
 def trainer(**settings) -> Trainer:
     m = Session.report_example().model
-    return Trainer(m.x, m.A, m.B, m.C, TrainingSettings(**settings))
+    return Trainer(m, TrainingSettings(**settings))
 
 
 class Collector:

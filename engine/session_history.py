@@ -1,0 +1,178 @@
+"""The training history of a session: one compact column per recorded quantity."""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
+from numbers import Real
+from operator import le
+from typing import Any
+
+from backprop_lab.engine.session_format import _RECORD_FIELDS, EPOCH_COLUMN, HISTORY_COLUMNS
+from backprop_lab.engine.training import StepRecord
+
+
+class History:
+    """The per-step record of training, stored compactly: one ``array('d')`` per float column
+    (:data:`HISTORY_COLUMNS`) and an ``array('q')`` of epochs, 48 bytes a step.
+
+    Step numbers are not stored: entry i is step i + 1. Every value is finite, every loss and
+    norm ≥ 0 and epochs are ≥ 1 and non-decreasing; :meth:`append` refuses anything else.
+    """
+
+    __slots__ = ("_columns", "_epoch")
+
+    def __init__(self) -> None:
+        self._columns: dict[str, array[float]] = {name: array("d") for name in HISTORY_COLUMNS}
+        self._epoch: array[int] = array("q")
+
+    # -- building
+    def append(self, record: StepRecord) -> None:
+        """Add one step; its ``step`` must be ``len(self) + 1`` (ValueError otherwise)."""
+        n = len(self._epoch)
+        if record.step != n + 1:
+            raise ValueError(f"step {record.step} cannot follow step {n} of the history")
+        last_epoch = self._epoch[-1] if n else 1
+        if isinstance(record.epoch, bool) or not isinstance(record.epoch, int) or record.epoch < last_epoch:
+            raise ValueError(f"epoch {record.epoch!r} of step {record.step} cannot follow epoch {last_epoch}")
+        values = [getattr(record, name) for name in _RECORD_FIELDS]
+        for name, v in zip(HISTORY_COLUMNS, values, strict=True):
+            if not isinstance(v, Real) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"{name} of step {record.step} must be a finite number ≥ 0 (got {v!r})")
+        for column, v in zip(self._columns.values(), values, strict=True):
+            column.append(v)
+        self._epoch.append(record.epoch)
+
+    def extend(self, records: Iterable[StepRecord]) -> None:
+        for record in records:
+            self.append(record)
+
+    def extend_from(self, other: History) -> None:
+        """Append ``other``'s steps after this history's (array concatenation, no per-step Python).
+
+        ``other`` was validated when it was built (:meth:`from_columns`); only the seam is checked:
+        its first epoch may not come before this history's last (ValueError). The window's worker
+        builds each batch of records this way off the GUI thread, so taking it in costs microseconds.
+        """
+        if other._epoch and self._epoch and other._epoch[0] < self._epoch[-1]:
+            raise ValueError(f"epoch {other._epoch[0]} cannot follow epoch {self._epoch[-1]}")
+        for name, column in self._columns.items():
+            column.extend(other._columns[name])
+        self._epoch.extend(other._epoch)
+
+    @classmethod
+    def from_columns(cls, columns: Mapping[str, Iterable[float]], epoch: Iterable[int]) -> History:
+        """A history from whole columns (the loader's and the benchmark's fast path).
+
+        ``array('d')`` columns and an ``array('q')`` of epochs are taken over as they are (not
+        copied: do not modify them afterwards); anything else iterable is copied into arrays.
+
+        Raises ValueError naming the column and entry if the columns differ in length or hold a
+        non-finite or negative value, or the epochs are not ≥ 1 and non-decreasing.
+        """
+        h = cls()
+        h._epoch = epoch if isinstance(epoch, array) and epoch.typecode == "q" else array("q", epoch)
+        n = len(h._epoch)
+        for name in HISTORY_COLUMNS:
+            col = columns[name]
+            col = col if isinstance(col, array) and col.typecode == "d" else array("d", col)
+            if len(col) != n:
+                raise ValueError(f"history.{name} has {len(col)} entries; history.epoch has {n}")
+            if not all(map(math.isfinite, col)):
+                i = next(i for i, v in enumerate(col) if not math.isfinite(v))
+                raise ValueError(f"history.{name}[{i}] is not finite: {col[i]!r}")
+            if n and min(col) < 0:
+                i = next(i for i, v in enumerate(col) if v < 0)
+                raise ValueError(f"history.{name}[{i}] is negative: {col[i]!r}")
+            h._columns[name] = col
+        if n:
+            if min(h._epoch) < 1:
+                i = next(i for i, v in enumerate(h._epoch) if v < 1)
+                raise ValueError(f"history.epoch[{i}] is {h._epoch[i]}; epochs start at 1")
+            if not all(map(le, h._epoch, h._epoch[1:])):
+                i = next(i for i in range(1, n) if h._epoch[i] < h._epoch[i - 1])
+                raise ValueError(
+                    f"history.epoch[{i}] is {h._epoch[i]}, less than the epoch before it ({h._epoch[i - 1]})"
+                )
+        return h
+
+    # -- reading
+    def __len__(self) -> int:
+        return len(self._epoch)
+
+    def __bool__(self) -> bool:
+        return len(self._epoch) > 0
+
+    def column(self, name: str) -> array[Any]:
+        """The live column ``name`` (one of HISTORY_COLUMNS or "epoch"): read it, do not modify it.
+
+        An ``array`` supports the buffer protocol, so a plot can view it without copying.
+        """
+        if name == EPOCH_COLUMN:
+            return self._epoch
+        try:
+            return self._columns[name]
+        except KeyError:
+            raise KeyError(
+                f"no history column {name!r}; the columns are {(*HISTORY_COLUMNS, 'epoch')}"
+            ) from None
+
+    @property
+    def last_step(self) -> int:
+        """Number of the last step (0 for an empty history)."""
+        return len(self._epoch)
+
+    @property
+    def last_epoch(self) -> int:
+        """Epoch of the last step (0 for an empty history)."""
+        return self._epoch[-1] if self._epoch else 0
+
+    def __getitem__(self, index: int) -> StepRecord:
+        n = len(self._epoch)
+        i = index + n if index < 0 else index
+        if not 0 <= i < n:
+            raise IndexError(f"history index {index} out of range for {n} steps")
+        c = self._columns
+        return StepRecord(i + 1, self._epoch[i], *(c[name][i] for name in HISTORY_COLUMNS))
+
+    def records(self) -> Iterator[StepRecord]:
+        c = [self._columns[name] for name in HISTORY_COLUMNS]
+        for i, values in enumerate(zip(self._epoch, *c, strict=True)):
+            yield StepRecord(i + 1, *values)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the values occupy (arrays over-allocate a little beyond this while growing)."""
+        return len(self._epoch) * (self._epoch.itemsize + 8 * len(HISTORY_COLUMNS))
+
+    # -- editing
+    def copy(self) -> History:
+        h = History()
+        h._columns = {name: array("d", col) for name, col in self._columns.items()}
+        h._epoch = array("q", self._epoch)
+        return h
+
+    def truncate(self, n: int) -> None:
+        """Keep the first ``n`` steps (``n`` ≥ 0; larger than the history is a no-op)."""
+        if n < 0:
+            raise ValueError(f"cannot truncate the history to {n} steps")
+        for col in self._columns.values():
+            del col[n:]
+        del self._epoch[n:]
+
+    def clear(self) -> None:
+        self.truncate(0)
+
+    def __eq__(self, other: object) -> bool:
+        # Bytes, not floats: equal means bit-identical (-0.0 is not 0.0 here).
+        if not isinstance(other, History):
+            return NotImplemented
+        return self._epoch == other._epoch and all(
+            self._columns[n].tobytes() == other._columns[n].tobytes() for n in HISTORY_COLUMNS
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"History({len(self)} steps, last epoch {self.last_epoch})"
