@@ -103,7 +103,8 @@ def evaluate(model: Model) -> Evaluation:
         grads = backward(model.x, model.C, values)
     except OverflowError as exc:  # pragma: no cover - float ops saturate to inf instead
         return Evaluation(None, error=f"the numbers overflow a float64 ({exc})")
-    vectors = {name: list(values[name]) for name, _ in INTERMEDIATES}  # type: ignore[arg-type]
+    # The names in INTERMEDIATES are all vector keys of ForwardValues, but not literals to mypy.
+    vectors = {name: list(values[name]) for name, _ in INTERMEDIATES}  # type: ignore[literal-required]
     loss = values["loss"]
     assert isinstance(loss, float)
     if not math.isfinite(loss):
@@ -115,7 +116,7 @@ def evaluate(model: Model) -> Evaluation:
         if not all(math.isfinite(v) for row in grad for v in row):
             return Evaluation(loss, values=vectors, error=f"∂L/∂{name} overflows a float64")
     scales = {name: max(map(abs, chain.from_iterable(grad)), default=0.0) for name, grad in named.items()}
-    return Evaluation(loss, named, vectors, scales=scales)  # type: ignore[arg-type]
+    return Evaluation(loss, named, vectors, scales=scales)
 
 
 def _model_blocks(model: Model) -> dict[str, Matrix]:
