@@ -9,6 +9,7 @@ Colours are matplotlib's tab10 (distinct, tolerable for colour-blind readers).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPen
@@ -33,7 +34,7 @@ class CurveSpec:
         smoothed one), ``width`` in device pixels."""
         colour = QColor(self.colour)
         colour.setAlpha(alpha)
-        return pg.mkPen(colour, width=width)
+        return cast(QPen, pg.mkPen(colour, width=width))  # pyqtgraph is untyped; mkPen makes a QPen
 
 
 CURVES: tuple[CurveSpec, ...] = (

@@ -34,7 +34,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from PySide6.QtCore import (
     QBuffer,
@@ -101,7 +101,8 @@ def png_bytes(image: QImage | QPixmap) -> bytes:
     data = QByteArray()
     buf = QBuffer(data)
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buf, "PNG"):
+    # PySide6 6.11's stubs type the format as bytes, but at run time only a str is accepted.
+    if not image.save(buf, "PNG"):  # type: ignore[call-overload]
         raise ReportError("could not encode a PNG image")
     buf.close()
     return bytes(data.data())
@@ -116,8 +117,9 @@ def grab_window(window: QWidget) -> QPixmap:
     try:
         # Let layouts settle at the new size before painting.
         QApplication.processEvents()
-        if window.layout() is not None:
-            window.layout().activate()
+        layout = window.layout()
+        if layout is not None:
+            layout.activate()
         pixmap = window.grab()
     finally:
         if target != old:
@@ -177,7 +179,7 @@ def _on_gui_thread(fn: Callable[[], T], check: Callable[[], None] | None) -> T:
         call.deleteLater()
     if call.error is not None:
         raise call.error
-    return call.result  # type: ignore[no-any-return]
+    return cast(T, call.result)  # the result of fn, a T, held untyped while it crosses threads
 
 
 # --------------------------------------------------------------------------- export

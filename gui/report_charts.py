@@ -117,12 +117,13 @@ def _step(v: float) -> str:
     return f"{v:g}"
 
 
-class _StepAxis(pg.AxisItem):
+# pyqtgraph ships no type hints, so its classes are Any to mypy (strict refuses subclassing Any).
+class _StepAxis(pg.AxisItem):  # type: ignore[misc]
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         return [_step(v) for v in values]
 
 
-class _ValueAxis(pg.AxisItem):
+class _ValueAxis(pg.AxisItem):  # type: ignore[misc]  # pyqtgraph is untyped (see _StepAxis)
     def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         return [_power(v) for v in values]
 
@@ -130,7 +131,7 @@ class _ValueAxis(pg.AxisItem):
 def _panel(
     title: str, ids: Sequence[str], ylabel: str, curves: Mapping[str, tuple[np.ndarray, np.ndarray]]
 ) -> pg.PlotItem:
-    axes = {"bottom": _StepAxis("bottom"), "left": _ValueAxis("left")}
+    axes: dict[str, pg.AxisItem] = {"bottom": _StepAxis("bottom"), "left": _ValueAxis("left")}
     plot = pg.PlotItem(axisItems=axes)
     plot.hideButtons()
     plot.setMenuEnabled(False)
@@ -338,7 +339,7 @@ def _svg(scene: pg.GraphicsScene, rect: QRectF, title: str) -> bytes:
     gen.setViewBox(rect)
     gen.setTitle(title)
     gen.setDescription("Loss and gradient norms against the training step (Backprop Lab)")
-    _paint(scene, gen, rect)  # type: ignore[arg-type]
+    _paint(scene, gen, rect)
     buf.close()
     return bytes(data.data())
 

@@ -78,7 +78,9 @@ class EntriesModel(QAbstractTableModel):
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> object:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return COLUMNS[VIEW_ORDER[section]]
         return None
@@ -86,7 +88,7 @@ class EntriesModel(QAbstractTableModel):
     def entry(self, row: int) -> tuple[EntryCheck, EntryCheck | None]:
         return self._fd[row], (self._torch[row] if self._torch else None)
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid():
             return None
         fd, tc = self.entry(index.row())
@@ -152,7 +154,7 @@ class HeatMapModel(QAbstractTableModel):
     def error(self, row: int, col: int) -> float:
         return float(getattr(self._rows[row][col], self.metric))
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid():
             return None
         e = self._rows[index.row()][index.column()]
@@ -170,7 +172,9 @@ class HeatMapModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignCenter)
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> object:
         return str(section) if role == Qt.ItemDataRole.DisplayRole else None
 
 

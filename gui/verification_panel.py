@@ -20,6 +20,7 @@ import sys
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -78,25 +79,35 @@ class VerificationPanel(QWidget):
         self.jobs = JobGroup(self)
         self._job: Job | None = None  # the current check's job
 
-        self.status_label = QLabel(objectName="verificationStatus")
+        self.status_label = QLabel()
+        self.status_label.setObjectName("verificationStatus")
         self.status_label.setWordWrap(True)
         self.status_label.setTextFormat(Qt.TextFormat.RichText)
-        self.check_button = QPushButton("Check now", objectName="verifyButton")
+        self.check_button = QPushButton("Check now")
+        self.check_button.setObjectName("verifyButton")
         self.check_button.setToolTip("Compare every gradient entry with its references now (F7)")
-        self.live_box = QCheckBox("Live", objectName="verifyLive", checked=True)
+        self.live_box = QCheckBox("Live")
+        self.live_box.setObjectName("verifyLive")
+        self.live_box.setChecked(True)
         self.live_box.setToolTip("Check again whenever the model changes")
-        self.torch_box = QCheckBox("Compare with PyTorch (float64 autograd)", objectName="verifyTorch")
+        self.torch_box = QCheckBox("Compare with PyTorch (float64 autograd)")
+        self.torch_box.setObjectName("verifyTorch")
         self.torch_box.setToolTip(
             "Imports PyTorch the first time (a few seconds); optional: pip install 'backprop-lab[torch]'"
         )
-        self.sweep_box = QCheckBox("eps sweep", objectName="verifySweep", checked=True)
+        self.sweep_box = QCheckBox("eps sweep")
+        self.sweep_box.setObjectName("verifySweep")
+        self.sweep_box.setChecked(True)
         self.sweep_box.setToolTip("Maximum finite-difference error for eps from 1e-1 down to 1e-12")
-        self.progress = QProgressBar(objectName="verifyProgress")
+        self.progress = QProgressBar()
+        self.progress.setObjectName("verifyProgress")
         self.progress.setMaximumWidth(220)
         self.progress.setVisible(False)
-        self.cancel_button = QPushButton("Cancel", objectName="verifyCancel")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("verifyCancel")
         self.cancel_button.setVisible(False)
-        self.torch_label = QLabel(objectName="verifyTorchNote")
+        self.torch_label = QLabel()
+        self.torch_label.setObjectName("verifyTorchNote")
         self.torch_label.setWordWrap(True)
         self.torch_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.torch_label.setVisible(False)
@@ -123,7 +134,8 @@ class VerificationPanel(QWidget):
         controls.addWidget(self.cancel_button)
 
         self.entries_model = EntriesModel(self)
-        self.table = QTableView(objectName="verifyTable")
+        self.table = QTableView()
+        self.table.setObjectName("verifyTable")
         self.table.setModel(self.entries_model)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -133,9 +145,11 @@ class VerificationPanel(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setMinimumHeight(140)
 
-        self.heat_source = QComboBox(objectName="heatSource")
+        self.heat_source = QComboBox()
+        self.heat_source.setObjectName("heatSource")
         self.heat_source.addItems(["vs central differences", "vs PyTorch"])
-        self.heat_metric = QComboBox(objectName="heatMetric")
+        self.heat_metric = QComboBox()
+        self.heat_metric.setObjectName("heatMetric")
         self.heat_metric.addItems(["relative error", "absolute error"])
         self.heat_models = {name: HeatMapModel(name, self) for name in MATRIX_NAMES}
         grid = QGridLayout()
@@ -387,7 +401,7 @@ class VerificationPanel(QWidget):
             width = max(label.width(), 200)
             label.setMinimumHeight(label.heightForWidth(width) if label.text() else 0)
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit_labels()
 

@@ -43,6 +43,7 @@ from operator import attrgetter
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, QTimer, Signal, Slot
 
 from backprop_lab.engine import kernels
+from backprop_lab.engine.model import Matrix
 from backprop_lab.engine.session import HISTORY_COLUMNS, History
 from backprop_lab.engine.training import StepRecord, Trainer
 from backprop_lab.gui.document import Document
@@ -153,7 +154,7 @@ class TrainingWorker(QObject):
         advance = trainer.steps().__next__
         # Locals, not attribute look-ups: this loop runs once per step (~15 µs), headless or not.
         clock, interval = time.monotonic, self.flush_interval
-        batch: list = []
+        batch: list[StepRecord] = []
         last = clock()
         outcome, message = "finished", ""
         self.loop_thread_idents.add(threading.get_ident())
@@ -195,7 +196,7 @@ class TrainingWorker(QObject):
             self._flush(batch)
         self.done.emit(outcome, trainer.weights(), message)
 
-    def _flush(self, batch: list) -> None:
+    def _flush(self, batch: list[StepRecord]) -> None:
         self.loop_thread_idents.add(threading.get_ident())
         self._taken.clear()
         # The trainer's weights are those after the last yielded step, the batch's last record.
@@ -336,7 +337,9 @@ class TrainingController(QObject):
     # ------------------------------------------------------------------ worker signals (GUI thread)
 
     @Slot(object, object, object)
-    def _on_worker_records_ready(self, records: list, chunk: History, weights) -> None:
+    def _on_worker_records_ready(
+        self, records: list[StepRecord], chunk: History, weights: tuple[Matrix, Matrix, Matrix]
+    ) -> None:
         self._done += len(records)
         self._document.append_history(records, chunk, weights)
         self._emit_progress(throttle=True)
@@ -358,7 +361,7 @@ class TrainingController(QObject):
             self._worker.acknowledge()
 
     @Slot(object)
-    def _on_worker_paused_at(self, weights) -> None:
+    def _on_worker_paused_at(self, weights: tuple[Matrix, Matrix, Matrix]) -> None:
         if self._stopping or self._worker is None:
             return
         if not (self._worker._paused and self._worker._step_budget == 0):
@@ -369,7 +372,7 @@ class TrainingController(QObject):
         self._emit_progress()
 
     @Slot(str, object, str)
-    def _on_worker_done(self, outcome: str, weights, message: str) -> None:
+    def _on_worker_done(self, outcome: str, weights: tuple[Matrix, Matrix, Matrix], message: str) -> None:
         worker, thread = self._worker, self._thread
         if worker is None or thread is None:
             return
