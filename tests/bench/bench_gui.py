@@ -120,6 +120,7 @@ def startup_times(repeats: int) -> list[float]:
                 times.append(time.perf_counter() - t0)
                 break
         proc.wait(60)
+        assert proc.returncode == 0, f"the window's start failed (exit status {proc.returncode})"
     return times
 
 

@@ -262,12 +262,9 @@ def main() -> int:
     QCoreApplication.setApplicationName("Backprop Lab")
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
-    try:
-        from backprop_lab.gui import recovery
+    from backprop_lab.gui import recovery
 
-        recovery.set_recovery_directory(tempfile.mkdtemp())
-    except (ImportError, AttributeError):
-        pass
+    recovery.set_recovery_directory(tempfile.mkdtemp())  # never the user's recovery folder
     app = QApplication([sys.argv[0]])
     no_modal_dialogs()
     folder = Path(tempfile.mkdtemp())
