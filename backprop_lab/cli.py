@@ -61,10 +61,8 @@ def _window_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> Parser:
-    """The whole command line: top-level options and one sub-parser per command."""
-    from backprop_lab import check, report, train  # cheap: none imports Qt at module level
-
+def _top_level_parser() -> Parser:
+    """The program's parser with its own options: --version and the desktop entry."""
     parser = Parser(
         prog=PROG,
         usage=f"{PROG} [-h] [--version] [--install-desktop-entry | --uninstall-desktop-entry] "
@@ -86,6 +84,14 @@ def build_parser() -> Parser:
         action="store_true",
         help="remove the two files --install-desktop-entry wrote and exit",
     )
+    return parser
+
+
+def build_parser() -> Parser:
+    """The whole command line: top-level options and one sub-parser per command."""
+    from backprop_lab import check, report, train  # cheap: none imports Qt at module level
+
+    parser = _top_level_parser()
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", prog=PROG)
 
     def command(

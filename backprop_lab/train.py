@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 from backprop_lab.engine.model import forward
 from backprop_lab.engine.session import MAX_HISTORY_STEPS, Session, SessionError, load_session, save_session
-from backprop_lab.engine.training import TrainingSettings
+from backprop_lab.engine.training import Trainer, TrainingSettings
 from backprop_lab.interrupt import Interrupted, deferred, pending
 
 PROG = "backprop-lab train"
@@ -147,6 +147,27 @@ def _is_terminal(stream: TextIO) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Train as ``args`` (from :func:`add_arguments`) says; returns the exit code."""
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    session, source, settings = loaded
+    outcome = _train_and_save(session, source, settings, args.output)
+    return _exit(outcome, session, args.output)
+
+
+@dataclasses.dataclass
+class _Outcome:
+    """How a run ended: the steps it was to take, and what stopped it or its save."""
+
+    first_step: int
+    total_steps: int
+    stopped_by: int | None = None  # the signal that ended the run early
+    late: int | None = None  # a signal that came while saving
+    failure: str | None = None  # why the save failed
+
+
+def _load(args: argparse.Namespace) -> tuple[Session, str, TrainingSettings] | int:
+    """The session, its name for messages and the settings to train with; or the exit code of bad input."""
     if args.session is None:
         session = Session.report_example()
         source = "the report example"
@@ -174,16 +195,15 @@ def run(args: argparse.Namespace) -> int:
     problem = _check_output(args.output)
     if problem is not None:
         return _error(problem)
+    return session, source, settings
 
+
+def _train_and_save(session: Session, source: str, settings: TrainingSettings, output: str) -> _Outcome:
+    """Run the steps (until done or a signal), then save to ``output`` and print the summary."""
     loss_before = _loss_at_x(session)
-    first_step = session.history.last_step + 1
     trainer = session.make_trainer(settings)
-    append = session.history.append
-    stopped_by: int | None = None  # the signal that ended the run early
-    late: int | None = None  # a signal that came while saving
-    failure: str | None = None
+    outcome = _Outcome(session.history.last_step + 1, trainer.total_steps)
     started = time.perf_counter()
-    elapsed = 0.0
     bar = _progress_bar(trainer.total_steps, sys.stderr)
     try:
         # From the first step to the end of the save a signal is only noted (backprop_lab.interrupt):
@@ -191,49 +211,62 @@ def run(args: argparse.Namespace) -> int:
         # it would leave columns of different lengths, a file that cannot be loaded), and a save that
         # has started is finished.
         with deferred():
-            try:
-                with bar:
-                    for record in trainer.steps():
-                        append(record)
-                        bar.update(1)  # cheap: tqdm redraws at most every mininterval
-                        if not record.step % 1000:
-                            bar.set_postfix(loss=f"{record.batch_loss:.4g}", refresh=False)
-                        if pending() is not None:
-                            stopped_by = pending()
-                            break
-            except KeyboardInterrupt:  # a Ctrl+C where no handler is installed (an in-process caller)
-                stopped_by = signal.SIGINT
+            outcome.stopped_by = _steps(session, trainer, bar)
             elapsed = time.perf_counter() - started
             session.finish_run(trainer)
             try:
-                save_session(session, args.output)
+                save_session(session, output)
             except (SessionError, OSError) as exc:
-                failure = str(exc)
+                outcome.failure = str(exc)
             else:
-                _summary(session, source, settings, trainer.total_steps, first_step, elapsed, loss_before)
-                print(f"Wrote {args.output} (history: {len(session.history):,} steps)")
+                _summary(
+                    session, source, settings, trainer.total_steps, outcome.first_step, elapsed, loss_before
+                )
+                print(f"Wrote {output} (history: {len(session.history):,} steps)")
     except Interrupted as exc:  # the signal noted, raised once the save was done
-        if stopped_by is None:
-            late = exc.signum
-    if failure is not None:
-        return _error(failure)
+        if outcome.stopped_by is None:
+            outcome.late = exc.signum
+    return outcome
+
+
+def _steps(session: Session, trainer: Trainer, bar: Any) -> int | None:
+    """Append the trainer's steps to the history, ``bar`` counting; the signal that stopped them, if any."""
+    append = session.history.append
+    try:
+        with bar:
+            for record in trainer.steps():
+                append(record)
+                bar.update(1)  # cheap: tqdm redraws at most every mininterval
+                if not record.step % 1000:
+                    bar.set_postfix(loss=f"{record.batch_loss:.4g}", refresh=False)
+                if pending() is not None:
+                    return pending()
+    except KeyboardInterrupt:  # a Ctrl+C where no handler is installed (an in-process caller)
+        return signal.SIGINT
+    return None
+
+
+def _exit(outcome: _Outcome, session: Session, output: str) -> int:
+    """Say how the run ended (when it did not simply finish) and return the exit code."""
+    if outcome.failure is not None:
+        return _error(outcome.failure)
     # Past this point a signal is only noted if one came before; the rest is a few short lines.
-    taken = session.history.last_step - first_step + 1
-    if stopped_by is not None:
+    taken = session.history.last_step - outcome.first_step + 1
+    if outcome.stopped_by is not None:
         print(f"Interrupted after {taken:,} steps; the steps taken were saved.")
         print(
-            f"{PROG}: interrupted by {signal.Signals(stopped_by).name} after {taken:,} of "
-            f"{trainer.total_steps:,} steps; the steps taken were saved to {args.output}",
+            f"{PROG}: interrupted by {signal.Signals(outcome.stopped_by).name} after {taken:,} of "
+            f"{outcome.total_steps:,} steps; the steps taken were saved to {output}",
             file=sys.stderr,
         )
-        return 128 + stopped_by
-    if late is not None:
+        return 128 + outcome.stopped_by
+    if outcome.late is not None:
         print(
-            f"{PROG}: interrupted by {signal.Signals(late).name} while saving; the save was finished "
-            f"first: {args.output} holds the whole run",
+            f"{PROG}: interrupted by {signal.Signals(outcome.late).name} while saving; the save was finished "
+            f"first: {output} holds the whole run",
             file=sys.stderr,
         )
-        return 128 + late
+        return 128 + outcome.late
     if session.divergence is not None:
         print(session.divergence.reason)
         return EXIT_DIVERGED

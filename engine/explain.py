@@ -150,6 +150,7 @@ def derive(
     i: int,
     j: int,
 ) -> Derivation:
+    # Long by design: one branch per matrix, each a formula in the report's order; splitting scatters it.
     """The chain rule of ∂L/∂``matrix``[i][j] at ``model``, factor by factor, with values.
 
     ``model`` is validated already (:class:`engine.model.Model`); ``matrix`` is "A", "B" or "C"
@@ -305,13 +306,7 @@ def loss_along_gradient(
     """
     xv, Av, Bv, Cv = model.x, model.A, model.B, model.C
     k = len(xv)
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"learning_rate must be a positive number (got {lr!r})")
-    if not (isinstance(span, (int, float)) and math.isfinite(span) and span >= 1.0):
-        raise ValueError(f"span must be a number ≥ 1 (got {span!r})")
-    if isinstance(points, bool) or not isinstance(points, int) or points < 3:
-        raise ValueError(f"points must be an integer ≥ 3 (got {points!r})")
-    f = kernels.loss_at
+    _check_line_settings(lr, span, points)
     if batch_rows is None:
         rows: list[Vector] = [xv]
         _, grads = _grads_at_x(xv, Av, Bv, Cv)
@@ -321,29 +316,8 @@ def loss_along_gradient(
         _, grads = batch_loss_and_grads(rows, Av, Bv, Cv)
         source = "batch"
     n = len(rows)
-    # Keep the curve cheap enough to redraw on every edit: fewer points for big K and batches.
-    points = max(3, min(points, MAX_WORK // max(1, n * 3 * k * k)))
-    # Make t = lr a sample point: an odd number of points over [0, span·lr] puts it on the grid only
-    # for some spans, so lr is inserted explicitly.
-    t_max = span * lr
-    ts = sorted({t_max * s / (points - 1) for s in range(points)} | {float(lr)})
-
-    def mean_loss(t: float) -> float:
-        Ws = [
-            [
-                [wv - t * gv for wv, gv in zip(rw, rg, strict=True)]
-                for rw, rg in zip(W, grads[name], strict=True)
-            ]
-            for W, name in ((Av, "A"), (Bv, "B"), (Cv, "C"))
-        ]
-        try:
-            total = sum(f(r, *Ws) for r in rows)
-        except OverflowError:  # pragma: no cover - float ops saturate to inf instead
-            return math.inf
-        value = total / n
-        return value if math.isfinite(value) else math.inf
-
-    losses = [mean_loss(t) for t in ts]
+    ts = _line_ts(lr, span, points, n * 3 * k * k)
+    losses = [_mean_loss_at(t, rows, model, grads) for t in ts]
     slope = -sum(v * v for name in MATRIX_NAMES for row in grads[name] for v in row)
     best = min(range(len(ts)), key=lambda s: (losses[s], ts[s]))
     return LineSearch(
@@ -358,6 +332,39 @@ def loss_along_gradient(
         best_loss=losses[best],
         batch=tuple(batch),
     )
+
+
+def _check_line_settings(lr: float, span: float, points: int) -> None:
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"learning_rate must be a positive number (got {lr!r})")
+    if not (isinstance(span, (int, float)) and math.isfinite(span) and span >= 1.0):
+        raise ValueError(f"span must be a number ≥ 1 (got {span!r})")
+    if isinstance(points, bool) or not isinstance(points, int) or points < 3:
+        raise ValueError(f"points must be an integer ≥ 3 (got {points!r})")
+
+
+def _line_ts(lr: float, span: float, points: int, work_per_point: int) -> list[float]:
+    """The sample values of t in [0, span·lr], lr among them, ascending."""
+    # Keep the curve cheap enough to redraw on every edit: fewer points for big K and batches.
+    points = max(3, min(points, MAX_WORK // max(1, work_per_point)))
+    # Make t = lr a sample point: an odd number of points over [0, span·lr] puts it on the grid only
+    # for some spans, so lr is inserted explicitly.
+    t_max = span * lr
+    return sorted({t_max * s / (points - 1) for s in range(points)} | {float(lr)})
+
+
+def _mean_loss_at(t: float, rows: list[Vector], model: Model, grads: dict[str, Matrix]) -> float:
+    """The mean loss over ``rows`` at θ − t·g (``inf`` where it overflows)."""
+    Ws = [
+        [[wv - t * gv for wv, gv in zip(rw, rg, strict=True)] for rw, rg in zip(W, grads[name], strict=True)]
+        for W, name in ((model.A, "A"), (model.B, "B"), (model.C, "C"))
+    ]
+    try:
+        total = sum(kernels.loss_at(r, *Ws) for r in rows)
+    except OverflowError:  # pragma: no cover - float ops saturate to inf instead
+        return math.inf
+    value = total / len(rows)
+    return value if math.isfinite(value) else math.inf
 
 
 def _grads_at_x(x: Vector, A: Matrix, B: Matrix, C: Matrix) -> tuple[float, dict[str, Matrix]]:

@@ -143,14 +143,7 @@ def gather_report_data(
     # Copies: the report is built on a worker thread while the window may go on editing.
     initial: Model = session.initial.copy()
     final: Model = session.model.copy()
-    try:
-        loss, grads = loss_and_grads(initial.x, initial.A, initial.B, initial.C)
-        values = forward(initial.x, initial.A, initial.B, initial.C)
-        initial_values = {k: list(v) for k, v in values.items() if isinstance(v, list)}
-        loss_note = ""
-    except ValueError as exc:
-        loss, grads, initial_values = None, None, {}
-        loss_note = f"The loss cannot be computed at the initial model: {exc}"
+    loss, grads, initial_values, loss_note = _initial_numbers(initial)
 
     if verifications is not None:
         checks = tuple(Verification(r.method, r) for r in verifications)
@@ -165,7 +158,48 @@ def gather_report_data(
     epochs = int(history.last_epoch) if steps else 0
 
     t = session.training
-    settings = (
+    # While the history is empty the session keeps initial == model: nothing "after training".
+    trained = steps > 0
+    divergence = getattr(session, "divergence", None)
+    when = (now or _dt.datetime.now(_dt.UTC)).astimezone(_dt.UTC).replace(microsecond=0)
+    return ReportData(
+        title=session.name or "Backprop Lab report",
+        name=session.name,
+        notes=session.notes,
+        initial=initial,
+        initial_values=initial_values,
+        initial_loss=loss,
+        initial_grads=grads,
+        loss_note=loss_note,
+        verifications=checks,
+        settings=_settings(t),
+        steps=steps,
+        epochs=epochs,
+        planned_steps=t.total_steps,
+        curves=curves,
+        loss_before=_loss(initial),
+        loss_after=_loss(final) if trained else None,
+        final=final if trained else None,
+        divergence=divergence.reason if divergence is not None else None,  # a full sentence already
+        facts=_facts(session, initial, steps, epochs, when, checks),
+    )
+
+
+def _initial_numbers(
+    initial: Model,
+) -> tuple[float | None, dict[str, Matrix] | None, dict[str, list[float]], str]:
+    """The loss, its gradients and the forward pass's vectors at ``initial``, or a note why not."""
+    try:
+        loss, grads = loss_and_grads(initial.x, initial.A, initial.B, initial.C)
+        values = forward(initial.x, initial.A, initial.B, initial.C)
+    except ValueError as exc:
+        return None, None, {}, f"The loss cannot be computed at the initial model: {exc}"
+    return loss, grads, {k: list(v) for k, v in values.items() if isinstance(v, list)}, ""
+
+
+def _settings(t: Any) -> tuple[tuple[str, str], ...]:
+    """The training settings table, in the report's order."""
+    return (
         ("learning rate λ", repr(float(t.learning_rate))),
         ("batch size", str(t.batch_size)),
         ("training samples N", str(t.n_samples)),
@@ -175,13 +209,19 @@ def gather_report_data(
         ("total steps", str(t.total_steps)),
     )
 
-    # While the history is empty the session keeps initial == model: nothing "after training".
-    trained = steps > 0
-    divergence = getattr(session, "divergence", None)
-    when = (now or _dt.datetime.now(_dt.UTC)).astimezone(_dt.UTC).replace(microsecond=0)
 
+def _facts(
+    session: Any,
+    initial: Model,
+    steps: int,
+    epochs: int,
+    when: _dt.datetime,
+    checks: Sequence[Verification],
+) -> tuple[tuple[str, str], ...]:
+    """The reproducibility facts: versions, sizes, dates, and PyTorch's version if it was used."""
     from backprop_lab.engine import __version__ as exporter_version
 
+    t = session.training
     facts: list[tuple[str, str]] = [
         ("session", session.name or "(unnamed)"),
         ("app version (session)", str(session.app_version)),
@@ -202,25 +242,4 @@ def gather_report_data(
             facts.append(("PyTorch", torch_version()))
         except TorchUnavailable:  # pragma: no cover - the check ran, so torch imports
             pass
-
-    return ReportData(
-        title=session.name or "Backprop Lab report",
-        name=session.name,
-        notes=session.notes,
-        initial=initial,
-        initial_values=initial_values,
-        initial_loss=loss,
-        initial_grads=grads,
-        loss_note=loss_note,
-        verifications=checks,
-        settings=settings,
-        steps=steps,
-        epochs=epochs,
-        planned_steps=t.total_steps,
-        curves=curves,
-        loss_before=_loss(initial),
-        loss_after=_loss(final) if trained else None,
-        final=final if trained else None,
-        divergence=divergence.reason if divergence is not None else None,  # a full sentence already
-        facts=tuple(facts),
-    )
+    return tuple(facts)

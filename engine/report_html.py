@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from backprop_lab.engine.formatting import format_number
-from backprop_lab.engine.report_data import ReportData
+from backprop_lab.engine.report_data import ReportData, Verification
 
 Matrix = list[list[float]]
 
@@ -185,30 +185,44 @@ def _short_method(method: str) -> str:
     return "PyTorch" if "torch" in method.lower() else "finite differences"
 
 
-def _verification_html(data: ReportData) -> str:
-    out: list[str] = []
+def _verification_section(data: ReportData) -> list[str]:
+    """3. Verification: the hand-derived gradients beside their references."""
+    out = [
+        "<h2>3. Verification</h2>",
+        "<p>Each hand-derived entry beside independent references: central finite differences of "
+        "the loss, and PyTorch's float64 autograd (the report's <code>torch.backward()</code> check) "
+        "when PyTorch is installed.</p>",
+    ]
+    out += [_method_summary(v) for v in data.verifications]
     ran = [v for v in data.verifications if v.report is not None]
-    for v in data.verifications:
-        if v.report is None:
-            out.append(f'<p class="small"><b>{_e(v.method)}:</b> {_e(v.note)}</p>')
-            continue
-        r = v.report
-        verdict = '<span class="ok">passed</span>' if r.passed else '<span class="bad">FAILED</span>'
-        out.append(
-            f"<p><b>{_e(r.method)}</b>: {verdict}. Largest absolute error "
-            f'<span class="num">{_error(r.max_abs_error)}</span>, largest relative error '
-            f'<span class="num">{_error(r.max_rel_error)}</span> '
-            f"(tolerances rtol = {_e(r.rtol)}, atol = {_e(r.atol)}).</p>"
-        )
-        reference_loss = getattr(r, "reference_loss", None)
-        if reference_loss is not None:
-            out.append(
-                f"<p>{_e(_short_method(r.method))}’s loss = "
-                f'<span class="num">{_report(reference_loss)}</span></p>'
-            )
-    if not ran:
-        return "\n".join(out)
+    if ran:
+        out += _entries_table(ran, data.initial.K)
+    return out
 
+
+def _method_summary(v: Verification) -> str:
+    """One method's verdict, errors and tolerances (and its own loss), or why it did not run."""
+    if v.report is None:
+        return f'<p class="small"><b>{_e(v.method)}:</b> {_e(v.note)}</p>'
+    r = v.report
+    verdict = '<span class="ok">passed</span>' if r.passed else '<span class="bad">FAILED</span>'
+    out = [
+        f"<p><b>{_e(r.method)}</b>: {verdict}. Largest absolute error "
+        f'<span class="num">{_error(r.max_abs_error)}</span>, largest relative error '
+        f'<span class="num">{_error(r.max_rel_error)}</span> '
+        f"(tolerances rtol = {_e(r.rtol)}, atol = {_e(r.atol)}).</p>"
+    ]
+    reference_loss = getattr(r, "reference_loss", None)
+    if reference_loss is not None:
+        out.append(
+            f"<p>{_e(_short_method(r.method))}’s loss = "
+            f'<span class="num">{_report(reference_loss)}</span></p>'
+        )
+    return "\n".join(out)
+
+
+def _entries_table(ran: list[Verification], k: int) -> list[str]:
+    """Every entry (or the worst ones for big K): hand-derived value, each method's value and |Δ|."""
     # (matrix, i, j) -> {method index: EntryCheck}; every method checks the same hand-derived value.
     table: dict[tuple[str, int, int], dict[int, Any]] = {}
     for n, v in enumerate(ran):
@@ -219,8 +233,8 @@ def _verification_html(data: ReportData) -> str:
     def order(t: tuple[str, int, int]) -> tuple[int, int, int]:
         return (_MATRICES.index(t[0]) if t[0] in _MATRICES else len(_MATRICES), t[1], t[2])
 
+    out: list[str] = []
     keys = sorted(table, key=order)
-    k = data.initial.K
     show_all = k <= TABLE_ALL_MAX_K
     if not show_all:
         keys = sorted(keys, key=lambda t: -max(e.abs_error for e in table[t].values()))[:WORST_ENTRIES]
@@ -232,37 +246,40 @@ def _verification_html(data: ReportData) -> str:
     head = ['<th class="first">entry</th>', "<th>hand-derived</th>"]
     for v in ran:
         head += [f"<th>{_e(_short_method(v.method))}</th>", "<th>|Δ|</th>"]
-    ncols = len(head)
     # Full width in browsers (CSS); as wide as its columns in Qt, whose 100% overhangs the margin.
     out.append('<table class="data" cellspacing="0" cellpadding="0">')
     out.append("<thead><tr>" + "".join(head) + "</tr></thead><tbody>")
     current = None
     for pos, key in enumerate(keys):
-        name, i, j = key
-        last = ' class="last"' if pos == len(keys) - 1 else ""
-        last_n = "n last" if last else "n"
+        name = key[0]
         if show_all and name != current:
             current = name
-            out.append(f'<tr class="group"><td colspan="{ncols}">∂L/∂{_e(name)}</td></tr>')
-        entries = table[key]
-        first = next(iter(entries.values()))
-        cells = [
-            f"<td{last}>{_e(name)}[{i}][{j}]</td>",
-            f'<td class="{last_n}">{_report(first.analytic)}</td>',
-        ]
-        for n in range(len(ran)):
-            e = entries.get(n)
-            if e is None:
-                cells += [f'<td class="{last_n}"></td>'] * 2
-                continue
-            bad = "" if e.passed else " bad"
-            cells += [
-                f'<td class="{last_n}">{_report(e.reference)}</td>',
-                f'<td class="{last_n}{bad}">{_error(e.abs_error)}</td>',
-            ]
-        out.append("<tr>" + "".join(cells) + "</tr>")
+            out.append(f'<tr class="group"><td colspan="{len(head)}">∂L/∂{_e(name)}</td></tr>')
+        out.append(_entry_row(key, table[key], len(ran), last=pos == len(keys) - 1))
     out.append("</tbody></table>")
-    return "\n".join(out)
+    return out
+
+
+def _entry_row(key: tuple[str, int, int], entries: dict[int, Any], methods: int, *, last: bool) -> str:
+    name, i, j = key
+    last_td = ' class="last"' if last else ""
+    last_n = "n last" if last else "n"
+    first = next(iter(entries.values()))
+    cells = [
+        f"<td{last_td}>{_e(name)}[{i}][{j}]</td>",
+        f'<td class="{last_n}">{_report(first.analytic)}</td>',
+    ]
+    for n in range(methods):
+        e = entries.get(n)
+        if e is None:
+            cells += [f'<td class="{last_n}"></td>'] * 2
+            continue
+        bad = "" if e.passed else " bad"
+        cells += [
+            f'<td class="{last_n}">{_report(e.reference)}</td>',
+            f'<td class="{last_n}{bad}">{_error(e.abs_error)}</td>',
+        ]
+    return "<tr>" + "".join(cells) + "</tr>"
 
 
 #: Longest run of notes (characters) in one paragraph of the Qt flavour. Qt draws a page by walking
@@ -337,8 +354,22 @@ def render_html(
     QTextDocument knows for the PDF); ``None`` leaves the figure out. ``flavour``: ``"web"`` for
     browsers, ``"qt"`` for Qt's rich-text subset (``plot_width`` pixels wide figure).
     """
+    parts = _head_html(data, flavour)
+    parts += _model_section(data)
+    parts += _loss_section(data)
+    if data.verifications:
+        parts += _verification_section(data)
+    n = 4 if data.verifications else 3
+    parts += _descent_section(data, n, plot_src, flavour, plot_width)
+    parts.append(f"<h2>{n + 1}. About this run</h2>")
+    parts.append(_kv_table(data.facts, columns=2))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _head_html(data: ReportData, flavour: Flavour) -> list[str]:
+    """The document's head, the title and the notes."""
     web = flavour == "web"
-    m = data.initial
     parts: list[str] = []
     if web:
         parts += [
@@ -356,13 +387,17 @@ def render_html(
         f"<style>{_COMMON_CSS}{_WEB_CSS if web else _QT_CSS}</style></head><body>",
         f"<h1>{_e(data.title)}</h1>",
         f'<p class="subtitle">Back-propagation by hand, verified and trained — a Backprop Lab report, '
-        f"K = {m.K}</p>",
+        f"K = {data.initial.K}</p>",
     ]
     if data.notes:
         parts.append(notes_html(data.notes, flavour))
+    return parts
 
-    # 1. The model and its initial values
-    parts += [
+
+def _model_section(data: ReportData) -> list[str]:
+    """1. The model, its gradients' formulas and its initial values."""
+    m = data.initial
+    return [
         "<h2>1. The model</h2>",
         "<p>Row vectors throughout, as in the report and its PyTorch check:</p>",
         f'<p class="eq">{_v("a")} = {_v("xA")}, &nbsp; {_v("y")} = σ({_v("a")}), &nbsp; '
@@ -380,83 +415,82 @@ def render_html(
         _matrix_html("C", m.C),
     ]
 
-    # 2. The loss and the gradients
-    parts.append("<h2>2. The loss and its gradients</h2>")
+
+def _loss_section(data: ReportData) -> list[str]:
+    """2. The loss and the gradients at the initial model (or why there are none)."""
+    parts = ["<h2>2. The loss and its gradients</h2>"]
     if data.initial_loss is None or data.initial_grads is None:
         parts.append(f'<p class="bad">{_e(data.loss_note)}</p>')
-    else:
-        parts.append(f'<p class="loss">Loss {_v("L")} = <b class="num">{_report(data.initial_loss)}</b></p>')
-        if data.initial_values.get("w"):
-            parts.append(_matrix_html("w", [data.initial_values["w"]], vector=True))
-        parts.append("<h3>Resulting gradients</h3>")
-        for name in _MATRICES:
-            parts.append(_matrix_html(f"∂L/∂{name}", data.initial_grads[name]))
+        return parts
+    parts.append(f'<p class="loss">Loss {_v("L")} = <b class="num">{_report(data.initial_loss)}</b></p>')
+    if data.initial_values.get("w"):
+        parts.append(_matrix_html("w", [data.initial_values["w"]], vector=True))
+    parts.append("<h3>Resulting gradients</h3>")
+    for name in _MATRICES:
+        parts.append(_matrix_html(f"∂L/∂{name}", data.initial_grads[name]))
+    return parts
 
-    # 3. Verification
-    if data.verifications:
-        parts.append("<h2>3. Verification</h2>")
-        parts.append(
-            "<p>Each hand-derived entry beside independent references: central finite differences of "
-            "the loss, and PyTorch's float64 autograd (the report's <code>torch.backward()</code> check) "
-            "when PyTorch is installed.</p>"
-        )
-        parts.append(_verification_html(data))
 
-    # 4. Gradient descent
-    n = 4 if data.verifications else 3
-    parts.append(f"<h2>{n}. Gradient descent</h2>")
-    parts.append(
+def _descent_section(
+    data: ReportData, n: int, plot_src: str | None, flavour: Flavour, plot_width: int
+) -> list[str]:
+    """``n``. Gradient descent: the update rule, the settings, and the run's curves and results."""
+    parts = [
+        f"<h2>{n}. Gradient descent</h2>",
         f'<p class="eq">θ<sup>new</sup> := θ<sup>old</sup> − λ · d{_v("L")}/dθ (θ<sup>old</sup>)</p>'
         f"<p>with the gradient averaged over each mini-batch of random inputs {_v('x')} ~ U[0, 1)"
-        "<sup>K</sup>.</p>"
-    )
-    parts.append("<h3>Settings</h3>")
-    parts.append(_kv_table(data.settings))
+        "<sup>K</sup>.</p>",
+        "<h3>Settings</h3>",
+        _kv_table(data.settings),
+    ]
     if not data.trained:
         parts.append("<p>No training run is recorded in this session.</p>")
-    else:
-        if data.steps != data.planned_steps:
-            parts.append(
-                f'<p class="small">The history holds {data.steps} steps and these settings plan '
-                f"{data.planned_steps}: the run was stopped early, or continued with other settings "
-                "(those shown are the latest run’s).</p>"
-            )
-        if data.divergence:
-            parts.append(f'<p class="bad">{_e(data.divergence)}</p>')
-        if plot_src:
-            alt = "The loss and the gradient norms against the training step"
-            caption = (
-                '<p class="caption"><b>Figure 1.</b> Left: the batch loss (the mean over a mini-batch) '
-                f"before each step and the loss at {_v('x')} after it; "
-                "right: the Frobenius norms of the mean gradients; "
-                f"{data.steps} step{'s' if data.steps != 1 else ''}, "
-                f"{data.epochs} epoch{'s' if data.epochs != 1 else ''}.</p>"
-            )
-            if web:
-                parts.append(f'<figure><img src="{_e(plot_src)}" alt="{alt}">{caption}</figure>')
-            else:
-                img = f'<img src="{_e(plot_src)}" width="{plot_width}">'
-                parts.append(f'<p align="center">{img}</p>{caption}')
-        parts.append(f"<h3>Loss at {_v('x')}</h3>")
-        pairs = [
-            ("before training", _report(data.loss_before)),
-            ("after training", _report(data.loss_after)),
-        ]
-        if data.loss_before and data.loss_after is not None:
-            ratio = data.loss_after / data.loss_before
-            # 4 significant digits: "-99.999%" rather than a rounded "-100.00%" for a big drop.
-            change = f" ({(ratio - 1) * 100:+.5g}%)" if ratio < 10 else ""
-            pairs.append(("after / before", f"{ratio:.4g}{change}"))
-        parts.append(_kv_table(pairs, num=True))
-        assert data.final is not None
-        parts.append("<h3>Weights after training</h3>")
-        if data.final.x != m.x:
-            parts.append(_matrix_html("x", [data.final.x], vector=True))
-        for name in _MATRICES:
-            parts.append(_matrix_html(name, data.final.matrix(name)))
+        return parts
+    if data.steps != data.planned_steps:
+        parts.append(
+            f'<p class="small">The history holds {data.steps} steps and these settings plan '
+            f"{data.planned_steps}: the run was stopped early, or continued with other settings "
+            "(those shown are the latest run’s).</p>"
+        )
+    if data.divergence:
+        parts.append(f'<p class="bad">{_e(data.divergence)}</p>')
+    if plot_src:
+        parts.append(_figure_html(data, plot_src, flavour, plot_width))
+    return parts + _trained_html(data)
 
-    # 5. The run's facts
-    parts.append(f"<h2>{n + 1}. About this run</h2>")
-    parts.append(_kv_table(data.facts, columns=2))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+
+def _figure_html(data: ReportData, plot_src: str, flavour: Flavour, plot_width: int) -> str:
+    alt = "The loss and the gradient norms against the training step"
+    caption = (
+        '<p class="caption"><b>Figure 1.</b> Left: the batch loss (the mean over a mini-batch) '
+        f"before each step and the loss at {_v('x')} after it; "
+        "right: the Frobenius norms of the mean gradients; "
+        f"{data.steps} step{'s' if data.steps != 1 else ''}, "
+        f"{data.epochs} epoch{'s' if data.epochs != 1 else ''}.</p>"
+    )
+    if flavour == "web":
+        return f'<figure><img src="{_e(plot_src)}" alt="{alt}">{caption}</figure>'
+    img = f'<img src="{_e(plot_src)}" width="{plot_width}">'
+    return f'<p align="center">{img}</p>{caption}'
+
+
+def _trained_html(data: ReportData) -> list[str]:
+    """The loss at x before and after training, and the trained weights."""
+    parts = [f"<h3>Loss at {_v('x')}</h3>"]
+    pairs = [
+        ("before training", _report(data.loss_before)),
+        ("after training", _report(data.loss_after)),
+    ]
+    if data.loss_before and data.loss_after is not None:
+        ratio = data.loss_after / data.loss_before
+        # 4 significant digits: "-99.999%" rather than a rounded "-100.00%" for a big drop.
+        change = f" ({(ratio - 1) * 100:+.5g}%)" if ratio < 10 else ""
+        pairs.append(("after / before", f"{ratio:.4g}{change}"))
+    parts.append(_kv_table(pairs, num=True))
+    assert data.final is not None
+    parts.append("<h3>Weights after training</h3>")
+    if data.final.x != data.initial.x:
+        parts.append(_matrix_html("x", [data.final.x], vector=True))
+    for name in _MATRICES:
+        parts.append(_matrix_html(name, data.final.matrix(name)))
+    return parts

@@ -93,24 +93,41 @@ def derivation_html(d: Derivation, expand_max_k: int = EXPAND_MAX_K) -> str:
     # Two columns, so that a wide dock is used: the derivation and its factors on the left, the
     # upstream sum, the forward values and the check on the right.
     parts.append("<table width='100%' cellspacing='0' cellpadding='0'><tr><td valign='top' width='52%'>")
-    # The three lines of a textbook derivation: the rule, the symbols, the numbers.
-    if m == "A":
+    parts.append(_chain_html(d, w_ij, o, net))
+    parts.append(_factors_html(d))
+    parts.append("</td><td width='16'></td><td valign='top'>")
+    if d.terms:
+        parts.append(_sum_html(d, expand_max_k))
+    parts.append(_forward_values_html(d))
+    parts.append(_check_html(d))
+    parts.append("</td></tr></table></div>")
+    return "".join(parts)
+
+
+def _chain_html(d: Derivation, w_ij: str, o: str, net: str) -> str:
+    """The three lines of a textbook derivation: the rule, the symbols, the numbers; then the product."""
+    L = "<i>L</i>"
+    if d.matrix == "A":
         rule = f"{_d(L, o)} · {_d(o, net)} · {_d(net, w_ij)}"
-    elif m == "B":
-        rule = f"{_d(L, o)} · 1 · {_d(net, w_ij)}"
     else:
         rule = f"{_d(L, o)} · 1 · {_d(net, w_ij)}"
     symbols = " · ".join(sym(f.symbol) for f in d.factors)
     numbers = " · ".join(f"({num(f.value)})" if f.value < 0 else num(f.value) for f in d.factors)
-    parts.append("<table cellspacing='0' cellpadding='3' style='margin-left:12px'>")
-    parts.append(f"<tr><td align='right'>{_d(L, w_ij)}</td><td>=</td><td>{rule}</td></tr>")
-    parts.append(f"<tr><td></td><td>=</td><td>{symbols}</td></tr>")
-    parts.append(f"<tr><td></td><td>=</td><td>{numbers}</td></tr>")
-    parts.append(f"<tr><td></td><td>=</td><td><b>{full(d.product)}</b></td></tr>")
-    parts.append("</table>")
+    return "".join(
+        [
+            "<table cellspacing='0' cellpadding='3' style='margin-left:12px'>",
+            f"<tr><td align='right'>{_d(L, w_ij)}</td><td>=</td><td>{rule}</td></tr>",
+            f"<tr><td></td><td>=</td><td>{symbols}</td></tr>",
+            f"<tr><td></td><td>=</td><td>{numbers}</td></tr>",
+            f"<tr><td></td><td>=</td><td><b>{full(d.product)}</b></td></tr>",
+            "</table>",
+        ]
+    )
 
-    # The factors, one per row: what the report calls it, what it is here, how it is computed, its value.
-    parts.append("<p style='margin:6px 0 2px 0'><b>The factors</b></p>")
+
+def _factors_html(d: Derivation) -> str:
+    """The factors, one per row: what the report calls it, what it is here, how it is computed, its value."""
+    parts = ["<p style='margin:6px 0 2px 0'><b>The factors</b></p>"]
     parts.append(
         "<table cellspacing='0' cellpadding='4' border='1' style='border-color:#bbb; border-style:solid'>"
     )
@@ -137,12 +154,11 @@ def derivation_html(d: Derivation, expand_max_k: int = EXPAND_MAX_K) -> str:
             f"<td align='right'><tt>{full(f.value)}</tt></td></tr>"
         )
     parts.append("</table>")
-    parts.append("</td><td width='16'></td><td valign='top'>")
+    return "".join(parts)
 
-    if d.terms:
-        parts.append(_sum_html(d, expand_max_k))
 
-    parts.append("<p style='margin:6px 0 2px 0'><b>Forward values used</b></p>")
+def _forward_values_html(d: Derivation) -> str:
+    parts = ["<p style='margin:6px 0 2px 0'><b>Forward values used</b></p>"]
     parts.append("<table cellspacing='0' cellpadding='2' style='margin-left:12px'>")
     for symbol, formula, v in d.intermediates:
         parts.append(
@@ -150,15 +166,18 @@ def derivation_html(d: Derivation, expand_max_k: int = EXPAND_MAX_K) -> str:
             f"<td>=</td><td align='right'><tt>{full(v)}</tt></td></tr>"
         )
     parts.append("</table>")
+    return "".join(parts)
+
+
+def _check_html(d: Derivation) -> str:
+    """The product beside the gradient table's entry, and which cells fed it."""
     agree = d.product == d.engine_value
     mark = "<span style='color:#1a7a40'>✓ equals</span>" if agree else "<span style='color:#b2182b'>≠</span>"
-    parts.append(
-        f"<p>Product <tt>{full(d.product)}</tt> {mark} the table's ∂<i>L</i>/∂<i>{m}</i>[{i}][{j}] = "
-        f"<tt>{full(d.engine_value)}</tt>.</p>"
+    return (
+        f"<p>Product <tt>{full(d.product)}</tt> {mark} the table's ∂<i>L</i>/∂<i>{d.matrix}</i>"
+        f"[{d.i}][{d.j}] = <tt>{full(d.engine_value)}</tt>.</p>"
+        f"<p style='color:#666; font-size:9pt'>{_cells_text(d)}</p>"
     )
-    parts.append(f"<p style='color:#666; font-size:9pt'>{_cells_text(d)}</p>")
-    parts.append("</td></tr></table></div>")
-    return "".join(parts)
 
 
 def _sum_html(d: Derivation, expand_max_k: int) -> str:

@@ -19,6 +19,7 @@ Rules the controller keeps:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QEventLoop, QMimeData, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
@@ -255,7 +256,7 @@ class FileController(QObject):
         if isinstance(result, str):
             # load_session raises SessionError only: its text is the one-line message.
             return result.removeprefix("SessionError: ")
-        return result  # type: ignore[return-value]
+        return cast("tuple[Session, Evaluation]", result)  # what work() returned
 
     def open_path(self, path: str | Path) -> bool:
         """Open the session file at ``path`` in this window; False (and one message) if it cannot be.

@@ -42,7 +42,26 @@ class LineSearchPanel(QWidget):
         self._document = document
         self.line: LineSearch | None = None
         self._batch_cache: tuple[tuple[object, ...], list[int], list[list[float]]] | None = None
+        self._build_controls()
+        self._build_plot()
+        self._build_layout()
 
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self.refresh)
+        # 121 loss evaluations per refresh: at K = 64 that is most of an edit's budget, so the
+        # curve is only recomputed while it can be seen; a hidden panel just remembers it is stale.
+        self._stale = True
+        self.source.currentIndexChanged.connect(self._schedule)
+        self.span.valueChanged.connect(self._schedule)
+        document.modelChanged.connect(self._schedule)
+        document.settingsChanged.connect(self._schedule)
+        document.historyChanged.connect(self._on_document_history_changed)
+        document.trainingStateChanged.connect(self._on_document_training_state_changed)
+
+    def _build_controls(self) -> None:
+        """The direction's combo box, the span and the verdict."""
         self.source = QComboBox()
         self.source.setObjectName("lineSearchSource")
         for _, label in SOURCES:
@@ -56,6 +75,8 @@ class LineSearchPanel(QWidget):
         self.verdict_label.setWordWrap(True)
         self.verdict_label.setTextFormat(Qt.TextFormat.RichText)
 
+    def _build_plot(self) -> None:
+        """The plot: the curve, its tangent at t = 0, the start level, lr and the lowest point."""
         self.plot = pg.PlotWidget(background="w")
         self.plot.setObjectName("lineSearchPlot")
         item = self.plot.getPlotItem()
@@ -78,6 +99,8 @@ class LineSearchPanel(QWidget):
         for it in (self.start_line, self.lr_line, self.lr_point, self.best_point):
             item.addItem(it)
 
+    def _build_layout(self) -> None:
+        """The controls above the verdict, the plot and its legend."""
         top = QHBoxLayout()
         top.addWidget(QLabel("Direction:"))
         top.addWidget(self.source)
@@ -97,20 +120,6 @@ class LineSearchPanel(QWidget):
         layout.addWidget(self.verdict_label)
         layout.addWidget(self.plot, 1)
         layout.addWidget(legend)
-
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(0)
-        self._timer.timeout.connect(self.refresh)
-        # 121 loss evaluations per refresh: at K = 64 that is most of an edit's budget, so the
-        # curve is only recomputed while it can be seen; a hidden panel just remembers it is stale.
-        self._stale = True
-        self.source.currentIndexChanged.connect(self._schedule)
-        self.span.valueChanged.connect(self._schedule)
-        document.modelChanged.connect(self._schedule)
-        document.settingsChanged.connect(self._schedule)
-        document.historyChanged.connect(self._on_document_history_changed)
-        document.trainingStateChanged.connect(self._on_document_training_state_changed)
 
     def _schedule(self, *_args: object) -> None:
         if self.isVisible():

@@ -89,29 +89,10 @@ class MainWindow(QMainWindow):
         self.prompts = Prompts(self)
         self.controller = TrainingController(doc, self)
 
-        self.model_panel = ModelPanel(doc)
-        self.gradients_panel = GradientsPanel(doc)
-        self.training_panel = TrainingPanel(doc, self.controller)
-        self.plot_panel = PlotPanel(doc)
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("mainTabs")
-        self.files = FileController(doc, self.controller, self.prompts, self)
-        self.edit = EditController(doc, self, self)
-        self.verify = VerifyController(
-            doc, self.prompts, self, self.tabs, self.gradients_panel.tables, self.model_panel.editors, self
-        )
-        self.reports = ReportController(
-            doc,
-            self.prompts,
-            self,
-            self.plot_panel.plot,
-            self.verify,
-            self.files.start_dir,
-            self.files.base_name,
-            self,
-        )
+        self._build_parts(doc)
         self._build_central()
-        # By id, as the tables name them (it hides QWidget.actions(); QWidget.actions(self) lists them too).
+        # By id, as the tables name them. The attribute hides the method QWidget.actions() on purpose,
+        # which mypy calls an incompatible assignment; QWidget.actions(self) still lists them.
         self.actions: dict[str, QAction] = {  # type: ignore[assignment]
             **self._build_actions(),
             **self.files.actions,
@@ -145,6 +126,30 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
 
     # ------------------------------------------------------------------ composition
+
+    def _build_parts(self, doc: Document) -> None:
+        """The panels, the tabs and the controllers, each given what it works with."""
+        self.model_panel = ModelPanel(doc)
+        self.gradients_panel = GradientsPanel(doc)
+        self.training_panel = TrainingPanel(doc, self.controller)
+        self.plot_panel = PlotPanel(doc)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.files = FileController(doc, self.controller, self.prompts, self)
+        self.edit = EditController(doc, self, self)
+        self.verify = VerifyController(
+            doc, self.prompts, self, self.tabs, self.gradients_panel.tables, self.model_panel.editors, self
+        )
+        self.reports = ReportController(
+            doc,
+            self.prompts,
+            self,
+            self.plot_panel.plot,
+            self.verify,
+            self.files.start_dir,
+            self.files.base_name,
+            self,
+        )
 
     def _build_central(self) -> None:
         right = QWidget()
@@ -252,7 +257,8 @@ class MainWindow(QMainWindow):
             elif entry.startswith("menu:"):
                 submenu = self.submenus[entry.removeprefix("menu:")]
                 submenu.setParent(self, submenu.windowFlags())  # the window owns what it shows
-                target.addMenu(submenu)  # type: ignore[union-attr]
+                assert isinstance(target, QMenu), "a toolbar holds no submenus"
+                target.addMenu(submenu)
             else:
                 target.addAction(self.actions[entry])
 

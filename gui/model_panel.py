@@ -29,10 +29,33 @@ class ModelPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("modelPanel")
         self._document = document
+        self._build_controls(document.K)
+        rows = self._control_rows()
+        blocks = self._build_editors(document)
 
+        box = QGroupBox("Model")
+        inner = QVBoxLayout(box)
+        for row in rows:
+            inner.addLayout(row)
+        inner.addSpacing(4)
+        inner.addLayout(blocks, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(box)
+
+        self.k_spin.valueChanged.connect(self._on_k_spin_value_changed)
+        self.randomize_button.clicked.connect(self._on_randomize_button_clicked)
+        self.example_button.clicked.connect(self._on_example_button_clicked)
+        self.reset_button.clicked.connect(self._on_reset_button_clicked)
+        document.modelChanged.connect(self._on_document_model_changed)
+        document.trainingStateChanged.connect(self._on_document_training_state_changed)
+        self._on_document_training_state_changed(document.training_state)
+
+    def _build_controls(self, k: int) -> None:
+        """K, the random seed and range, and the three buttons that replace the model."""
         self.k_spin = QSpinBox(minimum=1, maximum=EDITOR_MAX_K)
         self.k_spin.setObjectName("kValue")
-        self.k_spin.setValue(document.K)
+        self.k_spin.setValue(k)
         self.k_spin.setToolTip(
             "Number of units K. Entries that exist at both sizes are kept; new ones are drawn "
             "as Randomize would draw them (its seed and range)."
@@ -58,6 +81,8 @@ class ModelPanel(QWidget):
         self.reset_button.setObjectName("resetButton")
         self.reset_button.setToolTip("Back to the model this session started with")
 
+    def _control_rows(self) -> tuple[QHBoxLayout, QHBoxLayout, QHBoxLayout]:
+        """The controls in three rows: K and seed, the random range, the buttons."""
         self.seed_spin.setMaximumWidth(110)
         for spin in (self.low_spin, self.high_spin):
             spin.setMaximumWidth(90)
@@ -79,7 +104,10 @@ class ModelPanel(QWidget):
         buttons.addWidget(self.example_button)
         buttons.addWidget(self.reset_button)
         buttons.addStretch(1)
+        return top, rnd, buttons
 
+    def _build_editors(self, document: Document) -> QVBoxLayout:
+        """A titled editor for each of x, A, B, C (``models``, ``editors``), stacked."""
         self.models: dict[str, MatrixModel] = {}
         self.editors: dict[str, MatrixEditor] = {}
         blocks = QVBoxLayout()
@@ -94,25 +122,7 @@ class ModelPanel(QWidget):
             self.models[name] = model
             self.editors[name] = editor
         blocks.addStretch(1)
-
-        box = QGroupBox("Model")
-        inner = QVBoxLayout(box)
-        inner.addLayout(top)
-        inner.addLayout(rnd)
-        inner.addLayout(buttons)
-        inner.addSpacing(4)
-        inner.addLayout(blocks, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(box)
-
-        self.k_spin.valueChanged.connect(self._on_k_spin_value_changed)
-        self.randomize_button.clicked.connect(self._on_randomize_button_clicked)
-        self.example_button.clicked.connect(self._on_example_button_clicked)
-        self.reset_button.clicked.connect(self._on_reset_button_clicked)
-        document.modelChanged.connect(self._on_document_model_changed)
-        document.trainingStateChanged.connect(self._on_document_training_state_changed)
-        self._on_document_training_state_changed(document.training_state)
+        return blocks
 
     # ------------------------------------------------------------------ actions (also used by menus)
 

@@ -127,7 +127,7 @@ def ema_extend_rows(
 
 
 # pyqtgraph ships no type hints, so its classes are Any to mypy (strict refuses subclassing Any).
-class TimedPlotWidget(pg.PlotWidget):  # type: ignore[misc]
+class TimedPlotWidget(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untyped: a subclass of Any
     """A PlotWidget that remembers how long its last paint took (to pace live redraws)."""
 
     last_paint_ms = 0.0
@@ -145,87 +145,9 @@ class PlotPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("plotPanel")
         self._document = document
-
-        self.plot = TimedPlotWidget(background="w")
-        self.plot.setObjectName("trainingPlot")
-        item = self.plot.getPlotItem()
-        # No grid: its lines (one per minor tick of a log axis) cost more to paint than all ten curves,
-        # and a live plot repaints often. The axes, the hover readout and the epoch lines give scale.
-        for axis in ("left", "bottom"):
-            item.getAxis(axis).setTextPen("#333333")
-            # Room for tick labels grows but never shrinks: a live plot's labels change width often,
-            # and every change re-lays out the plot and paints it again (a second paint per redraw).
-            item.getAxis(axis).setStyle(autoReduceTextSpace=False)
-        item.setLabel("bottom", "step")
-        item.setLabel("left", "value")
-        item.setMenuEnabled(True)
-        self.legend = item.addLegend(
-            offset=(-10, 10), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 210)
-        )
-
-        self._steps = GrowingBuffer()
-        self._raw = {name: GrowingBuffer() for name, _, _ in CURVES}
-        self._smooth = {name: GrowingBuffer() for name, _, _ in CURVES}
-        self._ema_last, self._ema_count = np.zeros(len(CURVES)), 0  # the EMA's accumulators, steps seen
-        self._epoch_starts: list[int] = []  # step numbers that begin a new epoch (after the first)
-        self._last_epoch = 0
-        self._n = 0
-        self._generation = -1
-        self._drawn_n, self._drawn_generation = -1, -1  # what the curves show (refresh draws the rest)
-        self.raw_curves: dict[str, pg.PlotDataItem] = {}
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        for spec in curve_specs.CURVES:
-            name = spec.id
-            # Cosmetic 1-pixel pens: wider ones cost twice the painting time per frame.
-            raw = item.plot(pen=spec.pen(alpha=RAW_ALPHA))
-            smooth = item.plot(pen=spec.pen(), name=spec.name)
-            for c in (raw, smooth):
-                c.setDownsampling(auto=True, method="peak")
-                c.setClipToView(True)
-                # Peak bins of about a pixel (pyqtgraph's default is 5 per pixel): the drawn envelope
-                # is the same, the paths are a third the size, and a redraw costs 35 % less.
-                c.opts["autoDownsampleFactor"] = 1.5
-            self.raw_curves[name] = raw
-            self.curves[name] = smooth
-        self._epoch_lines: list[pg.InfiniteLine] = []
-        self._ymin, self._ymax, self._ymin_positive = math.inf, -math.inf, math.inf
-        #: The view shows all the data and follows new steps (until the user pans or zooms).
-        self.follow = True
-        item.hideButtons()  # the "A" button would hand the range back to pyqtgraph's slow auto-range
-        item.getViewBox().disableAutoRange()
-        item.getViewBox().sigRangeChangedManually.connect(self._on_view_range_changed_manually)
-        self.hover_line = pg.InfiniteLine(
-            angle=90, movable=False, pen=pg.mkPen("#888888", width=1, style=Qt.PenStyle.DotLine)
-        )
-        self.hover_line.setVisible(False)
-        item.addItem(self.hover_line, ignoreBounds=True)
-
-        self.log_y = QCheckBox("Log y")
-        self.log_y.setObjectName("logY")
-        self.log_y.setToolTip("Logarithmic value axis")
-        self.smoothing = QSlider(Qt.Orientation.Horizontal)
-        self.smoothing.setObjectName("smoothing")
-        self.smoothing.setRange(0, int(SMOOTHING_STEPS * 0.999))
-        self.smoothing.setValue(600)
-        self.smoothing.setToolTip(
-            "Exponential moving average weight (as in TensorBoard); the raw curve stays faint"
-        )
-        self.smoothing.setMinimumWidth(120)
-        self.smoothing_label = QLabel()
-        self.smoothing_label.setObjectName("smoothingValue")
-        self.smoothing_label.setMinimumWidth(36)
-        self.auto_range = QPushButton("Auto-range")
-        self.auto_range.setObjectName("autoRange")
-        self.auto_range.setToolTip("Fit all the data (the view follows new steps until you pan or zoom)")
-        self.readout = QLabel()
-        self.readout.setObjectName("plotReadout")
-        self.readout.setTextFormat(Qt.TextFormat.PlainText)
-        self.readout.setWordWrap(True)
-        self.readout.setMinimumWidth(100)
-        # One line at the default window size: the readout is a caption, not body text.
-        font = self.readout.font()
-        font.setPointSizeF(font.pointSizeF() * 0.9)
-        self.readout.setFont(font)
+        self._init_state()
+        self._build_plot()
+        self._build_controls()
 
         controls = QHBoxLayout()
         controls.addWidget(self.log_y)
@@ -255,6 +177,94 @@ class PlotPanel(QWidget):
         self._on_smoothing_value_changed(self.smoothing.value())
         self.log_y.setChecked(curve_specs.LOG_Y_DEFAULT)
         self.refresh()
+
+    def _init_state(self) -> None:
+        """The history's columns as drawn (raw and smoothed), the epochs, the extent of the data."""
+        self._steps = GrowingBuffer()
+        self._raw = {name: GrowingBuffer() for name, _, _ in CURVES}
+        self._smooth = {name: GrowingBuffer() for name, _, _ in CURVES}
+        self._ema_last, self._ema_count = np.zeros(len(CURVES)), 0  # the EMA's accumulators, steps seen
+        self._epoch_starts: list[int] = []  # step numbers that begin a new epoch (after the first)
+        self._last_epoch = 0
+        self._n = 0
+        self._generation = -1
+        self._drawn_n, self._drawn_generation = -1, -1  # what the curves show (refresh draws the rest)
+        self._epoch_lines: list[pg.InfiniteLine] = []
+        self._ymin, self._ymax, self._ymin_positive = math.inf, -math.inf, math.inf
+        #: The view shows all the data and follows new steps (until the user pans or zooms).
+        self.follow = True
+
+    def _build_plot(self) -> None:
+        """The plot with a raw and a smoothed curve per series, its legend and the hover line."""
+        self.plot = TimedPlotWidget(background="w")
+        self.plot.setObjectName("trainingPlot")
+        item = self.plot.getPlotItem()
+        # No grid: its lines (one per minor tick of a log axis) cost more to paint than all ten curves,
+        # and a live plot repaints often. The axes, the hover readout and the epoch lines give scale.
+        for axis in ("left", "bottom"):
+            item.getAxis(axis).setTextPen("#333333")
+            # Room for tick labels grows but never shrinks: a live plot's labels change width often,
+            # and every change re-lays out the plot and paints it again (a second paint per redraw).
+            item.getAxis(axis).setStyle(autoReduceTextSpace=False)
+        item.setLabel("bottom", "step")
+        item.setLabel("left", "value")
+        item.setMenuEnabled(True)
+        self.legend = item.addLegend(
+            offset=(-10, 10), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 210)
+        )
+
+        self.raw_curves: dict[str, pg.PlotDataItem] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        for spec in curve_specs.CURVES:
+            name = spec.id
+            # Cosmetic 1-pixel pens: wider ones cost twice the painting time per frame.
+            raw = item.plot(pen=spec.pen(alpha=RAW_ALPHA))
+            smooth = item.plot(pen=spec.pen(), name=spec.name)
+            for c in (raw, smooth):
+                c.setDownsampling(auto=True, method="peak")
+                c.setClipToView(True)
+                # Peak bins of about a pixel (pyqtgraph's default is 5 per pixel): the drawn envelope
+                # is the same, the paths are a third the size, and a redraw costs 35 % less.
+                c.opts["autoDownsampleFactor"] = 1.5
+            self.raw_curves[name] = raw
+            self.curves[name] = smooth
+        item.hideButtons()  # the "A" button would hand the range back to pyqtgraph's slow auto-range
+        item.getViewBox().disableAutoRange()
+        item.getViewBox().sigRangeChangedManually.connect(self._on_view_range_changed_manually)
+        self.hover_line = pg.InfiniteLine(
+            angle=90, movable=False, pen=pg.mkPen("#888888", width=1, style=Qt.PenStyle.DotLine)
+        )
+        self.hover_line.setVisible(False)
+        item.addItem(self.hover_line, ignoreBounds=True)
+
+    def _build_controls(self) -> None:
+        """Log y, the smoothing slider and its value, Auto-range, and the hover readout."""
+        self.log_y = QCheckBox("Log y")
+        self.log_y.setObjectName("logY")
+        self.log_y.setToolTip("Logarithmic value axis")
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setObjectName("smoothing")
+        self.smoothing.setRange(0, int(SMOOTHING_STEPS * 0.999))
+        self.smoothing.setValue(600)
+        self.smoothing.setToolTip(
+            "Exponential moving average weight (as in TensorBoard); the raw curve stays faint"
+        )
+        self.smoothing.setMinimumWidth(120)
+        self.smoothing_label = QLabel()
+        self.smoothing_label.setObjectName("smoothingValue")
+        self.smoothing_label.setMinimumWidth(36)
+        self.auto_range = QPushButton("Auto-range")
+        self.auto_range.setObjectName("autoRange")
+        self.auto_range.setToolTip("Fit all the data (the view follows new steps until you pan or zoom)")
+        self.readout = QLabel()
+        self.readout.setObjectName("plotReadout")
+        self.readout.setTextFormat(Qt.TextFormat.PlainText)
+        self.readout.setWordWrap(True)
+        self.readout.setMinimumWidth(100)
+        # One line at the default window size: the readout is a caption, not body text.
+        font = self.readout.font()
+        font.setPointSizeF(font.pointSizeF() * 0.9)
+        self.readout.setFont(font)
 
     # ------------------------------------------------------------------ public
 

@@ -313,15 +313,8 @@ def export_report(
     """
     if not isinstance(QApplication.instance(), QApplication):  # the charts need a QApplication
         raise ReportError("a QApplication must exist before a report is exported")
-    out = Path(out_dir).expanduser().absolute()
-    if out.exists() and not out.is_dir():
-        raise ReportError(f"{out} exists and is not a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out.parent, out.name, ".partial")  # left by a killed export
-    tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(out.name), suffix=".partial", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would make the renamed report folder private
+    out = _report_folder(out_dir)
+    tmp = _temporary_folder(out)
     try:
         files, pages = build_report(
             session, shot=shot, verifications=verifications, torch=torch, data=data, check=check
@@ -329,15 +322,7 @@ def export_report(
         for name in FILE_NAMES:
             _write_file(tmp / name, files[name])
         _fsync_dir(tmp)
-        if not out.exists():
-            os.rename(tmp, out)
-        else:
-            # The folder exists (perhaps with the user's other files): nothing in it was touched
-            # until everything rendered, and then all its report files change or none does.
-            _swap_in(tmp, out)
-            shutil.rmtree(tmp, ignore_errors=True)
-        _fsync_dir(out)
-        _fsync_dir(out.parent)
+        _move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -350,3 +335,35 @@ def export_report(
         plot_svg=out / "plot.svg",
         pdf_pages=pages,
     )
+
+
+def _report_folder(out_dir: str | os.PathLike[str]) -> Path:
+    """The absolute report folder; its parent made, and temporaries of a killed export removed."""
+    out = Path(out_dir).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"{out} exists and is not a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out.parent, out.name, ".partial")  # left by a killed export
+    return out
+
+
+def _temporary_folder(out: Path) -> Path:
+    """A new folder beside ``out`` to render into, with the permissions a new folder gets."""
+    tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(out.name), suffix=".partial", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would make the renamed report folder private
+    return tmp
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """``tmp``'s files become ``out``'s report files, all of them or none."""
+    if not out.exists():
+        os.rename(tmp, out)
+    else:
+        # The folder exists (perhaps with the user's other files): nothing in it was touched
+        # until everything rendered, and then all its report files change or none does.
+        _swap_in(tmp, out)
+        shutil.rmtree(tmp, ignore_errors=True)
+    _fsync_dir(out)
+    _fsync_dir(out.parent)

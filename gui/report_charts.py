@@ -131,6 +131,29 @@ class _ValueAxis(pg.AxisItem):  # type: ignore[misc]  # pyqtgraph is untyped (se
 def _panel(
     title: str, ids: Sequence[str], ylabel: str, curves: Mapping[str, tuple[np.ndarray, np.ndarray]]
 ) -> pg.PlotItem:
+    plot, axes = _styled_plot(title)
+    vb = plot.getViewBox()
+    drawn = [i for i in ids if len(curves.get(i, ((), ()))[0])]
+    if not drawn:
+        _show_empty(plot, axes)
+        return plot
+    ys = np.concatenate([curves[i][1] for i in drawn])
+    lo, hi = float(ys.min()), float(ys.max())
+    log = lo > 0 and hi / lo >= 10
+    plot.setLabel("bottom", "training step", color=_TEXT, **{"font-size": "16px"})
+    plot.setLabel("left", ylabel + (" (log scale)" if log else ""), color=_TEXT, **{"font-size": "16px"})
+    plot.setLogMode(y=log)
+    _add_curves(plot, drawn, curves)
+    if log:
+        lo, hi = math.log10(lo), math.log10(hi)
+    pad = (hi - lo) * 0.06 or (abs(lo) * 0.1 or 1.0)
+    steps = max(float(max(curves[i][0][-1] for i in drawn)), 2.0)
+    vb.setRange(xRange=(0, steps), yRange=(lo - pad, hi + pad), padding=0)
+    return plot
+
+
+def _styled_plot(title: str) -> tuple[pg.PlotItem, dict[str, pg.AxisItem]]:
+    """An empty panel in the report's style: title, axes, frame and grid; no auto-range."""
     axes: dict[str, pg.AxisItem] = {"bottom": _StepAxis("bottom"), "left": _ValueAxis("left")}
     plot = pg.PlotItem(axisItems=axes)
     plot.hideButtons()
@@ -145,24 +168,25 @@ def _panel(
     vb.border = pg.mkPen("#3c3c3c", width=1.3)
     vb.disableAutoRange()  # the range is set from the data below; auto-range would scan it again
     plot.showGrid(x=True, y=True, alpha=0.18)
+    return plot, axes
 
-    drawn = [i for i in ids if len(curves.get(i, ((), ()))[0])]
-    if not drawn:
-        for axis in axes.values():
-            axis.setStyle(showValues=False, tickLength=0)
-        vb.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
-        note = pg.TextItem("no training steps recorded", color=_TEXT, anchor=(0.5, 0.5))
-        note.setFont(_font(15))
-        note.setPos(0.5, 0.5)
-        plot.addItem(note)
-        plot.showGrid(x=False, y=False)
-        return plot
-    ys = np.concatenate([curves[i][1] for i in drawn])
-    lo, hi = float(ys.min()), float(ys.max())
-    log = lo > 0 and hi / lo >= 10
-    plot.setLabel("bottom", "training step", color=_TEXT, **{"font-size": "16px"})
-    plot.setLabel("left", ylabel + (" (log scale)" if log else ""), color=_TEXT, **{"font-size": "16px"})
-    plot.setLogMode(y=log)
+
+def _show_empty(plot: pg.PlotItem, axes: dict[str, pg.AxisItem]) -> None:
+    """No ticks, no grid, and a note in the middle: the session has no steps."""
+    for axis in axes.values():
+        axis.setStyle(showValues=False, tickLength=0)
+    plot.getViewBox().setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+    note = pg.TextItem("no training steps recorded", color=_TEXT, anchor=(0.5, 0.5))
+    note.setFont(_font(15))
+    note.setPos(0.5, 0.5)
+    plot.addItem(note)
+    plot.showGrid(x=False, y=False)
+
+
+def _add_curves(
+    plot: pg.PlotItem, drawn: Sequence[str], curves: Mapping[str, tuple[np.ndarray, np.ndarray]]
+) -> None:
+    """The legend and the curves ``drawn``, in the shared curve specification's pens."""
     legend = plot.addLegend(
         offset=(-10, 10),
         labelTextColor=_TEXT,
@@ -186,12 +210,6 @@ def _panel(
         item = plot.plot(x, y, pen=pen, name=spec.name, antialias=len(x) <= CHART_BUCKETS, **dot)
         item.curve.setSegmentedLineMode("on")
         item.setProperty("curve_id", i)
-    if log:
-        lo, hi = math.log10(lo), math.log10(hi)
-    pad = (hi - lo) * 0.06 or (abs(lo) * 0.1 or 1.0)
-    steps = max(float(max(curves[i][0][-1] for i in drawn)), 2.0)
-    vb.setRange(xRange=(0, steps), yRange=(lo - pad, hi + pad), padding=0)
-    return plot
 
 
 def _on_gui_thread() -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from PySide6.QtCore import QObject, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
@@ -35,6 +35,7 @@ from backprop_lab.gui.prompts import PNG_FILTER, Prompts
 
 if TYPE_CHECKING:
     from backprop_lab.engine.verification import CheckResults
+    from backprop_lab.gui.report import ReportFiles
 
 REPORT_DIR_KEY = "session/lastReportDirectory"
 #: How long closing the window waits for the report's worker thread (a PyTorch import cannot be
@@ -240,8 +241,8 @@ class ReportController(QObject):
         if isinstance(result, str):
             self._failed(result)
             return
-        files = result
-        self.document.notify(f"Report written to {files.folder} ({files.pdf_pages} PDF pages)", 10000)  # type: ignore[attr-defined]
+        files = cast("ReportFiles", result)  # export_in_background returns ReportFiles or a message
+        self.document.notify(f"Report written to {files.folder} ({files.pdf_pages} PDF pages)", 10000)
         self.reportExported.emit(files)
 
     @Slot(str)

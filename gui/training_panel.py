@@ -69,72 +69,11 @@ class TrainingPanel(QWidget):
         self._document = document
         self._controller = controller
 
-        s = document.training_settings
-        self.learning_rate = FloatSpinBox(
-            s.learning_rate, 0.0, MAX_LEARNING_RATE, objectName="learningRate", widest="0.00012345678901234"
-        )
-        self.learning_rate.setToolTip(
-            "λ in θ ← θ − λ·∂L/∂θ (the mean gradient over the mini-batch); any number > 0, e.g. 1e-9"
-        )
-        self.batch_size = IntSpinBox(s.batch_size, 1, MAX_SAMPLES, objectName="batchSize", widest="1000000")
-        self.batch_size.setToolTip("Samples per mini-batch; the last batch of an epoch may be smaller")
-        self.n_samples = IntSpinBox(s.n_samples, 1, MAX_SAMPLES, objectName="nSamples", widest="1000000")
-        self.n_samples.setToolTip("Training inputs drawn uniformly from [0, 1)^K with the seed")
-        self.epochs = IntSpinBox(s.epochs, 1, MAX_EPOCHS, objectName="epochs", widest="1000000")
-        self.epochs.setToolTip("Passes over the samples (each in a fresh seeded order)")
-        self.seed = IntSpinBox(s.seed, 0, MAX_SEED, objectName="seed", widest=str(MAX_SEED))
-        self.seed.setToolTip(f"Seed of the training inputs and their order (0 to {MAX_SEED})")
-        self._spins: tuple[ExactSpinBox[Any], ...] = tuple(getattr(self, fld) for fld, _ in FIELDS)
-        for spin in self._spins:
-            spin.setAccelerated(True)
+        self._build_spins(document.training_settings)
+        self._build_buttons()
+        self._build_status()
 
-        self.start_button = QPushButton("Start")
-        self.start_button.setObjectName("startButton")
-        self.start_button.setToolTip("Train from the current weights (F5)")
-        self.pause_button = QPushButton("Pause")
-        self.pause_button.setObjectName("pauseButton")
-        self.pause_button.setToolTip("Pause or resume the run (F6)")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setObjectName("stopButton")
-        self.stop_button.setToolTip("End the run, keeping the steps taken (Shift+F5)")
-        self.step_button = QPushButton("Step")
-        self.step_button.setObjectName("stepButton")
-        self.step_button.setToolTip("Take exactly one mini-batch step, then pause (F10)")
-        for b in (self.start_button, self.pause_button, self.stop_button, self.step_button):
-            b.setMinimumWidth(70)
-
-        self.progress = QProgressBar()
-        self.progress.setObjectName("trainingProgress")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setTextVisible(True)
-        self.rate_label = QLabel()
-        self.rate_label.setObjectName("trainingRate")
-        self.history_label = QLabel()
-        self.history_label.setObjectName("historyLength")
-        # Fixed sizes: a label whose text changes while training would otherwise re-lay out the whole
-        # window several times a second (Qt skips that only for fixed-size widgets).
-        for label, widest in (
-            (self.rate_label, "9,999,999 steps/s · ETA 99:59:59"),
-            (self.history_label, "History: 99,999,999 steps, 9,999,999 epochs"),
-        ):
-            label.setFixedSize(label.fontMetrics().horizontalAdvance(widest) + 8, label.sizeHint().height())
-
-        form = QGridLayout()
-        form.setHorizontalSpacing(8)
-        for row, col, text, spin in (
-            (0, 0, "Learning rate", self.learning_rate),
-            (0, 2, "Batch size", self.batch_size),
-            (1, 0, "Samples", self.n_samples),
-            (1, 2, "Epochs", self.epochs),
-            (2, 0, "Seed", self.seed),
-        ):
-            label = QLabel(text)
-            label.setBuddy(spin)
-            form.addWidget(label, row, col)
-            form.addWidget(spin, row, col + 1)
-        form.setColumnStretch(1, 1)
-        form.setColumnStretch(3, 1)
+        form = self._settings_form()
         buttons = QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.step_button, self.stop_button):
             buttons.addWidget(b)
@@ -167,6 +106,81 @@ class TrainingPanel(QWidget):
         self._on_document_training_state_changed(document.training_state)
         self._on_document_history_changed()
         self._show_progress(0, document.training_settings.total_steps, 0.0, math.nan)
+
+    def _build_spins(self, s: TrainingSettings) -> None:
+        """A box for each setting, showing ``s``."""
+        self.learning_rate = FloatSpinBox(
+            s.learning_rate, 0.0, MAX_LEARNING_RATE, objectName="learningRate", widest="0.00012345678901234"
+        )
+        self.learning_rate.setToolTip(
+            "λ in θ ← θ − λ·∂L/∂θ (the mean gradient over the mini-batch); any number > 0, e.g. 1e-9"
+        )
+        self.batch_size = IntSpinBox(s.batch_size, 1, MAX_SAMPLES, objectName="batchSize", widest="1000000")
+        self.batch_size.setToolTip("Samples per mini-batch; the last batch of an epoch may be smaller")
+        self.n_samples = IntSpinBox(s.n_samples, 1, MAX_SAMPLES, objectName="nSamples", widest="1000000")
+        self.n_samples.setToolTip("Training inputs drawn uniformly from [0, 1)^K with the seed")
+        self.epochs = IntSpinBox(s.epochs, 1, MAX_EPOCHS, objectName="epochs", widest="1000000")
+        self.epochs.setToolTip("Passes over the samples (each in a fresh seeded order)")
+        self.seed = IntSpinBox(s.seed, 0, MAX_SEED, objectName="seed", widest=str(MAX_SEED))
+        self.seed.setToolTip(f"Seed of the training inputs and their order (0 to {MAX_SEED})")
+        self._spins: tuple[ExactSpinBox[Any], ...] = tuple(getattr(self, fld) for fld, _ in FIELDS)
+        for spin in self._spins:
+            spin.setAccelerated(True)
+
+    def _build_buttons(self) -> None:
+        """Start, Pause, Stop and Step."""
+        self.start_button = QPushButton("Start")
+        self.start_button.setObjectName("startButton")
+        self.start_button.setToolTip("Train from the current weights (F5)")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setObjectName("pauseButton")
+        self.pause_button.setToolTip("Pause or resume the run (F6)")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
+        self.stop_button.setToolTip("End the run, keeping the steps taken (Shift+F5)")
+        self.step_button = QPushButton("Step")
+        self.step_button.setObjectName("stepButton")
+        self.step_button.setToolTip("Take exactly one mini-batch step, then pause (F10)")
+        for b in (self.start_button, self.pause_button, self.stop_button, self.step_button):
+            b.setMinimumWidth(70)
+
+    def _build_status(self) -> None:
+        """The progress bar, the rate and ETA, and the history's length."""
+        self.progress = QProgressBar()
+        self.progress.setObjectName("trainingProgress")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.rate_label = QLabel()
+        self.rate_label.setObjectName("trainingRate")
+        self.history_label = QLabel()
+        self.history_label.setObjectName("historyLength")
+        # Fixed sizes: a label whose text changes while training would otherwise re-lay out the whole
+        # window several times a second (Qt skips that only for fixed-size widgets).
+        for label, widest in (
+            (self.rate_label, "9,999,999 steps/s · ETA 99:59:59"),
+            (self.history_label, "History: 99,999,999 steps, 9,999,999 epochs"),
+        ):
+            label.setFixedSize(label.fontMetrics().horizontalAdvance(widest) + 8, label.sizeHint().height())
+
+    def _settings_form(self) -> QGridLayout:
+        """The setting boxes, labelled, in two columns."""
+        form = QGridLayout()
+        form.setHorizontalSpacing(8)
+        for row, col, text, spin in (
+            (0, 0, "Learning rate", self.learning_rate),
+            (0, 2, "Batch size", self.batch_size),
+            (1, 0, "Samples", self.n_samples),
+            (1, 2, "Epochs", self.epochs),
+            (2, 0, "Seed", self.seed),
+        ):
+            label = QLabel(text)
+            label.setBuddy(spin)
+            form.addWidget(label, row, col)
+            form.addWidget(spin, row, col + 1)
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
+        return form
 
     # ------------------------------------------------------------------ reading the form
 

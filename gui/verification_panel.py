@@ -79,6 +79,31 @@ class VerificationPanel(QWidget):
         self.jobs = JobGroup(self)
         self._job: Job | None = None  # the current check's job
 
+        self._build_controls()
+        self._build_table()
+        heat = self._build_heat_maps()
+        self._build_sweep_plot()
+        self._build_layout(heat)
+
+        self._live_timer = QTimer(self)
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(LIVE_DELAY_MS)
+        self._live_timer.timeout.connect(self.check_now)
+
+        self.check_button.clicked.connect(self.check_now)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.torch_box.toggled.connect(self._on_torch_box_toggled)
+        self.sweep_box.toggled.connect(self._on_options_toggled)
+        self.live_box.toggled.connect(self._on_live_box_toggled)
+        self.heat_source.currentIndexChanged.connect(self._show_heat)
+        self.heat_metric.currentIndexChanged.connect(self._show_heat)
+        document.modelChanged.connect(self._on_document_model_changed)
+        self._show_status()
+        if self._auto():
+            self.check_now()
+
+    def _build_controls(self) -> None:
+        """The status line, Check now, the options, progress and Cancel, the PyTorch note, the tolerance."""
         self.status_label = QLabel()
         self.status_label.setObjectName("verificationStatus")
         self.status_label.setWordWrap(True)
@@ -126,13 +151,8 @@ class VerificationPanel(QWidget):
         tolerance.setWordWrap(True)
         tolerance.setStyleSheet("color: palette(mid);")
 
-        controls = QHBoxLayout()
-        for w in (self.check_button, self.live_box, self.torch_box, self.sweep_box):
-            controls.addWidget(w)
-        controls.addStretch(1)
-        controls.addWidget(self.progress)
-        controls.addWidget(self.cancel_button)
-
+    def _build_table(self) -> None:
+        """The table of every entry's analytic value, references and errors."""
         self.entries_model = EntriesModel(self)
         self.table = QTableView()
         self.table.setObjectName("verifyTable")
@@ -145,6 +165,8 @@ class VerificationPanel(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setMinimumHeight(140)
 
+    def _build_heat_maps(self) -> QVBoxLayout:
+        """An error heat map per matrix, under the choice of reference and of error."""
         self.heat_source = QComboBox()
         self.heat_source.setObjectName("heatSource")
         self.heat_source.addItems(["vs central differences", "vs PyTorch"])
@@ -167,7 +189,10 @@ class VerificationPanel(QWidget):
         heat.setContentsMargins(0, 0, 0, 0)
         heat.addLayout(heat_head)
         heat.addLayout(grid, 1)
+        return heat
 
+    def _build_sweep_plot(self) -> None:
+        """The largest finite-difference error against eps, the checker's eps marked."""
         self.sweep_plot = pg.PlotWidget(background="w")
         self.sweep_plot.setObjectName("epsSweepPlot")
         item = self.sweep_plot.getPlotItem()
@@ -194,6 +219,14 @@ class VerificationPanel(QWidget):
         )
         item.addItem(self.eps_line)
 
+    def _build_layout(self, heat: QVBoxLayout) -> None:
+        """Status, controls and notes above a splitter: heat maps and sweep over the table."""
+        controls = QHBoxLayout()
+        for w in (self.check_button, self.live_box, self.torch_box, self.sweep_box):
+            controls.addWidget(w)
+        controls.addStretch(1)
+        controls.addWidget(self.progress)
+        controls.addWidget(self.cancel_button)
         top = QWidget()
         tl = QHBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
@@ -212,25 +245,8 @@ class VerificationPanel(QWidget):
         layout.addWidget(self.status_label)
         layout.addLayout(controls)
         layout.addWidget(self.torch_label)
-        layout.addWidget(tolerance)
+        layout.addWidget(self.tolerance_label)
         layout.addWidget(splitter, 1)
-
-        self._live_timer = QTimer(self)
-        self._live_timer.setSingleShot(True)
-        self._live_timer.setInterval(LIVE_DELAY_MS)
-        self._live_timer.timeout.connect(self.check_now)
-
-        self.check_button.clicked.connect(self.check_now)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.torch_box.toggled.connect(self._on_torch_box_toggled)
-        self.sweep_box.toggled.connect(self._on_options_toggled)
-        self.live_box.toggled.connect(self._on_live_box_toggled)
-        self.heat_source.currentIndexChanged.connect(self._show_heat)
-        self.heat_metric.currentIndexChanged.connect(self._show_heat)
-        document.modelChanged.connect(self._on_document_model_changed)
-        self._show_status()
-        if self._auto():
-            self.check_now()
 
     # ------------------------------------------------------------------ state
 
