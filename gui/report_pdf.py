@@ -1,4 +1,4 @@
-"""The report's PDF: the report's Qt rich text (from :func:`engine.report_data.render_html`) laid
+"""The report's PDF: the report's Qt rich text (from :func:`engine.report_html.render_html`) laid
 out on A4 by QTextDocument, paginated so that no table is cut and no heading stranded, and printed
 through QPdfWriter with a footer on every page.
 
