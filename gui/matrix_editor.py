@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, Qt
+import shiboken6
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QFontMetricsF, QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -70,6 +71,78 @@ class NumberCellDelegate(QStyledItemDelegate):
         option.text = format_number(value, "cell", max_chars=max_chars)
 
 
+class MeasuredHeader(QHeaderView):
+    """A header that remembers how big each label is.
+
+    Qt measures up to 200 sections of a header whenever a table resets, lays out or paints, asking
+    the model for about eight roles per section; at K = 1024, eight tables make ~30,000 calls into
+    Python, most of the time the GUI thread spends opening the file. The size depends only on the
+    label's text, the font and the style, so it is measured once per text (by Qt, as before).
+    """
+
+    def __init__(self, orientation: Qt.Orientation, parent: QWidget | None = None) -> None:
+        super().__init__(orientation, parent)
+        # As QTableView sets up the headers it makes itself.
+        self.setSectionsClickable(True)
+        self.setHighlightSections(True)
+        self._sizes: dict[object, QSize] = {}
+        self._tabular: bool | None = None  # all ten digits equally wide in this header's font
+
+    def _digits_tabular(self) -> bool:
+        if self._tabular is None:
+            metrics = QFontMetricsF(self.font())
+            self._tabular = len({metrics.horizontalAdvance(d) for d in "0123456789"}) == 1
+        return self._tabular
+
+    def sectionSizeFromContents(self, logicalIndex: int) -> QSize:
+        model = self.model()
+        if model is None:
+            return super().sectionSizeFromContents(logicalIndex)
+        key = model.headerData(logicalIndex, self.orientation(), Qt.ItemDataRole.DisplayRole)
+        if isinstance(key, str) and key.isdigit() and self._digits_tabular():
+            key = ("digits", len(key))  # "17" and "42" take the same room: one measure for both
+        size = self._sizes.get(key)
+        if size is None:
+            size = self._sizes[key] = super().sectionSizeFromContents(logicalIndex)
+        return QSize(size)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._sizes.clear()
+            self._tabular = None
+        super().changeEvent(event)
+
+
+#: Tables whose size waits to be fitted to a new shape, and whether a turn to fit one is scheduled.
+_PENDING_FITS: list[MatrixTable] = []
+_FIT_SCHEDULED = [False]
+
+
+def _queue_fit(table: MatrixTable) -> None:
+    """Fit ``table`` to its model's new shape in an event-loop turn of its own.
+
+    Opening a K = 1024 file resets eight tables at once, and measuring a 1024-row header takes
+    ~10 ms per table: fitted one per turn, the GUI thread never stalls for all of them together.
+    """
+    if table not in _PENDING_FITS:
+        _PENDING_FITS.append(table)
+    if not _FIT_SCHEDULED[0]:
+        _FIT_SCHEDULED[0] = True
+        QTimer.singleShot(0, _fit_next)
+
+
+def _fit_next() -> None:
+    _FIT_SCHEDULED[0] = False
+    while _PENDING_FITS:
+        table = _PENDING_FITS.pop(0)
+        if shiboken6.isValid(table):  # a closed window's tables are gone by now
+            table._fit_height()
+            break
+    if _PENDING_FITS:
+        _FIT_SCHEDULED[0] = True
+        QTimer.singleShot(0, _fit_next)
+
+
 class MatrixTable(QTableView):
     """A compact table for one K×K (or 1×K) block; Ctrl+C and a "Copy as" menu copy it as text."""
 
@@ -79,6 +152,8 @@ class MatrixTable(QTableView):
         super().__init__(parent)
         self.setObjectName(object_name)
         self.title = title
+        self.setHorizontalHeader(MeasuredHeader(Qt.Orientation.Horizontal, self))
+        self.setVerticalHeader(MeasuredHeader(Qt.Orientation.Vertical, self))
         self.setModel(model)
         self._number_delegate = NumberCellDelegate(self)
         self.setItemDelegate(self._number_delegate)
@@ -100,7 +175,7 @@ class MatrixTable(QTableView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._on_self_context_menu)
         model.modelAboutToBeReset.connect(self._on_model_about_to_be_reset)
-        model.modelReset.connect(self._fit_height)
+        model.modelReset.connect(self._fit_height_soon)
         self._on_model_about_to_be_reset()
         self._fit_height()
 
@@ -117,6 +192,9 @@ class MatrixTable(QTableView):
         wide = self.model().coming_shape()[1] > EDITOR_MAX_K
         mode = QHeaderView.ResizeMode.Fixed if wide else QHeaderView.ResizeMode.Stretch
         self.horizontalHeader().setSectionResizeMode(mode)
+
+    def _fit_height_soon(self) -> None:
+        _queue_fit(self)
 
     def _fit_height(self) -> None:
         # Tall enough for every row up to MAX_VISIBLE_ROWS, then scroll: no empty band under small K.

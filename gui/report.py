@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -40,14 +41,17 @@ from PySide6.QtCore import (
     QBuffer,
     QByteArray,
     QCoreApplication,
+    QEventLoop,
     QIODevice,
     QObject,
+    QRect,
     QSize,
+    Qt,
     QThread,
     Signal,
     Slot,
 )
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPixmap, QRegion
 from PySide6.QtWidgets import QApplication, QWidget
 
 from backprop_lab.engine.atomic import remove_stale_temporaries, temporary_prefix
@@ -108,8 +112,18 @@ def png_bytes(image: QImage | QPixmap) -> bytes:
     return bytes(data.data())
 
 
+#: The screenshot is painted in this many horizontal bands, with queued events handled between
+#: them: the whole window in one go keeps the GUI thread ~0.1 s, a band a fraction of it.
+GRAB_BANDS = 4
+
+
 def grab_window(window: QWidget) -> QPixmap:
-    """A screenshot of ``window`` at no less than WINDOW_MIN_SIZE (its size is restored after)."""
+    """A screenshot of ``window`` at no less than WINDOW_MIN_SIZE (its size is restored after).
+
+    The same picture as ``window.grab()``, painted band by band into one pixmap (each band clipped
+    to itself, so no pixel differs); between bands the event loop runs, without user input, so
+    the window stays as it is for the whole shot.
+    """
     old = window.size()
     target = old.expandedTo(WINDOW_MIN_SIZE)
     if target != old:
@@ -120,10 +134,33 @@ def grab_window(window: QWidget) -> QPixmap:
         layout = window.layout()
         if layout is not None:
             layout.activate()
-        pixmap = window.grab()
+        pixmap = _grab_in_bands(window)
     finally:
         if target != old:
             window.resize(old)
+    return pixmap
+
+
+def _grab_in_bands(window: QWidget) -> QPixmap:
+    # What QWidget::grab does for the whole window, a band at a time.
+    size = window.size()
+    ratio = window.devicePixelRatioF()
+    pixmap = QPixmap(size * ratio)
+    pixmap.setDevicePixelRatio(ratio)
+    if not window.isWindow() or window.testAttribute(Qt.WidgetAttribute.WA_TranslucentBackground):
+        pixmap.fill(Qt.GlobalColor.transparent)  # as grab() does for a widget that is not opaque
+    flags = (
+        QWidget.RenderFlag.DrawWindowBackground
+        | QWidget.RenderFlag.DrawChildren
+        | QWidget.RenderFlag.IgnoreMask
+    )
+    height = size.height()
+    edges = [round(height * i / GRAB_BANDS) for i in range(GRAB_BANDS + 1)]
+    for i, (top, bottom) in enumerate(itertools.pairwise(edges)):
+        if i:
+            QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+        band = QRect(0, top, size.width(), bottom - top)
+        window.render(pixmap, band.topLeft(), QRegion(band), flags)
     return pixmap
 
 
