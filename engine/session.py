@@ -82,7 +82,6 @@ __all__ = [
     "QUOTE_CHARS",
     "Expected",
     "History",
-    "Model",
     "Session",
     "SessionError",
     "dumps_session",

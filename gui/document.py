@@ -317,8 +317,8 @@ class Document(QObject):
     def save(self, path: str | Path | None = None) -> Path:
         """Write the session atomically to ``path`` (default: the current path); marks clean.
 
-        Raises ValueError, SessionError or OSError with one line; text that cannot be written as
-        UTF-8 (a lone surrogate in the name or notes) is named, not reported as a codec error.
+        Raises ValueError, SessionError or OSError with one line (the engine's writer names any text
+        UTF-8 cannot hold before it touches the file).
         """
         target = Path(path) if path else self._path
         if target is None:

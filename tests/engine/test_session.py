@@ -15,6 +15,7 @@ import pytest
 
 import backprop_lab.engine.session as session_module
 import backprop_lab.engine.session_format as session_format
+from backprop_lab.engine.model import Model
 from backprop_lab.engine.resources import load_report_example_data, report_example_path
 from backprop_lab.engine.session import (
     FORMAT,
@@ -22,7 +23,6 @@ from backprop_lab.engine.session import (
     HISTORY_COLUMNS,
     MIGRATIONS,
     History,
-    Model,
     Session,
     SessionError,
     dumps_session,
