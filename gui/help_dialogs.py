@@ -145,6 +145,11 @@ class SessionPropertiesDialog(QDialog):
         self.error.setObjectName("sessionPropertiesError")
         self.error.setWordWrap(True)
         self.error.setTextFormat(Qt.TextFormat.PlainText)
+        font = self.error.font()
+        font.setBold(True)
+        self.error.setFont(font)
+        # Always in the layout, a line high when empty, so that a message never squeezes the notes.
+        self.error.setMinimumHeight(self.error.fontMetrics().height())
         hint = QLabel(
             f"Saved in the session file and shown at the top of its reports. The name: one line, "
             f"at most {MAX_NAME_CHARS:,} characters; the notes: at most {MAX_NOTES_CHARS:,}. "
@@ -201,6 +206,5 @@ class SessionPropertiesDialog(QDialog):
     def _check(self) -> bool:
         problem = self.problem()
         self.error.setText(problem)
-        self.error.setVisible(bool(problem))
         self.ok_button.setEnabled(not problem)
         return not problem

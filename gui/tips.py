@@ -145,5 +145,6 @@ def apply_tips(root: QObject) -> None:
         action = root.findChild(QAction, f"action_{action_id}")
         if action is None:
             continue
+        text = TIPS.get(f"action_{action_id}") or action.statusTip() or action.text()
         for widget in root.findChildren(QWidget, button):
-            widget.setToolTip(_wrapped(_with_shortcut(action.statusTip() or action.text(), action)))
+            widget.setToolTip(_wrapped(_with_shortcut(text, action)))
