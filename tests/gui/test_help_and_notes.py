@@ -370,3 +370,12 @@ def test_the_report_shows_the_edited_name_and_notes_escaped(window, monkeypatch)
     pdf = layout_report(data, None).toPlainText()
     assert name in pdf
     assert "<script>alert(1)</script>" in pdf and 'λ < 1 & "quoted"' in pdf
+
+
+def test_edited_notes_keep_their_no_break_spaces_and_crlf_line_ends(qtbot):
+    dialog = SessionPropertiesDialog("n", "one\N{NO-BREAK SPACE}two\r\nthree\r\n")
+    qtbot.addWidget(dialog)
+    notes = child(dialog, QPlainTextEdit, "sessionNotes")
+    notes.moveCursor(notes.textCursor().MoveOperation.End)
+    qtbot.keyClicks(notes, "four")
+    assert dialog.properties() == ("n", "one\N{NO-BREAK SPACE}two\r\nthree\r\nfour")
