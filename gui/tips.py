@@ -69,8 +69,14 @@ TIPS: dict[str, str] = {
         "The report's worked example (K = 3): the x, A, B, C whose gradients it derives by hand."
     ),
     "action_reset": "Back to the model the training history began from; clears the history. One undo step.",
-    "action_k_up": "One more unit: K + 1 (the new entries drawn as Randomize would draw them).",
-    "action_k_down": "One unit fewer: K − 1 (the last row and column of A, B, C go).",
+    "action_k_up": (
+        "One more unit, K + 1: the new entries are drawn as Randomize would draw them. The training "
+        "history starts anew (undo brings it back)."
+    ),
+    "action_k_down": (
+        "One unit fewer, K − 1: the last entry of x and the last row and column of A, B, C go. The "
+        "training history starts anew (undo brings it back)."
+    ),
     # Training (the training panel's buttons show these too).
     "action_start": f"Train from the current weights: {_STEPS} mini-batch steps of {_UPDATE}.",
     "action_pause": "Pause the run (the editors show its current weights), or resume it.",
