@@ -6,6 +6,7 @@ See :mod:`engine.session` for the file layout. ``MAX_FILE_BYTES``, ``MAX_HISTORY
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 from backprop_lab.engine.model import quote
@@ -28,6 +29,9 @@ INLINE_HISTORY_STEPS = 100_000
 _MAX_META_CHARS = 100
 #: Longest ``notes`` accepted on load (characters); a report renders every one of them.
 MAX_NOTES_CHARS = 1_000_000
+#: Longest session name that Session properties accepts (characters): the name titles the window,
+#: the report and the suggested file name. A file with a longer one still opens.
+MAX_NAME_CHARS = 200
 #: Longest ``divergence.reason`` accepted on load (characters).
 MAX_REASON_CHARS = 10_000
 
@@ -96,3 +100,21 @@ def check_encodable(value: str, where: str) -> None:
             f"{where} holds a lone surrogate (U+{code:04X} at character {exc.start:,}), "
             "which cannot be stored as UTF-8 text"
         ) from None
+
+
+def check_properties(name: str, notes: str) -> None:
+    """ValueError naming the problem in one line unless ``name`` and ``notes`` can be a session's:
+    a name that is not blank, one line and at most MAX_NAME_CHARS long; notes of at most
+    MAX_NOTES_CHARS (what a file may hold); both storable as UTF-8."""
+    if not name.strip():
+        raise ValueError("the name is empty: give the session a name")
+    if len(name) > MAX_NAME_CHARS:
+        raise ValueError(f"the name is {len(name):,} characters long; at most {MAX_NAME_CHARS:,} are allowed")
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in name):
+        raise ValueError("the name must be one line, without tabs or other control characters")
+    if len(notes) > MAX_NOTES_CHARS:
+        raise ValueError(
+            f"the notes are {len(notes):,} characters long; at most {MAX_NOTES_CHARS:,} are allowed"
+        )
+    check_encodable(name, "the name")
+    check_encodable(notes, "the notes")

@@ -21,7 +21,7 @@ Entry = str | None
 MENUS: tuple[tuple[str, str, tuple[Entry, ...]], ...] = (
     ("file", "&File", (
         "new", "open", "menu:recent", None, "save", "save_as", "revert", None,
-        "export_report", "menu:screenshot", None, "quit",
+        "session_properties", "export_report", "menu:screenshot", None, "quit",
     )),
     ("edit", "&Edit", ("undo", "redo", None, "copy", "menu:copy_as", "paste")),
     ("model", "&Model", ("randomize", "report_example", "reset", None, "k_up", "k_down")),
@@ -33,7 +33,7 @@ MENUS: tuple[tuple[str, str, tuple[Entry, ...]], ...] = (
         "verify_now", "verify_torch", "verify_sweep", None,
         "show_verification", "explain_entry", "show_line_search", None, "step_through",
     )),
-    ("help", "&Help", ("about",)),
+    ("help", "&Help", ("keyboard_shortcuts", "user_guide", None, "about")),
 )  # fmt: skip
 
 #: The main toolbar, left to right.
@@ -125,3 +125,9 @@ def make_action(
         action.setToolTip(tip)
     action.triggered.connect(lambda _=False: slot())
     return action
+
+
+def shortcut_text(action: QAction) -> str:
+    """The action's shortcuts as the platform writes them, comma separated ("" when it has none)."""
+    keys = [s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts() if not s.isEmpty()]
+    return ", ".join(keys)

@@ -14,6 +14,7 @@ Signals
     ``dirtyChanged(bool)``        the document became modified / saved.
     ``trainingStateChanged(str)`` "idle", "running" or "paused" (see :attr:`training_state`).
     ``sessionReplaced()``         a whole new session (open, new): the above signals follow it.
+    ``propertiesChanged()``       the session's name or notes changed (Session properties, its undo).
     ``statusMessage(str, int)``   a one-line message for the status bar and its timeout in ms.
 
 Reading
@@ -25,8 +26,9 @@ Reading
 Editing (each is one undoable command; names are "x", "A", "B", "C"; x is the 1×K row 0)
     ``set_entry(name, i, j, value)``, ``paste_block(name, row, col, block)``, ``set_model(model, text)``,
     ``randomize(seed, low, high)``, ``resize(k, seed, low, high)``, ``reset_to_initial()``,
-    ``load_report_example()``. They raise ValueError (one line) for invalid values or shapes and then
-    change nothing; they refuse while training (``is_training``) with the same ValueError.
+    ``load_report_example()``, ``set_properties(name, notes)``. They raise ValueError (one line) for
+    invalid values or shapes and then change nothing; all but ``set_properties`` refuse while
+    training (``is_training``) with the same ValueError.
 
 Other changes
     ``set_training_settings(settings)`` (validated, not undoable, marks dirty), ``notify(text)``,
@@ -62,8 +64,9 @@ from PySide6.QtGui import QUndoStack
 from backprop_lab.engine.evaluation import Evaluation, evaluate
 from backprop_lab.engine.model import MATRIX_NAMES, Model
 from backprop_lab.engine.session import History, Session, save_session
+from backprop_lab.engine.session_format import check_properties
 from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
-from backprop_lab.gui.undo import Snapshot, SnapshotCommand, TrainingRunCommand
+from backprop_lab.gui.undo import PropertiesCommand, Snapshot, SnapshotCommand, TrainingRunCommand
 
 Matrix = list[list[float]]
 
@@ -95,6 +98,7 @@ class Document(QObject):
     dirtyChanged = Signal(bool)
     trainingStateChanged = Signal(str)
     sessionReplaced = Signal()
+    propertiesChanged = Signal()
     statusMessage = Signal(str, int)
 
     def __init__(
@@ -266,6 +270,13 @@ class Document(QObject):
         self._refuse_while_training()
         self._push_model(Session.report_example().model, "Load report example")
 
+    def set_properties(self, name: str, notes: str) -> None:
+        """The session's name and notes, one undo step (allowed during a run: neither is a weight)."""
+        check_properties(name, notes)
+        before = (self._session.name, self._session.notes)
+        if (name, notes) != before:
+            self._undo.push(PropertiesCommand(self, before, (name, notes)))
+
     # ------------------------------------------------------------------ other changes
 
     def set_training_settings(self, settings: TrainingSettings) -> None:
@@ -431,6 +442,10 @@ class Document(QObject):
         self._session.divergence = divergence
         self._history_generation += 1
         self.historyChanged.emit()
+
+    def _apply_properties(self, name: str, notes: str) -> None:
+        self._session.name, self._session.notes = name, notes
+        self.propertiesChanged.emit()
 
     # ------------------------------------------------------------------ helpers
 

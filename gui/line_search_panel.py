@@ -69,7 +69,6 @@ class LineSearchPanel(QWidget):
         self.span = QDoubleSpinBox(minimum=1.0, maximum=100.0, value=3.0, decimals=1)
         self.span.setObjectName("lineSearchSpan")
         self.span.setSuffix(" × lr")
-        self.span.setToolTip("How far along −g to look, in learning rates")
         self.verdict_label = QLabel()
         self.verdict_label.setObjectName("lineSearchVerdict")
         self.verdict_label.setWordWrap(True)

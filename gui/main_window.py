@@ -12,12 +12,14 @@ hands each what it needs through its constructor, and places their actions from 
     ├── EditController(document, self)                        Undo/Redo/Copy/Copy as/Paste
     ├── VerifyController(document, prompts, self, tabs,       verification, chain rule, step through
     │                    gradient tables, editors)
-    └── ReportController(document, prompts, self, plot,       Export report, screenshots
-                         verify, files.start_dir, files.base_name)
+    ├── ReportController(document, prompts, self, plot,       Export report, screenshots
+    │                    verify, files.start_dir, files.base_name)
+    └── HelpController(document, prompts, catalog)            shortcut list, user guide, Session properties
 
 Menus and toolbar come from :mod:`gui.actions` (``MENUS``, ``TOOLBAR``); whenever the state they
 depend on changes, :meth:`MainWindow.update_enabled` applies :func:`gui.actions.enabled`. The window
-decides nothing else: the panels edit the document, the controllers act on it.
+decides nothing else: the panels edit the document, the controllers act on it. Tooltips come from
+one table too (:mod:`gui.tips`), applied once everything is built.
 """
 
 from __future__ import annotations
@@ -53,10 +55,12 @@ from backprop_lab.gui.document import EDITOR_MAX_K, Document
 from backprop_lab.gui.edit_controller import EditController
 from backprop_lab.gui.file_controller import FileController
 from backprop_lab.gui.gradients_panel import GradientsPanel
+from backprop_lab.gui.help_controller import HelpController
 from backprop_lab.gui.model_panel import ModelPanel
 from backprop_lab.gui.plot_panel import PlotPanel
 from backprop_lab.gui.prompts import Prompts
 from backprop_lab.gui.report_controller import ReportController
+from backprop_lab.gui.tips import apply_tips
 from backprop_lab.gui.training_panel import TrainingPanel
 from backprop_lab.gui.verify_controller import VerifyController
 from backprop_lab.gui.worker import TrainingController
@@ -99,6 +103,7 @@ class MainWindow(QMainWindow):
             **self.edit.actions,
             **self.verify.actions,
             **self.reports.actions,
+            **self.help.actions,
         }
         self.submenus: dict[str, QMenu] = {**self.files.menus, **self.edit.menus, **self.reports.menus}
         for action in self.actions.values():
@@ -107,12 +112,14 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        apply_tips(self)
         self.setAcceptDrops(True)
 
         doc.statusMessage.connect(self._on_document_status_message)
         doc.dirtyChanged.connect(self._on_document_dirty_changed)
         doc.pathChanged.connect(self._on_document_path_changed)
         doc.sessionReplaced.connect(self._on_document_session_replaced)
+        doc.propertiesChanged.connect(self._on_document_session_replaced)
         doc.modelChanged.connect(self._on_document_model_changed)
         doc.trainingStateChanged.connect(self._on_document_training_state_changed)
         doc.undo_stack.canUndoChanged.connect(self.update_enabled)
@@ -150,6 +157,7 @@ class MainWindow(QMainWindow):
             self.files.base_name,
             self,
         )
+        self.help = HelpController(doc, self.prompts, lambda: (self.actions, self.submenus), parent=self)
 
     def _build_central(self) -> None:
         right = QWidget()
@@ -177,17 +185,18 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> dict[str, QAction]:
         """The window's own actions: Quit, About, and those driving the model, training and plot panels."""
         # Over 60 lines only because the table below has one row per action, one field a line.
+        # The tips ("" here) are in gui/tips.py with every other control's.
         sp = QStyle.StandardPixmap
         icon = self.style().standardIcon
         model, training, plot = self.model_panel, self.controller, self.plot_panel
         table = (
-            ("quit", "&Quit", self.close, QKeySequence.StandardKey.Quit, "Close the window", None),
+            ("quit", "&Quit", self.close, QKeySequence.StandardKey.Quit, "", None),
             (
                 "randomize",
                 "&Randomize",
                 model.randomize,
                 "Ctrl+R",
-                "New random x, A, B, C with the panel's seed and range",
+                "",
                 sp.SP_BrowserReload,
             ),
             (
@@ -195,7 +204,7 @@ class MainWindow(QMainWindow):
                 "Load &report example",
                 model.load_report_example,
                 "Ctrl+E",
-                "The report's worked example (K = 3)",
+                "",
                 sp.SP_FileDialogContentsView,
             ),
             (
@@ -203,18 +212,18 @@ class MainWindow(QMainWindow):
                 "Reset to &initial",
                 model.reset_to_initial,
                 "Ctrl+Shift+R",
-                "Back to where the history began (clears the history; undoable)",
+                "",
                 sp.SP_DialogResetButton,
             ),
-            ("k_up", "Increase K", self._on_k_up_triggered, "Ctrl+]", "One more unit", None),
-            ("k_down", "Decrease K", self._on_k_down_triggered, "Ctrl+[", "One unit fewer", None),
-            ("start", "&Start", training.start, "F5", "Train from the current weights", sp.SP_MediaPlay),
+            ("k_up", "Increase K", self._on_k_up_triggered, "Ctrl+]", "", None),
+            ("k_down", "Decrease K", self._on_k_down_triggered, "Ctrl+[", "", None),
+            ("start", "&Start", training.start, "F5", "", sp.SP_MediaPlay),
             (
                 "pause",
                 "&Pause / Resume",
                 training.toggle_pause,
                 "F6",
-                "Pause or resume the run",
+                "",
                 sp.SP_MediaPause,
             ),
             (
@@ -222,17 +231,17 @@ class MainWindow(QMainWindow):
                 "S&tep",
                 training.step,
                 "F10",
-                "Exactly one mini-batch, then pause",
+                "",
                 sp.SP_MediaSkipForward,
             ),
-            ("stop", "St&op", training.stop, "Shift+F5", "End the run, keeping its steps", sp.SP_MediaStop),
-            ("log_y", "&Log y axis", lambda: None, "Ctrl+L", "Logarithmic value axis in the plot", None),
+            ("stop", "St&op", training.stop, "Shift+F5", "", sp.SP_MediaStop),
+            ("log_y", "&Log y axis", lambda: None, "Ctrl+L", "", None),
             (
                 "auto_range",
                 "&Auto-range plot",
                 plot.auto_range.click,
                 "Ctrl+0",
-                "Fit the plot to all the data",
+                "",
                 None,
             ),
             ("about", "&About Backprop Lab", self._on_about_triggered, None, "", None),
@@ -385,7 +394,7 @@ class MainWindow(QMainWindow):
         self.update_enabled()
 
     def _on_document_session_replaced(self) -> None:
-        # The title names the session, which a New or Revert changes without changing the path.
+        # The title names the session, which New, Revert or a rename changes without changing the path.
         self._update_title()
 
     def _on_document_model_changed(self) -> None:

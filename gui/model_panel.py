@@ -56,30 +56,21 @@ class ModelPanel(QWidget):
         self.k_spin = QSpinBox(minimum=1, maximum=EDITOR_MAX_K)
         self.k_spin.setObjectName("kValue")
         self.k_spin.setValue(k)
-        self.k_spin.setToolTip(
-            "Number of units K. Entries that exist at both sizes are kept; new ones are drawn "
-            "as Randomize would draw them (its seed and range)."
-        )
         self.k_spin.setKeyboardTracking(False)
         self.seed_spin = QSpinBox(minimum=0, maximum=2_147_483_647)
         self.seed_spin.setObjectName("randomSeed")
-        self.seed_spin.setToolTip("Seed for Randomize and for new entries when K grows")
         self.low_spin = QDoubleSpinBox(decimals=3, minimum=-1e6, maximum=1e6, value=0.0)
         self.low_spin.setObjectName("randomLow")
         self.high_spin = QDoubleSpinBox(decimals=3, minimum=-1e6, maximum=1e6, value=1.0)
         self.high_spin.setObjectName("randomHigh")
         for spin in (self.low_spin, self.high_spin):
             spin.setSingleStep(0.1)
-            spin.setToolTip("Randomize draws every entry uniformly from [low, high)")
         self.randomize_button = QPushButton("Randomize")
         self.randomize_button.setObjectName("randomizeButton")
-        self.randomize_button.setToolTip("New x, A, B, C drawn uniformly from [low, high) with this seed")
         self.example_button = QPushButton("Report example")
         self.example_button.setObjectName("reportExampleButton")
-        self.example_button.setToolTip("Load the report's worked example (K = 3)")
         self.reset_button = QPushButton("Reset to initial")
         self.reset_button.setObjectName("resetButton")
-        self.reset_button.setToolTip("Back to the model this session started with")
 
     def _control_rows(self) -> tuple[QHBoxLayout, QHBoxLayout, QHBoxLayout]:
         """The controls in three rows: K and seed, the random range, the buttons."""

@@ -241,21 +241,16 @@ class PlotPanel(QWidget):
         """Log y, the smoothing slider and its value, Auto-range, and the hover readout."""
         self.log_y = QCheckBox("Log y")
         self.log_y.setObjectName("logY")
-        self.log_y.setToolTip("Logarithmic value axis")
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setObjectName("smoothing")
         self.smoothing.setRange(0, int(SMOOTHING_STEPS * 0.999))
         self.smoothing.setValue(600)
-        self.smoothing.setToolTip(
-            "Exponential moving average weight (as in TensorBoard); the raw curve stays faint"
-        )
         self.smoothing.setMinimumWidth(120)
         self.smoothing_label = QLabel()
         self.smoothing_label.setObjectName("smoothingValue")
         self.smoothing_label.setMinimumWidth(36)
         self.auto_range = QPushButton("Auto-range")
         self.auto_range.setObjectName("autoRange")
-        self.auto_range.setToolTip("Fit all the data (the view follows new steps until you pan or zoom)")
         self.readout = QLabel()
         self.readout.setObjectName("plotReadout")
         self.readout.setTextFormat(Qt.TextFormat.PlainText)

@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
 from backprop_lab.engine.session import Session
 from backprop_lab.gui import recovery
 from backprop_lab.gui.document import EDITOR_MAX_K
+from backprop_lab.gui.help_dialogs import SessionPropertiesDialog, ShortcutRow, ShortcutsDialog
+from backprop_lab.gui.tips import apply_tips
 
 if TYPE_CHECKING:
     from backprop_lab.gui.recovery import RecoveryEntry
@@ -81,6 +83,7 @@ class NewSessionDialog(QDialog):
         layout.addWidget(box)
         self.random.toggled.connect(self._on_random_toggled)
         self._on_random_toggled(False)
+        apply_tips(self)
 
     def _on_random_toggled(self, on: bool) -> None:
         self.k_spin.setEnabled(on)
@@ -150,6 +153,24 @@ class Prompts:
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return None
             return dialog.session()
+        finally:
+            dialog.deleteLater()
+
+    def session_properties(self, name: str, notes: str, placeholder: str = "") -> tuple[str, str] | None:
+        """File ▸ Session properties: the (name, notes) the user accepted, or None when cancelled."""
+        dialog = SessionPropertiesDialog(name, notes, placeholder, self.parent)
+        try:
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return None
+            return dialog.properties()
+        finally:
+            dialog.deleteLater()
+
+    def keyboard_shortcuts(self, rows: list[ShortcutRow]) -> None:
+        """Help ▸ Keyboard shortcuts: the list, until the user closes it."""
+        dialog = ShortcutsDialog(rows, self.parent)
+        try:
+            dialog.exec()
         finally:
             dialog.deleteLater()
 

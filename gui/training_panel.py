@@ -112,17 +112,10 @@ class TrainingPanel(QWidget):
         self.learning_rate = FloatSpinBox(
             s.learning_rate, 0.0, MAX_LEARNING_RATE, objectName="learningRate", widest="0.00012345678901234"
         )
-        self.learning_rate.setToolTip(
-            "λ in θ ← θ − λ·∂L/∂θ (the mean gradient over the mini-batch); any number > 0, e.g. 1e-9"
-        )
         self.batch_size = IntSpinBox(s.batch_size, 1, MAX_SAMPLES, objectName="batchSize", widest="1000000")
-        self.batch_size.setToolTip("Samples per mini-batch; the last batch of an epoch may be smaller")
         self.n_samples = IntSpinBox(s.n_samples, 1, MAX_SAMPLES, objectName="nSamples", widest="1000000")
-        self.n_samples.setToolTip("Training inputs drawn uniformly from [0, 1)^K with the seed")
         self.epochs = IntSpinBox(s.epochs, 1, MAX_EPOCHS, objectName="epochs", widest="1000000")
-        self.epochs.setToolTip("Passes over the samples (each in a fresh seeded order)")
         self.seed = IntSpinBox(s.seed, 0, MAX_SEED, objectName="seed", widest=str(MAX_SEED))
-        self.seed.setToolTip(f"Seed of the training inputs and their order (0 to {MAX_SEED})")
         self._spins: tuple[ExactSpinBox[Any], ...] = tuple(getattr(self, fld) for fld, _ in FIELDS)
         for spin in self._spins:
             spin.setAccelerated(True)
@@ -131,16 +124,12 @@ class TrainingPanel(QWidget):
         """Start, Pause, Stop and Step."""
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName("startButton")
-        self.start_button.setToolTip("Train from the current weights (F5)")
         self.pause_button = QPushButton("Pause")
         self.pause_button.setObjectName("pauseButton")
-        self.pause_button.setToolTip("Pause or resume the run (F6)")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("stopButton")
-        self.stop_button.setToolTip("End the run, keeping the steps taken (Shift+F5)")
         self.step_button = QPushButton("Step")
         self.step_button.setObjectName("stepButton")
-        self.step_button.setToolTip("Take exactly one mini-batch step, then pause (F10)")
         for b in (self.start_button, self.pause_button, self.stop_button, self.step_button):
             b.setMinimumWidth(70)
 

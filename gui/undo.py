@@ -33,7 +33,7 @@ class Snapshot:
 
 
 class UndoTarget(Protocol):
-    """What the commands change: the document, through the three methods that emit its signals.
+    """What the commands change: the document, through the methods that emit its signals.
 
     A protocol rather than ``gui.document.Document`` itself, so that the document can import the
     commands without the two modules importing each other.
@@ -44,6 +44,8 @@ class UndoTarget(Protocol):
     def _apply_history(self, history: History, divergence: Divergence | None) -> None: ...
 
     def _apply_history_truncate(self, n: int, divergence: Divergence | None) -> None: ...
+
+    def _apply_properties(self, name: str, notes: str) -> None: ...
 
 
 class SnapshotCommand(QUndoCommand):
@@ -97,3 +99,21 @@ class TrainingRunCommand(QUndoCommand):
     def undo(self) -> None:
         self._document._apply_snapshot(self._before)
         self._document._apply_history_truncate(self._history_before, self._before.divergence)
+
+
+class PropertiesCommand(QUndoCommand):
+    """File ▸ Session properties: the session's name and notes, both in one step."""
+
+    def __init__(self, document: UndoTarget, before: tuple[str, str], after: tuple[str, str]) -> None:
+        renamed, noted = before[0] != after[0], before[1] != after[1]
+        text = "Edit name and notes" if renamed and noted else "Rename" if renamed else "Edit notes"
+        super().__init__(text)
+        self._document = document
+        self._before = before
+        self._after = after
+
+    def redo(self) -> None:
+        self._document._apply_properties(*self._after)
+
+    def undo(self) -> None:
+        self._document._apply_properties(*self._before)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGED = ("pyproject.toml", "README.md", "LICENSE", "backprop_lab", "engine", "gui", "resources")
+PACKAGED = ("pyproject.toml", "README.md", "LICENSE", "backprop_lab", "engine", "gui", "resources", "docs")
 
 
 def _version(name: str) -> tuple[int, ...]:
@@ -120,8 +120,11 @@ def test_pip_install_then_check_prints_the_reports_numbers(tmp_path):
     top = {p.name for p in Path(purelib).iterdir() if not p.name.endswith(".dist-info")}
     assert "backprop_lab" in top
     assert not top & {"engine", "gui", "resources", "backprop_lab_resources"}, top
-    shipped = {p.name for p in (Path(purelib) / "backprop_lab" / "resources").rglob("*")}
+    shipped = {p.name for p in (Path(purelib) / "backprop_lab").rglob("*")}
     assert not any(name.endswith(".png") for name in shipped), shipped  # docs/images stay out of the wheel
+    # Help ▸ User guide finds the guide beside the installed gui package (gui/help_controller.py).
+    assert (Path(purelib) / "backprop_lab" / "docs" / "user-guide.md").is_file()
+    assert not top & {"docs"}, top
 
 
 def test_python_dash_m_backprop_lab_is_the_command(tmp_path):

@@ -71,6 +71,7 @@ def test_file_and_edit_menus_hold_the_session_entries(window):
         "&Save",
         "Save &As…",
         "Re&vert",
+        "Session &properties…",
         "&Export report…",
         "Save &screenshot",
         "&Quit",
