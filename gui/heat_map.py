@@ -1,0 +1,177 @@
+"""The colour side of the matrix views: the diverging palette, its legend, and the heat-map image.
+
+One palette serves every coloured matrix (editors in heat-map mode, gradient tables, the
+step-through tables): blue for negative, white for 0, red for positive, symmetric around 0 and
+saturating at ±scale. The stops are ColorBrewer's RdBu, a scheme designed to stay two-sided for
+red–green colour-blind readers (its blues stay blue and its reds turn yellow-brown, never grey).
+Text on a coloured cell is black or white, whichever contrasts more (WCAG 2.x ratio ≥ 4.5).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QImage, QLinearGradient, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from backprop_lab.engine.formatting import format_number
+
+#: (position in [-1, 1], RGB) stops of RdBu; 0 is pure white so that "exactly zero" reads as no colour.
+_STOPS: tuple[tuple[float, tuple[int, int, int]], ...] = (
+    (-1.0, (33, 102, 172)),  # #2166ac
+    (-0.75, (67, 147, 195)),  # #4393c3
+    (-0.5, (146, 197, 222)),  # #92c5de
+    (-0.25, (209, 229, 240)),  # #d1e5f0
+    (0.0, (255, 255, 255)),
+    (0.25, (253, 219, 199)),  # #fddbc7
+    (0.5, (244, 165, 130)),  # #f4a582
+    (0.75, (214, 96, 77)),  # #d6604d
+    (1.0, (178, 24, 43)),  # #b2182b
+)
+
+_BLACK = QColor(0, 0, 0)
+_WHITE = QColor(255, 255, 255)
+
+
+def diverging_rgb(t: float) -> tuple[int, int, int]:
+    """The palette's colour at ``t`` in [-1, 1] (clamped); NaN is white."""
+    if not math.isfinite(t):
+        return (255, 255, 255) if math.isnan(t) else _STOPS[-1 if t > 0 else 0][1]
+    t = max(-1.0, min(1.0, t))
+    for (t0, c0), (t1, c1) in itertools.pairwise(_STOPS):
+        if t <= t1:
+            f = (t - t0) / (t1 - t0)
+            r, g, b = (round(a + (z - a) * f) for a, z in zip(c0, c1, strict=True))
+            return r, g, b
+    return _STOPS[-1][1]
+
+
+def diverging_color(v: float, vmax: float) -> QColor:
+    """``v`` on the palette, saturating at ±``vmax``; white when there is no scale or no number."""
+    if vmax <= 0 or not math.isfinite(v):
+        return QColor(_WHITE)
+    return QColor(*diverging_rgb(v / vmax))
+
+
+def relative_luminance(color: QColor) -> float:
+    """WCAG 2.x relative luminance of an sRGB colour (0 black … 1 white)."""
+
+    def linear(channel: float) -> float:
+        return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(color.redF()) + 0.7152 * linear(color.greenF()) + 0.0722 * linear(color.blueF())
+
+
+def contrast_ratio(a: QColor, b: QColor) -> float:
+    """WCAG 2.x contrast ratio of two colours, from 1 (same) to 21 (black on white)."""
+    la, lb = relative_luminance(a), relative_luminance(b)
+    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+
+
+def text_color(bg: QColor) -> QColor:
+    """Black or white, whichever reads better on ``bg`` (one of them always reaches 4.58:1)."""
+    return QColor(_BLACK) if contrast_ratio(_BLACK, bg) >= contrast_ratio(_WHITE, bg) else QColor(_WHITE)
+
+
+def matrix_image(rows: int, cols: int, value: Callable[[int, int], float | None], vmax: float) -> QImage:
+    """One pixel a cell (``cols`` × ``rows``), to be drawn scaled up without smoothing."""
+    image = QImage(max(cols, 1), max(rows, 1), QImage.Format.Format_RGB32)
+    image.fill(_WHITE)
+    if vmax <= 0:
+        return image
+    lookup: dict[float, int] = {}
+    for r in range(rows):
+        for c in range(cols):
+            v = value(r, c)
+            if v is None or not math.isfinite(v):
+                continue
+            rgb = lookup.get(v)
+            if rgb is None:
+                red, green, blue = diverging_rgb(v / vmax)
+                rgb = lookup[v] = 0xFF000000 | (red << 16) | (green << 8) | blue
+            image.setPixel(c, r, rgb)
+    return image
+
+
+class ScaleLegend(QWidget):
+    """The palette as a bar between −scale and +scale, sized to its text so it is never cut."""
+
+    BAR_WIDTH = 64
+    BAR_HEIGHT = 10
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._scale = 0.0
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+
+    @property
+    def scale(self) -> float:
+        return self._scale
+
+    def set_scale(self, scale: float) -> None:
+        """Show ±``scale``; 0 (no numbers to colour) hides the legend."""
+        self._scale = scale
+        text = format_number(scale, "short", digits=3)
+        self.setToolTip(
+            f"Colour scale: blue is negative, white is 0, red is positive; full colour at ±{text}"
+            if scale
+            else ""
+        )
+        self.setVisible(scale > 0)
+        self.updateGeometry()
+        self.update()
+
+    def texts(self) -> tuple[str, str]:
+        """The labels either side of the bar."""
+        s = format_number(self._scale, "short", digits=3)
+        return f"−{s}", f"+{s}"
+
+    def sizeHint(self) -> QSize:
+        metrics = QFontMetricsF(self.font())
+        left, right = self.texts()
+        width = metrics.horizontalAdvance(left) + metrics.horizontalAdvance(right) + self.BAR_WIDTH + 12
+        return QSize(math.ceil(width), math.ceil(max(metrics.height(), self.BAR_HEIGHT)))
+
+    def minimumSizeHint(self) -> QSize:
+        return self.sizeHint()
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        metrics = QFontMetricsF(self.font())
+        left, right = self.texts()
+        h = self.height()
+        baseline = (h + metrics.ascent() - metrics.descent()) / 2
+        painter.setPen(self.palette().windowText().color())
+        painter.drawText(QPointF(0, baseline), left)
+        x0 = metrics.horizontalAdvance(left) + 6
+        bar = QRectF(x0, (h - self.BAR_HEIGHT) / 2, self.BAR_WIDTH, self.BAR_HEIGHT)
+        gradient = QLinearGradient(bar.topLeft(), bar.topRight())
+        for t, rgb in _STOPS:
+            gradient.setColorAt((t + 1) / 2, QColor(*rgb))
+        painter.fillRect(bar, gradient)
+        painter.setPen(QPen(self.palette().windowText().color(), 1))
+        painter.drawRect(bar)
+        painter.drawText(QPointF(bar.right() + 6, baseline), right)
+        painter.end()
+
+
+def cell_span_rect(
+    view_rect: Callable[[int, int], QRectF], top: int, left: int, bottom: int, right: int
+) -> QRectF:
+    """The rectangle covering cells (top, left) … (bottom, right) given each cell's rectangle."""
+    return view_rect(top, left).united(view_rect(bottom, right))
+
+
+def draw_outline(painter: QPainter, rect: QRectF, dark: QColor, width: int = 2) -> None:
+    """A dark frame with a white line inside it: visible on any palette colour, never a fill."""
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    pen = QPen(dark, width)
+    pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+    painter.setPen(pen)
+    half = width / 2
+    painter.drawRect(rect.adjusted(half, half, -half, -half))
+    painter.setPen(QPen(_WHITE, 1))
+    painter.drawRect(rect.adjusted(width + 0.5, width + 0.5, -width - 0.5, -width - 0.5))
