@@ -66,7 +66,7 @@ class GradientsPanel(QWidget):
         forward_label = QLabel("<b>Forward pass at x</b>: a = xA, u = xB, z = σ(a) + u, w = zC")
         forward_label.setWordWrap(True)
         inner.addWidget(forward_label)
-        inner.addWidget(self.intermediates, 1)
+        inner.addWidget(self.intermediates)  # short of room, the forward pass turns to colour first
         inner.addStretch(0)  # what the tables do not take when they show numbers
 
         layout = QVBoxLayout(self)

@@ -165,13 +165,13 @@ def cell_span_rect(
     return view_rect(top, left).united(view_rect(bottom, right))
 
 
-def draw_outline(painter: QPainter, rect: QRectF, dark: QColor, width: int = 2) -> None:
-    """A dark frame with a white line inside it: visible on any palette colour, never a fill."""
+def draw_outline(painter: QPainter, rect: QRectF, dark: QColor) -> None:
+    """A dark frame just outside ``rect`` and a white line outside that: visible on any palette
+    colour and on the window, and never over the cells it marks (their colour stays readable)."""
     painter.setBrush(Qt.BrushStyle.NoBrush)
-    pen = QPen(dark, width)
-    pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
-    painter.setPen(pen)
-    half = width / 2
-    painter.drawRect(rect.adjusted(half, half, -half, -half))
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
     painter.setPen(QPen(_WHITE, 1))
-    painter.drawRect(rect.adjusted(width + 0.5, width + 0.5, -width - 0.5, -width - 0.5))
+    painter.drawRect(rect.adjusted(-3, -3, 2, 2))
+    painter.setPen(QPen(dark, 1))
+    painter.drawRect(rect.adjusted(-1, -1, 0, 0))
+    painter.drawRect(rect.adjusted(-2, -2, 1, 1))

@@ -35,6 +35,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHeaderView,
     QMenu,
     QSizePolicy,
@@ -136,6 +137,7 @@ class MatrixTable(QTableView):
         self._hover: tuple[int, int] | None = None
         self._image: QImage | None = None
         self._number_width = 0
+        self._fitting = False
         self.setHorizontalHeader(MeasuredHeader(Qt.Orientation.Horizontal, self))
         self.setVerticalHeader(MeasuredHeader(Qt.Orientation.Vertical, self))
         self.setModel(model)
@@ -164,6 +166,8 @@ class MatrixTable(QTableView):
         model.modelReset.connect(self._fit_height_soon)
         model.modelReset.connect(self._on_model_data_changed)
         model.dataChanged.connect(self._on_model_data_changed)
+        # Numbers are framed, heat maps are not: decisions use the framed size so they do not flip.
+        self._numbers_frame = self.frameWidth()
         self._on_model_about_to_be_reset()
         self._fit_height()
 
@@ -233,14 +237,14 @@ class MatrixTable(QTableView):
         """(height of the numbers, height of one heat-map row if the rows are named, else 0)."""
         numbers = self.horizontalHeader().sizeHint().height() + rows * ROW_HEIGHT
         label = QFontMetricsF(self.verticalHeader().font()).height() + 2 if self._named_rows() else 0
-        return numbers + 2 * self.frameWidth(), math.ceil(label)
+        return numbers + 2 * self._numbers_frame, math.ceil(label)
 
     def sizeHint(self) -> QSize:
         # As small as the heat map goes: a panel of these fits its room (a scroll area asks the
         # panel its preferred height), and stretch hands out the rest up to each table's maximum.
         cols = self.model().columnCount()
         vheader = max(self.verticalHeader().sizeHint().width(), 22)
-        width = min(vheader + cols * self.number_width(), 360) + 2 * self.frameWidth()
+        width = min(vheader + cols * self.number_width(), 360) + 2 * self._numbers_frame
         return QSize(width, self.minimumSizeHint().height())
 
     def minimumSizeHint(self) -> QSize:
@@ -249,8 +253,7 @@ class MatrixTable(QTableView):
             return super().minimumSizeHint()
         label = self._heights(rows)[1]
         vheader = self.verticalHeader().sizeHint().width() if label else 0
-        frame = 2 * self.frameWidth()
-        return QSize(vheader + cols * MIN_SQUARE + frame, rows * (label or MIN_SQUARE) + frame)
+        return QSize(vheader + cols * MIN_SQUARE, rows * (label or MIN_SQUARE))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -259,11 +262,21 @@ class MatrixTable(QTableView):
 
     def _fit_height(self) -> None:
         """Numbers or the heat map, whichever the room allows (or the user zoomed to), cells sized."""
+        if self._fitting:  # a scroll bar or the frame changed the viewport: fitted again next turn
+            _queue_fit(self)
+            return
+        self._fitting = True
+        try:
+            self._fit()
+        finally:
+            self._fitting = False
+
+    def _fit(self) -> None:
         rows, cols = self.model().rowCount(), self.model().columnCount()
         if cols > EDITOR_MAX_K:
             self._fit_wide(rows, cols)
             return
-        frame = 2 * self.frameWidth()
+        frame = 2 * self._numbers_frame
         width, height = self.width() - frame, self.height() - frame
         vheader = max(self.verticalHeader().sizeHint().width(), 22)
         numbers_height, label = self._heights(rows)
@@ -271,15 +284,16 @@ class MatrixTable(QTableView):
         self._fits = wide_enough and height + frame >= numbers_height
         numbers = self._zoom == "numbers" or (self._zoom is None and self._fits)
         scrolls = not self._fits and numbers
-        room = width - (self.verticalHeader().sizeHint().width() if label else 0)
+        # The heat map has no frame: its squares get the frame's pixels too.
+        room = self.width() - (self.verticalHeader().sizeHint().width() if label else 0)
         column = max(MIN_SQUARE, min(MAX_SQUARE, room // max(cols, 1)))
-        square = max(MIN_SQUARE, min(column, height // max(rows, 1)))
+        square = max(MIN_SQUARE, min(column, self.height() // max(rows, 1)))
         if numbers:
             tallest = numbers_height + (self.horizontalScrollBar().sizeHint().height() if scrolls else 0)
         elif wide_enough:
             tallest = numbers_height  # room to grow into numbers when the panel gives it
         else:
-            tallest = frame + rows * (label or column)  # as tall as the squares, no empty band
+            tallest = rows * (label or column)  # as tall as the squares, no empty band
         self.setMinimumHeight(0)
         self.setMaximumHeight(tallest)
         h, v = self.horizontalHeader(), self.verticalHeader()
@@ -299,6 +313,8 @@ class MatrixTable(QTableView):
             policy = Qt.ScrollBarPolicy.ScrollBarAlwaysOff
         self.setHorizontalScrollBarPolicy(policy)
         self.setVerticalScrollBarPolicy(policy)
+        # A heat map is framed by its own edge, not by an empty table's frame.
+        self.setFrameShape(QFrame.Shape.StyledPanel if numbers else QFrame.Shape.NoFrame)
         if numbers != self._numbers:
             self._numbers = numbers
             self.viewport().update()
@@ -307,6 +323,7 @@ class MatrixTable(QTableView):
     def _fit_wide(self, rows: int, cols: int) -> None:
         # Past the editors' K (a file opened with K up to 1024) the table scrolls through numbers.
         self._numbers = True
+        self.setFrameShape(QFrame.Shape.StyledPanel)
         self.horizontalHeader().setVisible(True)
         self.verticalHeader().setVisible(True)
         self.horizontalHeader().setDefaultSectionSize(MIN_COLUMN_WIDTH)
@@ -334,7 +351,7 @@ class MatrixTable(QTableView):
         model = self.model()
         rows, cols = model.rowCount(), model.columnCount()
         painter = QPainter(self.viewport())
-        painter.fillRect(self.viewport().rect(), self.palette().base())
+        painter.fillRect(self.viewport().rect(), self.palette().window())
         if rows and cols:
             if self._image is None:
                 self._image = matrix_image(rows, cols, model.value, model.scale)
@@ -347,6 +364,8 @@ class MatrixTable(QTableView):
                     painter.drawLine(x0 + c * cw, y0, x0 + c * cw, y0 + rows * rh - 1)
                 for r in range(1, rows):
                     painter.drawLine(x0, y0 + r * rh, x0 + cols * cw - 1, y0 + r * rh)
+            painter.setPen(QPen(self.palette().mid().color(), 1))
+            painter.drawRect(QRect(x0, y0, cols * cw - 1, rows * rh - 1))
         painter.end()
 
     def _span(self, top: int, left: int, bottom: int, right: int) -> QRectF:
@@ -374,7 +393,7 @@ class MatrixTable(QTableView):
         current = self.currentIndex()
         if not self._numbers and current.isValid() and self.hasFocus():
             r, c = current.row(), current.column()
-            draw_outline(painter, self._span(r, c, r, c), black, 1)
+            draw_outline(painter, self._span(r, c, r, c), black)
         painter.end()
 
     # ------------------------------------------------------------------ hover
