@@ -13,9 +13,9 @@ import itertools
 import math
 from collections.abc import Callable
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QItemSelection, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QImage, QLinearGradient, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QSizePolicy, QTableView, QWidget
 
 from backprop_lab.engine.formatting import format_number
 
@@ -158,11 +158,54 @@ class ScaleLegend(QWidget):
         painter.end()
 
 
-def cell_span_rect(
-    view_rect: Callable[[int, int], QRectF], top: int, left: int, bottom: int, right: int
-) -> QRectF:
-    """The rectangle covering cells (top, left) … (bottom, right) given each cell's rectangle."""
-    return view_rect(top, left).united(view_rect(bottom, right))
+def paint_heat_map(view: QTableView, image: QImage | None) -> None:
+    """Paint ``image`` (one pixel a cell) over ``view``'s cells, a hairline between big squares."""
+    model = view.model()
+    rows, cols = model.rowCount(), model.columnCount()
+    painter = QPainter(view.viewport())
+    painter.fillRect(view.viewport().rect(), view.palette().window())
+    if image is not None and rows and cols:
+        x0, y0 = view.columnViewportPosition(0), view.rowViewportPosition(0)
+        cw, rh = view.columnWidth(0), view.rowHeight(0)
+        painter.drawImage(QRect(x0, y0, cols * cw, rows * rh), image)
+        if min(cw, rh) >= 6:  # below that a hairline would take too much of each square
+            painter.setPen(QPen(view.palette().base().color(), 1))
+            for c in range(1, cols):
+                painter.drawLine(x0 + c * cw, y0, x0 + c * cw, y0 + rows * rh - 1)
+            for r in range(1, rows):
+                painter.drawLine(x0, y0 + r * rh, x0 + cols * cw - 1, y0 + r * rh)
+        painter.setPen(QPen(view.palette().mid().color(), 1))
+        painter.drawRect(QRect(x0, y0, cols * cw - 1, rows * rh - 1))
+    painter.end()
+
+
+def paint_marks(view: QTableView, hover: tuple[int, int] | None, focus: tuple[int, int] | None) -> None:
+    """Over ``view``'s cells: the hovered cell's row and column, the selection and ``focus``, all
+    as outlines (a fill would hide the cell's colour: a selected +2.67 must not look negative)."""
+    model = view.model()
+    rows, cols = model.rowCount(), model.columnCount()
+    if not rows or not cols:
+        return
+
+    def span(top: int, left: int, bottom: int, right: int) -> QRectF:
+        return QRectF(
+            view.visualRect(model.index(top, left)).united(view.visualRect(model.index(bottom, right)))
+        )
+
+    painter = QPainter(view.viewport())
+    if hover is not None and hover[0] < rows and hover[1] < cols:
+        r, c = hover
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(QColor(0, 0, 0, 170), 1))
+        painter.drawRect(span(r, 0, r, cols - 1).adjusted(0, 0, -1, -1))
+        painter.drawRect(span(0, c, rows - 1, c).adjusted(0, 0, -1, -1))
+    selection = view.selectionModel().selection() if view.selectionModel() else QItemSelection()
+    for i in range(selection.count()):
+        part = selection.at(i)
+        draw_outline(painter, span(part.top(), part.left(), part.bottom(), part.right()), _BLACK)
+    if focus is not None:
+        draw_outline(painter, span(*focus, *focus), _BLACK)
+    painter.end()
 
 
 def draw_outline(painter: QPainter, rect: QRectF, dark: QColor) -> None:

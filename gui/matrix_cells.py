@@ -29,6 +29,11 @@ class NumberCellDelegate(QStyledItemDelegate):
     #: Room the style takes around a cell's text (margins and focus frame), in pixels.
     PADDING_PX = 8
 
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        #: True while the table is a heat map: a cell editor then opens wider than its square.
+        self.squares = False
+
     def initStyleOption(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
@@ -53,12 +58,13 @@ class NumberCellDelegate(QStyledItemDelegate):
         self, editor: QWidget, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
         super().updateEditorGeometry(editor, option, index)
-        cell = option.rect
-        if cell.width() >= EDIT_BOX_WIDTH and cell.height() >= ROW_HEIGHT:
+        parent = editor.parentWidget()
+        if not self.squares or parent is None:
             return
         # A heat-map square is too small to type in: the box grows from it, inside the view.
+        cell = option.rect
         box = QRect(cell.topLeft(), QSize(max(cell.width(), EDIT_BOX_WIDTH), max(cell.height(), ROW_HEIGHT)))
-        room = editor.parentWidget().rect() if editor.parentWidget() else box
+        room = parent.rect()
         box.moveLeft(max(0, min(box.left(), room.right() - box.width())))
         box.moveTop(max(0, min(box.top(), room.bottom() - box.height())))
         editor.setGeometry(box)

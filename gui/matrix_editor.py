@@ -11,8 +11,6 @@ from PySide6.QtCore import (
     QEvent,
     QModelIndex,
     QPoint,
-    QRect,
-    QRectF,
     QSize,
     Qt,
     QTimer,
@@ -20,16 +18,13 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QAction,
-    QColor,
     QFontMetricsF,
     QGuiApplication,
     QImage,
     QKeyEvent,
     QKeySequence,
     QMouseEvent,
-    QPainter,
     QPaintEvent,
-    QPen,
     QResizeEvent,
     QWheelEvent,
 )
@@ -52,7 +47,7 @@ from backprop_lab.engine.matrix_text import (
     parse_matrix_text,
 )
 from backprop_lab.gui.document import EDITOR_MAX_K
-from backprop_lab.gui.heat_map import draw_outline, matrix_image
+from backprop_lab.gui.heat_map import matrix_image, paint_heat_map, paint_marks
 from backprop_lab.gui.matrix_cells import (
     MAX_SQUARE,
     MAX_VISIBLE_ROWS,
@@ -315,6 +310,7 @@ class MatrixTable(QTableView):
         self.setVerticalScrollBarPolicy(policy)
         # A heat map is framed by its own edge, not by an empty table's frame.
         self.setFrameShape(QFrame.Shape.StyledPanel if numbers else QFrame.Shape.NoFrame)
+        self._number_delegate.squares = not numbers
         if numbers != self._numbers:
             self._numbers = numbers
             self.viewport().update()
@@ -323,6 +319,7 @@ class MatrixTable(QTableView):
     def _fit_wide(self, rows: int, cols: int) -> None:
         # Past the editors' K (a file opened with K up to 1024) the table scrolls through numbers.
         self._numbers = True
+        self._number_delegate.squares = False
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.horizontalHeader().setVisible(True)
         self.verticalHeader().setVisible(True)
@@ -349,52 +346,16 @@ class MatrixTable(QTableView):
 
     def _paint_heat_map(self) -> None:
         model = self.model()
-        rows, cols = model.rowCount(), model.columnCount()
-        painter = QPainter(self.viewport())
-        painter.fillRect(self.viewport().rect(), self.palette().window())
-        if rows and cols:
-            if self._image is None:
-                self._image = matrix_image(rows, cols, model.value, model.scale)
-            x0, y0 = self.columnViewportPosition(0), self.rowViewportPosition(0)
-            cw, rh = self.columnWidth(0), self.rowHeight(0)
-            painter.drawImage(QRect(x0, y0, cols * cw, rows * rh), self._image)
-            if min(cw, rh) >= 6:  # a hairline between squares so each cell reads as one
-                painter.setPen(QPen(self.palette().base().color(), 1))
-                for c in range(1, cols):
-                    painter.drawLine(x0 + c * cw, y0, x0 + c * cw, y0 + rows * rh - 1)
-                for r in range(1, rows):
-                    painter.drawLine(x0, y0 + r * rh, x0 + cols * cw - 1, y0 + r * rh)
-            painter.setPen(QPen(self.palette().mid().color(), 1))
-            painter.drawRect(QRect(x0, y0, cols * cw - 1, rows * rh - 1))
-        painter.end()
-
-    def _span(self, top: int, left: int, bottom: int, right: int) -> QRectF:
-        model = self.model()
-        rect = self.visualRect(model.index(top, left)).united(self.visualRect(model.index(bottom, right)))
-        return QRectF(rect)
+        if self._image is None and model.rowCount() and model.columnCount():
+            self._image = matrix_image(model.rowCount(), model.columnCount(), model.value, model.scale)
+        paint_heat_map(self, self._image)
 
     def _paint_marks(self) -> None:
-        """The hovered cell's row and column, the selection and (heat map) the current cell: outlines."""
-        model = self.model()
-        rows, cols = model.rowCount(), model.columnCount()
-        if not rows or not cols:
-            return
-        painter = QPainter(self.viewport())
-        black = QColor(0, 0, 0)
-        if self._hover is not None and self._hover[0] < rows and self._hover[1] < cols:
-            r, c = self._hover
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(QPen(QColor(0, 0, 0, 170), 1))
-            painter.drawRect(self._span(r, 0, r, cols - 1).adjusted(0, 0, -1, -1))
-            painter.drawRect(self._span(0, c, rows - 1, c).adjusted(0, 0, -1, -1))
-        selection = self.selectionModel().selection() if self.selectionModel() else []
-        for part in selection:
-            draw_outline(painter, self._span(part.top(), part.left(), part.bottom(), part.right()), black)
         current = self.currentIndex()
+        focus = None
         if not self._numbers and current.isValid() and self.hasFocus():
-            r, c = current.row(), current.column()
-            draw_outline(painter, self._span(r, c, r, c), black)
-        painter.end()
+            focus = (current.row(), current.column())
+        paint_marks(self, self._hover, focus)
 
     # ------------------------------------------------------------------ hover
 
