@@ -63,10 +63,11 @@ class GradientsPanel(QWidget):
         self.intermediates_model = IntermediatesModel(document, self)
         self.intermediates = MatrixTable(self.intermediates_model, "intermediates", "Forward pass at x")
         self.intermediates.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        forward_label = QLabel("<b>Forward pass at x</b>: a = xA, u = xB, z = σ(a) + u, w = zC")
-        forward_label.setWordWrap(True)
-        inner.addWidget(forward_label)
-        inner.addWidget(self.intermediates)  # short of room, the forward pass turns to colour first
+        # Two fixed lines, not word wrap: a wrapping label makes the scroll area around the panel
+        # size it by its preferred height (tables asking for numbers) instead of the room there is.
+        inner.addWidget(QLabel("<b>Forward pass at x</b><br>a = xA, u = xB, z = σ(a) + u, w = zC"))
+        self.intermediates.modest = True  # short of room, the forward pass turns to colour first
+        inner.addWidget(self.intermediates, 1)
         inner.addStretch(0)  # what the tables do not take when they show numbers
 
         layout = QVBoxLayout(self)

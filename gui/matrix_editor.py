@@ -133,6 +133,8 @@ class MatrixTable(QTableView):
         self._image: QImage | None = None
         self._number_width = 0
         self._fitting = False
+        #: True: ask the layout only for the heat map's room (see sizeHint).
+        self.modest = False
         self.setHorizontalHeader(MeasuredHeader(Qt.Orientation.Horizontal, self))
         self.setVerticalHeader(MeasuredHeader(Qt.Orientation.Vertical, self))
         self.setModel(model)
@@ -235,12 +237,13 @@ class MatrixTable(QTableView):
         return numbers + 2 * self._numbers_frame, math.ceil(label)
 
     def sizeHint(self) -> QSize:
-        # As small as the heat map goes: a panel of these fits its room (a scroll area asks the
-        # panel its preferred height), and stretch hands out the rest up to each table's maximum.
-        cols = self.model().columnCount()
+        # Tall enough for the numbers: a layout short of room shrinks every table towards its
+        # heat map; a ``modest`` table asks only for its heat map and shows numbers from what is left.
+        rows, cols = self.model().rowCount(), self.model().columnCount()
         vheader = max(self.verticalHeader().sizeHint().width(), 22)
         width = min(vheader + cols * self.number_width(), 360) + 2 * self._numbers_frame
-        return QSize(width, self.minimumSizeHint().height())
+        height = self.minimumSizeHint().height() if self.modest else self._heights(rows)[0]
+        return QSize(width, height)
 
     def minimumSizeHint(self) -> QSize:
         rows, cols = self.model().rowCount(), self.model().columnCount()
