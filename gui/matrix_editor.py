@@ -236,6 +236,10 @@ class MatrixTable(QTableView):
         label = QFontMetricsF(self.verticalHeader().font()).height() + 2 if self._named_rows() else 0
         return numbers + 2 * self._numbers_frame, math.ceil(label)
 
+    def _tight_row(self) -> int:
+        """The lowest row that still shows a number: its font's height and a little air."""
+        return min(ROW_HEIGHT, math.ceil(QFontMetricsF(self.model()._font).height()) + 4)
+
     def sizeHint(self) -> QSize:
         # Tall enough for the numbers: a layout short of room shrinks every table towards its
         # heat map; a ``modest`` table asks only for its heat map and shows numbers from what is left.
@@ -279,7 +283,10 @@ class MatrixTable(QTableView):
         vheader = max(self.verticalHeader().sizeHint().width(), 22)
         numbers_height, label = self._heights(rows)
         wide_enough = bool(cols) and width - vheader >= cols * self.number_width()
-        self._fits = wide_enough and height + frame >= numbers_height
+        # Rows give up their air before the numbers give way to colour.
+        spare_rows = numbers_height - frame - height
+        row = ROW_HEIGHT - max(0, math.ceil(spare_rows / max(rows, 1)))
+        self._fits = wide_enough and row >= self._tight_row()
         numbers = self._zoom == "numbers" or (self._zoom is None and self._fits)
         scrolls = not self._fits and numbers
         # The heat map has no frame: its squares get the frame's pixels too.
@@ -301,7 +308,7 @@ class MatrixTable(QTableView):
             fixed, stretch = QHeaderView.ResizeMode.Fixed, QHeaderView.ResizeMode.Stretch
             h.setSectionResizeMode(fixed if scrolls else stretch)
             _resize_sections(h, MIN_COLUMN_WIDTH, resize=scrolls)
-            _resize_sections(v, ROW_HEIGHT)
+            _resize_sections(v, ROW_HEIGHT if scrolls else max(row, 1))
         else:
             h.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
             _resize_sections(h, column if label else square)
