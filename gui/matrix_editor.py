@@ -254,7 +254,7 @@ class MatrixTable(QTableView):
         if cols > EDITOR_MAX_K:
             return super().minimumSizeHint()
         label = self._heights(rows)[1]
-        vheader = self.verticalHeader().sizeHint().width() if label else 0
+        vheader = max(self.verticalHeader().sizeHint().width(), 22) if label else 0
         return QSize(vheader + cols * MIN_SQUARE, rows * (label or MIN_SQUARE))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -290,7 +290,7 @@ class MatrixTable(QTableView):
         numbers = self._zoom == "numbers" or (self._zoom is None and self._fits)
         scrolls = not self._fits and numbers
         # The heat map has no frame: its squares get the frame's pixels too.
-        room = self.width() - (self.verticalHeader().sizeHint().width() if label else 0)
+        room = self.width() - (vheader if label else 0)
         column = max(MIN_SQUARE, min(MAX_SQUARE, room // max(cols, 1)))
         square = max(MIN_SQUARE, min(column, self.height() // max(rows, 1)))
         if numbers:
@@ -313,9 +313,11 @@ class MatrixTable(QTableView):
             h.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
             _resize_sections(h, column if label else square)
             _resize_sections(v, label or square)
-        policy = Qt.ScrollBarPolicy.ScrollBarAsNeeded
-        if numbers and not scrolls:
-            policy = Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        # Scroll bars only where the user zoomed in, or where even the smallest squares overflow.
+        overflow = not numbers and (cols * column > room or rows * (label or square) > self.height())
+        policy = Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        if scrolls or overflow:
+            policy = Qt.ScrollBarPolicy.ScrollBarAsNeeded
         self.setHorizontalScrollBarPolicy(policy)
         self.setVerticalScrollBarPolicy(policy)
         # A heat map is framed by its own edge, not by an empty table's frame.

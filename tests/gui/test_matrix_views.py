@@ -126,8 +126,10 @@ def test_k32_every_matrix_fits_a_1400x900_window_without_scrollbars(big_window, 
 def test_k16_fits_too_and_the_legends_are_whole(big_window, qtbot):
     set_k(qtbot, big_window, 16)
     panel = big_window.gradients_panel
-    for name in GRADIENTS:
-        assert wholly_visible(view(big_window, name)), name
+    for name in EDITORS + GRADIENTS:
+        table = view(big_window, name)
+        assert wholly_visible(table), name
+        assert not table.horizontalScrollBar().isVisible() and not table.verticalScrollBar().isVisible()
     for name in ("A", "B", "C"):
         legend = panel.findChild(ScaleLegend, f"gradScale{name}")
         assert legend is not None and legend.isVisible()
