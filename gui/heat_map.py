@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Sequence
 
 from PySide6.QtCore import QItemSelection, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QImage, QLinearGradient, QPainter, QPaintEvent, QPen
@@ -97,19 +97,20 @@ def _level(v: float | None, per_unit: float) -> int:
     return max(0, min(2 * _LEVELS, round(v * per_unit) + _LEVELS))
 
 
-def matrix_image(rows: int, cols: int, value: Callable[[int, int], float | None], vmax: float) -> QImage:
-    """One pixel a cell (``cols`` × ``rows``), to be drawn scaled up without smoothing.
+def matrix_image(values: Sequence[Sequence[float | None]], vmax: float) -> QImage:
+    """One pixel a cell of ``values`` (rows of equal length), to be drawn scaled up without smoothing.
 
     An indexed image over the palette in 255 steps: a K = 32 matrix takes well under a
     millisecond, so every table can follow a running training's weights.
     """
+    rows, cols = len(values), len(values[0]) if values else 0
     stride = (max(cols, 1) + 3) & ~3  # QImage rows are 32-bit aligned
     data = bytearray([_NO_NUMBER]) * (stride * max(rows, 1))
     if vmax > 0:
         per_unit = _LEVELS / vmax
-        for r in range(rows):
+        for r, row in enumerate(values):
             start = r * stride
-            data[start : start + cols] = bytes(_level(value(r, c), per_unit) for c in range(cols))
+            data[start : start + cols] = bytes(_level(v, per_unit) for v in row)
     image = QImage(bytes(data), max(cols, 1), max(rows, 1), stride, QImage.Format.Format_Indexed8)
     image.setColorTable(_color_table())
     return image.copy()  # its own pixels, not the buffer's
@@ -132,6 +133,8 @@ class ScaleLegend(QWidget):
 
     def set_scale(self, scale: float) -> None:
         """Show ±``scale``; 0 (no numbers to colour) hides the legend."""
+        if scale == self._scale and self.isHidden() != (scale > 0):
+            return  # a running training sends many models with the same largest entry
         self._scale = scale
         text = format_number(scale, "short", digits=3)
         self.setToolTip(

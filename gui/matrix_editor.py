@@ -359,7 +359,7 @@ class MatrixTable(QTableView):
     def _paint_heat_map(self) -> None:
         model = self.model()
         if self._image is None and model.rowCount() and model.columnCount():
-            self._image = matrix_image(model.rowCount(), model.columnCount(), model.value, model.scale)
+            self._image = matrix_image(model.rows(), model.scale)
         paint_heat_map(self, self._image)
 
     def _paint_marks(self) -> None:

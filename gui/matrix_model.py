@@ -70,12 +70,16 @@ class _DocumentTableModel(QAbstractTableModel):
     def value(self, row: int, col: int) -> float | None:
         return self._value(row, col)
 
+    def rows(self) -> list[list[float | None]]:
+        """Every value, row by row (one call for a whole heat map, not one per cell)."""
+        rows, cols = self._shape
+        return [[self._value(r, c) for c in range(cols)] for r in range(rows)]
+
     @property
     def scale(self) -> float:
         """The |value| at which the colour saturates: the largest finite |entry| (0 if none)."""
         if self._scale is None:
-            rows, cols = self._shape
-            values = (self._value(r, c) for r in range(rows) for c in range(cols))
+            values = (v for row in self.rows() for v in row)
             self._scale = max((abs(v) for v in values if v is not None and math.isfinite(v)), default=0.0)
         return self._scale
 
@@ -142,6 +146,9 @@ class MatrixModel(_DocumentTableModel):
 
     def _label(self, row: int, col: int) -> str:
         return f"x[{col}]" if self.name == "x" else f"{self.name}[{row}][{col}]"
+
+    def rows(self) -> list[list[float | None]]:
+        return [list[float | None](row) for row in self._document.matrix(self.name)]
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -215,6 +222,10 @@ class GradientModel(_DocumentTableModel):
 
     def _label(self, row: int, col: int) -> str:
         return f"∂L/∂{self.name}[{row}][{col}]"
+
+    def rows(self) -> list[list[float | None]]:
+        g = self._grad()
+        return [list(row) for row in g] if g is not None else super().rows()
 
     @property
     def scale(self) -> float:

@@ -342,3 +342,21 @@ def test_palette_keeps_its_two_sides_for_red_green_colour_blindness(matrix):
     for sign in (1, -1):
         lightness = [_lab(_simulate(diverging_rgb(sign * s / 20), matrix))[0] for s in range(21)]
         assert all(a > b for a, b in itertools.pairwise(lightness))
+
+
+def test_the_context_menu_offers_the_other_view(big_window, qtbot):
+    table = view(big_window, "gradB")
+    assert table.shows_numbers
+    menu = table._context_menu()
+    [zoom] = [a for a in menu.actions() if "heat map" in a.text()]
+    assert "Ctrl+wheel" in zoom.text()
+    zoom.trigger()
+    settle(qtbot, big_window)
+    assert not table.shows_numbers
+    menu.deleteLater()
+    menu = table._context_menu()
+    [zoom] = [a for a in menu.actions() if "numbers" in a.text()]
+    zoom.trigger()
+    settle(qtbot, big_window)
+    assert table.shows_numbers
+    menu.deleteLater()
