@@ -410,6 +410,14 @@ class MatrixTable(QTableView):
             self.copy_as("Tab-separated (spreadsheet)")
             event.accept()
             return
+        for key, zoom in (
+            (QKeySequence.StandardKey.ZoomIn, self.zoom_in),
+            (QKeySequence.StandardKey.ZoomOut, self.zoom_out),
+        ):
+            if event.matches(key) and self.model().columnCount() <= EDITOR_MAX_K:
+                zoom()  # the keyboard's Ctrl+wheel
+                event.accept()
+                return
         super().keyPressEvent(event)
 
     def _context_menu(self) -> QMenu:
@@ -425,9 +433,9 @@ class MatrixTable(QTableView):
         if self.model().columnCount() <= EDITOR_MAX_K:
             menu.addSeparator()
             if self._numbers:
-                menu.addAction("Show as heat map (Ctrl+wheel down)").triggered.connect(self.zoom_out)
+                menu.addAction("Show as heat map (Ctrl+wheel down, Ctrl+−)").triggered.connect(self.zoom_out)
             else:
-                menu.addAction("Show numbers (Ctrl+wheel up)").triggered.connect(self.zoom_in)
+                menu.addAction("Show numbers (Ctrl+wheel up, Ctrl++)").triggered.connect(self.zoom_in)
         return menu
 
     def _on_self_context_menu(self, pos: QPoint) -> None:

@@ -197,6 +197,14 @@ def test_ctrl_wheel_toggles_between_numbers_and_heat_map(big_window, qtbot):
     ctrl_wheel(editor, up=False)
     settle(qtbot, big_window)
     assert not editor.shows_numbers and wholly_visible(editor)
+    # The keyboard zooms too (Ctrl++ and Ctrl+-).
+    editor.setFocus()
+    qtbot.keyClick(editor, Qt.Key.Key_Plus, Qt.KeyboardModifier.ControlModifier)
+    settle(qtbot, big_window)
+    assert editor.shows_numbers
+    qtbot.keyClick(editor, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    settle(qtbot, big_window)
+    assert not editor.shows_numbers
     # A plain wheel still scrolls; it does not zoom.
     plain = QWheelEvent(
         QPointF(5, 5), QPointF(5, 5), QPoint(0, 0), QPoint(0, 120), Qt.MouseButton.NoButton,
