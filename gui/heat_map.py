@@ -191,7 +191,7 @@ def paint_heat_map(view: QTableView, image: QImage | None) -> None:
         cw, rh = view.columnWidth(0), view.rowHeight(0)
         painter.drawImage(QRect(x0, y0, cols * cw, rows * rh), image)
         if min(cw, rh) >= 6:  # below that a hairline would take too much of each square
-            painter.setPen(QPen(view.palette().base().color(), 1))
+            painter.setPen(QPen(_WHITE, 1))  # white in a dark theme too: gaps, not a dark grid
             for c in range(1, cols):
                 painter.drawLine(x0 + c * cw, y0, x0 + c * cw, y0 + rows * rh - 1)
             for r in range(1, rows):
