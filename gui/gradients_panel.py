@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QAbstractItemView, QGroupBox, QHBoxLayout, QLabel,
 
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.gui.document import Document
+from backprop_lab.gui.heat_map import ScaleLegend
 from backprop_lab.gui.matrix_editor import MatrixTable
 from backprop_lab.gui.matrix_model import GradientModel, IntermediatesModel
 
@@ -38,7 +39,7 @@ class GradientsPanel(QWidget):
 
         self.models: dict[str, GradientModel] = {}
         self.tables: dict[str, MatrixTable] = {}
-        self.scale_labels: dict[str, QLabel] = {}
+        self.legends: dict[str, ScaleLegend] = {}
         box = QGroupBox("Gradients and forward pass")
         inner = QVBoxLayout(box)
         inner.setSpacing(4)
@@ -48,26 +49,26 @@ class GradientsPanel(QWidget):
             model = GradientModel(document, name, self)
             table = MatrixTable(model, f"grad{name}", f"∂L/∂{name}")
             table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-            scale = QLabel()
-            scale.setObjectName(f"gradScale{name}")
-            scale.setStyleSheet("color: palette(mid);")
+            legend = ScaleLegend()
+            legend.setObjectName(f"gradScale{name}")
             head = QHBoxLayout()
             head.addWidget(QLabel(f"<b>∂L/∂{name}</b>"))
             head.addStretch(1)
-            head.addWidget(scale)
+            head.addWidget(legend)
             inner.addLayout(head)
-            inner.addWidget(table)
+            inner.addWidget(table, 1)
             self.models[name] = model
             self.tables[name] = table
-            self.scale_labels[name] = scale
+            self.legends[name] = legend
         self.intermediates_model = IntermediatesModel(document, self)
         self.intermediates = MatrixTable(self.intermediates_model, "intermediates", "Forward pass at x")
         self.intermediates.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        forward_label = QLabel("<b>Forward pass at x</b>: a = xA, u = xB, z = σ(a) + u, w = zC")
-        forward_label.setWordWrap(True)
-        inner.addWidget(forward_label)
-        inner.addWidget(self.intermediates)
-        inner.addStretch(1)
+        # Two fixed lines, not word wrap: a wrapping label makes the scroll area around the panel
+        # size it by its preferred height (tables asking for numbers) instead of the room there is.
+        inner.addWidget(QLabel("<b>Forward pass at x</b><br>a = xA, u = xB, z = σ(a) + u, w = zC"))
+        self.intermediates.modest = True  # short of room, the forward pass turns to colour first
+        inner.addWidget(self.intermediates, 1)
+        inner.addStretch(0)  # what the tables do not take when they show numbers
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -82,11 +83,4 @@ class GradientsPanel(QWidget):
         self.error_label.setText(ev.error or "")
         self.error_label.setVisible(bool(ev.error))
         for name, model in self.models.items():
-            s = model.scale
-            self.scale_labels[name].setText(
-                f"<span style='color:#2166ac'>■</span>&nbsp;−&nbsp;&nbsp;"
-                f"<span style='color:#b2182b'>■</span>&nbsp;+&nbsp;&nbsp;"
-                f"full at ±{format_number(s, 'short', digits=3)}"
-                if s
-                else ""
-            )
+            self.legends[name].set_scale(model.scale)

@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import cast
 
 import shiboken6
-from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QFontMetricsF, QGuiApplication, QKeyEvent, QKeySequence
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QPoint,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QFontMetricsF,
+    QGuiApplication,
+    QImage,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPaintEvent,
+    QResizeEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHeaderView,
     QMenu,
     QSizePolicy,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTableView,
     QToolTip,
     QWidget,
 )
 
-from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.matrix_text import (
     format_latex_bmatrix,
     format_markdown,
@@ -29,12 +47,18 @@ from backprop_lab.engine.matrix_text import (
     parse_matrix_text,
 )
 from backprop_lab.gui.document import EDITOR_MAX_K
+from backprop_lab.gui.heat_map import matrix_image, paint_heat_map, paint_marks
+from backprop_lab.gui.matrix_cells import (
+    MAX_SQUARE,
+    MAX_VISIBLE_ROWS,
+    MIN_COLUMN_WIDTH,
+    MIN_SQUARE,
+    NUMBER_CHARS,
+    ROW_HEIGHT,
+    MeasuredHeader,
+    NumberCellDelegate,
+)
 from backprop_lab.gui.matrix_model import MatrixModel, _DocumentTableModel
-
-ROW_HEIGHT = 24
-MIN_COLUMN_WIDTH = 78
-#: Rows shown before a table scrolls instead of growing.
-MAX_VISIBLE_ROWS = 8
 
 COPY_FORMATS: dict[str, Callable[[list[list[float]]], str]] = {
     "Tab-separated (spreadsheet)": format_tsv,
@@ -42,75 +66,6 @@ COPY_FORMATS: dict[str, Callable[[list[list[float]]], str]] = {
     "LaTeX bmatrix": format_latex_bmatrix,
     "Markdown table": format_markdown,
 }
-
-
-class NumberCellDelegate(QStyledItemDelegate):
-    """Shows a number whole in the width its column has: a narrow cell gets fewer digits, never an
-    elided exponent (``6.6378e-…`` would make 6.6e-3 and 6.6e-13 look alike). The digits come from
-    the ``cell`` precision of :mod:`engine.formatting` with ``max_chars`` set from the column width."""
-
-    #: Room the style takes around a cell's text (margins and focus frame), in pixels.
-    PADDING_PX = 8
-
-    def initStyleOption(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        super().initStyleOption(option, index)
-        text = option.text
-        if not text or option.rect.width() <= 0:
-            return
-        metrics = QFontMetricsF(option.font)
-        room = option.rect.width() - self.PADDING_PX
-        if metrics.horizontalAdvance(text) <= room:
-            return
-        try:
-            value = float(index.data(Qt.ItemDataRole.EditRole))
-        except (TypeError, ValueError):
-            return
-        max_chars = max(1, int(room // max(metrics.horizontalAdvance("0"), 1.0)))
-        option.text = format_number(value, "cell", max_chars=max_chars)
-
-
-class MeasuredHeader(QHeaderView):
-    """A header that remembers how big each label is.
-
-    Qt measures up to 200 sections of a header whenever a table resets, lays out or paints, asking
-    the model for about eight roles per section; at K = 1024, eight tables make ~30,000 calls into
-    Python, most of the time the GUI thread spends opening the file. The size depends only on the
-    label's text, the font and the style, so it is measured once per text (by Qt, as before).
-    """
-
-    def __init__(self, orientation: Qt.Orientation, parent: QWidget | None = None) -> None:
-        super().__init__(orientation, parent)
-        # As QTableView sets up the headers it makes itself.
-        self.setSectionsClickable(True)
-        self.setHighlightSections(True)
-        self._sizes: dict[object, QSize] = {}
-        self._tabular: bool | None = None  # all ten digits equally wide in this header's font
-
-    def _digits_tabular(self) -> bool:
-        if self._tabular is None:
-            metrics = QFontMetricsF(self.font())
-            self._tabular = len({metrics.horizontalAdvance(d) for d in "0123456789"}) == 1
-        return self._tabular
-
-    def sectionSizeFromContents(self, logicalIndex: int) -> QSize:
-        model = self.model()
-        if model is None:
-            return super().sectionSizeFromContents(logicalIndex)
-        key = model.headerData(logicalIndex, self.orientation(), Qt.ItemDataRole.DisplayRole)
-        if isinstance(key, str) and key.isdigit() and self._digits_tabular():
-            key = ("digits", len(key))  # "17" and "42" take the same room: one measure for both
-        size = self._sizes.get(key)
-        if size is None:
-            size = self._sizes[key] = super().sectionSizeFromContents(logicalIndex)
-        return QSize(size)
-
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
-            self._sizes.clear()
-            self._tabular = None
-        super().changeEvent(event)
 
 
 #: Tables whose size waits to be fitted to a new shape, and whether a turn to fit one is scheduled.
@@ -143,8 +98,27 @@ def _fit_next() -> None:
         QTimer.singleShot(0, _fit_next)
 
 
+def _resize_sections(header: QHeaderView, size: int, resize: bool = True) -> None:
+    """Every section of ``header`` to ``size`` (a Fixed header keeps the sizes a Stretch one gave)."""
+    header.setDefaultSectionSize(size)
+    if resize:
+        for i in range(header.count()):
+            if header.sectionSize(i) != size:
+                header.resizeSection(i, size)
+
+
 class MatrixTable(QTableView):
-    """A compact table for one K×K (or 1×K) block; Ctrl+C and a "Copy as" menu copy it as text."""
+    """A K×K (or 1×K, 5×K) block that shows the whole matrix in the room it has.
+
+    Numbers when every column fits a whole number (``NUMBER_CHARS`` characters) and every row fits
+    its height, else a heat map: one coloured square a cell on the diverging palette, the value and
+    its index in the tooltip, the hovered cell's row and column outlined. Ctrl+wheel (or the context
+    menu) zooms between the two; zoomed past what fits, the table scrolls. Selection is an outline,
+    never a fill. Ctrl+C and a "Copy as" menu copy it as text.
+    """
+
+    #: True when the table now shows numbers, False when it shows the heat map.
+    displayChanged = Signal(bool)
 
     def __init__(
         self, model: _DocumentTableModel, object_name: str, title: str, parent: QWidget | None = None
@@ -152,6 +126,15 @@ class MatrixTable(QTableView):
         super().__init__(parent)
         self.setObjectName(object_name)
         self.title = title
+        self._zoom: str | None = None  # None: whatever fits; "numbers" / "heat": the user's choice
+        self._numbers = True
+        self._fits = True
+        self._hover: tuple[int, int] | None = None
+        self._image: QImage | None = None
+        self._number_width = 0
+        self._fitting = False
+        #: True: ask the layout only for the heat map's room (see sizeHint).
+        self.modest = False
         self.setHorizontalHeader(MeasuredHeader(Qt.Orientation.Horizontal, self))
         self.setVerticalHeader(MeasuredHeader(Qt.Orientation.Vertical, self))
         self.setModel(model)
@@ -161,27 +144,74 @@ class MatrixTable(QTableView):
         self.setAlternatingRowColors(False)
         self.setWordWrap(False)
         self.setCornerButtonEnabled(False)
+        self.setMouseTracking(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ContiguousSelection)
         h = self.horizontalHeader()
         h.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        h.setMinimumSectionSize(MIN_COLUMN_WIDTH)
+        h.setMinimumSectionSize(1)
         h.setDefaultSectionSize(MIN_COLUMN_WIDTH)
         v = self.verticalHeader()
         v.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        v.setMinimumSectionSize(1)
         v.setDefaultSectionSize(ROW_HEIGHT)
         v.setMinimumWidth(22)
         v.setDefaultAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._on_self_context_menu)
         model.modelAboutToBeReset.connect(self._on_model_about_to_be_reset)
         model.modelReset.connect(self._fit_height_soon)
+        model.modelReset.connect(self._on_model_data_changed)
+        model.dataChanged.connect(self._on_model_data_changed)
+        # Numbers are framed, heat maps are not: decisions use the framed size so they do not flip.
+        self._numbers_frame = self.frameWidth()
         self._on_model_about_to_be_reset()
         self._fit_height()
 
     def model(self) -> _DocumentTableModel:
         # Typed as what the constructor was given (Qt's model() returns the base class).
         return cast(_DocumentTableModel, super().model())
+
+    # ------------------------------------------------------------------ what it shows
+
+    @property
+    def shows_numbers(self) -> bool:
+        """True when the cells show numbers, False when they are coloured squares without text."""
+        return self._numbers
+
+    @property
+    def hovered(self) -> tuple[int, int] | None:
+        """(row, column) of the cell under the mouse, whose row and column are outlined."""
+        return self._hover
+
+    def number_width(self) -> int:
+        """The narrowest column that shows every finite number whole (``NUMBER_CHARS`` characters)."""
+        if not self._number_width:
+            metrics = QFontMetricsF(self.model()._font)
+            digit = max(metrics.horizontalAdvance(ch) for ch in "0-.e")
+            self._number_width = math.ceil(NUMBER_CHARS * digit) + NumberCellDelegate.PADDING_PX + 1
+        return self._number_width
+
+    def zoom_in(self) -> None:
+        """Show numbers (scrolling if the matrix does not fit them)."""
+        self._zoom = None if self._fits else "numbers"
+        self._fit_height()
+
+    def zoom_out(self) -> None:
+        """Show the heat map (the whole matrix, squares as big as the room allows)."""
+        self._zoom = "heat" if self._fits else None
+        self._fit_height()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            dy = event.angleDelta().y()
+            if dy > 0:
+                self.zoom_in()
+            elif dy < 0:
+                self.zoom_out()
+            event.accept()
+            return
+        super().wheelEvent(event)
 
     # ------------------------------------------------------------------ sizing
 
@@ -196,17 +226,165 @@ class MatrixTable(QTableView):
     def _fit_height_soon(self) -> None:
         _queue_fit(self)
 
-    def _fit_height(self) -> None:
-        # Tall enough for every row up to MAX_VISIBLE_ROWS, then scroll: no empty band under small K.
-        rows = min(self.model().rowCount(), MAX_VISIBLE_ROWS)
-        header = self.horizontalHeader().sizeHint().height()
-        # Past about six columns the panel is narrower than the table and a scroll bar takes a row's room.
-        extra = self.horizontalScrollBar().sizeHint().height() if self.model().columnCount() > 6 else 0
-        self.setFixedHeight(header + rows * ROW_HEIGHT + 2 * self.frameWidth() + extra)
-        # Wide enough for up to six columns side by side; beyond that the table scrolls.
+    def _named_rows(self) -> bool:
+        # x and the intermediates name their rows ("x", "σ(a)", …): those names stay on screen.
+        return not str(self.model().headerData(0, Qt.Orientation.Vertical)).isdigit()
+
+    def _heights(self, rows: int) -> tuple[int, int]:
+        """(height of the numbers, height of one heat-map row if the rows are named, else 0)."""
+        numbers = self.horizontalHeader().sizeHint().height() + rows * ROW_HEIGHT
+        label = QFontMetricsF(self.verticalHeader().font()).height() + 2 if self._named_rows() else 0
+        return numbers + 2 * self._numbers_frame, math.ceil(label)
+
+    def _tight_row(self) -> int:
+        """The lowest row that still shows a number: its font's height and a little air."""
+        return min(ROW_HEIGHT, math.ceil(QFontMetricsF(self.model()._font).height()) + 4)
+
+    def sizeHint(self) -> QSize:
+        # Tall enough for the numbers: a layout short of room shrinks every table towards its
+        # heat map; a ``modest`` table asks only for its heat map and shows numbers from what is left.
+        rows, cols = self.model().rowCount(), self.model().columnCount()
         vheader = max(self.verticalHeader().sizeHint().width(), 22)
-        cols = min(self.model().columnCount(), 6)
-        self.setMinimumWidth(vheader + cols * MIN_COLUMN_WIDTH + 2 * self.frameWidth())
+        width = min(vheader + cols * self.number_width(), 360) + 2 * self._numbers_frame
+        height = self.minimumSizeHint().height() if self.modest else self._heights(rows)[0]
+        return QSize(width, height)
+
+    def minimumSizeHint(self) -> QSize:
+        rows, cols = self.model().rowCount(), self.model().columnCount()
+        if cols > EDITOR_MAX_K:
+            return super().minimumSizeHint()
+        label = self._heights(rows)[1]
+        vheader = max(self.verticalHeader().sizeHint().width(), 22) if label else 0
+        return QSize(vheader + cols * MIN_SQUARE, rows * (label or MIN_SQUARE))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.model().columnCount() <= EDITOR_MAX_K:
+            self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Numbers or the heat map, whichever the room allows (or the user zoomed to), cells sized."""
+        if self._fitting:  # a scroll bar or the frame changed the viewport: fitted again next turn
+            _queue_fit(self)
+            return
+        self._fitting = True
+        try:
+            self._fit()
+        finally:
+            self._fitting = False
+
+    def _fit(self) -> None:
+        rows, cols = self.model().rowCount(), self.model().columnCount()
+        if cols > EDITOR_MAX_K:
+            self._fit_wide(rows, cols)
+            return
+        frame = 2 * self._numbers_frame
+        width, height = self.width() - frame, self.height() - frame
+        vheader = max(self.verticalHeader().sizeHint().width(), 22)
+        numbers_height, label = self._heights(rows)
+        wide_enough = bool(cols) and width - vheader >= cols * self.number_width()
+        # Rows give up their air before the numbers give way to colour.
+        spare_rows = numbers_height - frame - height
+        row = ROW_HEIGHT - max(0, math.ceil(spare_rows / max(rows, 1)))
+        self._fits = wide_enough and row >= self._tight_row()
+        numbers = self._zoom == "numbers" or (self._zoom is None and self._fits)
+        scrolls = not self._fits and numbers
+        # The heat map has no frame: its squares get the frame's pixels too.
+        room = self.width() - (vheader if label else 0)
+        column = max(MIN_SQUARE, min(MAX_SQUARE, room // max(cols, 1)))
+        square = max(MIN_SQUARE, min(column, self.height() // max(rows, 1)))
+        if numbers:
+            tallest = numbers_height + (self.horizontalScrollBar().sizeHint().height() if scrolls else 0)
+        elif wide_enough:
+            tallest = numbers_height  # room to grow into numbers when the panel gives it
+        else:
+            tallest = rows * (label or column)  # as tall as the squares, no empty band
+        self.setMinimumHeight(0)
+        self.setMaximumHeight(tallest)
+        h, v = self.horizontalHeader(), self.verticalHeader()
+        h.setVisible(numbers)
+        v.setVisible(numbers or bool(label))
+        if numbers:
+            fixed, stretch = QHeaderView.ResizeMode.Fixed, QHeaderView.ResizeMode.Stretch
+            h.setSectionResizeMode(fixed if scrolls else stretch)
+            _resize_sections(h, MIN_COLUMN_WIDTH, resize=scrolls)
+            _resize_sections(v, ROW_HEIGHT if scrolls else max(row, 1))
+        else:
+            h.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+            _resize_sections(h, column if label else square)
+            _resize_sections(v, label or square)
+        # Scroll bars only where the user zoomed in, or where even the smallest squares overflow.
+        overflow = not numbers and (cols * column > room or rows * (label or square) > self.height())
+        policy = Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        if scrolls or overflow:
+            policy = Qt.ScrollBarPolicy.ScrollBarAsNeeded
+        self.setHorizontalScrollBarPolicy(policy)
+        self.setVerticalScrollBarPolicy(policy)
+        # A heat map is framed by its own edge, not by an empty table's frame.
+        self.setFrameShape(QFrame.Shape.StyledPanel if numbers else QFrame.Shape.NoFrame)
+        self._number_delegate.squares = not numbers
+        if numbers != self._numbers:
+            self._numbers = numbers
+            self.viewport().update()
+            self.displayChanged.emit(numbers)
+
+    def _fit_wide(self, rows: int, cols: int) -> None:
+        # Past the editors' K (a file opened with K up to 1024) the table scrolls through numbers.
+        self._numbers = True
+        self._number_delegate.squares = False
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.horizontalHeader().setVisible(True)
+        self.verticalHeader().setVisible(True)
+        self.horizontalHeader().setDefaultSectionSize(MIN_COLUMN_WIDTH)
+        self.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        header = self.horizontalHeader().sizeHint().height()
+        extra = self.horizontalScrollBar().sizeHint().height()
+        self.setFixedHeight(header + min(rows, MAX_VISIBLE_ROWS) * ROW_HEIGHT + 2 * self.frameWidth() + extra)
+
+    # ------------------------------------------------------------------ painting
+
+    def _on_model_data_changed(self) -> None:
+        self._image = None
+        self.viewport().update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if self._numbers:
+            super().paintEvent(event)
+        else:
+            self._paint_heat_map()
+        self._paint_marks()
+
+    def _paint_heat_map(self) -> None:
+        model = self.model()
+        if self._image is None and model.rowCount() and model.columnCount():
+            self._image = matrix_image(model.rows(), model.scale)
+        paint_heat_map(self, self._image)
+
+    def _paint_marks(self) -> None:
+        current = self.currentIndex()
+        focus = None
+        if not self._numbers and current.isValid() and self.hasFocus():
+            focus = (current.row(), current.column())
+        paint_marks(self, self._hover, focus)
+
+    # ------------------------------------------------------------------ hover
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        super().mouseMoveEvent(event)
+        index = self.indexAt(event.position().toPoint())
+        self._set_hover((index.row(), index.column()) if index.isValid() else None)
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Leave:
+            self._set_hover(None)
+        return super().viewportEvent(event)
+
+    def _set_hover(self, cell: tuple[int, int] | None) -> None:
+        if cell != self._hover:
+            self._hover = cell
+            self.viewport().update()
 
     # ------------------------------------------------------------------ copy
 
@@ -232,6 +410,14 @@ class MatrixTable(QTableView):
             self.copy_as("Tab-separated (spreadsheet)")
             event.accept()
             return
+        for key, zoom in (
+            (QKeySequence.StandardKey.ZoomIn, self.zoom_in),
+            (QKeySequence.StandardKey.ZoomOut, self.zoom_out),
+        ):
+            if event.matches(key) and self.model().columnCount() <= EDITOR_MAX_K:
+                zoom()  # the keyboard's Ctrl+wheel
+                event.accept()
+                return
         super().keyPressEvent(event)
 
     def _context_menu(self) -> QMenu:
@@ -244,6 +430,12 @@ class MatrixTable(QTableView):
         for fmt in COPY_FORMATS:
             act = sub.addAction(fmt)
             act.triggered.connect(lambda _=False, f=fmt: self.copy_as(f))
+        if self.model().columnCount() <= EDITOR_MAX_K:
+            menu.addSeparator()
+            if self._numbers:
+                menu.addAction("Show as heat map (Ctrl+wheel down, Ctrl+−)").triggered.connect(self.zoom_out)
+            else:
+                menu.addAction("Show numbers (Ctrl+wheel up, Ctrl++)").triggered.connect(self.zoom_in)
         return menu
 
     def _on_self_context_menu(self, pos: QPoint) -> None:

@@ -26,32 +26,13 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontDatabase
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.matrix_text import parse_number
 from backprop_lab.gui.document import INTERMEDIATES, Document
+from backprop_lab.gui.heat_map import diverging_color, text_color
 
 Index = QModelIndex | QPersistentModelIndex
 
 FLASH_MS = 900
 _REFUSED = QColor(255, 170, 170)
 _ALIGN = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-
-def diverging_color(v: float, vmax: float) -> QColor:
-    """Blue (negative) – white (0) – red (positive), symmetric around 0, saturating at ±vmax.
-
-    The strongest colours stop short of full saturation so black text stays readable on them
-    (``text_color`` switches to white only where the background gets dark).
-    """
-    if vmax <= 0 or not math.isfinite(v):
-        return QColor(255, 255, 255)
-    t = max(-1.0, min(1.0, v / vmax))
-    # Endpoints from ColorBrewer's RdBu (#2166ac / #b2182b), reached at |t| = 1.
-    r1, g1, b1 = (178, 24, 43) if t > 0 else (33, 102, 172)
-    s = abs(t) ** 0.8  # lift small values a little so sign stays visible
-    return QColor(round(255 + (r1 - 255) * s), round(255 + (g1 - 255) * s), round(255 + (b1 - 255) * s))
-
-
-def text_color(bg: QColor) -> QColor:
-    luminance = 0.2126 * bg.redF() + 0.7152 * bg.greenF() + 0.0722 * bg.blueF()
-    return QColor(255, 255, 255) if luminance < 0.45 else QColor(20, 20, 20)
 
 
 def _fixed_font() -> QFont:
@@ -67,6 +48,7 @@ class _DocumentTableModel(QAbstractTableModel):
         self._document = document
         self._shape = self._current_shape()
         self._font = _fixed_font()
+        self._scale: float | None = None
         document.modelChanged.connect(self._on_document_model_changed)
 
     # subclasses
@@ -87,6 +69,19 @@ class _DocumentTableModel(QAbstractTableModel):
 
     def value(self, row: int, col: int) -> float | None:
         return self._value(row, col)
+
+    def rows(self) -> list[list[float | None]]:
+        """Every value, row by row (one call for a whole heat map, not one per cell)."""
+        rows, cols = self._shape
+        return [[self._value(r, c) for c in range(cols)] for r in range(rows)]
+
+    @property
+    def scale(self) -> float:
+        """The |value| at which the colour saturates: the largest finite |entry| (0 if none)."""
+        if self._scale is None:
+            values = (v for row in self.rows() for v in row)
+            self._scale = max((abs(v) for v in values if v is not None and math.isfinite(v)), default=0.0)
+        return self._scale
 
     def coming_shape(self) -> tuple[int, int]:
         """(rows, columns) the model has after a pending reset (during ``modelAboutToBeReset``)."""
@@ -118,6 +113,7 @@ class _DocumentTableModel(QAbstractTableModel):
         return None
 
     def _on_document_model_changed(self) -> None:
+        self._scale = None
         shape = self._current_shape()
         if shape != self._shape:
             self.beginResetModel()
@@ -150,6 +146,9 @@ class MatrixModel(_DocumentTableModel):
 
     def _label(self, row: int, col: int) -> str:
         return f"x[{col}]" if self.name == "x" else f"{self.name}[{row}][{col}]"
+
+    def rows(self) -> list[list[float | None]]:
+        return [list[float | None](row) for row in self._document.matrix(self.name)]
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -209,8 +208,6 @@ class GradientModel(_DocumentTableModel):
     def __init__(self, document: Document, name: str, parent: QObject | None = None) -> None:
         self.name = name
         super().__init__(document, parent)
-        self._vmax = 0.0
-        self._update_scale()
 
     def _current_shape(self) -> tuple[int, int]:
         k = self._document.K
@@ -226,24 +223,21 @@ class GradientModel(_DocumentTableModel):
     def _label(self, row: int, col: int) -> str:
         return f"∂L/∂{self.name}[{row}][{col}]"
 
+    def rows(self) -> list[list[float | None]]:
+        g = self._grad()
+        return [list(row) for row in g] if g is not None else super().rows()
+
     @property
     def scale(self) -> float:
         """The |value| at which the colour saturates (the largest |entry| of this gradient)."""
-        return self._vmax
-
-    def _update_scale(self) -> None:
-        self._vmax = self._document.evaluation.scales.get(self.name, 0.0)
-
-    def _on_document_model_changed(self) -> None:
-        self._update_scale()
-        super()._on_document_model_changed()
+        return self._document.evaluation.scales.get(self.name, 0.0)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if index.isValid() and role in (Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole):
             v = self._value(index.row(), index.column())
             if v is None:
                 return None
-            bg = diverging_color(v, self._vmax)
+            bg = diverging_color(v, self.scale)
             return QBrush(bg) if role == Qt.ItemDataRole.BackgroundRole else QBrush(text_color(bg))
         return super().data(index, role)
 

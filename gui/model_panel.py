@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from backprop_lab.gui.document import EDITOR_MAX_K, Document
+from backprop_lab.gui.heat_map import ScaleLegend
 from backprop_lab.gui.matrix_editor import MatrixEditor
 from backprop_lab.gui.matrix_model import MatrixModel
 
@@ -101,6 +102,7 @@ class ModelPanel(QWidget):
         """A titled editor for each of x, A, B, C (``models``, ``editors``), stacked."""
         self.models: dict[str, MatrixModel] = {}
         self.editors: dict[str, MatrixEditor] = {}
+        self.legends: dict[str, ScaleLegend] = {}
         blocks = QVBoxLayout()
         blocks.setSpacing(4)
         for name in ("x", "A", "B", "C"):
@@ -108,11 +110,21 @@ class ModelPanel(QWidget):
             editor = MatrixEditor(model, f"matrix{name.upper()}", BLOCK_TITLES[name])
             label = QLabel(f"<b>{BLOCK_TITLES[name]}</b>")
             label.setBuddy(editor)
-            blocks.addWidget(label)
-            blocks.addWidget(editor)
+            # The weights are coloured only as a heat map, so the legend shows only then.
+            legend = ScaleLegend()
+            legend.setObjectName(f"matrixScale{name.upper()}")
+            head = QHBoxLayout()
+            head.addWidget(label)
+            head.addStretch(1)
+            head.addWidget(legend)
+            blocks.addLayout(head)
+            blocks.addWidget(editor, 0 if name == "x" else 1)
             self.models[name] = model
             self.editors[name] = editor
-        blocks.addStretch(1)
+            self.legends[name] = legend
+            editor.displayChanged.connect(self._update_legends)
+        blocks.addStretch(0)  # what the editors do not take when they show numbers
+        self._update_legends()
         return blocks
 
     # ------------------------------------------------------------------ actions (also used by menus)
@@ -141,7 +153,13 @@ class ModelPanel(QWidget):
     def _on_reset_button_clicked(self) -> None:
         self.reset_to_initial()
 
+    def _update_legends(self) -> None:
+        for name, legend in self.legends.items():
+            shown = not self.editors[name].shows_numbers
+            legend.set_scale(self.models[name].scale if shown else 0.0)
+
     def _on_document_model_changed(self) -> None:
+        self._update_legends()
         if self.k_spin.value() != self._document.K:
             self.k_spin.blockSignals(True)
             self.k_spin.setValue(self._document.K)

@@ -37,7 +37,7 @@ from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.model import MATRIX_NAMES
 from backprop_lab.engine.step_phases import PHASES, StepPlan, plan_step
 from backprop_lab.gui.document import Document
-from backprop_lab.gui.matrix_model import diverging_color, text_color
+from backprop_lab.gui.heat_map import diverging_color, text_color
 
 # The one formatter (engine.formatting) at the precisions this panel shows.
 _cell = partial(format_number, precision="cell")

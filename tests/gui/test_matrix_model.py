@@ -8,14 +8,9 @@ from PySide6.QtGui import QGuiApplication
 
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.matrix_text import parse_matrix_text
+from backprop_lab.gui.heat_map import diverging_color, text_color
 from backprop_lab.gui.matrix_editor import MatrixEditor, MatrixTable
-from backprop_lab.gui.matrix_model import (
-    GradientModel,
-    IntermediatesModel,
-    MatrixModel,
-    diverging_color,
-    text_color,
-)
+from backprop_lab.gui.matrix_model import GradientModel, IntermediatesModel, MatrixModel
 
 DISPLAY, EDIT = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole
 

@@ -9,7 +9,8 @@ from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QStyleOptionViewItem
 
 from backprop_lab.engine.model import Model
-from backprop_lab.gui.matrix_editor import MatrixTable, NumberCellDelegate
+from backprop_lab.gui.matrix_cells import NumberCellDelegate
+from backprop_lab.gui.matrix_editor import MatrixTable
 from backprop_lab.gui.matrix_model import MatrixModel
 
 
