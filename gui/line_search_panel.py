@@ -25,6 +25,7 @@ from backprop_lab.engine.explain import LineSearch, loss_along_gradient
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.model import NumericalOverflowError
 from backprop_lab.engine.step_phases import next_batch
+from backprop_lab.gui.axes import ValueAxis
 from backprop_lab.gui.document import Document
 
 SOURCES = (("x", "gradient at x (the tables)"), ("batch", "mean gradient of the next mini-batch"))
@@ -77,14 +78,14 @@ class LineSearchPanel(QWidget):
 
     def _build_plot(self) -> None:
         """The plot: the curve, its tangent at t = 0, the start level, lr and the lowest point."""
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget(
+            background="w", axisItems={"left": ValueAxis("left"), "bottom": ValueAxis("bottom")}
+        )
         self.plot.setObjectName("lineSearchPlot")
         item = self.plot.getPlotItem()
         item.showGrid(x=True, y=True, alpha=0.2)
         item.setLabel("bottom", "step size t (along −g)")
         item.setLabel("left", "L(θ − t·g)")
-        for side in ("bottom", "left"):
-            item.getAxis(side).enableAutoSIPrefix(False)
         self.curve = item.plot(pen=pg.mkPen("#1f77b4", width=2), name="L(θ − t·g)")
         self.tangent = item.plot(pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine))
         self.start_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#aaa", width=1, style=Qt.PenStyle.DotLine))
