@@ -12,6 +12,7 @@ beyond ±10⁵ or below 10⁻³ as m·10ⁿ. :class:`StepAxis` writes step numbe
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -127,7 +128,7 @@ def _quiet_decade_step(step: int, per_decade: float) -> int:
 def _closest(mantissas: tuple[int, ...]) -> float:
     """The smallest gap, in decades, between labels at 1, the ``mantissas`` and 10."""
     marks = [0.0, *(math.log10(m) for m in mantissas), 1.0]
-    return min(b - a for a, b in zip(marks, marks[1:], strict=False))
+    return min(b - a for a, b in itertools.pairwise(marks))
 
 
 def _within_a_decade(lo: float, hi: float, pixels: float, room: float) -> list[float]:
@@ -143,7 +144,7 @@ def _within_a_decade(lo: float, hi: float, pixels: float, room: float) -> list[f
         spacing = next(f * unit for f in (1, 2, 2.5, 5, 10) if f * unit >= raw)
         values = [k * spacing for k in range(math.ceil(a / spacing), math.floor(b / spacing) + 1)]
         ticks = [math.log10(v) for v in values if v > 0]
-        gaps = [y - x for x, y in zip(ticks, ticks[1:], strict=False)]
+        gaps = [y - x for x, y in itertools.pairwise(ticks)]
         distinct = len({power_label(t) for t in ticks}) == len(ticks)  # labels keep 6 digits
         if len(ticks) >= 2 and distinct and min(gaps) * pixels / (hi - lo) >= room:
             return ticks

@@ -3,6 +3,7 @@ multiplier, minor labels only where they fit, for any range (a diverged K = 32 r
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -62,7 +63,7 @@ def test_labels_never_crowd_for_any_range_and_size():
         size, room = rng.uniform(40, 2000), rng.uniform(8, 40)
         labelled, quiet = log_ticks(lo, hi, size, room)
         px = _pixels(labelled, lo, hi, size)
-        assert all(b - a >= room - 1e-6 for a, b in zip(px, px[1:], strict=False)), (lo, hi, size, room)
+        assert all(b - a >= room - 1e-6 for a, b in itertools.pairwise(px)), (lo, hi, size, room)
         assert all(lo - 1e-6 <= v <= hi + 1e-6 for v in labelled + quiet)
         assert len(set(map(power_label, labelled))) == len(labelled)
         if hi - lo >= 1 and size >= 3 * room:
@@ -104,7 +105,7 @@ def test_the_windows_log_axis_draws_separate_labels_without_a_multiplier(qtbot, 
     assert "x1e" not in axis.labelString() and axis.autoSIPrefixScale == 1.0
     assert len(labels) >= 2 and all("10" in text for _, text in labels), labels
     rects = sorted((r for r, _ in labels), key=lambda r: r.top())
-    assert all(a.bottom() <= b.top() + 0.5 for a, b in zip(rects, rects[1:], strict=False)), labels
+    assert all(a.bottom() <= b.top() + 0.5 for a, b in itertools.pairwise(rects)), labels
 
 
 def test_the_line_search_plot_writes_huge_values_as_powers_of_ten(qtbot):
