@@ -85,7 +85,7 @@ figure img { width: 100%; height: auto; }
 p.caption { font-size: 9.5pt; margin-top: 4px; }
 p.small { font-size: 9.5pt; }
 p.loss { font-size: 12pt; }
-footer { margin-top: 3em; color: #777777; font-size: 9pt; border-top: 1px solid #dddddd; padding-top: 6px; }
+footer { margin-top: 3em; color: #595959; font-size: 9pt; border-top: 1px solid #dddddd; padding-top: 6px; }
 """
 
 _QT_CSS = """

@@ -19,7 +19,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QFont, QFontMetricsF
 
-__all__ = ["StepAxis", "ValueAxis", "log_ticks", "power_label", "step_label"]
+__all__ = ["AXIS_TEXT", "StepAxis", "ValueAxis", "log_ticks", "power_label", "step_label"]
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 #: Decades between two labelled decades, smallest first (beyond these: 10×, 100×, … of them).
@@ -30,6 +30,8 @@ _MINOR_LABELS = ((2, 5), (2, 3, 5), (2, 3, 4, 5, 6, 7, 8, 9))
 _ALL_MINOR = (2, 3, 4, 5, 6, 7, 8, 9)
 #: Unlabelled ticks closer than this (pixels) are not drawn: they would merge into a bar.
 _MIN_TICK_GAP = 4.0
+#: Tick labels and axis titles on the plots' white: 12.6:1 (pyqtgraph's grey #969696 is 3:1).
+AXIS_TEXT = "#333333"
 #: A linear axis writes its ticks as m·10ⁿ beyond these magnitudes.
 _LINEAR_HIGH, _LINEAR_LOW = 1e5, 1e-3
 
@@ -158,6 +160,7 @@ class ValueAxis(pg.AxisItem):  # type: ignore[misc]
     def __init__(self, orientation: str, **kwargs: object) -> None:
         super().__init__(orientation, **kwargs)
         self.enableAutoSIPrefix(False)
+        self.setTextPen(AXIS_TEXT)
 
     def _label_room(self) -> float:
         """Pixels along the axis one tick label needs, with a gap to the next."""
@@ -199,6 +202,7 @@ class StepAxis(pg.AxisItem):  # type: ignore[misc]  # pyqtgraph is untyped (see 
     def __init__(self, orientation: str, **kwargs: object) -> None:
         super().__init__(orientation, **kwargs)
         self.enableAutoSIPrefix(False)
+        self.setTextPen(AXIS_TEXT)
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         return [step_label(v) for v in values]

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from backprop_lab.engine.formatting import format_number
+from backprop_lab.gui.contrast import muted_style
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.matrix_editor import MatrixTable
 from backprop_lab.gui.matrix_model import GradientModel, IntermediatesModel
@@ -50,7 +51,7 @@ class GradientsPanel(QWidget):
             table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
             scale = QLabel()
             scale.setObjectName(f"gradScale{name}")
-            scale.setStyleSheet("color: palette(mid);")
+            scale.setStyleSheet(muted_style(scale.palette()))  # palette(mid) is 1.7:1
             head = QHBoxLayout()
             head.addWidget(QLabel(f"<b>∂L/∂{name}</b>"))
             head.addStretch(1)

@@ -96,7 +96,7 @@ class LineSearchPanel(QWidget):
             labelOpts={"position": 0.92, "color": "#d62728", "fill": (255, 255, 255, 200)},
         )
         self.lr_point = pg.ScatterPlotItem(size=10, brush=pg.mkBrush("#d62728"), pen=None)
-        self.best_point = pg.ScatterPlotItem(size=9, brush=pg.mkBrush("#2ca02c"), pen=None, symbol="d")
+        self.best_point = pg.ScatterPlotItem(size=9, brush=pg.mkBrush("#1a7a40"), pen=None, symbol="d")
         for it in (self.start_line, self.lr_line, self.lr_point, self.best_point):
             item.addItem(it)
 
@@ -112,7 +112,7 @@ class LineSearchPanel(QWidget):
             "<span style='color:#1f77b4'>━</span> L(θ − t·g) &nbsp; <span style='color:#888'>╌</span> "
             "first-order prediction L − t‖g‖² &nbsp; <span style='color:#d62728'>┃●</span> t = lr "
             "(the next step) "
-            "&nbsp; <span style='color:#2ca02c'>◆</span> lowest point sampled"
+            "&nbsp; <span style='color:#1a7a40'>◆</span> lowest point sampled"
         )
         legend.setObjectName("lineSearchLegend")
         legend.setWordWrap(True)
