@@ -11,7 +11,7 @@ import html
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from backprop_lab.engine.formatting import format_number
+from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.report_data import ReportData, Verification
 
 Matrix = list[list[float]]
@@ -448,8 +448,9 @@ def _descent_section(
         return parts
     if data.steps != data.planned_steps:
         parts.append(
-            f'<p class="small">The history holds {data.steps} steps and these settings plan '
-            f"{data.planned_steps}: the run was stopped early, or continued with other settings "
+            f'<p class="small">The history holds {format_count(data.steps, "step")} and these settings plan '
+            f"{format_number(data.planned_steps, 'count')}: the run was stopped early, or continued "
+            "with other settings "
             "(those shown are the latest run’s).</p>"
         )
     if data.divergence:
@@ -465,8 +466,7 @@ def _figure_html(data: ReportData, plot_src: str, flavour: Flavour, plot_width: 
         '<p class="caption"><b>Figure 1.</b> Left: the batch loss (the mean over a mini-batch) '
         f"before each step and the loss at {_v('x')} after it; "
         "right: the Frobenius norms of the mean gradients; "
-        f"{data.steps} step{'s' if data.steps != 1 else ''}, "
-        f"{data.epochs} epoch{'s' if data.epochs != 1 else ''}.</p>"
+        f"{format_count(data.steps, 'step')}, {format_count(data.epochs, 'epoch')}.</p>"
     )
     if flavour == "web":
         return f'<figure><img src="{_e(plot_src)}" alt="{alt}">{caption}</figure>'

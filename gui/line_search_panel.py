@@ -22,7 +22,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from backprop_lab.engine.explain import LineSearch, loss_along_gradient
-from backprop_lab.engine.formatting import format_number
+from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.model import NumericalOverflowError
 from backprop_lab.engine.step_phases import next_batch
 from backprop_lab.gui.axes import ValueAxis
@@ -208,7 +208,7 @@ class LineSearchPanel(QWidget):
         where = (
             "at x"
             if line.source == "x"
-            else f"over the next mini-batch ({len(line.batch)} samples, mean loss)"
+            else f"over the next mini-batch ({format_count(len(line.batch), 'sample')}, mean loss)"
         )
         color = "#b2182b" if line.overshoots else "#1a7a40"
         self.verdict_label.setText(
