@@ -40,6 +40,10 @@ CURVE_LABELS: dict[str, str] = {
 # --------------------------------------------------------------------------- the data
 
 
+#: What a report is called, and the heading of one made from an unnamed session.
+REPORT_TITLE = "Backprop Lab report"
+
+
 @dataclass(frozen=True)
 class Verification:
     """One verification method's result, or why it was not run (``report`` is then None)."""
@@ -76,6 +80,13 @@ class ReportData:
     @property
     def trained(self) -> bool:
         return self.steps > 0
+
+    @property
+    def document_title(self) -> str:
+        """The report's name for a browser tab, the PDF's title and its page footer: "<session> —
+        Backprop Lab report", or "Backprop Lab report" alone for an unnamed session (whose
+        ``title`` already is that)."""
+        return f"{self.name} — {REPORT_TITLE}" if self.name else REPORT_TITLE
 
 
 def _loss(m: Model) -> float | None:
@@ -164,7 +175,7 @@ def gather_report_data(
     divergence = getattr(session, "divergence", None)
     when = (now or _dt.datetime.now(_dt.UTC)).astimezone(_dt.UTC).replace(microsecond=0)
     return ReportData(
-        title=session.name or "Backprop Lab report",
+        title=session.name or REPORT_TITLE,
         name=session.name,
         notes=session.notes,
         initial=initial,

@@ -383,7 +383,7 @@ def _head_html(data: ReportData, flavour: Flavour) -> list[str]:
     else:
         parts.append('<html><head><meta charset="utf-8">')
     parts += [
-        f"<title>{_e(data.title)} — Backprop Lab report</title>",
+        f"<title>{_e(data.document_title)}</title>",
         f"<style>{_COMMON_CSS}{_WEB_CSS if web else _QT_CSS}</style></head><body>",
         f"<h1>{_e(data.title)}</h1>",
         f'<p class="subtitle">Back-propagation by hand, verified and trained — a Backprop Lab report, '

@@ -61,7 +61,7 @@ from PySide6.QtGui import QUndoStack
 
 from backprop_lab.engine.evaluation import Evaluation, evaluate
 from backprop_lab.engine.model import MATRIX_NAMES, Model
-from backprop_lab.engine.session import History, Session, save_session
+from backprop_lab.engine.session import RANDOM_RANGE, History, Session, save_session
 from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
 from backprop_lab.gui.undo import Snapshot, SnapshotCommand, TrainingRunCommand
 
@@ -71,6 +71,8 @@ Matrix = list[list[float]]
 BLOCK_NAMES = ("x", *MATRIX_NAMES)
 #: Largest K the editors offer (the engine accepts more; a person does not edit more).
 EDITOR_MAX_K = 32
+#: What "Load report example" (Model menu, toolbar, model panel) does, said once for all three.
+REPORT_EXAMPLE_TIP = "The report example (K = 3): the report's x, A, B and C, replacing the model (undoable)"
 #: Names of the intermediates, in forward order, with their display labels.
 INTERMEDIATES = (("a", "a"), ("y", "σ(a)"), ("u", "u"), ("z", "z"), ("w", "w"))
 
@@ -224,14 +226,16 @@ class Document(QObject):
         self._refuse_while_training()
         self._push_model(_make_model(model.x, model.A, model.B, model.C), text)
 
-    def randomize(self, seed: int, low: float = 0.0, high: float = 1.0) -> None:
+    def randomize(self, seed: int, low: float = RANDOM_RANGE[0], high: float = RANDOM_RANGE[1]) -> None:
         """New x, A, B, C from ``Session.random(K, seed, low, high)`` (the same seed gives the same model)."""
         self._refuse_while_training()
         self._check_range(low, high)
         model = Session.random(self.K, seed, low=low, high=high).model
         self._push_model(model, f"Randomize (seed {seed}, [{low:g}, {high:g}))")
 
-    def resize(self, k: int, seed: int = 0, low: float = 0.0, high: float = 1.0) -> None:
+    def resize(
+        self, k: int, seed: int = 0, low: float = RANDOM_RANGE[0], high: float = RANDOM_RANGE[1]
+    ) -> None:
         """Change K, keeping the overlapping entries (the top-left block of each matrix).
 
         New entries are the ones ``randomize(seed, low, high)`` would put there at the new K,
@@ -262,7 +266,7 @@ class Document(QObject):
         self._undo.push(SnapshotCommand(self, self._snapshot(with_history=True), after, "Reset to initial"))
 
     def load_report_example(self) -> None:
-        """The report's worked example (K = 3) as the current model."""
+        """The report example (K = 3) as the current model."""
         self._refuse_while_training()
         self._push_model(Session.report_example().model, "Load report example")
 

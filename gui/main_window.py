@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
 
 from backprop_lab.engine.session import Session, load_session
 from backprop_lab.gui.actions import MENUS, TOOLBAR, UiState, enabled, make_action
-from backprop_lab.gui.document import EDITOR_MAX_K, Document
+from backprop_lab.gui.document import EDITOR_MAX_K, REPORT_EXAMPLE_TIP, Document
 from backprop_lab.gui.edit_controller import EditController
 from backprop_lab.gui.file_controller import FileController
 from backprop_lab.gui.gradients_panel import GradientsPanel
@@ -195,7 +195,7 @@ class MainWindow(QMainWindow):
                 "Load &report example",
                 model.load_report_example,
                 "Ctrl+E",
-                "The report's worked example (K = 3)",
+                REPORT_EXAMPLE_TIP,
                 sp.SP_FileDialogContentsView,
             ),
             (
@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.state_label)
         self.statusBar().addPermanentWidget(self.k_label)
         self.statusBar().showMessage(
-            "Ready: the report's worked example. Edit a weight and watch the gradients.", 8000
+            "Ready: the report example. Edit a weight and watch the gradients.", 8000
         )
 
     def ui_state(self) -> UiState:

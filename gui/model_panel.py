@@ -15,7 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backprop_lab.gui.document import EDITOR_MAX_K, Document
+from backprop_lab.engine.session import RANDOM_RANGE
+from backprop_lab.gui.document import EDITOR_MAX_K, REPORT_EXAMPLE_TIP, Document
 from backprop_lab.gui.matrix_editor import MatrixEditor
 from backprop_lab.gui.matrix_model import MatrixModel
 
@@ -64,9 +65,10 @@ class ModelPanel(QWidget):
         self.seed_spin = QSpinBox(minimum=0, maximum=2_147_483_647)
         self.seed_spin.setObjectName("randomSeed")
         self.seed_spin.setToolTip("Seed for Randomize and for new entries when K grows")
-        self.low_spin = QDoubleSpinBox(decimals=3, minimum=-1e6, maximum=1e6, value=0.0)
+        # File ▸ New's range (RANDOM_RANGE) to begin with: one range unless the user picks another.
+        self.low_spin = QDoubleSpinBox(decimals=3, minimum=-1e6, maximum=1e6, value=RANDOM_RANGE[0])
         self.low_spin.setObjectName("randomLow")
-        self.high_spin = QDoubleSpinBox(decimals=3, minimum=-1e6, maximum=1e6, value=1.0)
+        self.high_spin = QDoubleSpinBox(decimals=3, minimum=-1e6, maximum=1e6, value=RANDOM_RANGE[1])
         self.high_spin.setObjectName("randomHigh")
         for spin in (self.low_spin, self.high_spin):
             spin.setSingleStep(0.1)
@@ -74,9 +76,9 @@ class ModelPanel(QWidget):
         self.randomize_button = QPushButton("Randomize")
         self.randomize_button.setObjectName("randomizeButton")
         self.randomize_button.setToolTip("New x, A, B, C drawn uniformly from [low, high) with this seed")
-        self.example_button = QPushButton("Report example")
+        self.example_button = QPushButton("Load report example")
         self.example_button.setObjectName("reportExampleButton")
-        self.example_button.setToolTip("Load the report's worked example (K = 3)")
+        self.example_button.setToolTip(REPORT_EXAMPLE_TIP)
         self.reset_button = QPushButton("Reset to initial")
         self.reset_button.setObjectName("resetButton")
         self.reset_button.setToolTip("Back to the model this session started with")

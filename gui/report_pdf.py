@@ -202,15 +202,13 @@ def render_report_pdf(data: ReportData, plot: QImage | None) -> tuple[bytes, int
     device.open(QIODevice.OpenModeFlag.WriteOnly)
     writer = QPdfWriter(device)
     writer.setResolution(PDF_RESOLUTION)
-    writer.setTitle(f"{data.title} — Backprop Lab report")
+    writer.setTitle(data.document_title)
     writer.setCreator("Backprop Lab")
     writer.setPageLayout(_page_layout())
     scale = PDF_RESOLUTION / LAYOUT_DPI
     small = QFont("DejaVu Sans")
     small.setPixelSize(round(7.5 / 72 * LAYOUT_DPI))  # in layout units: the painter is scaled
-    title = QFontMetricsF(small).elidedText(
-        f"{data.title} — Backprop Lab report", Qt.TextElideMode.ElideRight, width * 0.75
-    )
+    title = QFontMetricsF(small).elidedText(data.document_title, Qt.TextElideMode.ElideRight, width * 0.75)
     p = QPainter(writer)
     try:
         p.scale(scale, scale)
