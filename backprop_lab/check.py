@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from backprop_lab.engine import __version__
-from backprop_lab.engine.formatting import format_number
+from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.gradcheck import (
     CheckReport,
     EntryCheck,
@@ -170,7 +170,8 @@ def _entry_rows(reports: Sequence[CheckReport], show_all: bool) -> tuple[list[in
     worst = sorted(range(n), key=lambda i: max(r.entries[i].rel_error for r in reports), reverse=True)
     shown = sorted(failing | set(worst[:WORST_ROWS]))
     note = (
-        f"(showing {len(shown)} of {n} entries: the failures and the largest relative errors; "
+        f"(showing {len(shown)} of {format_count(n, 'entry', 'entries')}: the failures and the largest "
+        "relative errors; "
         "--all: every one)"
     )
     return shown, note

@@ -239,7 +239,8 @@ def _entries_table(ran: list[Verification], k: int) -> list[str]:
     if not show_all:
         keys = sorted(keys, key=lambda t: -max(e.abs_error for e in table[t].values()))[:WORST_ENTRIES]
         out.append(
-            f'<p class="small">K = {k}: the {len(keys)} entries (of {len(table)}) where the methods '
+            f'<p class="small">K = {k}: the {format_count(len(keys), "entry", "entries")} '
+            f"(of {format_number(len(table), 'count')}) where the methods "
             "disagree most are listed.</p>"
         )
 

@@ -167,7 +167,7 @@ class ValueAxis(pg.AxisItem):  # type: ignore[misc]
         font = self.style.get("tickFont") or QFont()
         metrics = QFontMetricsF(font)
         if self.orientation in ("left", "right"):
-            return metrics.height() * 1.25
+            return metrics.height() * 1.6  # a line of text and most of another between labels
         return metrics.horizontalAdvance("5·10⁻²⁸⁸") + metrics.averageCharWidth() * 2
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float | None, list[float]]]:

@@ -60,6 +60,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from backprop_lab.engine.evaluation import Evaluation, evaluate
+from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.model import MATRIX_NAMES, Model
 from backprop_lab.engine.session import RANDOM_RANGE, History, Session, save_session
 from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
@@ -209,7 +210,9 @@ class Document(QObject):
             raise ValueError(f"a {h}×{w} block does not fit in {name} ({rows}×{cols}) at {at}")
         for di, brow in enumerate(block):
             if len(brow) != w:
-                raise ValueError(f"row {di + 1} of the block has {len(brow)} values; expected {w}")
+                raise ValueError(
+                    f"row {di + 1} of the block has {format_count(len(brow), 'value')}; expected {w}"
+                )
             for dj, v in enumerate(brow):
                 f = float(v)
                 if not math.isfinite(f):

@@ -216,7 +216,7 @@ BAD_FILES = [
     (
         "ragged A",
         lambda p: _write(p, {"model": {**_small_model(), "A": [[0.1, 0.2], [0.3]]}}),
-        "A[1] has 1 entries; expected 2",
+        "A[1] has 1 entry; expected 2",
     ),
     (
         "NaN",
