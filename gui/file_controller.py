@@ -26,7 +26,13 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication, QMenu
 
 from backprop_lab.engine.evaluation import Evaluation, evaluate
-from backprop_lab.engine.session import Session, SessionError, load_session, session_file_stem
+from backprop_lab.engine.session import (
+    RANDOM_RANGE_TEXT,
+    Session,
+    SessionError,
+    load_session,
+    session_file_stem,
+)
 from backprop_lab.gui.actions import make_action
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.jobs import Job, JobContext
@@ -98,7 +104,8 @@ class FileController(QObject):
                 "&New…",
                 self.new_session,
                 QKeySequence.StandardKey.New,
-                "A new session: the report's example, or random weights with a chosen K and seed",
+                f"A new session: the report example, or random x, A, B, C (uniform in {RANDOM_RANGE_TEXT}) "
+                "with a chosen K and seed",
             ),
             "open": act(
                 self, "open", "&Open…", self.open_dialog, QKeySequence.StandardKey.Open, "Open a session file"

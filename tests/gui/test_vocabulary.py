@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QPushButton
+import pytest
+from PySide6.QtWidgets import QAbstractButton, QPushButton
 
 from backprop_lab.engine.report_data import REPORT_TITLE, gather_report_data
 from backprop_lab.engine.report_html import render_html
@@ -30,6 +31,18 @@ def test_load_report_example_has_one_name_in_menu_toolbar_panel_and_undo(window)
     assert window.document.undo_stack.undoText() == "Load report example"
 
 
+@pytest.mark.parametrize(
+    ("action", "widget"),
+    [("report_example", "reportExampleButton"), ("verify_now", "verifyButton"),
+     ("verify_torch", "verifyTorch"), ("randomize", "randomizeButton"), ("start", "startButton"), ("stop", "stopButton"),
+     ("reset", "resetButton"), ("auto_range", "autoRange")],
+)  # fmt: skip
+def test_a_command_has_one_name_in_the_menus_and_on_its_button(window, action, widget):
+    button = window.findChild(QAbstractButton, widget)
+    menu_text = _text(window.actions[action].text())
+    assert menu_text.removesuffix(" plot") == button.text(), (menu_text, button.text())
+
+
 def test_the_thing_is_called_the_report_example_everywhere_a_user_reads():
     files = [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "gui").glob("*.py")]
     files += [ROOT / "backprop_lab" / f for f in ("cli.py", "check.py", "report.py", "train.py", "window.py")]
@@ -44,6 +57,7 @@ def test_randomize_new_and_a_growing_k_draw_from_one_range(window, qtbot):
     dialog = NewSessionDialog(window, 4, seed=5)
     qtbot.addWidget(dialog)
     assert RANDOM_RANGE_TEXT in dialog.random.text()
+    assert RANDOM_RANGE_TEXT in window.actions["new"].toolTip()
     dialog.random.setChecked(True)
     from_new = dialog.session().model
     panel.k_spin.setValue(4)
