@@ -34,8 +34,8 @@ def test_load_report_example_has_one_name_in_menu_toolbar_panel_and_undo(window)
 @pytest.mark.parametrize(
     ("action", "widget"),
     [("report_example", "reportExampleButton"), ("verify_now", "verifyButton"),
-     ("verify_torch", "verifyTorch"), ("randomize", "randomizeButton"), ("start", "startButton"), ("stop", "stopButton"),
-     ("reset", "resetButton"), ("auto_range", "autoRange")],
+     ("verify_torch", "verifyTorch"), ("randomize", "randomizeButton"), ("start", "startButton"),
+     ("stop", "stopButton"), ("reset", "resetButton"), ("auto_range", "autoRange")],
 )  # fmt: skip
 def test_a_command_has_one_name_in_the_menus_and_on_its_button(window, action, widget):
     button = window.findChild(QAbstractButton, widget)
