@@ -94,6 +94,9 @@ def test_every_text_in_the_window_reads_at_4_5_to_1(window, qtbot):
     from backprop_lab.gui.line_search_panel import LineSearchPanel
 
     window.findChild(LineSearchPanel).refresh()  # its verdict and caption are inline colours
+    status = window.findChild(QLabel, "verificationStatus")
+    window.tabs.setCurrentIndex(1)  # the verification runs for the model on screen: PASS in green
+    qtbot.waitUntil(lambda: "PASS" in status.text(), timeout=30_000)
     assert window.findChildren(QLabel), "no labels found: the test would prove nothing"
     failures = _failures(window)
     assert failures == [], "\n".join(failures)
