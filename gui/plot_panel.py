@@ -197,16 +197,13 @@ class PlotPanel(QWidget):
 
     def _build_plot(self) -> None:
         """The plot with a raw and a smoothed curve per series, its legend and the hover line."""
-        # The reports' axes (gui.axes): 10ⁿ on a log scale, never an SI multiplier, labels that fit.
-        self.plot = TimedPlotWidget(
-            background="w", axisItems={"left": ValueAxis("left"), "bottom": StepAxis("bottom")}
-        )
+        axes = {"left": ValueAxis("left"), "bottom": StepAxis("bottom")}  # the reports' (gui.axes)
+        self.plot = TimedPlotWidget(background="w", axisItems=axes)
         self.plot.setObjectName("trainingPlot")
         item = self.plot.getPlotItem()
         # No grid: its lines (one per minor tick of a log axis) cost more to paint than all ten curves,
         # and a live plot repaints often. The axes, the hover readout and the epoch lines give scale.
         for axis in ("left", "bottom"):
-            item.getAxis(axis).setTextPen("#333333")
             # Room for tick labels grows but never shrinks: a live plot's labels change width often,
             # and every change re-lays out the plot and paints it again (a second paint per redraw).
             item.getAxis(axis).setStyle(autoReduceTextSpace=False)
