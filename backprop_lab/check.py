@@ -3,7 +3,7 @@
 ``check [SESSION] [--torch] [--all]`` prints, in the order of the report, x, A, B, C, the
 loss and the three gradients at full precision, then the verification table: the analytic
 gradients next to central finite differences and, with ``--torch``, next to PyTorch's
-float64 autograd. Without SESSION it checks the report's worked example, and compares it
+float64 autograd. Without SESSION it checks the report example, and compares it
 with the numbers the report printed too. SESSION is a session file, read by the same loader
 as ``train``, ``report`` and the window (so a plain ``{"model": {"x": [...], "A": [[...]], ...}}``
 is accepted as the format's version 0, and whatever they refuse ``check`` refuses with the same
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from backprop_lab.engine import __version__
-from backprop_lab.engine.formatting import format_number
+from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.gradcheck import (
     CheckReport,
     EntryCheck,
@@ -64,7 +64,7 @@ class CheckInput:
     """What ``check`` checks: a model and, when the file has them, the numbers it should give.
 
     ``expected`` holds ``(loss, {"A": dA, "B": dB, "C": dC}, rtol)`` from an ``"expected"``
-    object (the report's worked example has one: the numbers the report printed).
+    object (the report example has one: the numbers the report printed).
     """
 
     source: str
@@ -97,10 +97,10 @@ def read_model(path: str | os.PathLike[str]) -> Model:
 
 
 def report_example_input() -> CheckInput:
-    """The report's worked example, with the numbers the report printed."""
+    """The report example, with the numbers the report printed."""
     from backprop_lab.engine.resources import report_example_path
 
-    return _check_input("the report's worked example", load_session_with_expected(report_example_path()))
+    return _check_input("the report example", load_session_with_expected(report_example_path()))
 
 
 def expected_check(
@@ -170,7 +170,8 @@ def _entry_rows(reports: Sequence[CheckReport], show_all: bool) -> tuple[list[in
     worst = sorted(range(n), key=lambda i: max(r.entries[i].rel_error for r in reports), reverse=True)
     shown = sorted(failing | set(worst[:WORST_ROWS]))
     note = (
-        f"(showing {len(shown)} of {n} entries: the failures and the largest relative errors; "
+        f"(showing {len(shown)} of {format_count(n, 'entry', 'entries')}: the failures and the largest "
+        "relative errors; "
         "--all: every one)"
     )
     return shown, note
@@ -357,7 +358,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         metavar="SESSION",
         help='a JSON file with {"model": {"x", "A", "B", "C"}} (a session file); "-" reads standard input '
-        "(default: the report's worked example, also compared with the numbers the report printed)",
+        "(default: the report example, also compared with the numbers the report printed)",
     )
     parser.add_argument(
         "--torch",

@@ -31,7 +31,7 @@ EXIT_USAGE = 2
 
 #: The commands, with the one-line description ``--help`` lists (the README's command table).
 COMMANDS = {
-    "window": "open the window on SESSION, or on the report's worked example (the default command)",
+    "window": "open the window on SESSION, or on the report example (the default command)",
     "check": "print the loss and the gradients at full precision and verify them",
     "train": "train by mini-batch gradient descent and write the session to a file",
     "report": "write a session's report (HTML, PDF, PNG, SVG) into a folder, without a display",
@@ -57,7 +57,7 @@ def _window_arguments(parser: argparse.ArgumentParser) -> None:
         "session",
         nargs="?",
         metavar="SESSION",
-        help="a session file to open (default: the report's worked example)",
+        help="a session file to open (default: the report example)",
     )
 
 
@@ -103,7 +103,7 @@ def build_parser() -> Parser:
 
     command(
         "window",
-        "Open the window on SESSION (a session file) or on the report's worked example. "
+        "Open the window on SESSION (a session file) or on the report example. "
         f"The same as '{PROG} [SESSION]'.",
         _window_arguments,
         _run_window,

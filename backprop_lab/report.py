@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "session",
         nargs="?",
         metavar="SESSION",
-        help="a session file (.json) (default: the report's worked example, trained with its settings: "
+        help="a session file (.json) (default: the report example, trained with its settings: "
         "lr 0.01, 1000 samples, batch size 10, one epoch)",
     )
     parser.add_argument(

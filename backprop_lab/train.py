@@ -29,6 +29,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.model import forward
 from backprop_lab.engine.session import MAX_HISTORY_STEPS, Session, SessionError, load_session, save_session
 from backprop_lab.engine.training import Trainer, TrainingSettings
@@ -289,7 +290,8 @@ def _summary(
     numbers = f" ({first_step:,}–{session.history.last_step:,})" if taken else ""
     print(
         f"Trained {source}: {count} steps{numbers} in {elapsed:.2f} s{rate}; "
-        f"lr {settings.learning_rate:g}, batch size {settings.batch_size}, {settings.n_samples} samples, "
-        f"{settings.epochs} epoch{'s' if settings.epochs != 1 else ''}, seed {settings.seed}"
+        f"lr {settings.learning_rate:g}, batch size {settings.batch_size:,}, "
+        f"{format_count(settings.n_samples, 'sample')}, "
+        f"{format_count(settings.epochs, 'epoch')}, seed {settings.seed}"
     )
     print(f"Loss at x: {loss_before!r} before, {_loss_at_x(session)!r} after")

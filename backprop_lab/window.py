@@ -1,6 +1,6 @@
 """Start the desktop application: ``backprop-lab [SESSION_FILE]``.
 
-Without a file the window opens on the report's worked example. A file that cannot be opened is
+Without a file the window opens on the report example. A file that cannot be opened is
 reported (one line on stderr and an error dialog) and the window opens on the report example
 instead, so the user is never left with nothing.
 

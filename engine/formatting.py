@@ -12,6 +12,8 @@ A precision is named after where the number is shown, so that "full precision" m
     error    an error, ``digits`` significant digits in scientific notation (1.2e-16), exactly
              0 as "0".
     short    ``digits`` significant digits (%g, default 4): readouts and numbers inside prose.
+    count    a whole number with thousands separators (30,000): steps, epochs, samples, entries.
+             :func:`format_count` puts the noun after it, singular for exactly one ("1 epoch").
 
 ``None`` (no value) is shown as ``none`` (an em dash by default). Non-finite floats are shown as
 Python writes them (inf, -inf, nan). Standard library only.
@@ -22,9 +24,9 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-Precision = Literal["cell", "full", "report", "precise", "error", "short"]
+Precision = Literal["cell", "full", "report", "precise", "error", "short", "count"]
 
-PRECISIONS: tuple[Precision, ...] = ("cell", "full", "report", "precise", "error", "short")
+PRECISIONS: tuple[Precision, ...] = ("cell", "full", "report", "precise", "error", "short", "count")
 
 #: Numbers in [CELL_FIXED_LOW, CELL_FIXED_HIGH) are shown in fixed notation in a cell.
 CELL_FIXED_LOW = 1e-2
@@ -66,7 +68,18 @@ def format_number(
         return "0" if v == 0 else f"{v:.{(digits or 2) - 1}e}"
     if precision == "short":
         return f"{v:.{digits or 4}g}"
+    if precision == "count":
+        if not math.isfinite(v):
+            return str(v)
+        if not v.is_integer():
+            raise ValueError(f"a count is a whole number (got {value!r})")
+        return f"{int(v):,}"
     return _cell(v, max_chars)
+
+
+def format_count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and its noun: "1 epoch", "0 steps", "30,000 steps" (``plural`` defaults to noun + "s")."""
+    return f"{format_number(n, 'count')} {noun if n == 1 else plural or noun + 's'}"
 
 
 def _cell(v: float, max_chars: int | None) -> str:

@@ -48,6 +48,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import mul
 
+from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.model import (
     MATRIX_NAMES,
     Matrix,
@@ -163,10 +164,10 @@ class CheckReport:
         if self.unresolved:
             worst += f"; {len(self.unresolved)} below the reference's resolution"
         if failed == 0 and self.passed:
-            return f"all {n} entries agree ({worst})"
+            return f"all {format_count(n, 'entry', 'entries')} agree ({worst})"
         if failed == 0:
-            return f"all {n} entries agree but the loss does not ({worst})"
-        return f"{failed} of {n} entries disagree ({worst})"
+            return f"all {format_count(n, 'entry', 'entries')} agree but the loss does not ({worst})"
+        return f"{failed:,} of {format_count(n, 'entry', 'entries')} disagree ({worst})"
 
 
 # --------------------------------------------------------------------------- central differences

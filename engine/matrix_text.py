@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 
+from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.model import MAX_K
 
 Matrix = list[list[float]]
@@ -188,7 +189,9 @@ def _check_shape(rows: Matrix) -> Matrix:
         raise ValueError(f"too many columns: at most {MAX_K} are supported")
     for n, row in enumerate(rows, start=1):
         if len(row) != width:
-            raise ValueError(f"ragged rows: row {n} has {len(row)} values but row 1 has {width}")
+            raise ValueError(
+                f"ragged rows: row {n} has {format_count(len(row), 'value')} but row 1 has {width}"
+            )
     return rows
 
 

@@ -32,6 +32,8 @@ from numbers import Real
 from operator import mul
 from typing import TypeAlias, TypedDict
 
+from backprop_lab.engine.formatting import format_count
+
 Vector: TypeAlias = list[float]
 Matrix: TypeAlias = list[list[float]]
 
@@ -124,11 +126,13 @@ def validate_vector(name: str, v: object, k: int | None = None) -> Vector:
     if isinstance(v, (str, bytes)) or not isinstance(v, Sequence):
         raise ValueError(f"{name} must be a list of numbers, not {type(v).__name__}")
     if k is not None and len(v) != k:
-        raise ValueError(f"{name} has {len(v)} entries; expected {k}")
+        raise ValueError(f"{name} has {format_count(len(v), 'entry', 'entries')}; expected {k}")
     if len(v) == 0:
         raise ValueError(f"{name} is empty; K must be at least 1")
     if len(v) > MAX_K:
-        raise ValueError(f"{name} has {len(v)} entries; at most {MAX_K} are supported")
+        raise ValueError(
+            f"{name} has {format_count(len(v), 'entry', 'entries')}; at most {MAX_K} are supported"
+        )
     return [_check_number(e, f"{name}[{j}]") for j, e in enumerate(v)]
 
 
@@ -137,13 +141,15 @@ def validate_matrix(name: str, m: object, k: int) -> Matrix:
     if isinstance(m, (str, bytes)) or not isinstance(m, Sequence):
         raise ValueError(f"{name} must be a {k}×{k} list of rows, not {type(m).__name__}")
     if len(m) != k:
-        raise ValueError(f"{name} has {len(m)} rows; expected {k} (K = {k})")
+        raise ValueError(f"{name} has {format_count(len(m), 'row')}; expected {k} (K = {k})")
     rows = []
     for i, row in enumerate(m):
         if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
             raise ValueError(f"{name}[{i}] must be a list of {k} numbers, not {type(row).__name__}")
         if len(row) != k:
-            raise ValueError(f"{name}[{i}] has {len(row)} entries; expected {k} (K = {k})")
+            raise ValueError(
+                f"{name}[{i}] has {format_count(len(row), 'entry', 'entries')}; expected {k} (K = {k})"
+            )
         rows.append([_check_number(e, f"{name}[{i}][{j}]") for j, e in enumerate(row)])
     return rows
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.model import Model, forward, loss_and_grads
 
 Matrix = list[list[float]]
@@ -37,6 +38,10 @@ CURVE_LABELS: dict[str, str] = {
 
 
 # --------------------------------------------------------------------------- the data
+
+
+#: What a report is called, and the heading of one made from an unnamed session.
+REPORT_TITLE = "Backprop Lab report"
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,13 @@ class ReportData:
     @property
     def trained(self) -> bool:
         return self.steps > 0
+
+    @property
+    def document_title(self) -> str:
+        """The report's name for a browser tab, the PDF's title and its page footer: "<session> —
+        Backprop Lab report", or "Backprop Lab report" alone for an unnamed session (whose
+        ``title`` already is that)."""
+        return f"{self.name} — {REPORT_TITLE}" if self.name else REPORT_TITLE
 
 
 def _loss(m: Model) -> float | None:
@@ -163,7 +175,7 @@ def gather_report_data(
     divergence = getattr(session, "divergence", None)
     when = (now or _dt.datetime.now(_dt.UTC)).astimezone(_dt.UTC).replace(microsecond=0)
     return ReportData(
-        title=session.name or "Backprop Lab report",
+        title=session.name or REPORT_TITLE,
         name=session.name,
         notes=session.notes,
         initial=initial,
@@ -201,12 +213,12 @@ def _settings(t: Any) -> tuple[tuple[str, str], ...]:
     """The training settings table, in the report's order."""
     return (
         ("learning rate λ", repr(float(t.learning_rate))),
-        ("batch size", str(t.batch_size)),
-        ("training samples N", str(t.n_samples)),
-        ("epochs", str(t.epochs)),
+        ("batch size", format_number(t.batch_size, "count")),
+        ("training samples N", format_number(t.n_samples, "count")),
+        ("epochs", format_number(t.epochs, "count")),
         ("seed", str(t.seed)),
-        ("steps per epoch", str(t.steps_per_epoch)),
-        ("total steps", str(t.total_steps)),
+        ("steps per epoch", format_number(t.steps_per_epoch, "count")),
+        ("total steps", format_number(t.total_steps, "count")),
     )
 
 
@@ -228,8 +240,8 @@ def _facts(
         ("app version (report)", exporter_version),
         ("K", str(initial.K)),
         ("seed", str(t.seed)),
-        ("steps trained", str(steps)),
-        ("epochs trained", str(epochs)),
+        ("steps trained", format_number(steps, "count")),
+        ("epochs trained", format_number(epochs, "count")),
         ("session created", str(session.created)),
         ("session modified", str(session.modified)),
         ("report generated", when.isoformat().replace("+00:00", "Z")),

@@ -11,7 +11,7 @@ import html
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from backprop_lab.engine.formatting import format_number
+from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.report_data import ReportData, Verification
 
 Matrix = list[list[float]]
@@ -85,7 +85,7 @@ figure img { width: 100%; height: auto; }
 p.caption { font-size: 9.5pt; margin-top: 4px; }
 p.small { font-size: 9.5pt; }
 p.loss { font-size: 12pt; }
-footer { margin-top: 3em; color: #777777; font-size: 9pt; border-top: 1px solid #dddddd; padding-top: 6px; }
+footer { margin-top: 3em; color: #595959; font-size: 9pt; border-top: 1px solid #dddddd; padding-top: 6px; }
 """
 
 _QT_CSS = """
@@ -239,7 +239,8 @@ def _entries_table(ran: list[Verification], k: int) -> list[str]:
     if not show_all:
         keys = sorted(keys, key=lambda t: -max(e.abs_error for e in table[t].values()))[:WORST_ENTRIES]
         out.append(
-            f'<p class="small">K = {k}: the {len(keys)} entries (of {len(table)}) where the methods '
+            f'<p class="small">K = {k}: the {format_count(len(keys), "entry", "entries")} '
+            f"(of {format_number(len(table), 'count')}) where the methods "
             "disagree most are listed.</p>"
         )
 
@@ -383,7 +384,7 @@ def _head_html(data: ReportData, flavour: Flavour) -> list[str]:
     else:
         parts.append('<html><head><meta charset="utf-8">')
     parts += [
-        f"<title>{_e(data.title)} — Backprop Lab report</title>",
+        f"<title>{_e(data.document_title)}</title>",
         f"<style>{_COMMON_CSS}{_WEB_CSS if web else _QT_CSS}</style></head><body>",
         f"<h1>{_e(data.title)}</h1>",
         f'<p class="subtitle">Back-propagation by hand, verified and trained — a Backprop Lab report, '
@@ -448,8 +449,9 @@ def _descent_section(
         return parts
     if data.steps != data.planned_steps:
         parts.append(
-            f'<p class="small">The history holds {data.steps} steps and these settings plan '
-            f"{data.planned_steps}: the run was stopped early, or continued with other settings "
+            f'<p class="small">The history holds {format_count(data.steps, "step")} and these settings plan '
+            f"{format_number(data.planned_steps, 'count')}: the run was stopped early, or continued "
+            "with other settings "
             "(those shown are the latest run’s).</p>"
         )
     if data.divergence:
@@ -465,8 +467,7 @@ def _figure_html(data: ReportData, plot_src: str, flavour: Flavour, plot_width: 
         '<p class="caption"><b>Figure 1.</b> Left: the batch loss (the mean over a mini-batch) '
         f"before each step and the loss at {_v('x')} after it; "
         "right: the Frobenius norms of the mean gradients; "
-        f"{data.steps} step{'s' if data.steps != 1 else ''}, "
-        f"{data.epochs} epoch{'s' if data.epochs != 1 else ''}.</p>"
+        f"{format_count(data.steps, 'step')}, {format_count(data.epochs, 'epoch')}.</p>"
     )
     if flavour == "web":
         return f'<figure><img src="{_e(plot_src)}" alt="{alt}">{caption}</figure>'

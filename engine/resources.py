@@ -27,7 +27,7 @@ def report_example_path() -> Path:
 
 
 def load_report_example_data() -> dict[str, Any]:
-    """The report's worked example as plain JSON data (x, A, B, C and the expected numbers)."""
+    """The report example as plain JSON data (x, A, B, C and the expected numbers)."""
     with open(report_example_path(), encoding="utf-8") as fh:
         data: dict[str, Any] = json.load(fh)
     return data

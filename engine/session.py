@@ -80,6 +80,8 @@ __all__ = [
     "MAX_REASON_CHARS",
     "MIGRATIONS",
     "QUOTE_CHARS",
+    "RANDOM_RANGE",
+    "RANDOM_RANGE_TEXT",
     "Expected",
     "History",
     "Session",
@@ -89,8 +91,15 @@ __all__ = [
     "load_session_with_expected",
     "loads_session",
     "save_session",
+    "session_file_stem",
     "session_from_dict",
 ]
+
+#: The one range random weights are drawn from, uniformly, by File ▸ New, Model ▸ Randomize and
+#: the new entries when K grows (the model panel lets the user change it for Randomize and K).
+RANDOM_RANGE = (-1.0, 1.0)
+#: RANDOM_RANGE as the window and the docs write it.
+RANDOM_RANGE_TEXT = f"[{RANDOM_RANGE[0]:g}, {RANDOM_RANGE[1]:g})".replace("-", "−")
 
 
 # --------------------------------------------------------------------------- model and session
@@ -124,7 +133,7 @@ class Session:
     # -- construction
     @classmethod
     def report_example(cls) -> Session:
-        """The report's worked example (x, A, B, the reconstructed C, the report's lr and N)."""
+        """The report example (x, A, B, the reconstructed C, the report's lr and N)."""
         from backprop_lab.engine.resources import report_example_path
 
         path = report_example_path()
@@ -134,7 +143,9 @@ class Session:
         return session
 
     @classmethod
-    def random(cls, K: int, seed: int, low: float = -1.0, high: float = 1.0) -> Session:
+    def random(
+        cls, K: int, seed: int, low: float = RANDOM_RANGE[0], high: float = RANDOM_RANGE[1]
+    ) -> Session:
         """A new session with x, A, B and C drawn uniformly from [low, high) by ``random.Random(seed)``.
 
         Draw order: x, then A, B and C row by row, so a (K, seed, low, high) always gives the same model.
@@ -218,6 +229,33 @@ def session_from_dict(d: object, source: str = "<memory>") -> Session:
 def loads_session(data: bytes | str, source: str = "<memory>") -> Session:
     """Parse and validate the text of a session file. Raises SessionError only."""
     return session_from_dict(parse(data, source), source)
+
+
+#: Characters no file name may hold on Windows, macOS or Linux (control characters go too).
+_UNSAFE_IN_FILE_NAMES = frozenset('<>:"/\\|?*')
+#: Names Windows keeps for devices (CON.bpl.json opens the console there).
+_RESERVED_FILE_NAMES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+)
+MAX_FILE_STEM_CHARS = 100
+
+
+def session_file_stem(name: str, default: str = "session") -> str:
+    """A file name without its suffix, built from a session's ``name``: the characters unsafe in a
+    file name on any common system removed (``<>:"/\\|?*`` and control characters), each run of
+    white space one space, no dot or space at either end, at most MAX_FILE_STEM_CHARS characters;
+    ``default`` when nothing is left or the result is a reserved device name.
+    ("Random K = 16, seed 0" stays as it is; "a/b: c?" becomes "ab c".)
+    """
+    kept = "".join(
+        " " if ch.isspace() else ch
+        for ch in name
+        if ch.isspace() or (ch.isprintable() and ch not in _UNSAFE_IN_FILE_NAMES)
+    )
+    stem = " ".join(kept.split())[:MAX_FILE_STEM_CHARS].strip(" .")
+    if not stem or stem.split(".")[0].upper() in _RESERVED_FILE_NAMES:
+        return default
+    return stem
 
 
 def load_session(path: str | os.PathLike[str]) -> Session:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from backprop_lab.engine import session_format as _format
+from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.model import MATRIX_NAMES, MAX_K, Matrix, Model, validate_matrix
 from backprop_lab.engine.session_format import (
     _MAX_META_CHARS,
@@ -109,9 +110,11 @@ def _read_model(value: object, where: str, k: int | None = None) -> Model:
     if "K" in m:
         kk = _read_int(m["K"], f"{where}.K", 1, MAX_K)
         if isinstance(x, list) and len(x) != kk:
-            raise SessionError(f"{where}.K is {kk} but {where}.x has {len(x)} entries")
+            raise SessionError(
+                f"{where}.K is {kk} but {where}.x has {format_count(len(x), 'entry', 'entries')}"
+            )
     if k is not None and isinstance(x, list) and len(x) != k:
-        raise SessionError(f"{where}.x has {len(x)} entries; the model has K = {k}")
+        raise SessionError(f"{where}.x has {format_count(len(x), 'entry', 'entries')}; the model has K = {k}")
     A, B, C = (_require(m, name, f"{where}.") for name in "ABC")
     try:
         return Model(x, A, B, C)

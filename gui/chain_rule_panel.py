@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QAbstractItemView, QLabel, QTextBrowser, QVBoxLayo
 from backprop_lab.engine.explain import Derivation, derive
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.model import NumericalOverflowError
+from backprop_lab.gui.contrast import muted_style
 from backprop_lab.gui.document import Document
 
 #: Up to this K the upstream sum is written out term by term; above it, summarised.
@@ -149,7 +150,7 @@ def _factors_html(d: Derivation) -> str:
         here = "1" if f.derivative == "(no activation)" else _typeset_derivative(f.derivative)
         parts.append(
             f"<tr><td>{role}</td><td>{here}</td><td>{sym(f.symbol)}</td>"
-            f"<td>{_typeset_formula(f.formula)}<br><span style='color:#777; "
+            f"<td>{_typeset_formula(f.formula)}<br><span style='color:#666; "
             f"font-size:9pt'>{meaning}</span></td>"
             f"<td align='right'><tt>{full(f.value)}</tt></td></tr>"
         )
@@ -366,7 +367,7 @@ class ChainRulePanel(QWidget):
         self.text.setOpenLinks(False)
         self.hint = QLabel()
         self.hint.setObjectName("chainRuleHint")
-        self.hint.setStyleSheet("color: palette(mid);")
+        self.hint.setStyleSheet(muted_style(self.hint.palette()))  # palette(mid) is 1.7:1
         self.hint.setText("Select a cell of ∂L/∂A, ∂L/∂B or ∂L/∂C to see how the chain rule builds it.")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)

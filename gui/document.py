@@ -62,8 +62,9 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from backprop_lab.engine.evaluation import Evaluation, evaluate
+from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.model import MATRIX_NAMES, Model
-from backprop_lab.engine.session import History, Session, save_session
+from backprop_lab.engine.session import RANDOM_RANGE, History, Session, save_session
 from backprop_lab.engine.session_format import check_properties
 from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
 from backprop_lab.gui.undo import PropertiesCommand, Snapshot, SnapshotCommand, TrainingRunCommand
@@ -211,7 +212,9 @@ class Document(QObject):
             raise ValueError(f"a {h}×{w} block does not fit in {name} ({rows}×{cols}) at {at}")
         for di, brow in enumerate(block):
             if len(brow) != w:
-                raise ValueError(f"row {di + 1} of the block has {len(brow)} values; expected {w}")
+                raise ValueError(
+                    f"row {di + 1} of the block has {format_count(len(brow), 'value')}; expected {w}"
+                )
             for dj, v in enumerate(brow):
                 f = float(v)
                 if not math.isfinite(f):
@@ -228,14 +231,16 @@ class Document(QObject):
         self._refuse_while_training()
         self._push_model(_make_model(model.x, model.A, model.B, model.C), text)
 
-    def randomize(self, seed: int, low: float = 0.0, high: float = 1.0) -> None:
+    def randomize(self, seed: int, low: float = RANDOM_RANGE[0], high: float = RANDOM_RANGE[1]) -> None:
         """New x, A, B, C from ``Session.random(K, seed, low, high)`` (the same seed gives the same model)."""
         self._refuse_while_training()
         self._check_range(low, high)
         model = Session.random(self.K, seed, low=low, high=high).model
         self._push_model(model, f"Randomize (seed {seed}, [{low:g}, {high:g}))")
 
-    def resize(self, k: int, seed: int = 0, low: float = 0.0, high: float = 1.0) -> None:
+    def resize(
+        self, k: int, seed: int = 0, low: float = RANDOM_RANGE[0], high: float = RANDOM_RANGE[1]
+    ) -> None:
         """Change K, keeping the overlapping entries (the top-left block of each matrix).
 
         New entries are the ones ``randomize(seed, low, high)`` would put there at the new K,
@@ -266,7 +271,7 @@ class Document(QObject):
         self._undo.push(SnapshotCommand(self, self._snapshot(with_history=True), after, "Reset to initial"))
 
     def load_report_example(self) -> None:
-        """The report's worked example (K = 3) as the current model."""
+        """The report example (K = 3) as the current model."""
         self._refuse_while_training()
         self._push_model(Session.report_example().model, "Load report example")
 

@@ -26,7 +26,13 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication, QMenu
 
 from backprop_lab.engine.evaluation import Evaluation, evaluate
-from backprop_lab.engine.session import Session, SessionError, load_session
+from backprop_lab.engine.session import (
+    RANDOM_RANGE_TEXT,
+    Session,
+    SessionError,
+    load_session,
+    session_file_stem,
+)
 from backprop_lab.gui.actions import make_action
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.jobs import Job, JobContext
@@ -98,7 +104,8 @@ class FileController(QObject):
                 "&New…",
                 self.new_session,
                 QKeySequence.StandardKey.New,
-                "A new session: the report's example, or random weights with a chosen K and seed",
+                f"A new session: the report example, or random x, A, B, C (uniform in {RANDOM_RANGE_TEXT}) "
+                "with a chosen K and seed",
             ),
             "open": act(
                 self, "open", "&Open…", self.open_dialog, QKeySequence.StandardKey.Open, "Open a session file"
@@ -206,8 +213,7 @@ class FileController(QObject):
         if doc.path is not None:
             name = doc.path.name
             return name[: -len(SESSION_SUFFIX)] if name.endswith(SESSION_SUFFIX) else Path(name).stem
-        raw = doc.session.name or "session"
-        return "".join(c if c.isalnum() or c in "-_." else "-" for c in raw).strip("-") or "session"
+        return session_file_stem(doc.session.name)
 
     def open_dialog(self) -> bool:
         if self._refuse_while_training("Open session"):

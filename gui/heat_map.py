@@ -18,6 +18,7 @@ from PySide6.QtGui import QColor, QFontMetricsF, QImage, QLinearGradient, QPaint
 from PySide6.QtWidgets import QSizePolicy, QTableView, QWidget
 
 from backprop_lab.engine.formatting import format_number
+from backprop_lab.gui.contrast import contrast_ratio
 
 #: (position in [-1, 1], RGB) stops of RdBu; 0 is pure white so that "exactly zero" reads as no colour.
 _STOPS: tuple[tuple[float, tuple[int, int, int]], ...] = (
@@ -54,21 +55,6 @@ def diverging_color(v: float, vmax: float) -> QColor:
     if vmax <= 0 or not math.isfinite(v):
         return QColor(_WHITE)
     return QColor(*diverging_rgb(v / vmax))
-
-
-def relative_luminance(color: QColor) -> float:
-    """WCAG 2.x relative luminance of an sRGB colour (0 black … 1 white)."""
-
-    def linear(channel: float) -> float:
-        return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4
-
-    return 0.2126 * linear(color.redF()) + 0.7152 * linear(color.greenF()) + 0.0722 * linear(color.blueF())
-
-
-def contrast_ratio(a: QColor, b: QColor) -> float:
-    """WCAG 2.x contrast ratio of two colours, from 1 (same) to 21 (black on white)."""
-    la, lb = relative_luminance(a), relative_luminance(b)
-    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
 
 
 def text_color(bg: QColor) -> QColor:

@@ -22,9 +22,10 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from backprop_lab.engine.explain import LineSearch, loss_along_gradient
-from backprop_lab.engine.formatting import format_number
+from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.model import NumericalOverflowError
 from backprop_lab.engine.step_phases import next_batch
+from backprop_lab.gui.axes import ValueAxis
 from backprop_lab.gui.document import Document
 
 SOURCES = (("x", "gradient at x (the tables)"), ("batch", "mean gradient of the next mini-batch"))
@@ -76,14 +77,14 @@ class LineSearchPanel(QWidget):
 
     def _build_plot(self) -> None:
         """The plot: the curve, its tangent at t = 0, the start level, lr and the lowest point."""
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget(
+            background="w", axisItems={"left": ValueAxis("left"), "bottom": ValueAxis("bottom")}
+        )
         self.plot.setObjectName("lineSearchPlot")
         item = self.plot.getPlotItem()
         item.showGrid(x=True, y=True, alpha=0.2)
         item.setLabel("bottom", "step size t (along −g)")
         item.setLabel("left", "L(θ − t·g)")
-        for side in ("bottom", "left"):
-            item.getAxis(side).enableAutoSIPrefix(False)
         self.curve = item.plot(pen=pg.mkPen("#1f77b4", width=2), name="L(θ − t·g)")
         self.tangent = item.plot(pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine))
         self.start_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#aaa", width=1, style=Qt.PenStyle.DotLine))
@@ -94,7 +95,7 @@ class LineSearchPanel(QWidget):
             labelOpts={"position": 0.92, "color": "#d62728", "fill": (255, 255, 255, 200)},
         )
         self.lr_point = pg.ScatterPlotItem(size=10, brush=pg.mkBrush("#d62728"), pen=None)
-        self.best_point = pg.ScatterPlotItem(size=9, brush=pg.mkBrush("#2ca02c"), pen=None, symbol="d")
+        self.best_point = pg.ScatterPlotItem(size=9, brush=pg.mkBrush("#1a7a40"), pen=None, symbol="d")
         for it in (self.start_line, self.lr_line, self.lr_point, self.best_point):
             item.addItem(it)
 
@@ -110,7 +111,7 @@ class LineSearchPanel(QWidget):
             "<span style='color:#1f77b4'>━</span> L(θ − t·g) &nbsp; <span style='color:#888'>╌</span> "
             "first-order prediction L − t‖g‖² &nbsp; <span style='color:#d62728'>┃●</span> t = lr "
             "(the next step) "
-            "&nbsp; <span style='color:#2ca02c'>◆</span> lowest point sampled"
+            "&nbsp; <span style='color:#1a7a40'>◆</span> lowest point sampled"
         )
         legend.setObjectName("lineSearchLegend")
         legend.setWordWrap(True)
@@ -206,7 +207,7 @@ class LineSearchPanel(QWidget):
         where = (
             "at x"
             if line.source == "x"
-            else f"over the next mini-batch ({len(line.batch)} samples, mean loss)"
+            else f"over the next mini-batch ({format_count(len(line.batch), 'sample')}, mean loss)"
         )
         color = "#b2182b" if line.overshoots else "#1a7a40"
         self.verdict_label.setText(

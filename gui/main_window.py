@@ -296,7 +296,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.state_label)
         self.statusBar().addPermanentWidget(self.k_label)
         self.statusBar().showMessage(
-            "Ready: the report's worked example. Edit a weight and watch the gradients.", 8000
+            "Ready: the report example. Edit a weight and watch the gradients.", 8000
         )
 
     def ui_state(self) -> UiState:

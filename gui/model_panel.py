@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backprop_lab.engine.session import RANDOM_RANGE
 from backprop_lab.gui.document import EDITOR_MAX_K, Document
 from backprop_lab.gui.heat_map import ScaleLegend
 from backprop_lab.gui.matrix_editor import MatrixEditor
@@ -60,20 +62,21 @@ class ModelPanel(QWidget):
         self.k_spin.setKeyboardTracking(False)
         self.seed_spin = QSpinBox(minimum=0, maximum=2_147_483_647)
         self.seed_spin.setObjectName("randomSeed")
-        self.low_spin = QDoubleSpinBox(decimals=3, minimum=-1e6, maximum=1e6, value=0.0)
+        # File ▸ New's range (RANDOM_RANGE) to begin with: one range unless the user picks another.
+        self.low_spin = QDoubleSpinBox(decimals=3, minimum=-1e6, maximum=1e6, value=RANDOM_RANGE[0])
         self.low_spin.setObjectName("randomLow")
-        self.high_spin = QDoubleSpinBox(decimals=3, minimum=-1e6, maximum=1e6, value=1.0)
+        self.high_spin = QDoubleSpinBox(decimals=3, minimum=-1e6, maximum=1e6, value=RANDOM_RANGE[1])
         self.high_spin.setObjectName("randomHigh")
         for spin in (self.low_spin, self.high_spin):
             spin.setSingleStep(0.1)
         self.randomize_button = QPushButton("Randomize")
         self.randomize_button.setObjectName("randomizeButton")
-        self.example_button = QPushButton("Report example")
+        self.example_button = QPushButton("Load report example")
         self.example_button.setObjectName("reportExampleButton")
         self.reset_button = QPushButton("Reset to initial")
         self.reset_button.setObjectName("resetButton")
 
-    def _control_rows(self) -> tuple[QHBoxLayout, QHBoxLayout, QHBoxLayout]:
+    def _control_rows(self) -> tuple[QHBoxLayout, QHBoxLayout, QGridLayout]:
         """The controls in three rows: K and seed, the random range, the buttons."""
         self.seed_spin.setMaximumWidth(110)
         for spin in (self.low_spin, self.high_spin):
@@ -91,11 +94,12 @@ class ModelPanel(QWidget):
         rnd.addWidget(QLabel("to"))
         rnd.addWidget(self.high_spin)
         rnd.addStretch(1)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.randomize_button)
-        buttons.addWidget(self.example_button)
-        buttons.addWidget(self.reset_button)
-        buttons.addStretch(1)
+        # Two rows of buttons: in one, the three make the model column wider than its tables.
+        buttons = QGridLayout()
+        buttons.addWidget(self.randomize_button, 0, 0)
+        buttons.addWidget(self.reset_button, 0, 1)
+        buttons.addWidget(self.example_button, 1, 0, 1, 2)
+        buttons.setColumnStretch(2, 1)
         return top, rnd, buttons
 
     def _build_editors(self, document: Document) -> QVBoxLayout:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlid
 
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.gui import curves as curve_specs
+from backprop_lab.gui.axes import StepAxis, ValueAxis
 from backprop_lab.gui.document import Document
 
 #: (History column, legend label, colour) of each curve, from the one definition in gui.curves.
@@ -196,16 +197,17 @@ class PlotPanel(QWidget):
 
     def _build_plot(self) -> None:
         """The plot with a raw and a smoothed curve per series, its legend and the hover line."""
-        self.plot = TimedPlotWidget(background="w")
+        axes = {"left": ValueAxis("left"), "bottom": StepAxis("bottom")}  # the reports' (gui.axes)
+        self.plot = TimedPlotWidget(background="w", axisItems=axes)
         self.plot.setObjectName("trainingPlot")
         item = self.plot.getPlotItem()
         # No grid: its lines (one per minor tick of a log axis) cost more to paint than all ten curves,
         # and a live plot repaints often. The axes, the hover readout and the epoch lines give scale.
         for axis in ("left", "bottom"):
-            item.getAxis(axis).setTextPen("#333333")
             # Room for tick labels grows but never shrinks: a live plot's labels change width often,
             # and every change re-lays out the plot and paints it again (a second paint per redraw).
             item.getAxis(axis).setStyle(autoReduceTextSpace=False)
+        item.setContentsMargins(0, 8, 4, 0)  # room above for the top tick label's upper half
         item.setLabel("bottom", "step")
         item.setLabel("left", "value")
         item.setMenuEnabled(True)

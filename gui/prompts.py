@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backprop_lab.engine.session import Session
+from backprop_lab.engine.session import RANDOM_RANGE_TEXT, Session
 from backprop_lab.gui import recovery
 from backprop_lab.gui.document import EDITOR_MAX_K
 from backprop_lab.gui.help_dialogs import SessionPropertiesDialog, ShortcutRow, ShortcutsDialog
@@ -48,15 +48,15 @@ def one_line(exc: BaseException) -> str:
 
 
 class NewSessionDialog(QDialog):
-    """File ▸ New: the report's worked example, or random weights with a chosen K and seed."""
+    """File ▸ New: the report example, or random weights with a chosen K and seed."""
 
     def __init__(self, parent: QWidget | None = None, k: int = 3, seed: int = 0) -> None:
         super().__init__(parent)
         self.setWindowTitle("New session")
         self.setObjectName("newSessionDialog")
-        self.example = QRadioButton("The report's worked example (K = 3)")
+        self.example = QRadioButton("The report example (K = 3)")
         self.example.setObjectName("newExample")
-        self.random = QRadioButton("Random x, A, B, C, uniform in [−1, 1)")
+        self.random = QRadioButton(f"Random x, A, B, C, uniform in {RANDOM_RANGE_TEXT}")
         self.random.setObjectName("newRandom")
         group = QButtonGroup(self)
         group.addButton(self.example)

@@ -3,7 +3,7 @@ window's live plot, with the curves' names, colours and pens from :mod:`gui.curv
 
 Two panels side by side, each against the 1-based training step: the losses (batch loss, loss at
 x) on the left, the gradient norms on the right; a panel's value axis is logarithmic when its
-values are positive and span at least a factor of 10, with ticks labelled as powers of ten.
+values are positive and span at least a factor of 10; the axes are the window's (:mod:`gui.axes`).
 
 pyqtgraph draws a QGraphicsScene, which lives on the GUI thread only. So that drawing stays short
 (well under 100 ms) even for a million-step session, the curves are first reduced by a per-pixel
@@ -24,6 +24,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QCoreApplication, QIODevice, QRe
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 
+from backprop_lab.gui.axes import StepAxis, ValueAxis
 from backprop_lab.gui.curves import BY_ID
 
 __all__ = [
@@ -52,7 +53,6 @@ PANELS = (
     ("Gradient norms", ("grad_norm_A", "grad_norm_B", "grad_norm_C"), "Frobenius norm"),
 )
 _TEXT = "#1e1e1e"
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 @dataclass(frozen=True)
@@ -100,34 +100,6 @@ def _font(px: int, *, bold: bool = False) -> QFont:
     return font
 
 
-def _power(v: float) -> str:
-    """A log axis's tick (v = log10 of the value): 10ⁿ at a decade, m·10ⁿ between."""
-    exponent = math.floor(v + 1e-9)
-    mantissa = round(10 ** (v - exponent), 6)
-    power = "10" + str(exponent).translate(_SUPERSCRIPT)
-    return power if mantissa == 1 else f"{mantissa:g}·{power}"
-
-
-def _step(v: float) -> str:
-    """Step numbers: 500, 2500, 20k, 1.5M (short enough for six ticks across a panel)."""
-    if abs(v) >= 1e6:
-        return f"{v / 1e6:g}M"
-    if abs(v) >= 1e4:
-        return f"{v / 1e3:g}k"
-    return f"{v:g}"
-
-
-# pyqtgraph ships no type hints, so its classes are Any to mypy (strict refuses subclassing Any).
-class _StepAxis(pg.AxisItem):  # type: ignore[misc]
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        return [_step(v) for v in values]
-
-
-class _ValueAxis(pg.AxisItem):  # type: ignore[misc]  # pyqtgraph is untyped (see _StepAxis)
-    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        return [_power(v) for v in values]
-
-
 def _panel(
     title: str, ids: Sequence[str], ylabel: str, curves: Mapping[str, tuple[np.ndarray, np.ndarray]]
 ) -> pg.PlotItem:
@@ -154,13 +126,12 @@ def _panel(
 
 def _styled_plot(title: str) -> tuple[pg.PlotItem, dict[str, pg.AxisItem]]:
     """An empty panel in the report's style: title, axes, frame and grid; no auto-range."""
-    axes: dict[str, pg.AxisItem] = {"bottom": _StepAxis("bottom"), "left": _ValueAxis("left")}
+    axes: dict[str, pg.AxisItem] = {"bottom": StepAxis("bottom"), "left": ValueAxis("left")}
     plot = pg.PlotItem(axisItems=axes)
     plot.hideButtons()
     plot.setMenuEnabled(False)
     plot.setTitle(title, size="19px", bold=True, color=_TEXT)
     for axis in axes.values():
-        axis.enableAutoSIPrefix(False)  # "(x1e+06)" beside the label would scale every tick
         axis.setTextPen(_TEXT)
         axis.setPen("#3c3c3c")
         axis.setStyle(tickFont=_font(15), tickTextOffset=6)

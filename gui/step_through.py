@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backprop_lab.engine.formatting import format_number
+from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.model import MATRIX_NAMES
 from backprop_lab.engine.step_phases import PHASES, StepPlan, plan_step
 from backprop_lab.gui.document import Document
@@ -394,7 +394,7 @@ class StepThroughDialog(QDialog):
 
         body = (
             "<table cellpadding='4'>"
-            f"<tr><td>Batch loss (mean over these {p.batch_size} samples)</td>"
+            f"<tr><td>Batch loss (mean over these {format_count(p.batch_size, 'sample')})</td>"
             f"<td>{change(p.batch_loss, p.batch_loss_after)}</td></tr>"
             f"<tr><td>Loss at the model's own "
             f"x</td><td>{change(p.loss_at_x_before, p.loss_at_x_after)}</td></tr>"

@@ -59,14 +59,19 @@ TIPS: dict[str, str] = {
     "randomSeed": (
         "Seed for Randomize and for the new entries when K grows: the same seed gives the same model."
     ),
-    "randomLow": formula("Randomize draws every entry uniformly from [low, high): this is low."),
-    "randomHigh": formula("Randomize draws every entry uniformly from [low, high): this is high."),
+    "randomLow": formula(
+        "Randomize draws every entry uniformly from [low, high): this is low (−1 at first, as File ▸ New)."
+    ),
+    "randomHigh": formula(
+        "Randomize draws every entry uniformly from [low, high): this is high (1 at first, as File ▸ New)."
+    ),
     "action_randomize": (
         f"Replace x, A, B and C with entries drawn uniformly from {formula('[low, high)')} "
         "(the model panel's range) with its seed. One undo step."
     ),
     "action_report_example": (
-        "The report's worked example (K = 3): the x, A, B, C whose gradients it derives by hand."
+        "The report example (K = 3): the report's x, A, B and C, whose gradients it derives by hand, "
+        "replacing the model. One undo step."
     ),
     "action_reset": "Back to the model the training history began from; clears the history. One undo step.",
     "action_k_up": (

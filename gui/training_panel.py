@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.training import (
     MAX_EPOCHS,
     MAX_LEARNING_RATE,
@@ -250,7 +251,9 @@ class TrainingPanel(QWidget):
     def _show_history_length(self) -> None:
         h = self._document.history
         self.history_label.setText(
-            f"History: {len(h):,} steps, {h.last_epoch:,} epochs" if len(h) else "History: empty"
+            f"History: {format_count(len(h), 'step')}, {format_count(h.last_epoch, 'epoch')}"
+            if len(h)
+            else "History: empty"
         )
 
     # ------------------------------------------------------------------ helpers

@@ -41,6 +41,8 @@ from backprop_lab.engine import torch_check
 from backprop_lab.engine.gradcheck import DEFAULT_EPS, DEFAULT_RTOL, SWEEP_EPS
 from backprop_lab.engine.model import MATRIX_NAMES
 from backprop_lab.engine.verification import CheckResults, run_checks
+from backprop_lab.gui.axes import ValueAxis
+from backprop_lab.gui.contrast import muted_style
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.jobs import Job, JobContext, JobGroup, error_line
 from backprop_lab.gui.verification_models import EntriesModel, HeatMapModel, heat_table
@@ -143,7 +145,7 @@ class VerificationPanel(QWidget):
         tolerance.setObjectName("verifyTolerance")
         self.tolerance_label = tolerance
         tolerance.setWordWrap(True)
-        tolerance.setStyleSheet("color: palette(mid);")
+        tolerance.setStyleSheet(muted_style(tolerance.palette()))  # palette(mid) is 1.7:1
 
     def _build_table(self) -> None:
         """The table of every entry's analytic value, references and errors."""
@@ -187,15 +189,15 @@ class VerificationPanel(QWidget):
 
     def _build_sweep_plot(self) -> None:
         """The largest finite-difference error against eps, the checker's eps marked."""
-        self.sweep_plot = pg.PlotWidget(background="w")
+        self.sweep_plot = pg.PlotWidget(
+            background="w", axisItems={"left": ValueAxis("left"), "bottom": ValueAxis("bottom")}
+        )
         self.sweep_plot.setObjectName("epsSweepPlot")
         item = self.sweep_plot.getPlotItem()
         item.setLogMode(x=True, y=True)
         item.showGrid(x=True, y=True, alpha=0.2)
         item.setLabel("bottom", "eps (relative step)")
         item.setLabel("left", "max |analytic − central difference|")
-        for side in ("bottom", "left"):
-            item.getAxis(side).enableAutoSIPrefix(False)
         item.setTitle("eps sweep", color="k", size="9pt")
         self.sweep_plot.setToolTip(
             "Right of the minimum the truncation error falls as eps²; left of it the "

@@ -10,7 +10,7 @@ into, and the gradient tables and matrix editors the chain rule follows and outl
 * a "Chain rule" dock (the window docks it at the bottom) that follows the selected gradient cell:
   hidden at start-up (so the window keeps its restored geometry), it opens at the first gradient
   cell selected; after that View ▸ Chain rule panel and F8 show it;
-* the actions of the Verify menu: Check gradients now (F7), Compare with PyTorch, eps sweep, Show
+* the actions of the Verify menu: Check now (F7), Compare with PyTorch, eps sweep, Show
   verification (Ctrl+Shift+V), Explain selected entry / chain rule (F8), Loss along gradient
   (Ctrl+Shift+L), Training ▸ Step through… (Shift+F10), and the dock's toggle.
 
@@ -96,7 +96,7 @@ class VerifyController(QObject):
             "verify_now": act(
                 self,
                 "verify_now",
-                "&Check gradients now",
+                "&Check now",
                 p.check_now,
                 "F7",
                 "Compare every gradient entry with central differences (and PyTorch, if ticked)",
@@ -104,7 +104,7 @@ class VerifyController(QObject):
             "verify_torch": act(
                 self,
                 "verify_torch",
-                "Compare with &PyTorch (float64)",
+                "Compare with &PyTorch (float64 autograd)",
                 lambda: None,
                 None,
                 "Add PyTorch's autograd as a second reference (imports PyTorch on first use)",

@@ -43,6 +43,7 @@ from operator import attrgetter
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, QTimer, Signal, Slot
 
 from backprop_lab.engine import kernels
+from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.model import Matrix
 from backprop_lab.engine.session import HISTORY_COLUMNS, History
 from backprop_lab.engine.training import StepRecord, Trainer
@@ -395,15 +396,15 @@ class TrainingController(QObject):
             text = trainer.divergence.reason
         elif outcome == "failed":
             text = (
-                f"Training failed after {n} steps: {message}. The weights after the last good step are "
-                "shown; the steps taken so far are kept in the history."
+                f"Training failed after {format_count(n, 'step')}: {message}. The weights after the "
+                "last good step are shown; the steps taken so far are kept in the history."
             )
         elif outcome == "stopped":
-            text = f"Training stopped after {n} of {self._total} steps."
+            text = f"Training stopped after {n:,} of {format_count(self._total, 'step')}."
         else:
-            text = f"Training finished: {n} steps."
+            text = f"Training finished: {format_count(n, 'step')}."
         label = {"finished": "Train", "stopped": "Train (stopped)", "diverged": "Train (diverged)"}
-        doc.finish_training_run(trainer, f"{label.get(outcome, 'Train (failed)')} {n} steps")
+        doc.finish_training_run(trainer, f"{label.get(outcome, 'Train (failed)')} {format_count(n, 'step')}")
         doc.set_training_state("idle")
         self._emit_progress()
         doc.notify(text, 10000)

@@ -66,7 +66,7 @@ def test_check_prints_the_reports_numbers_in_the_reports_order(capsys, report_ex
     # The report printed 44.061213140343526; the engine's float is one ulp away (1.6e-16).
     assert "the report printed Loss = 44.061213140343526" in out
     order = [
-        "check of the report's worked example (K = 3)",
+        "check of the report example (K = 3)",
         "Let,",
         "x =",
         "A =",
@@ -216,7 +216,7 @@ BAD_FILES = [
     (
         "ragged A",
         lambda p: _write(p, {"model": {**_small_model(), "A": [[0.1, 0.2], [0.3]]}}),
-        "A[1] has 1 entries; expected 2",
+        "A[1] has 1 entry; expected 2",
     ),
     (
         "NaN",

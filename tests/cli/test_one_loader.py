@@ -183,7 +183,7 @@ def test_standard_input_over_the_size_limit_is_refused_without_reading_it_all(mo
 def test_expected_numbers_are_validated_by_the_loader(tmp_path):
     d = _valid()
     d["expected"] = {"loss": 1.0, "grad_A": [[0.0, 0.0], [0.0, 0.0]], "grad_B": [[0.0]], "grad_C": []}
-    with pytest.raises(SessionError, match=r"expected\.grad_B has 1 rows; expected 2"):
+    with pytest.raises(SessionError, match=r"expected\.grad_B has 1 row; expected 2"):
         load_session_with_expected(_write(tmp_path, d))
     d["expected"] = {"loss": 1.0, **{f"grad_{m}": [[1.0, 2.0], [3.0, 4.0]] for m in "ABC"}}
     session, expected = load_session_with_expected(_write(tmp_path, d))

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from backprop_lab.engine.formatting import PRECISIONS, format_number
+from backprop_lab.engine.formatting import PRECISIONS, format_count, format_number
 
 
 @pytest.mark.parametrize(
@@ -87,3 +87,20 @@ def test_bad_options_are_refused():
         format_number(1.0, "cell", digits=3)
     with pytest.raises(ValueError, match="max_chars applies"):
         format_number(1.0, "full", max_chars=3)
+
+
+def test_counts_group_thousands_and_agree_in_number():
+    assert format_number(30000, "count") == "30,000"
+    assert format_number(2768.0, "count") == "2,768"
+    assert [format_count(n, "epoch") for n in (0, 1, 2, 1000)] == [
+        "0 epochs",
+        "1 epoch",
+        "2 epochs",
+        "1,000 epochs",
+    ]
+    assert (
+        format_count(1, "entry", "entries") == "1 entry"
+        and format_count(3072, "entry", "entries") == "3,072 entries"
+    )
+    with pytest.raises(ValueError, match="whole number"):
+        format_number(2.5, "count")

@@ -235,7 +235,7 @@ def test_the_check_catches_a_wrong_gradient_and_names_the_entries(
     ("model", "message"),
     [
         (([1.0], [[1.0]], [[0.0]], [[float("nan")]]), r"C\[0\]\[0\] is not finite"),
-        (([1.0, 2.0], [[1.0, 2.0], [3.0]], [[0, 0], [0, 0]], [[0, 0], [0, 0]]), r"A\[1\] has 1 entries"),
+        (([1.0, 2.0], [[1.0, 2.0], [3.0]], [[0, 0], [0, 0]], [[0, 0], [0, 0]]), r"A\[1\] has 1 entry"),
     ],
 )
 def test_bad_models_are_refused_naming_the_entry(model, message):

@@ -55,7 +55,7 @@ def test_flat_list_and_single_number_are_one_row():
         ("inf 1", "infinite"),
         ("[[1, -Infinity]]", "infinite"),
         ("1e999", "overflows"),
-        ("1 2\n3", "ragged rows: row 2 has 1 values but row 1 has 2"),
+        ("1 2\n3", "ragged rows: row 2 has 1 value but row 1 has 2"),
         ("[[1, 2], [3]]", "ragged"),
         ("[[1, 2]", "never closed"),
         ("[1, 2]]", "after the closing"),

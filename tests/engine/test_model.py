@@ -47,7 +47,7 @@ def test_sigmoid_never_overflows_and_its_derivative_is_never_nan(a):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (([1.0, 2.0], [[1.0, 2.0], [3.0]], [[0, 0], [0, 0]], [[0, 0], [0, 0]]), r"A\[1\] has 1 entries"),
+        (([1.0, 2.0], [[1.0, 2.0], [3.0]], [[0, 0], [0, 0]], [[0, 0], [0, 0]]), r"A\[1\] has 1 entry"),
         (([1.0], [[1.0]], [[True]], [[0.0]]), r"B\[0\]\[0\] is not a number"),
         (([1.0], [[1.0]], [[0.0]], [[float("nan")]]), r"C\[0\]\[0\] is not finite"),
         (([float("inf")], [[1.0]], [[0.0]], [[0.0]]), r"x\[0\] is not finite"),

@@ -61,7 +61,7 @@ def test_html_holds_the_reports_loss_gradient_and_settings(example_data, example
     for label, value in example_data.settings:
         assert f"<td>{value}</td>" in example_html, label
     assert "learning rate λ" in example_html and "<td>0.01</td>" in example_html
-    assert "<td>1000</td>" in example_html  # N
+    assert "<td>1,000</td>" in example_html  # N
 
 
 def test_training_section_has_loss_before_after_and_final_weights(

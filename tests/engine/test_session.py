@@ -661,7 +661,7 @@ def test_an_explicit_version_0_document_migrates_too():
     [
         ({"model": "x"}, r"model must be a JSON object, not a string"),
         ({"model": {"x": [1.0], "A": [[1.0]], "B": [[1.0]]}}, r"model\.C is missing"),
-        ({"x": [1.0, 2.0], "A": [[1.0]], "B": [[1.0]], "C": [[1.0]]}, r"model\.A has 1 rows; expected 2"),
+        ({"x": [1.0, 2.0], "A": [[1.0]], "B": [[1.0]], "C": [[1.0]]}, r"model\.A has 1 row; expected 2"),
         ({**PLAIN_V0, "training": [1]}, r"training must be a JSON object, not a list"),
         ({**PLAIN_V0, "training": {"batch_size": 0}}, r"training\.batch_size must be ≥ 1"),
     ],

@@ -460,7 +460,7 @@ def test_kernel_sources_come_from_k_alone():
 def test_batch_loss_and_grads_validates_its_inputs():
     with pytest.raises(ValueError, match="X must be a non-empty list"):
         batch_loss_and_grads([], [[1.0]], [[1.0]], [[1.0]])
-    with pytest.raises(ValueError, match=r"X\[1\] has 1 entries; expected 2"):
+    with pytest.raises(ValueError, match=r"X\[1\] has 1 entry; expected 2"):
         batch_loss_and_grads([[0.1, 0.2], [0.3]], *_random_model(2, 1)[1:])
     with pytest.raises(ValueError, match=r"X\[0\]\[1\] is not finite"):
         batch_loss_and_grads([[0.1, math.inf]], *_random_model(2, 1)[1:])

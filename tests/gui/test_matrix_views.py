@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QAbstractItemView, QApplication, QLineEdit, QScrol
 
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.model import Model
-from backprop_lab.gui.heat_map import ScaleLegend, contrast_ratio, diverging_color, diverging_rgb, text_color
+from backprop_lab.gui.contrast import contrast_ratio
+from backprop_lab.gui.heat_map import ScaleLegend, diverging_color, diverging_rgb, text_color
 from backprop_lab.gui.matrix_cells import EDIT_BOX_WIDTH, NumberCellDelegate
 from backprop_lab.gui.matrix_editor import MatrixTable
 
