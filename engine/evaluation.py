@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from itertools import chain
 
 from backprop_lab.engine.model import Matrix, Model, backward, forward
 
@@ -57,5 +56,10 @@ def evaluate(model: Model) -> Evaluation:
     for name, grad in named.items():
         if not all(math.isfinite(v) for row in grad for v in row):
             return Evaluation(loss, values=vectors, error=f"∂L/∂{name} overflows a float64")
-    scales = {name: max(map(abs, chain.from_iterable(grad)), default=0.0) for name, grad in named.items()}
+    # Row by row: one max() over a K = 1024 matrix is a single C call that holds the interpreter
+    # lock for tens of milliseconds (File ▸ Open evaluates on a worker thread beside the window's).
+    scales = {
+        name: max((max(map(abs, row), default=0.0) for row in grad), default=0.0)
+        for name, grad in named.items()
+    }
     return Evaluation(loss, named, vectors, scales=scales)

@@ -27,6 +27,12 @@ def parse(data: bytes | str, source: str) -> object:
         raise SessionError("the file is empty", source)
     if isinstance(data, bytes):
         try:
+            # A well-formed session is parsed from its bytes (no 130 MB decoded copy made in one
+            # GIL-holding call); anything else takes the text path below, which names the problem.
+            return _parse_plain(data, source)
+        except json_pieces.NotPlain:
+            pass
+        try:
             text = json_pieces.decode_utf8(data)  # data.decode("utf-8-sig") in pieces
         except UnicodeDecodeError as exc:
             raise SessionError(
@@ -63,6 +69,16 @@ def parse(data: bytes | str, source: str) -> object:
         raise SessionError("there is not enough memory to load the session", source) from None
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
         raise SessionError(f"not valid JSON: {exc}", source) from None
+
+
+def _parse_plain(data: bytes, source: str) -> object:
+    containers = json_pieces.count(data, b"[{")
+    if containers > MAX_JSON_CONTAINERS:
+        raise json_pieces.NotPlain  # refused on the text path, with the same count
+    try:
+        return json_pieces.loads_utf8_object(data)
+    except MemoryError:
+        raise SessionError("there is not enough memory to load the session", source) from None
 
 
 def _read_path(source: str) -> bytes:
