@@ -4,7 +4,8 @@ Every panel takes the :class:`Document` in its constructor, reads from it, and s
 signals; panels never talk to each other. Public API (stable; additions only):
 
 Signals
-    ``modelChanged()``            x, A, B, C or K changed; :attr:`evaluation` is already fresh.
+    ``modelChanged()``            x, A, B, C or K changed; :attr:`evaluation` is already fresh. During
+                                  a run this includes the run's weights, shown live (see below).
     ``settingsChanged()``         the session's ``TrainingSettings`` changed.
     ``historyChanged()``          the training history changed (rows appended, truncated, replaced).
                                   Appends during a run arrive in batches (about every 50 ms), never
@@ -20,7 +21,8 @@ Reading
     ``session`` (engine Session, treat as read-only), ``model`` (its Model), ``K``, ``evaluation``
     (:class:`Evaluation`: loss, grads, intermediates, error), ``matrix(name)``, ``value(name, i, j)``,
     ``training_settings``, ``history``, ``history_generation``, ``path``, ``display_name``,
-    ``is_dirty``, ``undo_stack`` (QUndoStack), ``training_state``, ``is_training``.
+    ``is_dirty``, ``undo_stack`` (QUndoStack), ``training_state``, ``is_training``, ``live_step``
+    (during a run: the history step the shown model belongs to; None when idle).
 
 Editing (each is one undoable command; names are "x", "A", "B", "C"; x is the 1×K row 0)
     ``set_entry(name, i, j, value)``, ``paste_block(name, row, col, block)``, ``set_model(model, text)``,
@@ -41,9 +43,14 @@ Training (used by ``gui.worker.TrainingController``, not by panels)
 
 A saved state is always consistent: during a run the worker hands over the weights after the last
 step of each batch together with that batch, so the document always holds the weights that belong
-to its history's last row, even when they are not shown yet (the editors show a run's weights only
-on pause, where they arrive a moment after the pause is marked). ``save`` and
-``consistent_session`` show those weights first, so what is written is what the history ends with.
+to its history's last row, even when they are not shown yet. ``save`` and ``consistent_session``
+show those weights first, so what is written is what the history ends with.
+
+Live: during a run the model shown follows the run's weights, at most every
+:data:`LIVE_INTERVAL_S` (the batches come every ~50 ms; every panel repaints on each
+``modelChanged``, so one in two or three is shown). :attr:`live_step` is the history step the
+shown model belongs to, which the panels show as "live (step n)"; the weights in between are kept
+(not shown) as above, and the pause's and the end's weights are always shown.
 
 History rules: edits keep the history (it continues across runs). Changing K (or loading a model of
 another K) and "Reset to initial" clear it and make the new model the initial one, because a history
@@ -53,6 +60,7 @@ belongs to the model it started from; undo brings it back.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -75,6 +83,8 @@ EDITOR_MAX_K = 32
 INTERMEDIATES = (("a", "a"), ("y", "σ(a)"), ("u", "u"), ("z", "z"), ("w", "w"))
 
 TRAINING_STATES = ("idle", "running", "paused")
+#: Shortest time between two live showings of a running run's weights (seconds).
+LIVE_INTERVAL_S = 0.1
 
 
 def _model_blocks(model: Model) -> dict[str, Matrix]:
@@ -111,6 +121,8 @@ class Document(QObject):
         self._extra_dirty = False  # changes outside the undo stack (settings, training state shown)
         self._was_dirty = False
         self._training_state = "idle"
+        self._live_step: int | None = None
+        self._live_shown_at = -math.inf  # time.monotonic() of the last live showing
         self._history_generation = 0
         self._evaluation = evaluate(self._session.model)
         self._undo.cleanChanged.connect(self._on_undo_clean_changed)
@@ -172,6 +184,19 @@ class Document(QObject):
     @property
     def is_training(self) -> bool:
         return self._training_state != "idle"
+
+    @property
+    def live_step(self) -> int | None:
+        """During a run (running or paused): how many history steps the shown model has taken; None idle."""
+        return self._live_step
+
+    def live_text(self) -> str:
+        """ "live (step n)" while a run computes, "paused (step n)" while it waits, "" idle: the words
+        every panel that follows the run's weights puts beside what it shows."""
+        if self._live_step is None or not self.is_training:
+            return ""
+        word = "live" if self._training_state == "running" else "paused"
+        return f"{word} (step {self._live_step:,})"
 
     def matrix(self, name: str) -> Matrix:
         """A copy of block ``name`` as rows: "x" is 1×K, "A", "B", "C" are K×K."""
@@ -309,9 +334,9 @@ class Document(QObject):
         During a run the weights that came with the last batch are shown first; idle, this is
         :attr:`session` itself. Save, recovery copies and report exports write this.
         """
-        weights, self._run_weights = self._run_weights, None
-        if weights is not None and weights != (self.model.A, self.model.B, self.model.C):
-            self._set_model(self.model.with_weights(*weights))
+        weights = self._run_weights
+        if weights is not None:
+            self._show_run_weights(weights)
         return self._session
 
     def save(self, path: str | Path | None = None) -> Path:
@@ -355,8 +380,9 @@ class Document(QObject):
         """Append a batch of step records (one signal per batch).
 
         ``chunk``, the same records as a ``History`` (``gui.worker.history_chunk``), is the fast path.
-        ``weights`` are A, B, C after the batch's last step: kept (not shown) so that a save during
-        the run writes weights that belong to the history (see :meth:`consistent_session`).
+        ``weights`` are A, B, C after the batch's last step: kept so that a save during the run
+        writes weights that belong to the history (see :meth:`consistent_session`), and shown
+        (live) when the last showing is at least :data:`LIVE_INTERVAL_S` ago.
         """
         if chunk is not None:
             self._session.history.extend_from(chunk)
@@ -366,6 +392,10 @@ class Document(QObject):
             self._run_weights = weights
         self.historyChanged.emit()
         self.mark_dirty()
+        now = time.monotonic()
+        if weights is not None and self.is_training and now - self._live_shown_at >= LIVE_INTERVAL_S:
+            self._live_shown_at = now
+            self._show_run_weights(weights)
 
     def begin_training_run(self) -> Trainer:
         """A Trainer continuing the session (``Session.make_trainer``); ValueError for invalid settings."""
@@ -374,6 +404,8 @@ class Document(QObject):
         trainer = self._session.make_trainer()
         self._run_start = (before, history_before)
         self._run_weights = None
+        self._live_step = history_before
+        self._live_shown_at = -math.inf  # the first batch is shown at once
         return trainer
 
     def show_weights(self, A: Matrix, B: Matrix, C: Matrix) -> None:
@@ -382,9 +414,19 @@ class Document(QObject):
         Weights already shown (a save showed them first) change nothing and mark nothing.
         """
         self._run_weights = None
-        if (A, B, C) == (self.model.A, self.model.B, self.model.C):
+        self._show_run_weights((A, B, C))
+
+    def _show_run_weights(self, weights: tuple[Matrix, Matrix, Matrix]) -> None:
+        """The run's weights after the history's last step, as the model shown (no undo step)."""
+        self._run_weights = None
+        step = len(self._session.history) if self._run_start is not None else None
+        if weights == (self.model.A, self.model.B, self.model.C):
+            if step != self._live_step:
+                self._live_step = step
+                self.modelChanged.emit()  # same numbers, a newer step: the "live (step n)" marks move
             return
-        self._set_model(self.model.with_weights(A, B, C))
+        self._live_step = step
+        self._set_model(self.model.with_weights(*weights))
         self.mark_dirty()
 
     def finish_training_run(self, trainer: Trainer, text: str) -> None:
@@ -394,6 +436,7 @@ class Document(QObject):
         self._run_start = None
         self._run_weights = None
         self._session.finish_run(trainer)
+        self._live_step = None
         self._set_model(self._session.model)
         self.mark_dirty()
         if len(self._session.history) == history_before and trainer.divergence is None:

@@ -31,10 +31,25 @@ class GradientsPanel(QWidget):
         self.error_label.setStyleSheet("color: #b2182b;")
         self.error_label.setWordWrap(True)
 
+        # "live (step n)" while the numbers follow a running run's weights (Document.live_text).
+        self.live_label = QLabel()
+        self.live_label.setObjectName("gradientsLive")
+        self.live_label.setStyleSheet("color: #1f5f99;")
+        italic = self.live_label.font()
+        italic.setItalic(True)
+        self.live_label.setFont(italic)
+        # Fixed sizes: both change several times a second during a run, and a label whose size may
+        # change re-lays out the whole window each time (Qt skips that only for fixed-size widgets).
+        widest_texts = ((self.loss_label, "-8.8888e+888"), (self.live_label, "paused (step 888,888,888)"))
+        for label, widest in widest_texts:
+            fm = label.fontMetrics()
+            label.setFixedSize(fm.horizontalAdvance(widest) + 8, label.sizeHint().height())
+
         loss_row = QHBoxLayout()
         loss_row.addWidget(QLabel("Loss L = Σ w<sub>j</sub>² at x:"))
         loss_row.addWidget(self.loss_label)
         loss_row.addStretch(1)
+        loss_row.addWidget(self.live_label)
 
         self.models: dict[str, GradientModel] = {}
         self.tables: dict[str, MatrixTable] = {}
@@ -73,10 +88,15 @@ class GradientsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(box)
         document.modelChanged.connect(self._on_document_model_changed)
+        document.trainingStateChanged.connect(self._on_document_training_state_changed)
         self._on_document_model_changed()
+
+    def _on_document_training_state_changed(self, _state: str) -> None:
+        self.live_label.setText(self._document.live_text())
 
     def _on_document_model_changed(self) -> None:
         ev = self._document.evaluation
+        self.live_label.setText(self._document.live_text())
         self.loss_label.setText(format_number(ev.loss, "cell"))
         self.loss_label.setToolTip(format_number(ev.loss, "full", none=""))
         self.error_label.setText(ev.error or "")

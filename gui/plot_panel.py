@@ -404,7 +404,11 @@ class PlotPanel(QWidget):
         self._redraw_interval_ms = min(MAX_REDRAW_MS, max(REDRAW_MS, cost_ms * REDRAW_BUDGET))
 
     def _clear(self) -> None:
+        """Forget the drawn history (it was cleared or replaced): curves, bounds, readout and axes."""
         self._n = 0
+        # The readout and the hover line describe steps of the old history; nothing is hovered yet.
+        self.readout.setText("")
+        self.hover_line.setVisible(False)
         self._last_epoch = 0
         self._epoch_starts.clear()
         self._steps.clear()
@@ -476,6 +480,9 @@ class PlotPanel(QWidget):
                 self.curves[name].setData([], [])
                 self.raw_curves[name].setData([], [])
             self.raw_curves[name].setVisible(smooth)
+        if not n:
+            # An empty plot shows no range of an old history (in log mode 0…1 means 1…10).
+            self.plot.getPlotItem().getViewBox().setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         self._update_epoch_lines()
 
     def _update_epoch_lines(self) -> None:
