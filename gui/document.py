@@ -48,7 +48,9 @@ show those weights first, so what is written is what the history ends with.
 
 Live: during a run the model shown follows the run's weights, at most every
 :data:`LIVE_INTERVAL_S` (the batches come every ~50 ms; every panel repaints on each
-``modelChanged``, so one in two or three is shown). :attr:`live_step` is the history step the
+``modelChanged``, so one in two or three is shown), and less often when showing them costs more
+than 1/:data:`LIVE_BUDGET` of the time (each showing is timed to the end of the repaints it causes:
+at K = 32 the editors and tables take tens of milliseconds). :attr:`live_step` is the history step the
 shown model belongs to, which the panels show as "live (step n)"; the weights in between are kept
 (not shown) as above, and the pause's and the end's weights are always shown.
 
@@ -64,7 +66,7 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
 from backprop_lab.engine.evaluation import Evaluation, evaluate
@@ -85,6 +87,13 @@ INTERMEDIATES = (("a", "a"), ("y", "σ(a)"), ("u", "u"), ("z", "z"), ("w", "w"))
 TRAINING_STATES = ("idle", "running", "paused")
 #: Shortest time between two live showings of a running run's weights (seconds).
 LIVE_INTERVAL_S = 0.1
+#: A live showing (the panels' slots and the repaints they cause) may take at most 1/LIVE_BUDGET of
+#: the time: the worker waits while the window takes a batch in, so this is the run's slowdown.
+LIVE_BUDGET = 4
+#: Longest time between two live showings, however slow the views (seconds).
+LIVE_MAX_INTERVAL_S = 1.0
+#: Event-loop turns after a showing by which its repaints are done (as the worker's acknowledgement).
+_PAINT_TURNS = 3
 
 
 def _model_blocks(model: Model) -> dict[str, Matrix]:
@@ -123,6 +132,7 @@ class Document(QObject):
         self._training_state = "idle"
         self._live_step: int | None = None
         self._live_shown_at = -math.inf  # time.monotonic() of the last live showing
+        self._live_interval = LIVE_INTERVAL_S  # grows when a showing costs more than the budget
         self._history_generation = 0
         self._evaluation = evaluate(self._session.model)
         self._undo.cleanChanged.connect(self._on_undo_clean_changed)
@@ -393,9 +403,10 @@ class Document(QObject):
         self.historyChanged.emit()
         self.mark_dirty()
         now = time.monotonic()
-        if weights is not None and self.is_training and now - self._live_shown_at >= LIVE_INTERVAL_S:
+        if weights is not None and self.is_training and now - self._live_shown_at >= self._live_interval:
             self._live_shown_at = now
             self._show_run_weights(weights)
+            self._time_live_showing(now, _PAINT_TURNS)
 
     def begin_training_run(self) -> Trainer:
         """A Trainer continuing the session (``Session.make_trainer``); ValueError for invalid settings."""
@@ -406,6 +417,7 @@ class Document(QObject):
         self._run_weights = None
         self._live_step = history_before
         self._live_shown_at = -math.inf  # the first batch is shown at once
+        self._live_interval = LIVE_INTERVAL_S
         return trainer
 
     def show_weights(self, A: Matrix, B: Matrix, C: Matrix) -> None:
@@ -415,6 +427,15 @@ class Document(QObject):
         """
         self._run_weights = None
         self._show_run_weights((A, B, C))
+
+    def _time_live_showing(self, since: float, turns: int) -> None:
+        """After ``turns`` event-loop turns (its repaints are done), pace the next showing by its cost."""
+        if turns:
+            # With the document as context: a timer outliving it is dropped, never called.
+            QTimer.singleShot(0, self, lambda: self._time_live_showing(since, turns - 1))
+            return
+        cost = time.monotonic() - since
+        self._live_interval = min(LIVE_MAX_INTERVAL_S, max(LIVE_INTERVAL_S, cost * LIVE_BUDGET))
 
     def _show_run_weights(self, weights: tuple[Matrix, Matrix, Matrix]) -> None:
         """The run's weights after the history's last step, as the model shown (no undo step)."""
