@@ -4,8 +4,7 @@ Every panel takes the :class:`Document` in its constructor, reads from it, and s
 signals; panels never talk to each other. Public API (stable; additions only):
 
 Signals
-    ``modelChanged()``            x, A, B, C or K changed; :attr:`evaluation` is already fresh. During
-                                  a run this includes the run's weights, shown live (see below).
+    ``modelChanged()``            x, A, B, C or K changed (a run's too: "Live"); :attr:`evaluation` is fresh.
     ``settingsChanged()``         the session's ``TrainingSettings`` changed.
     ``historyChanged()``          the training history changed (rows appended, truncated, replaced).
                                   Appends during a run arrive in batches (about every 50 ms), never
@@ -21,8 +20,7 @@ Reading
     ``session`` (engine Session, treat as read-only), ``model`` (its Model), ``K``, ``evaluation``
     (:class:`Evaluation`: loss, grads, intermediates, error), ``matrix(name)``, ``value(name, i, j)``,
     ``training_settings``, ``history``, ``history_generation``, ``path``, ``display_name``,
-    ``is_dirty``, ``undo_stack`` (QUndoStack), ``training_state``, ``is_training``, ``live_step``
-    (during a run: the history step the shown model belongs to; None when idle).
+    ``is_dirty``, ``undo_stack`` (QUndoStack), ``training_state``, ``is_training``, ``live_step``.
 
 Editing (each is one undoable command; names are "x", "A", "B", "C"; x is the 1×K row 0)
     ``set_entry(name, i, j, value)``, ``paste_block(name, row, col, block)``, ``set_model(model, text)``,
@@ -44,15 +42,9 @@ Training (used by ``gui.worker.TrainingController``, not by panels)
 A saved state is always consistent: during a run the worker hands over the weights after the last
 step of each batch together with that batch, so the document always holds the weights that belong
 to its history's last row, even when they are not shown yet. ``save`` and ``consistent_session``
-show those weights first, so what is written is what the history ends with.
-
-Live: during a run the model shown follows the run's weights, at most every
-:data:`LIVE_INTERVAL_S` (the batches come every ~50 ms; every panel repaints on each
-``modelChanged``, so one in two or three is shown), and less often when showing them costs more
-than 1/:data:`LIVE_BUDGET` of the time (each showing is timed to the end of the repaints it causes:
-at K = 32 the editors and tables take tens of milliseconds). :attr:`live_step` is the history step the
-shown model belongs to, which the panels show as "live (step n)"; the weights in between are kept
-(not shown) as above, and the pause's and the end's weights are always shown.
+show those weights first, so what is written is what the history ends with. Live: the model shown
+follows a run's weights about ten times a second or less (:mod:`gui.live_pace`); :attr:`live_step`
+is the history step they belong to ("live (step n)"); the pause's and the end's are always shown.
 
 History rules: edits keep the history (it continues across runs). Changing K (or loading a model of
 another K) and "Reset to initial" clear it and make the new model the initial one, because a history
@@ -62,17 +54,17 @@ belongs to the model it started from; undo brings it back.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from backprop_lab.engine.evaluation import Evaluation, evaluate
 from backprop_lab.engine.model import MATRIX_NAMES, Model
 from backprop_lab.engine.session import History, Session, save_session
 from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
+from backprop_lab.gui.live_pace import LivePace
 from backprop_lab.gui.undo import Snapshot, SnapshotCommand, TrainingRunCommand
 
 Matrix = list[list[float]]
@@ -85,15 +77,6 @@ EDITOR_MAX_K = 32
 INTERMEDIATES = (("a", "a"), ("y", "σ(a)"), ("u", "u"), ("z", "z"), ("w", "w"))
 
 TRAINING_STATES = ("idle", "running", "paused")
-#: Shortest time between two live showings of a running run's weights (seconds).
-LIVE_INTERVAL_S = 0.1
-#: A live showing (the panels' slots and the repaints they cause) may take at most 1/LIVE_BUDGET of
-#: the time: the worker waits while the window takes a batch in, so this is the run's slowdown.
-LIVE_BUDGET = 4
-#: Longest time between two live showings, however slow the views (seconds).
-LIVE_MAX_INTERVAL_S = 1.0
-#: Event-loop turns after a showing by which its repaints are done (as the worker's acknowledgement).
-_PAINT_TURNS = 3
 
 
 def _model_blocks(model: Model) -> dict[str, Matrix]:
@@ -131,8 +114,7 @@ class Document(QObject):
         self._was_dirty = False
         self._training_state = "idle"
         self._live_step: int | None = None
-        self._live_shown_at = -math.inf  # time.monotonic() of the last live showing
-        self._live_interval = LIVE_INTERVAL_S  # grows when a showing costs more than the budget
+        self.live_pace = LivePace(self)
         self._history_generation = 0
         self._evaluation = evaluate(self._session.model)
         self._undo.cleanChanged.connect(self._on_undo_clean_changed)
@@ -197,16 +179,8 @@ class Document(QObject):
 
     @property
     def live_step(self) -> int | None:
-        """During a run (running or paused): how many history steps the shown model has taken; None idle."""
+        """During a run: how many history steps the shown model has taken (None idle)."""
         return self._live_step
-
-    def live_text(self) -> str:
-        """ "live (step n)" while a run computes, "paused (step n)" while it waits, "" idle: the words
-        every panel that follows the run's weights puts beside what it shows."""
-        if self._live_step is None or not self.is_training:
-            return ""
-        word = "live" if self._training_state == "running" else "paused"
-        return f"{word} (step {self._live_step:,})"
 
     def matrix(self, name: str) -> Matrix:
         """A copy of block ``name`` as rows: "x" is 1×K, "A", "B", "C" are K×K."""
@@ -346,7 +320,7 @@ class Document(QObject):
         """
         weights = self._run_weights
         if weights is not None:
-            self._show_run_weights(weights)
+            self.show_weights(*weights)
         return self._session
 
     def save(self, path: str | Path | None = None) -> Path:
@@ -390,9 +364,8 @@ class Document(QObject):
         """Append a batch of step records (one signal per batch).
 
         ``chunk``, the same records as a ``History`` (``gui.worker.history_chunk``), is the fast path.
-        ``weights`` are A, B, C after the batch's last step: kept so that a save during the run
-        writes weights that belong to the history (see :meth:`consistent_session`), and shown
-        (live) when the last showing is at least :data:`LIVE_INTERVAL_S` ago.
+        ``weights`` are A, B, C after the batch's last step: kept for a save during the run (see
+        :meth:`consistent_session`), shown when :attr:`live_pace` says a live showing is due.
         """
         if chunk is not None:
             self._session.history.extend_from(chunk)
@@ -402,11 +375,9 @@ class Document(QObject):
             self._run_weights = weights
         self.historyChanged.emit()
         self.mark_dirty()
-        now = time.monotonic()
-        if weights is not None and self.is_training and now - self._live_shown_at >= self._live_interval:
-            self._live_shown_at = now
-            self._show_run_weights(weights)
-            self._time_live_showing(now, _PAINT_TURNS)
+        if weights is not None and self.is_training and self.live_pace.due():
+            self.show_weights(*weights)
+            self.live_pace.shown()
 
     def begin_training_run(self) -> Trainer:
         """A Trainer continuing the session (``Session.make_trainer``); ValueError for invalid settings."""
@@ -416,38 +387,23 @@ class Document(QObject):
         self._run_start = (before, history_before)
         self._run_weights = None
         self._live_step = history_before
-        self._live_shown_at = -math.inf  # the first batch is shown at once
-        self._live_interval = LIVE_INTERVAL_S
+        self.live_pace.restart()  # the first batch is shown at once
         return trainer
 
     def show_weights(self, A: Matrix, B: Matrix, C: Matrix) -> None:
-        """Show a run's current weights (on pause); not an undo step by itself.
+        """Show a run's weights after the history's last step (live, on pause); not an undo step.
 
         Weights already shown (a save showed them first) change nothing and mark nothing.
         """
         self._run_weights = None
-        self._show_run_weights((A, B, C))
-
-    def _time_live_showing(self, since: float, turns: int) -> None:
-        """After ``turns`` event-loop turns (its repaints are done), pace the next showing by its cost."""
-        if turns:
-            # With the document as context: a timer outliving it is dropped, never called.
-            QTimer.singleShot(0, self, lambda: self._time_live_showing(since, turns - 1))
-            return
-        cost = time.monotonic() - since
-        self._live_interval = min(LIVE_MAX_INTERVAL_S, max(LIVE_INTERVAL_S, cost * LIVE_BUDGET))
-
-    def _show_run_weights(self, weights: tuple[Matrix, Matrix, Matrix]) -> None:
-        """The run's weights after the history's last step, as the model shown (no undo step)."""
-        self._run_weights = None
         step = len(self._session.history) if self._run_start is not None else None
-        if weights == (self.model.A, self.model.B, self.model.C):
+        if (A, B, C) == (self.model.A, self.model.B, self.model.C):
             if step != self._live_step:
                 self._live_step = step
                 self.modelChanged.emit()  # same numbers, a newer step: the "live (step n)" marks move
             return
         self._live_step = step
-        self._set_model(self.model.with_weights(*weights))
+        self._set_model(self.model.with_weights(A, B, C))
         self.mark_dirty()
 
     def finish_training_run(self, trainer: Trainer, text: str) -> None:

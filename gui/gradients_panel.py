@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QAbstractItemView, QGroupBox, QHBoxLayout, QLabel,
 
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.gui.document import Document
+from backprop_lab.gui.live_pace import live_text
 from backprop_lab.gui.matrix_editor import MatrixTable
 from backprop_lab.gui.matrix_model import GradientModel, IntermediatesModel
 
@@ -19,37 +20,7 @@ class GradientsPanel(QWidget):
         self.setObjectName("gradientsPanel")
         self._document = document
 
-        self.loss_label = QLabel()
-        self.loss_label.setObjectName("lossValue")
-        self.loss_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = self.loss_label.font()
-        font.setPointSizeF(font.pointSizeF() * 1.5)
-        font.setBold(True)
-        self.loss_label.setFont(font)
-        self.error_label = QLabel()
-        self.error_label.setObjectName("evaluationError")
-        self.error_label.setStyleSheet("color: #b2182b;")
-        self.error_label.setWordWrap(True)
-
-        # "live (step n)" while the numbers follow a running run's weights (Document.live_text).
-        self.live_label = QLabel()
-        self.live_label.setObjectName("gradientsLive")
-        self.live_label.setStyleSheet("color: #1f5f99;")
-        italic = self.live_label.font()
-        italic.setItalic(True)
-        self.live_label.setFont(italic)
-        # Fixed sizes: both change several times a second during a run, and a label whose size may
-        # change re-lays out the whole window each time (Qt skips that only for fixed-size widgets).
-        widest_texts = ((self.loss_label, "-8.8888e+888"), (self.live_label, "paused (step 888,888,888)"))
-        for label, widest in widest_texts:
-            fm = label.fontMetrics()
-            label.setFixedSize(fm.horizontalAdvance(widest) + 8, label.sizeHint().height())
-
-        loss_row = QHBoxLayout()
-        loss_row.addWidget(QLabel("Loss L = Σ w<sub>j</sub>² at x:"))
-        loss_row.addWidget(self.loss_label)
-        loss_row.addStretch(1)
-        loss_row.addWidget(self.live_label)
+        loss_row = self._build_loss_row()
 
         self.models: dict[str, GradientModel] = {}
         self.tables: dict[str, MatrixTable] = {}
@@ -91,12 +62,47 @@ class GradientsPanel(QWidget):
         document.trainingStateChanged.connect(self._on_document_training_state_changed)
         self._on_document_model_changed()
 
+    def _build_loss_row(self) -> QHBoxLayout:
+        """The loss, its "live (step n)" mark, and (under them, not in the row) the evaluation's error."""
+        self.loss_label = QLabel()
+        self.loss_label.setObjectName("lossValue")
+        self.loss_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.loss_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.loss_label.setFont(font)
+        self.error_label = QLabel()
+        self.error_label.setObjectName("evaluationError")
+        self.error_label.setStyleSheet("color: #b2182b;")
+        self.error_label.setWordWrap(True)
+        self.live_label = self._build_live_label()
+        loss_row = QHBoxLayout()
+        loss_row.addWidget(QLabel("Loss L = Σ w<sub>j</sub>² at x:"))
+        loss_row.addWidget(self.loss_label)
+        loss_row.addWidget(self.live_label)
+        loss_row.addStretch(1)
+        return loss_row
+
+    def _build_live_label(self) -> QLabel:
+        """ "live (step n)" while the numbers follow a running run's weights (gui.live_pace.live_text)."""
+        live = QLabel()
+        live.setObjectName("gradientsLive")
+        live.setStyleSheet("color: #1f5f99;")
+        italic = live.font()
+        italic.setItalic(True)
+        live.setFont(italic)
+        # Fixed sizes: both change several times a second during a run, and a label whose size may
+        # change re-lays out the whole window each time (Qt skips that only for fixed-size widgets).
+        for label, widest in ((self.loss_label, "-8.8888e+888"), (live, "paused (step 888,888,888)")):
+            label.setFixedSize(label.fontMetrics().horizontalAdvance(widest) + 8, label.sizeHint().height())
+        return live
+
     def _on_document_training_state_changed(self, _state: str) -> None:
-        self.live_label.setText(self._document.live_text())
+        self.live_label.setText(self._live_text())
 
     def _on_document_model_changed(self) -> None:
         ev = self._document.evaluation
-        self.live_label.setText(self._document.live_text())
+        self.live_label.setText(self._live_text())
         self.loss_label.setText(format_number(ev.loss, "cell"))
         self.loss_label.setToolTip(format_number(ev.loss, "full", none=""))
         self.error_label.setText(ev.error or "")
@@ -110,3 +116,6 @@ class GradientsPanel(QWidget):
                 if s
                 else ""
             )
+
+    def _live_text(self) -> str:
+        return live_text(self._document.live_step, self._document.training_state)

@@ -29,6 +29,7 @@ from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.model import NumericalOverflowError
 from backprop_lab.engine.step_phases import next_batch
 from backprop_lab.gui.document import Document
+from backprop_lab.gui.live_pace import live_text
 
 SOURCES = (("x", "gradient at x (the tables)"), ("batch", "mean gradient of the next mini-batch"))
 #: A running run's live weights are followed while K² × (samples averaged) is at most this: a
@@ -152,7 +153,7 @@ class LineSearchPanel(QWidget):
         self.curve.setPen(pg.mkPen(STALE_COLOUR, width=2))
         self.verdict_label.setText(
             f"<span style='color:{STALE_COLOUR}'><b>Out of date</b>: this curve is for an earlier model. "
-            f"The run is changing the weights ({self._document.live_text()}); the curve is drawn again "
+            f"The run is changing the weights ({self._live_text()}); the curve is drawn again "
             "when it pauses or ends.</span>"
         )
 
@@ -237,7 +238,7 @@ class LineSearchPanel(QWidget):
             else f"over the next mini-batch ({len(line.batch)} samples, mean loss)"
         )
         color = "#b2182b" if line.overshoots else "#1a7a40"
-        live = self._document.live_text()
+        live = self._live_text()
         self.verdict_label.setText(
             f"<span style='color:{color}'><b>{line.verdict()}</b></span>"
             + (f" <i style='color:#1f5f99'>{live}</i>" if live else "")
@@ -245,3 +246,6 @@ class LineSearchPanel(QWidget):
             f"<span style='color:#666'>Loss and gradient {where}; slope at t = 0 is −‖g‖² = "
             f"{format_number(line.slope, 'short')}.</span>"
         )
+
+    def _live_text(self) -> str:
+        return live_text(self._document.live_step, self._document.training_state)

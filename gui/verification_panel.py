@@ -48,6 +48,7 @@ from backprop_lab.engine.model import MATRIX_NAMES
 from backprop_lab.engine.verification import CheckResults, run_checks
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.jobs import Job, JobContext, JobGroup, error_line
+from backprop_lab.gui.live_pace import live_text
 from backprop_lab.gui.verification_models import EntriesModel, HeatMapModel, heat_table
 
 #: Largest K checked synchronously: at K = 4 the check and the eps sweep take ~10 ms together
@@ -426,7 +427,7 @@ class VerificationPanel(QWidget):
                 text += "Checking the model shown…"
             elif self._document.training_state == "running":
                 text += (
-                    f"The run is changing the weights ({self._document.live_text()}); "
+                    f"The run is changing the weights ({self._live_text()}); "
                     "they are checked again when it pauses or ends."
                 )
             else:
@@ -467,3 +468,6 @@ class VerificationPanel(QWidget):
         if self.live_box.isChecked() and k > LIVE_MAX_K:
             return f"Press Check now (F7): at K = {k} a full check takes a while, so it is not automatic"
         return "Press Check now (F7)"
+
+    def _live_text(self) -> str:
+        return live_text(self._document.live_step, self._document.training_state)

@@ -18,10 +18,11 @@ from backprop_lab.engine.evaluation import evaluate
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.session import Session, save_session
 from backprop_lab.engine.training import TrainingSettings
-from backprop_lab.gui import document as document_module
+from backprop_lab.gui import live_pace
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.line_search_panel import LIVE_MAX_COST
 from backprop_lab.gui.main_window import READY_EXAMPLE, MainWindow
+from backprop_lab.gui.plot_panel import EMPTY_STEPS
 from backprop_lab.gui.verification_models import error_color
 from backprop_lab.gui.worker import history_chunk
 
@@ -113,8 +114,8 @@ def test_pause_marks_the_numbers_paused_at_their_step(win, qtbot):
 def test_live_showings_are_at_least_the_interval_apart(qtbot, monkeypatch):
     """Batches 50 ms apart on a stand-in clock: every other one is shown, and none is lost for a save."""
     clock = [1000.0]
-    monkeypatch.setattr(document_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
-    monkeypatch.setattr(document_module, "LIVE_INTERVAL_S", 0.125)  # binary fractions: exact sums
+    monkeypatch.setattr(live_pace, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(live_pace, "LIVE_INTERVAL_S", 0.125)  # binary fractions: exact sums
     doc = Document(Session.report_example())
     doc.set_training_settings(LONG)
     trainer = doc.begin_training_run()
@@ -134,7 +135,7 @@ def test_live_showings_are_at_least_the_interval_apart(qtbot, monkeypatch):
     assert doc.live_step == 30
     doc.finish_training_run(trainer, "Train")
     doc.set_training_state("idle")
-    assert doc.live_step is None and doc.live_text() == ""
+    assert doc.live_step is None and live_pace.live_text(doc.live_step, doc.training_state) == ""
 
 
 def test_the_chain_rule_follows_the_run(win, qtbot):
@@ -289,7 +290,7 @@ def test_replacing_the_model_or_history_resets_progress_and_plot(win, qtbot, cha
         plot.refresh()
         assert plot.readout.text() == "" and not plot.hover_line.isVisible()
         x_range, _ = view.viewRange()
-        assert x_range == pytest.approx([0, 1])
+        assert x_range == pytest.approx(list(EMPTY_STEPS))
 
 
 def test_status_bar_names_the_report_example_only_while_it_is_shown(win, qtbot, tmp_path):
