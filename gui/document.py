@@ -43,7 +43,8 @@ A saved state is always consistent: during a run the worker hands over the weigh
 step of each batch together with that batch, so the document always holds the weights that belong
 to its history's last row, even when they are not shown yet. ``save`` and ``consistent_session``
 show those weights first, so what is written is what the history ends with. Live: the model shown
-follows a run's weights about ten times a second or less (:mod:`gui.live_pace`); :attr:`live_step`
+follows a run's weights about ten times a second or less (:mod:`gui.live_pace`), through
+:meth:`show_weights`; :attr:`live_step`
 is the history step they belong to ("live (step n)"); the pause's and the end's are always shown.
 
 History rules: edits keep the history (it continues across runs). Changing K (or loading a model of
@@ -64,7 +65,6 @@ from backprop_lab.engine.evaluation import Evaluation, evaluate
 from backprop_lab.engine.model import MATRIX_NAMES, Model
 from backprop_lab.engine.session import History, Session, save_session
 from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
-from backprop_lab.gui.live_pace import LivePace
 from backprop_lab.gui.undo import Snapshot, SnapshotCommand, TrainingRunCommand
 
 Matrix = list[list[float]]
@@ -114,7 +114,6 @@ class Document(QObject):
         self._was_dirty = False
         self._training_state = "idle"
         self._live_step: int | None = None
-        self.live_pace = LivePace(self)
         self._history_generation = 0
         self._evaluation = evaluate(self._session.model)
         self._undo.cleanChanged.connect(self._on_undo_clean_changed)
@@ -364,8 +363,8 @@ class Document(QObject):
         """Append a batch of step records (one signal per batch).
 
         ``chunk``, the same records as a ``History`` (``gui.worker.history_chunk``), is the fast path.
-        ``weights`` are A, B, C after the batch's last step: kept for a save during the run (see
-        :meth:`consistent_session`), shown when :attr:`live_pace` says a live showing is due.
+        ``weights`` are A, B, C after the batch's last step: kept (the controller shows them when a
+        live showing is due) so that a save during the run writes weights that belong to the history.
         """
         if chunk is not None:
             self._session.history.extend_from(chunk)
@@ -375,9 +374,6 @@ class Document(QObject):
             self._run_weights = weights
         self.historyChanged.emit()
         self.mark_dirty()
-        if weights is not None and self.is_training and self.live_pace.due():
-            self.show_weights(*weights)
-            self.live_pace.shown()
 
     def begin_training_run(self) -> Trainer:
         """A Trainer continuing the session (``Session.make_trainer``); ValueError for invalid settings."""
@@ -387,7 +383,6 @@ class Document(QObject):
         self._run_start = (before, history_before)
         self._run_weights = None
         self._live_step = history_before
-        self.live_pace.restart()  # the first batch is shown at once
         return trainer
 
     def show_weights(self, A: Matrix, B: Matrix, C: Matrix) -> None:

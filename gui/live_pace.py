@@ -6,7 +6,8 @@ makes every panel follow (editors, gradient tables, forward pass, chain rule: at
 repaints take tens of milliseconds), so showings are paced: at most every :data:`LIVE_INTERVAL_S`,
 and less often when one costs more than 1/:data:`LIVE_BUDGET` of the time. Each showing is timed to
 the end of the repaints it causes (a few event-loop turns later, as the worker's acknowledgement
-is), so the pace follows whatever the views cost on this machine.
+is), so the pace follows whatever the views cost on this machine. The training controller
+(:mod:`gui.worker`) asks and shows, after a batch's own repaints, before the worker goes on.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 
 #: Shortest time between two live showings (seconds): about ten a second.
 LIVE_INTERVAL_S = 0.1
@@ -36,7 +37,10 @@ def live_text(step: int | None, training_state: str) -> str:
 
 class LivePace(QObject):
     """``due()`` says whether to show now; ``shown()`` right after showing times it; ``restart()``
-    at the start of a run (its first batch is shown at once)."""
+    at the start of a run (its first batch is shown at once). ``paced(interval)`` says when a
+    showing's timing is done and the next interval (seconds) it gave."""
+
+    paced = Signal(float)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -61,3 +65,4 @@ class LivePace(QObject):
             return
         cost = time.monotonic() - since
         self.interval = min(LIVE_MAX_INTERVAL_S, max(LIVE_INTERVAL_S, cost * LIVE_BUDGET))
+        self.paced.emit(self.interval)

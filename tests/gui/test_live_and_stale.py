@@ -111,28 +111,53 @@ def test_pause_marks_the_numbers_paused_at_their_step(win, qtbot):
     stop(win, qtbot)
 
 
-def test_live_showings_are_at_least_the_interval_apart(qtbot, monkeypatch):
-    """Batches 50 ms apart on a stand-in clock: every other one is shown, and none is lost for a save."""
-    clock = [1000.0]
-    monkeypatch.setattr(live_pace, "time", SimpleNamespace(monotonic=lambda: clock[0]))
-    monkeypatch.setattr(live_pace, "LIVE_INTERVAL_S", 0.125)  # binary fractions: exact sums
+@pytest.fixture
+def clock(monkeypatch):
+    """A stand-in for time.monotonic in gui.live_pace (binary fractions: exact sums)."""
+    now = [1000.0]
+    monkeypatch.setattr(live_pace, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(live_pace, "LIVE_INTERVAL_S", 0.125)
+    return now
+
+
+def test_live_showings_are_at_least_the_interval_apart(qtbot, clock):
+    pace = live_pace.LivePace()
+    assert pace.due()  # the first batch of a run is shown at once
+    pace.shown()
+    clock[0] += 0.0625
+    assert not pace.due()
+    clock[0] += 0.0625
+    assert pace.due()
+
+
+@pytest.mark.parametrize(("cost", "interval"), [(0.0, 0.125), (0.0625, 0.0625 * 6), (0.5, 1.0)])
+def test_costly_showings_are_spaced_to_their_budget(qtbot, clock, cost, interval):
+    """The pace is the showing's cost (to the end of its repaints) times LIVE_BUDGET, within bounds."""
+    assert live_pace.LIVE_BUDGET == 6 and live_pace.LIVE_MAX_INTERVAL_S == 1.0
+    pace = live_pace.LivePace()
+    with qtbot.waitSignal(pace.paced, timeout=WAIT) as blocker:
+        pace.shown()
+        clock[0] += cost  # what the repaints took, on the stand-in clock
+    assert blocker.args[0] == pytest.approx(interval) and pace.interval == pytest.approx(interval)
+    pace.restart()
+    assert pace.interval == 0.125 and pace.due()
+
+
+def test_weights_not_shown_yet_are_shown_before_a_save(qtbot):
+    """Batches taken in without a showing: a save shows the last batch's weights and their step first."""
     doc = Document(Session.report_example())
     doc.set_training_settings(LONG)
     trainer = doc.begin_training_run()
     doc.set_training_state("running")
     steps = trainer.steps()
-    shown: list[int | None] = []
-    doc.modelChanged.connect(lambda: shown.append(doc.live_step))
-    for _batch in range(6):
+    for _batch in range(3):
         records = [next(steps) for _ in range(5)]
         doc.append_history(records, history_chunk(records), trainer.weights())
-        clock[0] += 0.0625
-    assert shown == [5, 15, 25]  # the first batch at once, then one every LIVE_INTERVAL_S
-    assert doc.live_step == 25 and len(doc.history) == 30
-    # The unshown batch's weights are kept: what a save writes belongs to the history's last step.
+    assert doc.live_step == 0 and doc.model == doc.session.initial  # nothing shown yet
     saved = doc.consistent_session()
     assert evaluate(saved.model).loss == pytest.approx(doc.history.column("loss_at_x")[-1], rel=1e-12)
-    assert doc.live_step == 30
+    assert doc.live_step == 15
+    assert live_pace.live_text(doc.live_step, doc.training_state) == "live (step 15)"
     doc.finish_training_run(trainer, "Train")
     doc.set_training_state("idle")
     assert doc.live_step is None and live_pace.live_text(doc.live_step, doc.training_state) == ""
