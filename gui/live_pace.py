@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 #: Shortest time between two live showings (seconds): about ten a second.
 LIVE_INTERVAL_S = 0.1
 #: A showing may take at most 1/LIVE_BUDGET of the time (the run's slowdown for being watched).
-LIVE_BUDGET = 6
+LIVE_BUDGET = 8
 #: Longest time between two showings, however slow the views (seconds).
 LIVE_MAX_INTERVAL_S = 1.0
 #: Event-loop turns after a showing by which its repaints are done (see gui.worker's ACK_TURNS).
