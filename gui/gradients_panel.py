@@ -29,6 +29,7 @@ class GradientsPanel(QWidget):
         inner = QVBoxLayout(box)
         inner.setSpacing(4)
         inner.addLayout(loss_row)
+        inner.addWidget(self.live_label)  # a row of its own: beside the loss it is cut at K ≥ 10
         inner.addWidget(self.error_label)
         for name in ("A", "B", "C"):
             model = GradientModel(document, name, self)
@@ -60,6 +61,7 @@ class GradientsPanel(QWidget):
         layout.addWidget(box)
         document.modelChanged.connect(self._on_document_model_changed)
         document.trainingStateChanged.connect(self._on_document_training_state_changed)
+        self._on_document_training_state_changed(document.training_state)
         self._on_document_model_changed()
 
     def _build_loss_row(self) -> QHBoxLayout:
@@ -79,7 +81,6 @@ class GradientsPanel(QWidget):
         loss_row = QHBoxLayout()
         loss_row.addWidget(QLabel("Loss L = Σ w<sub>j</sub>² at x:"))
         loss_row.addWidget(self.loss_label)
-        loss_row.addWidget(self.live_label)
         loss_row.addStretch(1)
         return loss_row
 
@@ -97,8 +98,9 @@ class GradientsPanel(QWidget):
             label.setFixedSize(label.fontMetrics().horizontalAdvance(widest) + 8, label.sizeHint().height())
         return live
 
-    def _on_document_training_state_changed(self, _state: str) -> None:
+    def _on_document_training_state_changed(self, state: str) -> None:
         self.live_label.setText(self._live_text())
+        self.live_label.setVisible(state != "idle")  # its row is there only while a run exists
 
     def _on_document_model_changed(self) -> None:
         ev = self._document.evaluation

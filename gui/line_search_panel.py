@@ -151,6 +151,8 @@ class LineSearchPanel(QWidget):
         if self.line is None:
             return
         self.curve.setPen(pg.mkPen(STALE_COLOUR, width=2))
+        for point in (self.lr_point, self.best_point):
+            point.setBrush(pg.mkBrush(STALE_COLOUR))
         self.verdict_label.setText(
             f"<span style='color:{STALE_COLOUR}'><b>Out of date</b>: this curve is for an earlier model. "
             f"The run is changing the weights ({self._live_text()}); the curve is drawn again "
@@ -220,6 +222,8 @@ class LineSearchPanel(QWidget):
         ys = [v if math.isfinite(v) else hi for v in line.losses]
         self.curve.setData(ts, ys)
         self.curve.setPen(pg.mkPen(CURVE_COLOUR, width=2))
+        self.lr_point.setBrush(pg.mkBrush("#d62728"))
+        self.best_point.setBrush(pg.mkBrush("#2ca02c"))
         # The first-order prediction L(θ) − t‖g‖², drawn until it leaves the plotted range.
         pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.1
         t_end = ts[-1] if line.slope == 0 else min(ts[-1], (line.loss0 - (lo - pad)) / -line.slope)
