@@ -7,6 +7,8 @@ a stand-in clock, not the wall clock.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -191,17 +193,11 @@ def test_loss_along_gradient_is_out_of_date_during_a_costly_run_and_redrawn_afte
     win.verify.show_line_search()
     qtbot.waitUntil(lambda: panel.line is not None and not panel._stale, timeout=WAIT)
     assert not panel.follows_live()
-    start_long_run(win, qtbot, dataclass_replace(LONG, learning_rate=1e-6))
+    start_long_run(win, qtbot, replace(LONG, learning_rate=1e-6))
     qtbot.waitUntil(lambda: "Out of date" in panel.verdict_label.text(), timeout=WAIT)
     stop(win, qtbot)
     qtbot.waitUntil(lambda: "Out of date" not in panel.verdict_label.text(), timeout=WAIT)
     assert panel.line.loss0 == pytest.approx(win.document.evaluation.loss, rel=1e-12)
-
-
-def dataclass_replace(settings: TrainingSettings, **changes: object) -> TrainingSettings:
-    from dataclasses import replace
-
-    return replace(settings, **changes)
 
 
 # --------------------------------------------------------------------------- verification
@@ -283,8 +279,8 @@ def run_to_the_end(window, qtbot) -> None:
 
 def test_rate_and_eta_show_during_a_run_and_go_with_stop(win, qtbot):
     start_long_run(win, qtbot)
-    qtbot.waitUntil(lambda: "steps/s" in progress_text(win)[1], timeout=WAIT)
-    assert "ETA" in progress_text(win)[1]
+    # A measured rate and time left ("— steps/s · ETA —" until the first batches are timed).
+    qtbot.waitUntil(lambda: re.match(r"[\d,]+ steps/s · ETA \d", progress_text(win)[1]), timeout=WAIT)
     stop(win, qtbot)
     done = len(win.document.history)
     assert progress_text(win) == (f"{done:,} / {LONG.total_steps:,} steps", "")
