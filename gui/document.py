@@ -4,7 +4,7 @@ Every panel takes the :class:`Document` in its constructor, reads from it, and s
 signals; panels never talk to each other. Public API (stable; additions only):
 
 Signals
-    ``modelChanged()``            x, A, B, C or K changed; :attr:`evaluation` is already fresh.
+    ``modelChanged()``            x, A, B, C or K changed (a run's too: "Live"); :attr:`evaluation` is fresh.
     ``settingsChanged()``         the session's ``TrainingSettings`` changed.
     ``historyChanged()``          the training history changed (rows appended, truncated, replaced).
                                   Appends during a run arrive in batches (about every 50 ms), never
@@ -17,35 +17,15 @@ Signals
     ``propertiesChanged()``       the session's name or notes changed (Session properties, its undo).
     ``statusMessage(str, int)``   a one-line message for the status bar and its timeout in ms.
 
-Reading
-    ``session`` (engine Session, treat as read-only), ``model`` (its Model), ``K``, ``evaluation``
-    (:class:`Evaluation`: loss, grads, intermediates, error), ``matrix(name)``, ``value(name, i, j)``,
-    ``training_settings``, ``history``, ``history_generation``, ``path``, ``display_name``,
-    ``is_dirty``, ``undo_stack`` (QUndoStack), ``training_state``, ``is_training``.
-
-Editing (each is one undoable command; names are "x", "A", "B", "C"; x is the 1×K row 0)
-    ``set_entry(name, i, j, value)``, ``paste_block(name, row, col, block)``, ``set_model(model, text)``,
-    ``randomize(seed, low, high)``, ``resize(k, seed, low, high)``, ``reset_to_initial()``,
-    ``load_report_example()``, ``set_properties(name, notes)``. They raise ValueError (one line) for
-    invalid values or shapes and then change nothing; all but ``set_properties`` refuse while
-    training (``is_training``) with the same ValueError.
-
-Other changes
-    ``set_training_settings(settings)`` (validated, not undoable, marks dirty), ``notify(text)``,
-    ``replace_session(session, path)`` (clears undo, clean), ``save(path=None)`` (atomic; clean),
-    ``consistent_session()`` (what Save, recovery and reports write; see below), ``mark_clean()``,
-    ``mark_dirty()``.
-
-Training (used by ``gui.worker.TrainingController``, not by panels)
-    ``begin_training_run() -> Trainer``, ``set_training_state(state)``,
-    ``append_history(records, chunk, weights)``, ``show_weights(A, B, C)``,
-    ``finish_training_run(trainer, text)`` (one undo step per run).
+The reading, editing and training methods are listed in docs/development.md ("The Document").
 
 A saved state is always consistent: during a run the worker hands over the weights after the last
 step of each batch together with that batch, so the document always holds the weights that belong
-to its history's last row, even when they are not shown yet (the editors show a run's weights only
-on pause, where they arrive a moment after the pause is marked). ``save`` and
-``consistent_session`` show those weights first, so what is written is what the history ends with.
+to its history's last row, even when they are not shown yet. ``save`` and ``consistent_session``
+show those weights first, so what is written is what the history ends with. Live: the model shown
+follows a run's weights about ten times a second or less (:mod:`gui.live_pace`), through
+:meth:`show_weights`; :attr:`live_step`
+is the history step they belong to ("live (step n)"); the pause's and the end's are always shown.
 
 History rules: edits keep the history (it continues across runs). Changing K (or loading a model of
 another K) and "Reset to initial" clear it and make the new model the initial one, because a history
@@ -116,6 +96,7 @@ class Document(QObject):
         self._extra_dirty = False  # changes outside the undo stack (settings, training state shown)
         self._was_dirty = False
         self._training_state = "idle"
+        self._live_step: int | None = None
         self._history_generation = 0
         self._evaluation = evaluate(self._session.model)
         self._undo.cleanChanged.connect(self._on_undo_clean_changed)
@@ -177,6 +158,11 @@ class Document(QObject):
     @property
     def is_training(self) -> bool:
         return self._training_state != "idle"
+
+    @property
+    def live_step(self) -> int | None:
+        """During a run: how many history steps the shown model has taken (None idle)."""
+        return self._live_step
 
     def matrix(self, name: str) -> Matrix:
         """A copy of block ``name`` as rows: "x" is 1×K, "A", "B", "C" are K×K."""
@@ -325,9 +311,9 @@ class Document(QObject):
         During a run the weights that came with the last batch are shown first; idle, this is
         :attr:`session` itself. Save, recovery copies and report exports write this.
         """
-        weights, self._run_weights = self._run_weights, None
-        if weights is not None and weights != (self.model.A, self.model.B, self.model.C):
-            self._set_model(self.model.with_weights(*weights))
+        weights = self._run_weights
+        if weights is not None:
+            self.show_weights(*weights)
         return self._session
 
     def save(self, path: str | Path | None = None) -> Path:
@@ -371,8 +357,8 @@ class Document(QObject):
         """Append a batch of step records (one signal per batch).
 
         ``chunk``, the same records as a ``History`` (``gui.worker.history_chunk``), is the fast path.
-        ``weights`` are A, B, C after the batch's last step: kept (not shown) so that a save during
-        the run writes weights that belong to the history (see :meth:`consistent_session`).
+        ``weights`` are A, B, C after the batch's last step: kept (the controller shows them when a
+        live showing is due) so that a save during the run writes weights that belong to the history.
         """
         if chunk is not None:
             self._session.history.extend_from(chunk)
@@ -390,16 +376,22 @@ class Document(QObject):
         trainer = self._session.make_trainer()
         self._run_start = (before, history_before)
         self._run_weights = None
+        self._live_step = history_before
         return trainer
 
     def show_weights(self, A: Matrix, B: Matrix, C: Matrix) -> None:
-        """Show a run's current weights (on pause); not an undo step by itself.
+        """Show a run's weights after the history's last step (live, on pause); not an undo step.
 
         Weights already shown (a save showed them first) change nothing and mark nothing.
         """
         self._run_weights = None
+        step = len(self._session.history) if self._run_start is not None else None
         if (A, B, C) == (self.model.A, self.model.B, self.model.C):
+            if step != self._live_step:
+                self._live_step = step
+                self.modelChanged.emit()  # same numbers, a newer step: the "live (step n)" marks move
             return
+        self._live_step = step
         self._set_model(self.model.with_weights(A, B, C))
         self.mark_dirty()
 
@@ -410,6 +402,7 @@ class Document(QObject):
         self._run_start = None
         self._run_weights = None
         self._session.finish_run(trainer)
+        self._live_step = None
         self._set_model(self._session.model)
         self.mark_dirty()
         if len(self._session.history) == history_before and trainer.divergence is None:

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QAbstractItemView, QGroupBox, QHBoxLayout, QLabel,
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.heat_map import ScaleLegend
+from backprop_lab.gui.live_pace import live_text
 from backprop_lab.gui.matrix_editor import MatrixTable
 from backprop_lab.gui.matrix_model import GradientModel, IntermediatesModel
 
@@ -20,22 +21,7 @@ class GradientsPanel(QWidget):
         self.setObjectName("gradientsPanel")
         self._document = document
 
-        self.loss_label = QLabel()
-        self.loss_label.setObjectName("lossValue")
-        self.loss_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = self.loss_label.font()
-        font.setPointSizeF(font.pointSizeF() * 1.5)
-        font.setBold(True)
-        self.loss_label.setFont(font)
-        self.error_label = QLabel()
-        self.error_label.setObjectName("evaluationError")
-        self.error_label.setStyleSheet("color: #b2182b;")
-        self.error_label.setWordWrap(True)
-
-        loss_row = QHBoxLayout()
-        loss_row.addWidget(QLabel("Loss L = Σ w<sub>j</sub>² at x:"))
-        loss_row.addWidget(self.loss_label)
-        loss_row.addStretch(1)
+        loss_row = self._build_loss_row()
 
         self.models: dict[str, GradientModel] = {}
         self.tables: dict[str, MatrixTable] = {}
@@ -44,6 +30,7 @@ class GradientsPanel(QWidget):
         inner = QVBoxLayout(box)
         inner.setSpacing(4)
         inner.addLayout(loss_row)
+        inner.addWidget(self.live_label)  # a row of its own: beside the loss it is cut at K ≥ 10
         inner.addWidget(self.error_label)
         for name in ("A", "B", "C"):
             model = GradientModel(document, name, self)
@@ -74,13 +61,57 @@ class GradientsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(box)
         document.modelChanged.connect(self._on_document_model_changed)
+        document.trainingStateChanged.connect(self._on_document_training_state_changed)
+        self._on_document_training_state_changed(document.training_state)
         self._on_document_model_changed()
+
+    def _build_loss_row(self) -> QHBoxLayout:
+        """The loss, its "live (step n)" mark, and (under them, not in the row) the evaluation's error."""
+        self.loss_label = QLabel()
+        self.loss_label.setObjectName("lossValue")
+        self.loss_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.loss_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.loss_label.setFont(font)
+        self.error_label = QLabel()
+        self.error_label.setObjectName("evaluationError")
+        self.error_label.setStyleSheet("color: #b2182b;")
+        self.error_label.setWordWrap(True)
+        self.live_label = self._build_live_label()
+        loss_row = QHBoxLayout()
+        loss_row.addWidget(QLabel("Loss L = Σ w<sub>j</sub>² at x:"))
+        loss_row.addWidget(self.loss_label)
+        loss_row.addStretch(1)
+        return loss_row
+
+    def _build_live_label(self) -> QLabel:
+        """ "live (step n)" while the numbers follow a running run's weights (gui.live_pace.live_text)."""
+        live = QLabel()
+        live.setObjectName("gradientsLive")
+        live.setStyleSheet("color: #1f5f99;")
+        italic = live.font()
+        italic.setItalic(True)
+        live.setFont(italic)
+        # Fixed sizes: both change several times a second during a run, and a label whose size may
+        # change re-lays out the whole window each time (Qt skips that only for fixed-size widgets).
+        for label, widest in ((self.loss_label, "-8.8888e+888"), (live, "paused (step 888,888,888)")):
+            label.setFixedSize(label.fontMetrics().horizontalAdvance(widest) + 8, label.sizeHint().height())
+        return live
+
+    def _on_document_training_state_changed(self, state: str) -> None:
+        self.live_label.setText(self._live_text())
+        self.live_label.setVisible(state != "idle")  # its row is there only while a run exists
 
     def _on_document_model_changed(self) -> None:
         ev = self._document.evaluation
+        self.live_label.setText(self._live_text())
         self.loss_label.setText(format_number(ev.loss, "cell"))
         self.loss_label.setToolTip(format_number(ev.loss, "full", none=""))
         self.error_label.setText(ev.error or "")
         self.error_label.setVisible(bool(ev.error))
         for name, model in self.models.items():
             self.legends[name].set_scale(model.scale)
+
+    def _live_text(self) -> str:
+        return live_text(self._document.live_step, self._document.training_state)

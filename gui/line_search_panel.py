@@ -9,7 +9,10 @@ the next step lands in the valley or past it. Two choices of g (a combo box):
   very line that step moves along.
 
 The numbers come from :func:`engine.explain.loss_along_gradient`; the curve is recomputed when the
-model, the settings or the history change (coalesced by a zero-delay timer).
+model, the settings or the history change (coalesced by a zero-delay timer). During a run the
+model follows the run's weights several times a second: the curve follows them while a refresh is
+cheap (:data:`LIVE_MAX_COST`), and otherwise is greyed and marked "out of date" until the run
+pauses or ends (at K = 32 one refresh takes ~50 ms of the GUI thread).
 """
 
 from __future__ import annotations
@@ -27,8 +30,15 @@ from backprop_lab.engine.model import NumericalOverflowError
 from backprop_lab.engine.step_phases import next_batch
 from backprop_lab.gui.axes import ValueAxis
 from backprop_lab.gui.document import Document
+from backprop_lab.gui.live_pace import live_text
 
 SOURCES = (("x", "gradient at x (the tables)"), ("batch", "mean gradient of the next mini-batch"))
+#: A running run's live weights are followed while K² × (samples averaged) is at most this: a
+#: refresh is 121 losses, ~7 ms at K = 10 at x (one sample), ~50 ms at K = 32.
+LIVE_MAX_COST = 100
+CURVE_COLOUR = "#1f77b4"
+#: The curve and the words about an earlier model (7:1 on white).
+STALE_COLOUR = "#595959"
 
 
 class LineSearchPanel(QWidget):
@@ -85,7 +95,7 @@ class LineSearchPanel(QWidget):
         item.showGrid(x=True, y=True, alpha=0.2)
         item.setLabel("bottom", "step size t (along −g)")
         item.setLabel("left", "L(θ − t·g)")
-        self.curve = item.plot(pen=pg.mkPen("#1f77b4", width=2), name="L(θ − t·g)")
+        self.curve = item.plot(pen=pg.mkPen(CURVE_COLOUR, width=2), name="L(θ − t·g)")
         self.tangent = item.plot(pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine))
         self.start_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#aaa", width=1, style=Qt.PenStyle.DotLine))
         self.lr_line = pg.InfiniteLine(
@@ -122,10 +132,32 @@ class LineSearchPanel(QWidget):
         layout.addWidget(legend)
 
     def _schedule(self, *_args: object) -> None:
-        if self.isVisible():
+        if self._document.training_state == "running" and not self.follows_live():
+            self._stale = True
+            self._timer.stop()
+            self._show_out_of_date()
+        elif self.isVisible():
             self._timer.start()
         else:
             self._stale = True
+
+    def follows_live(self) -> bool:
+        """Whether the curve is recomputed for a running run's live weights (cheap enough)."""
+        doc = self._document
+        samples = doc.training_settings.batch_size if self.source_key == "batch" else 1
+        return doc.K**2 * samples <= LIVE_MAX_COST
+
+    def _show_out_of_date(self) -> None:
+        if self.line is None:
+            return
+        self.curve.setPen(pg.mkPen(STALE_COLOUR, width=2))
+        for point in (self.lr_point, self.best_point):
+            point.setBrush(pg.mkBrush(STALE_COLOUR))
+        self.verdict_label.setText(
+            f"<span style='color:{STALE_COLOUR}'><b>Out of date</b>: this curve is for an earlier model. "
+            f"The run is changing the weights ({self._live_text()}); the curve is drawn again "
+            "when it pauses or ends.</span>"
+        )
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -140,11 +172,8 @@ class LineSearchPanel(QWidget):
         if self.source_key != "batch":
             return
         if self._document.training_state == "running":
-            # A running run's history grows every ~50 ms while the weights shown stay those from
-            # before it: a curve per batch would pair new batches with old weights, and at K = 32
-            # its 121 loss evaluations (0.15-0.5 s each time) would stall the window over and
-            # over. It is drawn again when the run pauses or ends.
-            self._stale = True
+            # The live weights arrive with the history they belong to (modelChanged follows), and a
+            # batch that was not shown leaves the curve true to the weights on screen.
             return
         self._schedule()  # the next batch depends on the history's epoch
 
@@ -192,6 +221,9 @@ class LineSearchPanel(QWidget):
         # Clip overflowed points to the top of the plot rather than dropping them silently.
         ys = [v if math.isfinite(v) else hi for v in line.losses]
         self.curve.setData(ts, ys)
+        self.curve.setPen(pg.mkPen(CURVE_COLOUR, width=2))
+        self.lr_point.setBrush(pg.mkBrush("#d62728"))
+        self.best_point.setBrush(pg.mkBrush("#2ca02c"))
         # The first-order prediction L(θ) − t‖g‖², drawn until it leaves the plotted range.
         pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.1
         t_end = ts[-1] if line.slope == 0 else min(ts[-1], (line.loss0 - (lo - pad)) / -line.slope)
@@ -210,8 +242,14 @@ class LineSearchPanel(QWidget):
             else f"over the next mini-batch ({format_count(len(line.batch), 'sample')}, mean loss)"
         )
         color = "#b2182b" if line.overshoots else "#1a7a40"
+        live = self._live_text()
         self.verdict_label.setText(
-            f"<span style='color:{color}'><b>{line.verdict()}</b></span><br>"
+            f"<span style='color:{color}'><b>{line.verdict()}</b></span>"
+            + (f" <i style='color:#1f5f99'>{live}</i>" if live else "")
+            + "<br>"
             f"<span style='color:#666'>Loss and gradient {where}; slope at t = 0 is −‖g‖² = "
             f"{format_number(line.slope, 'short')}.</span>"
         )
+
+    def _live_text(self) -> str:
+        return live_text(self._document.live_step, self._document.training_state)

@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backprop_lab.engine.model import Model
 from backprop_lab.engine.session import Session, load_session
 from backprop_lab.gui.actions import MENUS, TOOLBAR, UiState, enabled, make_action
 from backprop_lab.gui.document import EDITOR_MAX_K, Document
@@ -66,6 +67,7 @@ from backprop_lab.gui.verify_controller import VerifyController
 from backprop_lab.gui.worker import TrainingController
 
 APP_NAME = "Backprop Lab"
+READY_EXAMPLE = "Ready: the report example. Edit a weight and watch the gradients."
 DEFAULT_SIZE = (1400, 900)
 
 
@@ -295,9 +297,11 @@ class MainWindow(QMainWindow):
         self.state_label.setObjectName("statusTraining")
         self.statusBar().addPermanentWidget(self.state_label)
         self.statusBar().addPermanentWidget(self.k_label)
-        self.statusBar().showMessage(
-            "Ready: the report example. Edit a weight and watch the gradients.", 8000
-        )
+        doc = self.document
+        self._welcome = READY_EXAMPLE if doc.path is None else f"Opened {doc.display_name} (K = {doc.K})"
+        self.statusBar().showMessage(self._welcome, 8000)
+        # The welcome names the model it was shown for; it goes as soon as that model does.
+        self._welcome_model: Model | None = doc.model
 
     def ui_state(self) -> UiState:
         """What the action table's enablement rules look at, now."""
@@ -396,9 +400,18 @@ class MainWindow(QMainWindow):
     def _on_document_session_replaced(self) -> None:
         # The title names the session, which New, Revert or a rename changes without changing the path.
         self._update_title()
+        self._drop_welcome()
 
     def _on_document_model_changed(self) -> None:
         self.k_label.setText(f"K = {self.document.K}")
+        if self._welcome_model is not None and self.document.model != self._welcome_model:
+            self._drop_welcome()
+
+    def _drop_welcome(self) -> None:
+        """The start-up message describes the first model only: never left up for another one."""
+        self._welcome_model = None
+        if self.statusBar().currentMessage() == self._welcome:
+            self.statusBar().clearMessage()
 
     def _on_document_training_state_changed(self, state: str) -> None:
         pause = self.actions["pause"]

@@ -35,6 +35,7 @@ REDRAW_BUDGET = 30
 MAX_REDRAW_MS = 1000
 MAX_EPOCH_LINES = 64  # more boundaries than this are noise, not information
 RAW_ALPHA = 70  # the raw curve behind a smoothed one: visible, not competing
+EMPTY_STEPS = (0, 10)  # the step axis of an emptied plot: no range of an old history
 SMOOTHING_STEPS = 1000  # the slider's resolution: weight = value / SMOOTHING_STEPS, at most 0.999
 
 
@@ -401,7 +402,10 @@ class PlotPanel(QWidget):
         self._redraw_interval_ms = min(MAX_REDRAW_MS, max(REDRAW_MS, cost_ms * REDRAW_BUDGET))
 
     def _clear(self) -> None:
+        """Forget the drawn history (it was cleared or replaced): curves, bounds, readout and axes."""
         self._n = 0
+        self.readout.setText("")  # it described a step of the old history
+        self.hover_line.setVisible(False)
         self._last_epoch = 0
         self._epoch_starts.clear()
         self._steps.clear()
@@ -473,6 +477,8 @@ class PlotPanel(QWidget):
                 self.curves[name].setData([], [])
                 self.raw_curves[name].setData([], [])
             self.raw_curves[name].setVisible(smooth)
+        if not n:  # (in log mode the values' 0…1 means 1…10)
+            self.plot.getPlotItem().getViewBox().setRange(xRange=EMPTY_STEPS, yRange=(0, 1), padding=0)
         self._update_epoch_lines()
 
     def _update_epoch_lines(self) -> None:

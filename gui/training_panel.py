@@ -1,4 +1,10 @@
-"""The training panel: settings, Start / Pause–Resume / Stop / Step, progress with steps/s and ETA."""
+"""The training panel: settings, Start / Pause–Resume / Stop / Step, progress with steps/s and ETA.
+
+The progress line describes the run on screen: steps/s and ETA only while a run exists (they go
+with Stop or the end); the last run's "n / total steps" stays after it until the model or the
+history changes by any other hand (an edit, a K change, Reset, New, Open, Undo), which starts the
+line again at 0.
+"""
 
 from __future__ import annotations
 
@@ -103,6 +109,8 @@ class TrainingPanel(QWidget):
         document.settingsChanged.connect(self._on_document_settings_changed)
         document.trainingStateChanged.connect(self._on_document_training_state_changed)
         document.historyChanged.connect(self._on_document_history_changed)
+        document.modelChanged.connect(self._on_document_model_changed)
+        self._history_generation = document.history_generation
         self._on_document_settings_changed()
         self._on_document_training_state_changed(document.training_state)
         self._on_document_history_changed()
@@ -245,8 +253,20 @@ class TrainingPanel(QWidget):
         self.step_button.setEnabled(state != "running")
 
     def _on_document_history_changed(self) -> None:
-        if self._document.training_state != "running":  # while running, progress updates it (paced)
+        doc = self._document
+        if doc.training_state != "running":  # while running, progress updates it (paced)
             self._show_history_length()
+        if doc.history_generation != self._history_generation:
+            self._history_generation = doc.history_generation
+            self._reset_progress()  # cleared or replaced: the last run's numbers describe nothing shown
+
+    def _on_document_model_changed(self) -> None:
+        self._reset_progress()
+
+    def _reset_progress(self) -> None:
+        """Idle: "0 / total", no rate (a run's own model changes are not this: they come while it exists)."""
+        if not self._document.is_training:
+            self._show_progress(0, self._document.training_settings.total_steps, 0.0, math.nan)
 
     def _show_history_length(self) -> None:
         h = self._document.history
@@ -264,7 +284,9 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, max(1, total // scale))
         self.progress.setValue(min(done, total) // scale)
         self.progress.setFormat(f"{done:,} / {total:,} steps")
-        if rate > 0:
+        if not self._document.is_training:
+            self.rate_label.setText("")  # a rate and an ETA belong to a run that exists
+        elif rate > 0:
             self.rate_label.setText(f"{rate:,.0f} steps/s · ETA {format_duration(eta)}")
         else:
             self.rate_label.setText("— steps/s · ETA —")

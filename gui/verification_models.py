@@ -38,6 +38,18 @@ def error_color(error: float, passed: bool, tolerance: float = DEFAULT_RTOL) -> 
     return QColor(*(round(a + (b - a) * f) for a, b in zip(stops[s], stops[s + 1], strict=True)))
 
 
+def greyed(color: QColor) -> QColor:
+    """``color`` without its hue, lightened: a cell about an earlier model (out of date) that stays
+    readable with dark text but can no longer be read as a verdict."""
+    lum = 0.299 * color.red() + 0.587 * color.green() + 0.114 * color.blue()
+    g = round(175 + 0.3 * lum)
+    return QColor(g, g, g)
+
+
+STALE_TEXT = QColor(0x59, 0x59, 0x59)
+STALE_TIP = "Out of date (checked for an earlier model): "
+
+
 # --------------------------------------------------------------------------- table models
 
 
@@ -64,6 +76,14 @@ class EntriesModel(QAbstractTableModel):
         self._fd: tuple[EntryCheck, ...] = ()
         self._torch: tuple[EntryCheck, ...] | None = None
         self._font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        #: The entries are about an earlier model: drawn grey (see :func:`greyed`).
+        self.stale = False
+
+    def set_stale(self, stale: bool) -> None:
+        if stale != self.stale:
+            self.stale = stale
+            if self._fd:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(self._fd) - 1, len(COLUMNS) - 1))
 
     def set_reports(self, fd: CheckReport | None, torch: CheckReport | None) -> None:
         """Show the finite-difference check's entries, with PyTorch's beside them when there is one."""
@@ -110,14 +130,18 @@ class EntriesModel(QAbstractTableModel):
             check = fd if col in (3, 4) else tc
             if col == 8:
                 ok = fd.passed and (tc is None or tc.passed)
-                return QBrush(QColor(26, 152, 80, 90) if ok else QColor(215, 48, 39))
-            if check is None:
+                colour = QColor(26, 152, 80, 90) if ok else QColor(215, 48, 39)
+            elif check is None:
                 return None
-            return QBrush(error_color(check.rel_error, check.passed))
+            else:
+                colour = error_color(check.rel_error, check.passed)
+            return QBrush(greyed(colour) if self.stale else colour)
+        if role == Qt.ItemDataRole.ForegroundRole and self.stale:
+            return QBrush(STALE_TEXT)
         if role == Qt.ItemDataRole.ToolTipRole and col in (3, 4, 6, 7):
             check = fd if col in (3, 4) else tc
             if check is not None:
-                return (
+                return (STALE_TIP if self.stale else "") + (
                     f"|Δ| = {check.abs_error!r}, tolerance for this entry {check.tolerance:.3g} "
                     f"({'passed' if check.passed else 'FAILED'})"
                 )
@@ -138,6 +162,15 @@ class HeatMapModel(QAbstractTableModel):
         self.name = name
         self._rows: list[list[EntryCheck]] = []
         self.metric = "rel_error"
+        #: The errors are about an earlier model: drawn grey (see :func:`greyed`).
+        self.stale = False
+
+    def set_stale(self, stale: bool) -> None:
+        if stale != self.stale:
+            self.stale = stale
+            if self._rows:
+                last = self.index(len(self._rows) - 1, len(self._rows[0]) - 1)
+                self.dataChanged.emit(self.index(0, 0), last)
 
     def set_report(self, report: CheckReport | None, metric: str) -> None:
         self.beginResetModel()
@@ -162,9 +195,12 @@ class HeatMapModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return (f"{v:.0e}" if v else "0") if len(self._rows) <= 6 else None
         if role == Qt.ItemDataRole.BackgroundRole:
-            return QBrush(error_color(e.rel_error, e.passed))
+            colour = error_color(e.rel_error, e.passed)
+            return QBrush(greyed(colour) if self.stale else colour)
+        if role == Qt.ItemDataRole.ForegroundRole and self.stale:
+            return QBrush(STALE_TEXT)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (
+            return (STALE_TIP if self.stale else "") + (
                 f"∂L/∂{e.matrix}[{e.i}][{e.j}]: analytic {e.analytic!r}, reference {e.reference!r}, "
                 f"|Δ| {e.abs_error:.2e}, relative {e.rel_error:.2e}"
             )

@@ -11,6 +11,11 @@ progress and cooperative cancel (a new model, Cancel, or closing the window stop
 entries). The panel keeps its jobs in its own :class:`~gui.jobs.JobGroup`; whoever closes the
 window calls :meth:`VerificationPanel.shutdown`, which cancels and joins them. The tables are in
 :mod:`gui.verification_models`.
+
+Never stale as current: results about another model than the one on screen (an edit, a K change,
+a running run's live weights) are shown greyed under the words "out of date", and the status line
+names a verdict (PASS / FAIL) only for the model shown. While a run computes the panel does not
+re-check (the weights change ten times a second); it checks again when the run pauses or ends.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from backprop_lab.gui.axes import ValueAxis
 from backprop_lab.gui.contrast import muted_style
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.jobs import Job, JobContext, JobGroup, error_line
+from backprop_lab.gui.live_pace import live_text
 from backprop_lab.gui.verification_models import EntriesModel, HeatMapModel, heat_table
 
 #: Largest K checked synchronously: at K = 4 the check and the eps sweep take ~10 ms together
@@ -58,6 +64,9 @@ LIVE_MAX_K = 10
 LIVE_DELAY_MS = 120
 #: Progress signals at most this often (seconds).
 PROGRESS_INTERVAL = 0.05
+#: Text and curves about an earlier model (7:1 on white, 6:1 on the window's grey).
+STALE = "#595959"
+SWEEP_COLOUR = "#1f77b4"
 
 
 class VerificationPanel(QWidget):
@@ -100,6 +109,7 @@ class VerificationPanel(QWidget):
         self.heat_source.currentIndexChanged.connect(self._show_heat)
         self.heat_metric.currentIndexChanged.connect(self._show_heat)
         document.modelChanged.connect(self._on_document_model_changed)
+        document.trainingStateChanged.connect(self._on_document_training_state_changed)
         self._show_status()
         if self._auto():
             self.check_now()
@@ -204,7 +214,11 @@ class VerificationPanel(QWidget):
             "round-off error rises as 1/eps. The dashed line is the checker's eps."
         )
         self.sweep_curve = item.plot(
-            pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=6, symbolBrush="#1f77b4", symbolPen=None
+            pen=pg.mkPen(SWEEP_COLOUR, width=2),
+            symbol="o",
+            symbolSize=6,
+            symbolBrush=SWEEP_COLOUR,
+            symbolPen=None,
         )
         self.eps_line = pg.InfiniteLine(
             pos=math.log10(DEFAULT_EPS),
@@ -312,10 +326,14 @@ class VerificationPanel(QWidget):
 
     def _on_document_model_changed(self) -> None:
         self.cancel()  # a running check is about a model that is gone
-        if self._auto():
+        if self._auto() and self._document.training_state != "running":
             self._live_timer.start()
-        else:
-            self._show_status()
+        self._show_status()
+
+    def _on_document_training_state_changed(self, state: str) -> None:
+        if state != "running" and self._auto() and not self.is_current():
+            self._live_timer.start()  # the run paused or ended: its weights hold still now
+        self._show_status()
 
     def _on_live_box_toggled(self, _on: bool) -> None:
         if self._auto() and not self.is_current():
@@ -389,22 +407,46 @@ class VerificationPanel(QWidget):
 
     def _show_status(self) -> None:
         r = self.results
+        stale = r is not None and r.model != self._document.model
+        self._show_stale(stale)
         if self.error:
             text, color = f"<b>Cannot check:</b> {self.error}", "#b2182b"
         elif r is None:
             text, color = "Checking…" if self.is_busy else f"Not checked yet. {self._hint()}", "#555"
+        elif stale:
+            # The verdict is about a model no longer shown: greyed and without PASS/FAIL, so that it
+            # cannot be read as the current model's.
+            then = "passed" if r.passed else "failed"
+            color = STALE
+            text = f"<b>Out of date</b>: the results below are for an earlier model ({then} then). "
+            if self.is_busy or self._live_timer.isActive():
+                text += "Checking the model shown…"
+            elif self._document.training_state == "running":
+                text += (
+                    f"The run is changing the weights ({self._live_text()}); "
+                    "they are checked again when it pauses or ends."
+                )
+            else:
+                text += f"{self._hint()}."
         else:
             verdict = "PASS" if r.passed else "FAIL"
             color = "#1a7a40" if r.passed else "#b2182b"
             text = f"<b>{verdict}</b> — finite differences: {r.fd.summary()}"
             if r.torch is not None:
                 text += f"; PyTorch float64: {r.torch.summary()}"
-            if self.is_busy:
-                text += " <i>(checking the new model…)</i>"
-            elif r.model != self._document.model:
-                text += f" <i>(for an earlier model. {self._hint()})</i>"
         self.status_label.setText(f"<span style='color:{color}; font-size:11pt'>{text}</span>")
         self._fit_labels()
+
+    def _show_stale(self, stale: bool) -> None:
+        """Grey the table, the heat maps and the sweep while they describe an earlier model."""
+        if stale == self.entries_model.stale:
+            return
+        self.entries_model.set_stale(stale)
+        for model in self.heat_models.values():
+            model.set_stale(stale)
+        colour = STALE if stale else SWEEP_COLOUR
+        self.sweep_curve.setPen(pg.mkPen(colour, width=2))
+        self.sweep_curve.setSymbolBrush(colour)
 
     def _fit_labels(self) -> None:
         # Inside a scroll area a word-wrapped label gets its one-line height unless told its
@@ -422,3 +464,6 @@ class VerificationPanel(QWidget):
         if self.live_box.isChecked() and k > LIVE_MAX_K:
             return f"Press Check now (F7): at K = {k} a full check takes a while, so it is not automatic"
         return "Press Check now (F7)"
+
+    def _live_text(self) -> str:
+        return live_text(self._document.live_step, self._document.training_state)

@@ -21,8 +21,8 @@ block the GUI thread on a thread that itself waits for the GUI (``wait_for_gui``
 3·K² floats every ~50 ms, nothing beside a step.
 
 ``TrainingController`` owns the thread's lifetime and adapts the run to the :class:`Document`:
-history batches with their weights, the weights shown on pause and at the end, one undo step per
-run, divergence, errors.
+history batches with their weights, the weights shown live (paced by :mod:`gui.live_pace`), on
+pause and at the end, one undo step per run, divergence, errors.
 
 Words shared with :mod:`gui.jobs` (where every other background computation runs): the loop is
 stopped by ``request_cancel()`` (cooperative, thread-safe, acted on between two steps, like
@@ -49,6 +49,7 @@ from backprop_lab.engine.session import HISTORY_COLUMNS, History
 from backprop_lab.engine.training import StepRecord, Trainer
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.jobs import error_line
+from backprop_lab.gui.live_pace import LivePace
 
 FLUSH_INTERVAL = 0.05  # seconds between record batches: ~20 updates/s, smooth to the eye
 PROGRESS_INTERVAL = 0.25  # seconds between progress-bar updates while running
@@ -232,6 +233,9 @@ class TrainingController(QObject):
         self._last_progress = 0.0
         self._gc_frozen = False
         self._ack_turns = 0
+        #: When to show the run's weights live (gui.live_pace); the last batch's, until then.
+        self.live_pace = LivePace(self)
+        self._live_weights: tuple[Matrix, Matrix, Matrix] | None = None
         #: Thread idents the last run's loop ran on (tests check it is not the GUI thread).
         self.last_loop_thread_idents: set[int] = set()
         self.last_loop_ran_on_gui_thread: bool | None = None
@@ -265,6 +269,8 @@ class TrainingController(QObject):
             self.runEnded.emit("invalid", message)
             return False
         self._stopping = False
+        self.live_pace.restart()  # the first batch is shown at once
+        self._live_weights = None
         self._done, self._total, self._active = 0, trainer.total_steps, 0.0
         self._since = None if paused else time.monotonic()
 
@@ -342,6 +348,7 @@ class TrainingController(QObject):
         self, records: list[StepRecord], chunk: History, weights: tuple[Matrix, Matrix, Matrix]
     ) -> None:
         self._done += len(records)
+        self._live_weights = weights
         self._document.append_history(records, chunk, weights)
         self._emit_progress(throttle=True)
         # Zero timers, a few event-loop turns apart, run after the repaints these changes cause. They
@@ -358,8 +365,19 @@ class TrainingController(QObject):
         QTimer.singleShot(0, self._acknowledge_worker if last_turn else self._acknowledge_worker_soon)
 
     def _acknowledge_worker(self) -> None:
-        if self._worker is not None:
-            self._worker.acknowledge()
+        if self._worker is None:
+            return
+        weights, self._live_weights = self._live_weights, None
+        if weights is not None and self.state != "idle" and self.live_pace.due():
+            # Live: the run's weights are shown after the batch's own repaints are done, so that theirs
+            # (tens of milliseconds at K = 32) get turns of their own instead of adding to the plot's;
+            # the worker still waits, so no repaint competes with it for the GIL.
+            self._ack_turns = ACK_TURNS
+            QTimer.singleShot(0, self._acknowledge_worker_soon)  # first: even a failing slot lets it go on
+            self._document.show_weights(*weights)
+            self.live_pace.shown()
+            return
+        self._worker.acknowledge()
 
     @Slot(object)
     def _on_worker_paused_at(self, weights: tuple[Matrix, Matrix, Matrix]) -> None:

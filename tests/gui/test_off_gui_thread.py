@@ -227,6 +227,8 @@ def test_a_run_compiles_its_kernels_on_the_worker_before_the_first_step(window, 
 
 def test_the_line_search_waits_for_a_running_run_to_pause_or_end(window, qtbot, monkeypatch):
     panel = window.verify.line_search
+    # K = 4 with batches of 10: too costly to follow a run live (a cheap one does: test_live_and_stale).
+    window.document.set_model(Session.random(4, 1).model)
     window.verify.show_line_search()
     panel.source.setCurrentIndex(1)  # the next mini-batch: it follows the history
     qtbot.waitUntil(lambda: not panel._stale, timeout=WAIT)
@@ -246,6 +248,7 @@ def test_the_line_search_waits_for_a_running_run_to_pause_or_end(window, qtbot, 
     with qtbot.waitSignal(window.controller.runEnded, timeout=WAIT):
         assert window.controller.start()
     qtbot.waitUntil(lambda: "idle" in states, timeout=WAIT)
+    assert not panel.follows_live()
     assert "running" not in states and len(window.document.history) == 500
     window.document.mark_clean()
 

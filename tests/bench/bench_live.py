@@ -1,0 +1,156 @@
+"""Benchmark of watching a run live (issue 13, item 2): what showing a run's weights as it trains
+costs the run, how often they are shown, and the longest GUI-thread gap, at K = 3, 16 and 32.
+
+    QT_QPA_PLATFORM=offscreen python tests/bench/bench_live.py [--repeats N]
+
+Each case is a run of a few seconds (batches of 10) in a fresh window in a child process, once with the
+live showings (gui.live_pace as shipped) and once without (its interval set beyond the run), side
+by side in the same minutes. The child lets a 5 ms timer tick on the GUI thread and reports the
+longest gap between two ticks. Prints Markdown: medians of the durations, the worst gap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from itertools import pairwise
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[2]
+#: K and the run's epochs of 1,000 samples in batches of 10 (100 steps an epoch): a few seconds each.
+RUNS = {3: 200, 16: 20, 32: 20}
+
+
+def _child(k: int, live: bool, workdir: Path) -> dict[str, object]:
+    # One piece: the run and the probe around it, in the order they happen.
+    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEventLoop, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    QCoreApplication.setOrganizationName("BackpropLabBenchLive")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(workdir / "settings"))
+    app = QApplication([sys.argv[0]])
+
+    from backprop_lab.engine.session import Session
+    from backprop_lab.engine.training import TrainingSettings
+    from backprop_lab.gui import live_pace
+    from backprop_lab.gui.main_window import MainWindow
+
+    if not live:  # the first batch is still shown; none after it
+        live_pace.LIVE_INTERVAL_S = live_pace.LIVE_MAX_INTERVAL_S = 1e9
+
+    def settle(ms: int) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    window = MainWindow()
+    window.resize(1400, 900)
+    window.show()
+    doc = window.document
+    doc.replace_session(Session.random(k, 1), None)
+    doc.set_training_settings(
+        TrainingSettings(learning_rate=0.001, batch_size=10, n_samples=1000, epochs=RUNS[k], seed=0)
+    )
+    settle(1000)
+    shown: list[float] = []
+    # Live showings only: not the end's weights (shown once the run is over).
+    doc.modelChanged.connect(
+        lambda: shown.append(time.perf_counter()) if doc.training_state == "running" else None
+    )
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    last = [0]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed()
+        gaps.append((now - last[0]) / 1e6)
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    clock.start()
+    timer.start()
+    settle(100)
+    loop = QEventLoop()
+    window.controller.runEnded.connect(lambda *_: loop.quit())
+    t0 = time.perf_counter()
+    QTimer.singleShot(0, window.controller.start)
+    loop.exec()
+    elapsed = time.perf_counter() - t0
+    timer.stop()
+    intervals = [b - a for a, b in pairwise(shown)]
+    result = {
+        "elapsed_s": elapsed,
+        "shows": len(shown),
+        "interval_ms": statistics.median(intervals) * 1000 if intervals else None,
+        "worst_gap_ms": max(gaps),
+        "ok": len(doc.history) == 100 * RUNS[k],
+    }
+    doc.mark_clean()
+    window.close()
+    app.processEvents()
+    return result
+
+
+def _run(k: int, live: bool, workdir: Path) -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(k), "1" if live else "0", str(workdir)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("{")), None)
+    if out.returncode or line is None:
+        raise RuntimeError(f"K = {k} live={live} failed:\n{out.stderr[-3000:]}")
+    return json.loads(line)
+
+
+def main() -> int:
+    if "--child" in sys.argv:
+        k, live, workdir = sys.argv[sys.argv.index("--child") + 1 :][:3]
+        print(json.dumps(_child(int(k), live == "1", Path(workdir))))
+        return 0
+    from benchlib import machine
+
+    repeats = int(sys.argv[sys.argv.index("--repeats") + 1]) if "--repeats" in sys.argv else 3
+    workdir = Path(tempfile.mkdtemp(prefix="bench-live-"))
+    print(f"Machine: {machine(os.environ['QT_QPA_PLATFORM'])}\n")
+    print(f"Runs in batches of 10, {repeats} of each, alternating; medians, and the worst gap of all\n")
+    print("| K | steps | run without live showings | with | slowdown | showings | median interval |", end="")
+    print(" worst gap |")
+    print("|---|---|---|---|---|---|---|---|")
+    for k in RUNS:
+        off: list[dict[str, object]] = []
+        on: list[dict[str, object]] = []
+        for _ in range(repeats):
+            off.append(_run(k, False, workdir))
+            on.append(_run(k, True, workdir))
+        t_off = statistics.median(float(r["elapsed_s"]) for r in off)  # type: ignore[arg-type]
+        t_on = statistics.median(float(r["elapsed_s"]) for r in on)  # type: ignore[arg-type]
+        shows = statistics.median(int(r["shows"]) for r in on)  # type: ignore[call-overload]
+        interval = statistics.median(float(r["interval_ms"] or 0) for r in on)  # type: ignore[arg-type]
+        gap_off = max(float(r["worst_gap_ms"]) for r in off)  # type: ignore[arg-type]
+        gap_on = max(float(r["worst_gap_ms"]) for r in on)  # type: ignore[arg-type]
+        ok = all(r["ok"] for r in off + on)
+        print(
+            f"| {k} | {100 * RUNS[k]:,} | {t_off:.2f} s | {t_on:.2f} s | {t_on / t_off - 1:+.0%} | "
+            f"{shows:.0f} | "
+            f"{interval:.0f} ms | {gap_off:.0f} → {gap_on:.0f} ms{'' if ok else ' FAILED'} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
