@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings, Qt, QThread
-from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMenu, QMessageBox, QWidget
 
 from backprop_lab.window import APPLICATION, ORGANIZATION
 
@@ -110,15 +112,31 @@ def _no_dangling_threads(qtbot, monkeypatch):
     assert not running(), f"{len(leftover)} QThread(s) still running after the test"
 
 
+def _top_level_widgets() -> list[QWidget]:
+    """QApplication.topLevelWidgets(), safe from the garbage collector.
+
+    A window made by Python without a parent (MainWindow(), the report command's) belongs to its
+    Python wrapper; when that wrapper sits in a reference cycle, a collection deletes the window.
+    PySide turns Qt's list into Python objects one by one, and each new wrapper may set off a
+    collection: a window deleted half-way through is then read from freed memory (a segfault).
+    So: no collection during the call.
+    """
+    gc.disable()
+    try:
+        return QApplication.topLevelWidgets()
+    finally:
+        gc.enable()
+
+
 @pytest.fixture(autouse=True)
 def _no_leftover_windows(qapp):
     """No visible top-level widget survives a test (windows go through qtbot.addWidget)."""
-    before = set(QApplication.topLevelWidgets())
+    before = set(_top_level_widgets())
     yield
     transient = (Qt.WindowType.ToolTip, Qt.WindowType.Popup)
     leftover = [
         w
-        for w in QApplication.topLevelWidgets()
+        for w in _top_level_widgets()
         if w.isVisible() and w not in before and w.windowType() not in transient
     ]
     for w in leftover:
