@@ -199,7 +199,7 @@ class VerificationPanel(QWidget):
         item.setLogMode(x=True, y=True)
         item.showGrid(x=True, y=True, alpha=0.2)
         item.setLabel("bottom", "eps (relative step)")
-        item.setLabel("left", "max |analytic − central difference|")
+        item.setLabel("left", "max |analytic − FD|")  # short enough for a short plot's height
         for side in ("bottom", "left"):
             item.getAxis(side).enableAutoSIPrefix(False)
         item.setTitle("eps sweep", color="k", size="9pt")
@@ -215,7 +215,13 @@ class VerificationPanel(QWidget):
             angle=90,
             pen=pg.mkPen("#d62728", width=1.5, style=Qt.PenStyle.DashLine),
             label=f"checker's eps = {DEFAULT_EPS:.2g}",
-            labelOpts={"position": 0.9, "color": "#d62728", "fill": (255, 255, 255, 200)},
+            # Anchored by its left end, right of the line: centred on it, the label ran off the left edge.
+            labelOpts={
+                "position": 0.9,
+                "color": "#d62728",
+                "fill": (255, 255, 255, 200),
+                "anchors": [(0, 0.5), (0, 0.5)],
+            },
         )
         item.addItem(self.eps_line)
 
