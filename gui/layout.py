@@ -13,7 +13,7 @@ nor the other way round. A screen size never seen gets the default arrangement, 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt
 from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import QDockWidget, QGroupBox, QMainWindow, QScrollArea, QStyle, QWidget
 
@@ -75,11 +75,12 @@ class FitScrollArea(QScrollArea):
         super().resizeEvent(event)
         self.fit()
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        # The widget's minimum changes with its content (K, a longer message): fit again.
-        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+    def viewportEvent(self, event: QEvent) -> bool:
+        # The widget's minimum changed with its content (K, a longer message): its geometry update
+        # asks the viewport, its parent, to lay out again.
+        if event.type() == QEvent.Type.LayoutRequest:
             self.fit()
-        return super().eventFilter(watched, event)
+        return super().viewportEvent(event)
 
 
 def _untitle(panel: QWidget, title: str) -> None:

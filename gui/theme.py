@@ -59,7 +59,9 @@ def apply_to_plot(widget: pg.PlotWidget, colours: PlotColours) -> None:
         title.setText(title.text, color=colours.text)
     legend = item.legend
     if legend is not None:
-        legend.setLabelTextColor(colours.text)
+        legend.setLabelTextColor(colours.text)  # for labels added later
+        for _sample, label in legend.items:  # pyqtgraph sets the colour of the others but draws the old
+            label.setText(label.text, color=colours.text)
         legend.setBrush(pg.mkBrush(*colours.legend_fill))
 
 

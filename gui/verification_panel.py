@@ -214,13 +214,14 @@ class VerificationPanel(QWidget):
             pos=math.log10(DEFAULT_EPS),
             angle=90,
             pen=pg.mkPen("#d62728", width=1.5, style=Qt.PenStyle.DashLine),
-            label=f"checker's eps = {DEFAULT_EPS:.2g}",
-            # Anchored by its left end, right of the line: centred on it, the label ran off the left edge.
+            label=f"eps = {DEFAULT_EPS:.2g}",
+            # Short, hanging from the top, on the side of the line with more room (pyqtgraph picks one
+            # of the two anchors): centred on the line, a longer label ran off the plot's left edge.
             labelOpts={
-                "position": 0.9,
+                "position": 0.97,
                 "color": "#d62728",
                 "fill": (255, 255, 255, 200),
-                "anchors": [(0, 0.5), (0, 0.5)],
+                "anchors": [(0, 0), (1, 0)],
             },
         )
         item.addItem(self.eps_line)

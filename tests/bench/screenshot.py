@@ -26,6 +26,8 @@ SIZES = ("1400x900", "1280x720")
 THEMES = ("light", "dark")
 #: Steps of the short run before the picture: enough for the curves to say something.
 STEPS = 400
+#: Learning rates that descend without overflowing from the random models drawn here.
+RATES = {3: 0.01, 16: 1e-3, 32: 1e-4}
 
 
 def default_name(k: int, size: str, theme: str) -> str:
@@ -67,11 +69,17 @@ def prepare(window, k: int) -> None:
     from backprop_lab.engine.training import TrainingSettings
 
     doc = window.document
+    rate = 0.01
     if k != doc.K:
-        window.model_panel.k_spin.setValue(k)
+        panel = window.model_panel
+        panel.k_spin.setValue(k)
+        # Centred weights and a smaller step: from [0, 1) at K = 32 the first steps overflow.
+        panel.low_spin.setValue(-1.0)
+        panel.high_spin.setValue(1.0)
         window.actions["randomize"].trigger()
+        rate = RATES.get(k, 0.1 / k**2)
     doc.set_training_settings(
-        TrainingSettings(learning_rate=0.01, batch_size=10, n_samples=1000, epochs=STEPS // 100, seed=0)
+        TrainingSettings(learning_rate=rate, batch_size=10, n_samples=1000, epochs=STEPS // 100, seed=0)
     )
 
 
@@ -99,11 +107,16 @@ def shoot(out: Path, k: int, size: tuple[int, int], theme: str) -> Path:
         window.resize(*size)
         window.layout_.arrange()
     window.move(screen.topLeft())
+    warnings: list[str] = []
+    # A warning box would wait for a click nobody makes: fail with its text instead.
+    window.prompts.warning = lambda title, text: warnings.append(f"{title}: {text}")
     window.show()
     prepare(window, k)
     doc = window.document
     window.controller.start()
     wait(app, lambda: doc.training_state == "idle")
+    if warnings:
+        raise RuntimeError(f"the run for the screenshot failed: {warnings[0]}")
     window.plot_panel.refresh()
     window.plot_panel.readout.setText(window.plot_panel.readout_at(STEPS * 5 // 8))
     wait(app, lambda: False, 0.5)
