@@ -138,7 +138,7 @@ def _factors_html(d: Derivation) -> str:
         "<table cellspacing='0' cellpadding='4' border='1' style='border-color:#bbb; border-style:solid'>"
     )
     parts.append(
-        "<tr style='background:#eef'><th>Figure 2</th><th>here</th><th>equals</th>"
+        "<tr style='background:#eef; color:#1e1e1e'><th>Figure 2</th><th>here</th><th>equals</th>"
         "<th>computed as</th><th align='right'>value</th></tr>"
     )
     roles = (
@@ -218,7 +218,8 @@ def _sum_html(d: Derivation, expand_max_k: int) -> str:
         "<table cellspacing='0' cellpadding='3' border='1' style='margin-left:12px; border-color:#bbb'>"
     )
     out.append(
-        f"<tr style='background:#eef'><th><i>k</i></th><th><i>C</i><sub>{j},<i>k</i></sub></th>"
+        f"<tr style='background:#eef; color:#1e1e1e'><th><i>k</i></th>"
+        f"<th><i>C</i><sub>{j},<i>k</i></sub></th>"
         "<th>2<i>w<sub>k</sub></i></th><th>product</th></tr>"
     )
     for t in shown:

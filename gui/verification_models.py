@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QSizePolicy, QTabl
 
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.gradcheck import DEFAULT_RTOL, CheckReport, EntryCheck
+from backprop_lab.gui.matrix_model import text_color
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -114,6 +115,10 @@ class EntriesModel(QAbstractTableModel):
             if check is None:
                 return None
             return QBrush(error_color(check.rel_error, check.passed))
+        if role == Qt.ItemDataRole.ForegroundRole and col in (3, 4, 6, 7):
+            # Text readable on its coloured cell whatever the palette's text colour (light when dark).
+            check = fd if col in (3, 4) else tc
+            return None if check is None else QBrush(text_color(error_color(check.rel_error, check.passed)))
         if role == Qt.ItemDataRole.ToolTipRole and col in (3, 4, 6, 7):
             check = fd if col in (3, 4) else tc
             if check is not None:
@@ -163,6 +168,8 @@ class HeatMapModel(QAbstractTableModel):
             return (f"{v:.0e}" if v else "0") if len(self._rows) <= 6 else None
         if role == Qt.ItemDataRole.BackgroundRole:
             return QBrush(error_color(e.rel_error, e.passed))
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(text_color(error_color(e.rel_error, e.passed)))
         if role == Qt.ItemDataRole.ToolTipRole:
             return (
                 f"∂L/∂{e.matrix}[{e.i}][{e.j}]: analytic {e.analytic!r}, reference {e.reference!r}, "

@@ -214,9 +214,10 @@ class VerificationPanel(QWidget):
             pos=math.log10(DEFAULT_EPS),
             angle=90,
             pen=pg.mkPen("#d62728", width=1.5, style=Qt.PenStyle.DashLine),
-            label=f"eps = {DEFAULT_EPS:.2g}",
-            # Short, hanging from the top, on the side of the line with more room (pyqtgraph picks one
-            # of the two anchors): centred on the line, a longer label ran off the plot's left edge.
+            # Only the number (the tooltip and the tolerance line say what it is), hanging from the top
+            # on the side of the line with more room (pyqtgraph picks one of the two anchors): a longer
+            # label centred on the line ran off a narrow plot's edge ("'s eps = 6.1e-06").
+            label=f"{DEFAULT_EPS:.2g}",
             labelOpts={
                 "position": 0.97,
                 "color": "#d62728",

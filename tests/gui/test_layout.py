@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QSettings, QSize
+from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QPushButton, QScrollArea, QTableView, QWidget
 
@@ -389,3 +389,29 @@ def test_scroll_areas_scroll_only_below_their_contents_minimum(qtbot):
     inner.setMinimumSize(200, 100)  # content got smaller: the bar goes
     _settle(qtbot)
     assert inner.height() == 200 and not area.verticalScrollBar().isVisible()
+
+
+def test_coloured_verification_cells_carry_their_own_readable_text(dark_app, qtbot):
+    # On a dark palette the default text is light: a cell that paints its own light background
+    # must say its text colour too (it used to be light on light yellow).
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    panel = w.verify.verification
+    w.verify.show_verification()
+    qtbot.waitUntil(panel.is_current, timeout=WAIT)
+    fg, bg = Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.BackgroundRole
+    models = [*panel.heat_models.values(), panel.entries_model]
+    checked = 0
+    for model in models:
+        for row in range(model.rowCount()):
+            for col in range(model.columnCount()):
+                index = model.index(row, col)
+                background = model.data(index, bg)
+                if background is None or background.color().alpha() < 255:
+                    continue
+                foreground = model.data(index, fg)
+                assert foreground is not None, (model, row, col)
+                assert _contrast(foreground.color(), background.color()) >= 4.5, (model, row, col)
+                checked += 1
+    assert checked >= 27 * 2  # every heat-map cell and the error columns of every entry
