@@ -163,7 +163,7 @@ class VerificationPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setMinimumHeight(140)
+        self.table.setMinimumHeight(110)  # a header and four rows: the tab fits 1280×720 with room to spare
 
     def _build_heat_maps(self) -> QVBoxLayout:
         """An error heat map per matrix, under the choice of reference and of error."""
