@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QPushButton, QScrollArea, QTableView, QWidget
 
 from backprop_lab.gui import layout as layout_module
+from backprop_lab.gui.chain_rule_panel import TWO_COLUMNS_WIDTH
 from backprop_lab.gui.layout import FitScrollArea, screen_key
 from backprop_lab.gui.main_window import MainWindow
 from backprop_lab.gui.theme import DARK, LIGHT, dark_palette, is_dark
@@ -162,9 +163,18 @@ def test_opening_the_chain_rule_takes_the_plots_place_and_squeezes_nothing(small
     assert {name: docks[name].geometry() for name in before} == before
     assert chain in w.tabifiedDockWidgets(docks["views"])
     assert chain.height() >= 300
-    # Narrower than two columns need: the derivation is laid out in one.
-    assert "The upstream sum" in w.verify.chain_rule.plain_text()
-    assert chain.widget().text.horizontalScrollBar().maximum() == 0
+    # Narrower than two columns need: the derivation is laid out in one, without sideways scrolling.
+    panel = w.verify.chain_rule
+    assert "The upstream sum" in panel.plain_text()
+    assert panel.text.viewport().width() < TWO_COLUMNS_WIDTH
+    assert panel._rendered_columns == 1
+    assert panel.text.horizontalScrollBar().maximum() == 0
+    # Floated and made wide, it goes back to two columns.
+    chain.setFloating(True)
+    chain.resize(TWO_COLUMNS_WIDTH + 200, 500)
+    qtbot.waitUntil(lambda: panel._rendered_columns == 2, timeout=WAIT)
+    assert "The upstream sum" in panel.plain_text()
+    chain.setFloating(False)
 
 
 # ---------------------------------------------------------------------------- docks and Reset layout
