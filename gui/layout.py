@@ -129,8 +129,9 @@ class WindowLayout:
         w, d = self.window, self.docks
         for dock in d.values():
             dock.setFloating(False)
-            w.removeDockWidget(dock)
-        w.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, d["model"])
+            # addDockWidget moves a dock already in the window. Not removeDockWidget: PySide hands a
+            # removed dock to Python, and then the window and Python's collector both delete it.
+            w.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         w.splitDockWidget(d["model"], d["gradients"], Qt.Orientation.Horizontal)
         w.splitDockWidget(d["gradients"], d["training"], Qt.Orientation.Horizontal)
         w.splitDockWidget(d["training"], d["views"], Qt.Orientation.Vertical)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -55,7 +55,7 @@ from backprop_lab.gui.model_panel import ModelPanel
 from backprop_lab.gui.plot_panel import PlotPanel
 from backprop_lab.gui.prompts import Prompts
 from backprop_lab.gui.report_controller import ReportController
-from backprop_lab.gui.theme import ThemeFollower
+from backprop_lab.gui.theme import PlotColours, apply_to_window
 from backprop_lab.gui.training_panel import TrainingPanel
 from backprop_lab.gui.verify_controller import VerifyController
 from backprop_lab.gui.worker import TrainingController
@@ -98,7 +98,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_status_bar()
         self.setAcceptDrops(True)
-        self.theme = ThemeFollower(self)  # the plots in the palette's colours, light or dark
+        self.plot_colours: PlotColours = apply_to_window(self)  # the plots in the palette's colours
 
         doc.statusMessage.connect(self._on_document_status_message)
         doc.dirtyChanged.connect(self._on_document_dirty_changed)
@@ -349,6 +349,12 @@ class MainWindow(QMainWindow):
     def reset_layout(self) -> None:
         """View ▸ Reset layout: the default size and arrangement for this screen."""
         self.layout_.reset()
+
+    def changeEvent(self, event: QEvent) -> None:
+        # The desktop switched between light and dark: Qt repaints the widgets, the plots need telling.
+        if event.type() == QEvent.Type.PaletteChange:
+            self.plot_colours = apply_to_window(self, self.palette())
+        super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._confirm_close():

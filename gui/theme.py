@@ -2,8 +2,8 @@
 
 Qt's widgets take the system palette by themselves; pyqtgraph's plots do not (their background,
 axes and legend are painted in colours of their own). :func:`apply_to_plot` gives a plot the
-colours of the current palette, and :class:`ThemeFollower` does it again for every plot of a window
-whenever the application's palette changes (the desktop switched between light and dark).
+colours of the current palette; the main window calls :func:`apply_to_window` again whenever its
+palette changes (the desktop switched between light and dark).
 
 :func:`dark_palette` is what a dark desktop hands Qt, near enough: the screenshots and the tests use
 it to stand in for one.
@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QWidget
 
@@ -71,22 +70,6 @@ def apply_to_window(window: QWidget, palette: QPalette | None = None) -> PlotCol
     for widget in window.findChildren(pg.PlotWidget):
         apply_to_plot(widget, colours)
     return colours
-
-
-class ThemeFollower(QObject):
-    """Keeps the plots of ``window`` in the application palette's colours, now and after each change."""
-
-    def __init__(self, window: QWidget) -> None:
-        super().__init__(window)
-        self.window = window
-        self.colours = apply_to_window(window)
-        window.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        # A top-level window gets PaletteChange when the application's palette changes.
-        if watched is self.window and event.type() == QEvent.Type.PaletteChange:
-            self.colours = apply_to_window(self.window, self.window.palette())
-        return False
 
 
 def dark_palette() -> QPalette:

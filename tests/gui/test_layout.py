@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 import pytest
+import shiboken6
 from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QPushButton, QScrollArea, QTableView, QWidget
@@ -218,6 +219,8 @@ def test_reset_layout_puts_floated_closed_and_tabbed_docks_back(window, qtbot):
     assert g["model"].right() < g["gradients"].left() < g["gradients"].right() < g["training"].left()
     assert g["training"].bottom() < g["views"].top() and g["training"].left() == g["views"].left()
     assert (window.width(), window.height()) == window.layout_.default_size()
+    # Every dock stays the window's to delete: a dock Python owned was deleted twice (a crash later).
+    assert not any(shiboken6.ownedByPython(dock) for dock in d.values())
 
 
 def test_view_menu_brings_back_a_closed_panel(window):
@@ -349,7 +352,7 @@ def test_plots_follow_a_dark_palette_and_back(window, qtbot, qapp):
     old = QApplication.palette()
     try:
         QApplication.setPalette(dark_palette())
-        qtbot.waitUntil(lambda: window.theme.colours is DARK, timeout=WAIT)
+        qtbot.waitUntil(lambda: window.plot_colours is DARK, timeout=WAIT)
         assert is_dark(window.palette())
         for plot in plots:
             background, text, legend = _plot_colours(plot)
@@ -360,7 +363,7 @@ def test_plots_follow_a_dark_palette_and_back(window, qtbot, qapp):
         assert background.lightness() < 60 and len(legend) == 5
     finally:
         QApplication.setPalette(old)
-    qtbot.waitUntil(lambda: window.theme.colours is LIGHT, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.plot_colours is LIGHT, timeout=WAIT)
     assert _plot_colours(window.plot_panel.plot)[0] == QColor(LIGHT.background)
 
 
@@ -369,7 +372,7 @@ def test_a_window_opened_on_a_dark_desktop_is_dark(dark_app, qtbot):
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
-    assert w.theme.colours is DARK
+    assert w.plot_colours is DARK
     background, text, legend = _plot_colours(w.plot_panel.plot)
     assert background.lightness() < 60 and _contrast(text, background) >= 4.5
     assert all(_contrast(c, background) >= 4.5 for c in legend)
