@@ -27,7 +27,9 @@ MENUS: tuple[tuple[str, str, tuple[Entry, ...]], ...] = (
     ("model", "&Model", ("randomize", "report_example", "reset", None, "k_up", "k_down")),
     ("training", "&Training", ("start", "pause", "step", "stop", None, "step_through")),
     ("view", "&View", (
-        "log_y", "auto_range", None, "toggle_chain_rule", "show_verification", "show_line_search",
+        "log_y", "auto_range", None, "show_verification", "show_line_search", None,
+        "dock_model", "dock_gradients", "dock_training", "dock_views", "toggle_chain_rule", None,
+        "reset_layout",
     )),
     ("verify", "&Verify", (
         "verify_now", "verify_torch", "verify_sweep", None,

@@ -20,7 +20,7 @@ import html
 import re
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from backprop_lab.engine.explain import Derivation, derive
@@ -31,6 +31,8 @@ from backprop_lab.gui.document import Document
 
 #: Up to this K the upstream sum is written out term by term; above it, summarised.
 EXPAND_MAX_K = 6
+#: Below this width (pixels of the text) the derivation is laid out in one column, not two.
+TWO_COLUMNS_WIDTH = 900
 
 _SERIF = "'Latin Modern Roman', 'CMU Serif', 'STIX Two Text', 'DejaVu Serif', 'Times New Roman', serif"
 _HIGHLIGHT = QColor(255, 170, 0)
@@ -78,7 +80,7 @@ def _d(num_: str, den: str) -> str:
     return f"∂{num_}/∂{den}"
 
 
-def derivation_html(d: Derivation, expand_max_k: int = EXPAND_MAX_K) -> str:
+def derivation_html(d: Derivation, expand_max_k: int = EXPAND_MAX_K, columns: int = 2) -> str:
     """The derivation as Qt rich text (see the module docstring)."""
     i, j, m = d.i, d.j, d.matrix
     w_ij = f"<i>{m}</i><sub>{i},{j}</sub>"
@@ -93,10 +95,14 @@ def derivation_html(d: Derivation, expand_max_k: int = EXPAND_MAX_K) -> str:
     )
     # Two columns, so that a wide dock is used: the derivation and its factors on the left, the
     # upstream sum, the forward values and the check on the right.
-    parts.append("<table width='100%' cellspacing='0' cellpadding='0'><tr><td valign='top' width='52%'>")
+    first = "width='52%'" if columns == 2 else ""
+    parts.append(f"<table width='100%' cellspacing='0' cellpadding='0'><tr><td valign='top' {first}>")
     parts.append(_chain_html(d, w_ij, o, net))
     parts.append(_factors_html(d))
-    parts.append("</td><td width='16'></td><td valign='top'>")
+    # One column in a narrow dock (tabbed with the plot): the right half goes underneath.
+    parts.append(
+        "</td><td width='16'></td><td valign='top'>" if columns == 2 else "</td></tr><tr><td valign='top'>"
+    )
     if d.terms:
         parts.append(_sum_html(d, expand_max_k))
     parts.append(_forward_values_html(d))
@@ -133,7 +139,7 @@ def _factors_html(d: Derivation) -> str:
         "<table cellspacing='0' cellpadding='4' border='1' style='border-color:#bbb; border-style:solid'>"
     )
     parts.append(
-        "<tr style='background:#eef'><th>Figure 2</th><th>here</th><th>equals</th>"
+        "<tr style='background:#eef; color:#1e1e1e'><th>Figure 2</th><th>here</th><th>equals</th>"
         "<th>computed as</th><th align='right'>value</th></tr>"
     )
     roles = (
@@ -213,7 +219,8 @@ def _sum_html(d: Derivation, expand_max_k: int) -> str:
         "<table cellspacing='0' cellpadding='3' border='1' style='margin-left:12px; border-color:#bbb'>"
     )
     out.append(
-        f"<tr style='background:#eef'><th><i>k</i></th><th><i>C</i><sub>{j},<i>k</i></sub></th>"
+        f"<tr style='background:#eef; color:#1e1e1e'><th><i>k</i></th>"
+        f"<th><i>C</i><sub>{j},<i>k</i></sub></th>"
         "<th>2<i>w<sub>k</sub></i></th><th>product</th></tr>"
     )
     for t in shown:
@@ -361,6 +368,7 @@ class ChainRulePanel(QWidget):
         self.highlighter: CellHighlighter | None = None
         self.highlighting = True
         self._tables: dict[str, QAbstractItemView] = {}
+        self._rendered_columns = 2
 
         self.text = QTextBrowser()
         self.text.setObjectName("chainRuleText")
@@ -399,6 +407,16 @@ class ChainRulePanel(QWidget):
         """Outline the feeding cells in the editors (on while the panel is visible)."""
         self.highlighting = on
         self._show()
+
+    def _render_columns(self) -> int:
+        self._rendered_columns = 2 if self.text.viewport().width() >= TWO_COLUMNS_WIDTH else 1
+        return self._rendered_columns
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        wanted = 2 if self.text.viewport().width() >= TWO_COLUMNS_WIDTH else 1
+        if self.derivation is not None and wanted != self._rendered_columns:
+            self._show()
 
     def plain_text(self) -> str:
         return self.text.toPlainText()
@@ -446,7 +464,7 @@ class ChainRulePanel(QWidget):
             return
         self.derivation = d
         self.hint.setVisible(False)
-        self.text.setHtml(derivation_html(d))
+        self.text.setHtml(derivation_html(d, columns=self._render_columns()))
         if self.highlighter is not None:
             if self.highlighting:
                 self.highlighter.show_cells(d.cells, (m, i, j))

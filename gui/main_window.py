@@ -26,26 +26,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
-    QGuiApplication,
     QKeySequence,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
-    QScrollArea,
-    QSplitter,
     QStyle,
     QTabWidget,
     QToolBar,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -57,10 +54,12 @@ from backprop_lab.gui.edit_controller import EditController
 from backprop_lab.gui.file_controller import FileController
 from backprop_lab.gui.gradients_panel import GradientsPanel
 from backprop_lab.gui.help_controller import HelpController
+from backprop_lab.gui.layout import WindowLayout
 from backprop_lab.gui.model_panel import ModelPanel
 from backprop_lab.gui.plot_panel import PlotPanel
 from backprop_lab.gui.prompts import Prompts
 from backprop_lab.gui.report_controller import ReportController
+from backprop_lab.gui.theme import PlotColours, apply_to_window
 from backprop_lab.gui.tips import apply_tips
 from backprop_lab.gui.training_panel import TrainingPanel
 from backprop_lab.gui.verify_controller import VerifyController
@@ -68,15 +67,6 @@ from backprop_lab.gui.worker import TrainingController
 
 APP_NAME = "Backprop Lab"
 READY_EXAMPLE = "Ready: the report example. Edit a weight and watch the gradients."
-DEFAULT_SIZE = (1400, 900)
-
-
-def _scrolling(widget: QWidget) -> QScrollArea:
-    area = QScrollArea()
-    area.setWidget(widget)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    return area
 
 
 class MainWindow(QMainWindow):
@@ -116,6 +106,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         apply_tips(self)
         self.setAcceptDrops(True)
+        self.plot_colours: PlotColours = apply_to_window(self)  # the plots in the palette's colours
 
         doc.statusMessage.connect(self._on_document_status_message)
         doc.dirtyChanged.connect(self._on_document_dirty_changed)
@@ -162,27 +153,18 @@ class MainWindow(QMainWindow):
         self.help = HelpController(doc, self.prompts, lambda: (self.actions, self.submenus), parent=self)
 
     def _build_central(self) -> None:
-        right = QWidget()
-        rlayout = QVBoxLayout(right)
-        rlayout.setContentsMargins(0, 0, 0, 0)
-        rlayout.addWidget(self.training_panel)
+        """The plot and verification tabs, and the docks (gui.layout) holding them and the panels."""
         self.tabs.addTab(self.plot_panel, "Live plot")
         self.tabs.addTab(self.verify.verification_area, "Verification")
         self.tabs.addTab(self.verify.line_search_area, "Loss along gradient")
-        rlayout.addWidget(self.tabs, 1)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.verify.dock)
-
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.setObjectName("mainSplitter")
-        self.splitter.addWidget(_scrolling(self.model_panel))
-        self.splitter.addWidget(_scrolling(self.gradients_panel))
-        self.splitter.addWidget(right)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 0)
-        self.splitter.setStretchFactor(2, 1)
-        self.splitter.setSizes([340, 380, 680])
-        self.splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(self.splitter)
+        panels: dict[str, QWidget] = {
+            "model": self.model_panel,
+            "gradients": self.gradients_panel,
+            "training": self.training_panel,
+            "views": self.tabs,
+        }
+        self.layout_ = WindowLayout(self, panels, self.verify.dock)
+        self.docks = self.layout_.docks
 
     def _build_actions(self) -> dict[str, QAction]:
         """The window's own actions: Quit, About, and those driving the model, training and plot panels."""
@@ -246,6 +228,14 @@ class MainWindow(QMainWindow):
                 "",
                 None,
             ),
+            (
+                "reset_layout",
+                "&Reset layout",
+                self.reset_layout,
+                None,
+                "Put every panel back in its place, at the default size for this screen",
+                None,
+            ),
             ("about", "&About Backprop Lab", self._on_about_triggered, None, "", None),
         )
         actions: dict[str, QAction] = {}
@@ -254,6 +244,17 @@ class MainWindow(QMainWindow):
             if pixmap is not None:
                 action.setIcon(icon(pixmap))
             actions[name] = action
+        # Each dock's own show/hide action, so that a closed panel can be brought back.
+        for dock_id, text in (
+            ("model", "&Model panel"),
+            ("gradients", "&Gradients panel"),
+            ("training", "&Training panel"),
+            ("views", "&Plot and verification panel"),
+        ):
+            toggle = self.docks[dock_id].toggleViewAction()
+            toggle.setText(text)
+            toggle.setObjectName(f"action_dock_{dock_id}")
+            actions[f"dock_{dock_id}"] = toggle
         log_y = actions["log_y"]
         log_y.setCheckable(True)
         log_y.setChecked(plot.log_y.isChecked())
@@ -289,6 +290,25 @@ class MainWindow(QMainWindow):
         self._place(bar, TOOLBAR)
         self.addToolBar(bar)
         self.toolbar = bar
+        self._fix_toolbar_labels()
+
+    def _fix_toolbar_labels(self) -> None:
+        """Labels that never change width, so that no button moves when a state changes.
+
+        Undo and Redo say only that on the button; what they undo is in the tooltip and the Edit
+        menu (the action's text). Pause becomes Resume: its button is as wide as the wider of the two.
+        """
+        self.actions["undo"].setIconText("Undo")
+        self.actions["redo"].setIconText("Redo")
+        pause = self.actions["pause"]
+        button = self.toolbar.widgetForAction(pause)
+        if button is not None:
+            widths = []
+            for label in ("Resume", "Pause"):
+                pause.setIconText(label)
+                widths.append(button.sizeHint().width())
+            pause.setIconText("")  # back to following the action's text
+            button.setMinimumWidth(max(widths))
 
     def _build_status_bar(self) -> None:
         self.k_label = QLabel()
@@ -327,23 +347,27 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ geometry
 
     def _restore_geometry(self) -> None:
-        settings = QSettings()
-        geometry = settings.value("window/geometry")
-        if geometry is None or not self.restoreGeometry(geometry):
-            w, h = DEFAULT_SIZE
-            screen = QGuiApplication.primaryScreen()
-            if screen is not None:
-                avail = screen.availableGeometry()
-                w, h = min(w, int(avail.width() * 0.95)), min(h, int(avail.height() * 0.95))
-            self.resize(w, h)
-        splitter = settings.value("window/splitter")
-        if splitter is not None:
-            self.splitter.restoreState(splitter)
+        # Until the window is first shown its docks have no room to share out: fit them then.
+        self._fit_on_show = not self.layout_.restore()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._fit_on_show:
+            self._fit_on_show = False
+            self.layout_.fit_sizes()
 
     def _save_geometry(self) -> None:
-        settings = QSettings()
-        settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/splitter", self.splitter.saveState())
+        self.layout_.save()
+
+    def reset_layout(self) -> None:
+        """View ▸ Reset layout: the default size and arrangement for this screen."""
+        self.layout_.reset()
+
+    def changeEvent(self, event: QEvent) -> None:
+        # The desktop switched between light and dark: Qt repaints the widgets, the plots need telling.
+        if event.type() == QEvent.Type.PaletteChange:
+            self.plot_colours = apply_to_window(self, self.palette())
+        super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._confirm_close():

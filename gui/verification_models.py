@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QSizePolicy, QTabl
 
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.gradcheck import DEFAULT_RTOL, CheckReport, EntryCheck
+from backprop_lab.gui.heat_map import text_color
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -21,17 +22,25 @@ Index = QModelIndex | QPersistentModelIndex
 # --------------------------------------------------------------------------- colours and text
 
 
+#: A failed entry: dark orange, the far end of the blue–orange scale below (readable by red–green
+#: colour-blind users, as green–red was not), and white text reads on it.
+FAILED_COLOUR = (179, 88, 6)
+#: A verdict cell that passed: the scale's blue, light.
+PASSED_COLOUR = (67, 147, 195, 90)
+
+
 def error_color(error: float, passed: bool, tolerance: float = DEFAULT_RTOL) -> QColor:
-    """Heat-map colour of a relative (or absolute) error: green at 1e-16, yellow near the
-    tolerance, red for a failed entry (a log scale: errors span twenty orders of magnitude)."""
+    """Heat-map colour of a relative (or absolute) error: blue at 1e-16, through white, to orange
+    near the tolerance, dark orange for a failed entry (a log scale: errors span twenty orders of
+    magnitude). Blue–orange, so that red–green colour-blind users read it too."""
     if not passed or not math.isfinite(error):
-        return QColor(215, 48, 39)
+        return QColor(*FAILED_COLOUR)
     if error <= 0.0:
-        return QColor(26, 152, 80)
+        return QColor(67, 147, 195)
     lo, hi = -16.0, math.log10(max(tolerance, 1e-15))
     t = min(1.0, max(0.0, (math.log10(error) - lo) / (hi - lo)))
-    # ColorBrewer RdYlGn: #1a9850 → #fee08b → #fc8d59 as the error approaches the tolerance.
-    stops = ((26, 152, 80), (166, 217, 106), (254, 224, 139), (252, 141, 89))
+    # ColorBrewer PuOr/RdBu stops: #4393c3 → #d1e5f0 → #fee0b6 → #fdb863 towards the tolerance.
+    stops = ((67, 147, 195), (209, 229, 240), (254, 224, 182), (253, 184, 99))
     x = t * (len(stops) - 1)
     s = min(int(x), len(stops) - 2)
     f = x - s
@@ -130,7 +139,7 @@ class EntriesModel(QAbstractTableModel):
             check = fd if col in (3, 4) else tc
             if col == 8:
                 ok = fd.passed and (tc is None or tc.passed)
-                colour = QColor(26, 152, 80, 90) if ok else QColor(215, 48, 39)
+                colour = QColor(*PASSED_COLOUR) if ok else QColor(*FAILED_COLOUR)
             elif check is None:
                 return None
             else:
@@ -138,6 +147,10 @@ class EntriesModel(QAbstractTableModel):
             return QBrush(greyed(colour) if self.stale else colour)
         if role == Qt.ItemDataRole.ForegroundRole and self.stale:
             return QBrush(STALE_TEXT)
+        if role == Qt.ItemDataRole.ForegroundRole and col in (3, 4, 6, 7):
+            # Text readable on its coloured cell whatever the palette's text colour (light when dark).
+            check = fd if col in (3, 4) else tc
+            return None if check is None else QBrush(text_color(error_color(check.rel_error, check.passed)))
         if role == Qt.ItemDataRole.ToolTipRole and col in (3, 4, 6, 7):
             check = fd if col in (3, 4) else tc
             if check is not None:
@@ -197,8 +210,8 @@ class HeatMapModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.BackgroundRole:
             colour = error_color(e.rel_error, e.passed)
             return QBrush(greyed(colour) if self.stale else colour)
-        if role == Qt.ItemDataRole.ForegroundRole and self.stale:
-            return QBrush(STALE_TEXT)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(STALE_TEXT if self.stale else text_color(error_color(e.rel_error, e.passed)))
         if role == Qt.ItemDataRole.ToolTipRole:
             return (STALE_TIP if self.stale else "") + (
                 f"∂L/∂{e.matrix}[{e.i}][{e.j}]: analytic {e.analytic!r}, reference {e.reference!r}, "

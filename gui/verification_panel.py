@@ -150,7 +150,7 @@ class VerificationPanel(QWidget):
         tolerance.setToolTip(
             f"Central differences use the step eps·max(1, |θ|) with eps = ∛u ≈ {DEFAULT_EPS:.3e}; each entry "
             "also gets its own rounding and truncation bound (engine/gradcheck.py). Colours: the relative "
-            "error on a log scale, green at 1e-16, orange near the tolerance, red = fails."
+            "error on a log scale, blue at 1e-16, orange near the tolerance, dark orange with ✗ = fails."
         )
         tolerance.setObjectName("verifyTolerance")
         self.tolerance_label = tolerance
@@ -169,7 +169,7 @@ class VerificationPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setMinimumHeight(140)
+        self.table.setMinimumHeight(110)  # a header and four rows: the tab fits 1280×720 with room to spare
 
     def _build_heat_maps(self) -> QVBoxLayout:
         """An error heat map per matrix, under the choice of reference and of error."""
@@ -207,7 +207,7 @@ class VerificationPanel(QWidget):
         item.setLogMode(x=True, y=True)
         item.showGrid(x=True, y=True, alpha=0.2)
         item.setLabel("bottom", "eps (relative step)")
-        item.setLabel("left", "max |analytic − central difference|")
+        item.setLabel("left", "max |analytic − FD|")  # short enough for a short plot's height
         item.setTitle("eps sweep", color="k", size="9pt")
         self.sweep_plot.setToolTip(
             "Right of the minimum the truncation error falls as eps²; left of it the "
@@ -224,8 +224,16 @@ class VerificationPanel(QWidget):
             pos=math.log10(DEFAULT_EPS),
             angle=90,
             pen=pg.mkPen("#d62728", width=1.5, style=Qt.PenStyle.DashLine),
-            label=f"checker's eps = {DEFAULT_EPS:.2g}",
-            labelOpts={"position": 0.9, "color": "#d62728", "fill": (255, 255, 255, 200)},
+            # Only the number (the tooltip and the tolerance line say what it is), hanging from the top
+            # on the side of the line with more room (pyqtgraph picks one of the two anchors): a longer
+            # label centred on the line ran off a narrow plot's edge ("'s eps = 6.1e-06").
+            label=f"{DEFAULT_EPS:.2g}",
+            labelOpts={
+                "position": 0.97,
+                "color": "#d62728",
+                "fill": (255, 255, 255, 200),
+                "anchors": [(0, 0), (1, 0)],
+            },
         )
         item.addItem(self.eps_line)
 

@@ -24,12 +24,13 @@ from collections.abc import Mapping
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QMainWindow, QScrollArea, QTabWidget, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QMainWindow, QTabWidget
 
 from backprop_lab.engine.verification import CheckResults
 from backprop_lab.gui.actions import make_action
 from backprop_lab.gui.chain_rule_panel import ChainRulePanel
 from backprop_lab.gui.document import Document
+from backprop_lab.gui.layout import FitScrollArea
 from backprop_lab.gui.line_search_panel import LineSearchPanel
 from backprop_lab.gui.prompts import Prompts
 from backprop_lab.gui.step_through import StepThroughDialog
@@ -81,8 +82,8 @@ class VerifyController(QObject):
         self.chain_rule.attach(dict(gradient_tables), dict(editors))
         self.dialog: StepThroughDialog | None = None
         # In scroll areas, so that the tabs (and so the window) need no more room than before.
-        self.verification_area = _scrolling(self.verification)
-        self.line_search_area = _scrolling(self.line_search)
+        self.verification_area = FitScrollArea(self.verification)
+        self.line_search_area = FitScrollArea(self.line_search)
         self.actions = self._build_actions()
         app = QCoreApplication.instance()
         if app is not None:
@@ -178,9 +179,10 @@ class VerifyController(QObject):
 
     def show_chain_rule(self) -> None:
         self._dock_shown_once = True
+        # The window's layout tabs the dock with the plot: showing it takes the plot's room, not a
+        # slice of every panel's.
         if self.dock.isHidden():
             self.dock.show()
-            self.window.resizeDocks([self.dock], [300], Qt.Orientation.Vertical)
         self.dock.raise_()
 
     def step_through(self) -> StepThroughDialog | None:
@@ -213,12 +215,3 @@ class VerifyController(QObject):
 
     def _on_app_about_to_quit(self) -> None:
         self.verification.shutdown()
-
-
-def _scrolling(widget: QWidget) -> QScrollArea:
-    area = QScrollArea()
-    area.setObjectName(f"{widget.objectName()}Area")
-    area.setWidget(widget)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    return area

@@ -171,3 +171,44 @@ def test_bench_stalls_pieces_on_a_window(bench, quiet_window, qtbot, tmp_path):
     window.document.mark_clean()
     assert window.files.open_path(path) and window.document.K == 5
     window.document.mark_clean()
+
+
+def test_screenshot_options_and_the_twelve_pictures(bench, monkeypatch, tmp_path):
+    module = bench("screenshot")
+    args = module.parse_args(["--k", "32", "--size", "1280x720", "--theme", "dark", "out.png"])
+    assert (args.k, args.size, args.theme, args.out) == (32, (1280, 720), "dark", Path("out.png"))
+    assert module.parse_args([]).size == (1400, 900)
+    for bad in (["--k", "5"], ["--size", "big"], ["--size", "100x100"], ["--theme", "blue"]):
+        with pytest.raises(SystemExit):
+            module.parse_args(bad)
+    commands = []
+    monkeypatch.setattr(module.subprocess, "run", lambda command, check: commands.append(command))
+    written = module.shoot_all(tmp_path)
+    assert len(written) == len(commands) == 12
+    assert len({p.name for p in written}) == 12
+    assert tmp_path / "screenshot-k32-1280x720-dark.png" in written
+    for command in commands:
+        screen = command[command.index("-s") + 1]
+        size = command[command.index("--size") + 1]
+        assert command[0] == "xvfb-run" and screen == f"-screen 0 {size}x24"  # the screen is the size
+
+
+def test_screenshot_takes_a_dark_k16_picture(bench, quiet_window, tmp_path, monkeypatch):
+    from PySide6.QtGui import QImage
+    from PySide6.QtWidgets import QApplication
+
+    module = bench("screenshot")
+    monkeypatch.setattr(module, "STEPS", 100)
+    palette, style = QApplication.palette(), QApplication.style().name()
+    try:
+        out = module.shoot(tmp_path / "k16.png", 16, (1280, 720), "dark")
+    finally:
+        QApplication.setPalette(palette)
+        QApplication.setStyle(style)
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (1280, 720)
+    # Dark: most of the picture is darker than mid-grey.
+    dark = sum(
+        image.pixelColor(x, y).lightness() < 100 for x in range(0, 1280, 40) for y in range(0, 720, 40)
+    )
+    assert dark > 0.6 * (1280 // 40) * (720 // 40)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from backprop_lab.engine.resources import load_report_example_data
 from backprop_lab.gui.exact_spin_box import ExactSpinBox
+from backprop_lab.gui.layout import screen_key
 from backprop_lab.gui.main_window import MainWindow
 
 WAIT = 60_000  # a deadline, not a target: generous for a loaded 2-core machine
@@ -147,7 +148,7 @@ def test_geometry_is_remembered_in_qsettings(qtbot, _isolated_settings):
     w.show()
     w.resize(640, 480)
     w.close()
-    assert QSettings().value("window/geometry") is not None
+    assert QSettings().value(f"{screen_key(w)}/geometry") is not None
     assert _isolated_settings.exists()
     w2 = MainWindow()
     qtbot.addWidget(w2)
