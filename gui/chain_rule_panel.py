@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QAbstractItemView, QLabel, QTextBrowser, QVBoxLayo
 from backprop_lab.engine.explain import Derivation, derive
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.model import NumericalOverflowError
-from backprop_lab.gui.contrast import muted_style
+from backprop_lab.gui.contrast import ink, muted_style
 from backprop_lab.gui.document import Document
 
 #: Up to this K the upstream sum is written out term by term; above it, summarised.
@@ -90,7 +90,7 @@ def derivation_html(d: Derivation, expand_max_k: int = EXPAND_MAX_K, columns: in
     parts.append(
         f"<p style='margin-bottom:2px'><b>{_d(L, w_ij)}</b>, the entry in row {i}, column {j} of "
         f"∂<i>L</i>/∂<i>{m}</i>"
-        f" &nbsp; <span style='color:#666'>(the report's Figure 2 with <i>E</i> = <i>L</i>, "
+        f" &nbsp; <span style='color:{ink('muted')}'>(the report's Figure 2 with <i>E</i> = <i>L</i>, "
         f"<i>o<sub>j</sub></i> = {o}, net<sub><i>j</i></sub> = {net})</span></p>"
     )
     # Two columns, so that a wide dock is used: the derivation and its factors on the left, the
@@ -156,7 +156,7 @@ def _factors_html(d: Derivation) -> str:
         here = "1" if f.derivative == "(no activation)" else _typeset_derivative(f.derivative)
         parts.append(
             f"<tr><td>{role}</td><td>{here}</td><td>{sym(f.symbol)}</td>"
-            f"<td>{_typeset_formula(f.formula)}<br><span style='color:#666; "
+            f"<td>{_typeset_formula(f.formula)}<br><span style='color:{ink('muted')}; "
             f"font-size:9pt'>{meaning}</span></td>"
             f"<td align='right'><tt>{full(f.value)}</tt></td></tr>"
         )
@@ -179,11 +179,15 @@ def _forward_values_html(d: Derivation) -> str:
 def _check_html(d: Derivation) -> str:
     """The product beside the gradient table's entry, and which cells fed it."""
     agree = d.product == d.engine_value
-    mark = "<span style='color:#1a7a40'>✓ equals</span>" if agree else "<span style='color:#b2182b'>≠</span>"
+    mark = (
+        f"<span style='color:{ink('good')}'>✓ equals</span>"
+        if agree
+        else f"<span style='color:{ink('bad')}'>≠</span>"
+    )
     return (
         f"<p>Product <tt>{full(d.product)}</tt> {mark} the table's ∂<i>L</i>/∂<i>{d.matrix}</i>"
         f"[{d.i}][{d.j}] = <tt>{full(d.engine_value)}</tt>.</p>"
-        f"<p style='color:#666; font-size:9pt'>{_cells_text(d)}</p>"
+        f"<p style='color:{ink('muted')}; font-size:9pt'>{_cells_text(d)}</p>"
     )
 
 
@@ -194,8 +198,8 @@ def _sum_html(d: Derivation, expand_max_k: int) -> str:
         f"<p style='margin:6px 0 2px 0'><b>The upstream sum</b> &nbsp; {g} = "
         f"∂<i>L</i>/∂<i>z</i><sub>{j}</sub> = "
         f"Σ<sub><i>k</i></sub> <i>C</i><sub>{j},<i>k</i></sub> · 2<i>w<sub>k</sub></i> &nbsp;"
-        f"<span style='color:#666'>(each output's pull on the loss, weighted by the connection from "
-        f"unit {j})</span></p>"
+        f"<span style='color:{ink('muted')}'>(each output's pull on the loss, weighted by the "
+        f"connection from unit {j})</span></p>"
     ]
     k = d.K
     if k <= expand_max_k:
@@ -212,7 +216,7 @@ def _sum_html(d: Derivation, expand_max_k: int) -> str:
         terms = " + ".join(f"{num(t.value, 5)}" for t in first)
         out.append(
             f"<p style='margin-left:12px'>{g} = {terms} + ⋯ + {num(last.value, 5)} "
-            f"&nbsp;<span style='color:#666'>({k} terms; the largest three below)</span></p>"
+            f"&nbsp;<span style='color:{ink('muted')}'>({k} terms; the largest three below)</span></p>"
         )
         shown = sorted(d.largest_terms(3), key=lambda t: t.k)
     out.append(
@@ -442,7 +446,7 @@ class ChainRulePanel(QWidget):
         self.hint.setVisible(True)
         if self.entry is None:
             self.text.setHtml(
-                f'<div style="font-family:{_SERIF}; font-size:12pt; color:#555"><p>The report\'s '
+                f'<div style="font-family:{_SERIF}; font-size:12pt; color:{ink("muted")}"><p>The report\'s '
                 f"Figure 2:</p>"
                 "<p style='margin-left:12px'>∂<i>E</i>/∂<i>w<sub>ij</sub></i> = "
                 "∂<i>E</i>/∂<i>o<sub>j</sub></i> · "
@@ -458,7 +462,7 @@ class ChainRulePanel(QWidget):
         try:
             d = derive(model, m, i, j)
         except (NumericalOverflowError, ValueError) as exc:
-            self.text.setHtml(f"<p style='color:#b2182b'>No derivation: {html.escape(str(exc))}</p>")
+            self.text.setHtml(f"<p style='color:{ink('bad')}'>No derivation: {html.escape(str(exc))}</p>")
             if self.highlighter is not None:
                 self.highlighter.clear()
             return

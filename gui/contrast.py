@@ -9,7 +9,7 @@ and a dark palette alike.
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
 
 __all__ = ["MIN_GLYPH_CONTRAST", "MIN_TEXT_CONTRAST", "contrast_ratio", "muted_style", "muted_text"]
 
@@ -62,3 +62,18 @@ def muted_text(palette: QPalette) -> QColor:
 def muted_style(palette: QPalette) -> str:
     """A style sheet giving a label the muted text colour of ``palette``."""
     return f"color: {muted_text(palette).name()};"
+
+
+#: Inks of rich text, on a light window and on a dark one: each at least 4.5:1 against its window
+#: (the light ones against #efefef, the dark ones against #2d2d2d, checked in tests/gui/test_contrast.py).
+INKS = {"good": ("#1a7a40", "#7ad89a"), "bad": ("#b2182b", "#ff9a8f")}
+
+
+def ink(role: str, palette: QPalette | None = None) -> str:
+    """The colour of rich text that means ``role`` ("good", "bad" or "muted") on ``palette``'s
+    window (the application's by default): the dark palette's when its window is darker than its text."""
+    palette = palette if palette is not None else QGuiApplication.palette()
+    if role == "muted":
+        return muted_text(palette).name()
+    window, text = palette.color(QPalette.ColorRole.Window), palette.color(QPalette.ColorRole.WindowText)
+    return INKS[role][1 if window.lightness() < text.lightness() else 0]

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from backprop_lab.engine.formatting import format_number
+from backprop_lab.gui.contrast import ink
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.heat_map import ScaleLegend
 from backprop_lab.gui.live_pace import live_text
@@ -76,7 +77,7 @@ class GradientsPanel(QWidget):
         self.loss_label.setFont(font)
         self.error_label = QLabel()
         self.error_label.setObjectName("evaluationError")
-        self.error_label.setStyleSheet("color: #b2182b;")
+        self.error_label.setStyleSheet(f"color: {ink('bad')};")
         self.error_label.setWordWrap(True)
         self.live_label = self._build_live_label()
         loss_row = QHBoxLayout()
@@ -89,7 +90,7 @@ class GradientsPanel(QWidget):
         """ "live (step n)" while the numbers follow a running run's weights (gui.live_pace.live_text)."""
         live = QLabel()
         live.setObjectName("gradientsLive")
-        live.setStyleSheet("color: #1f5f99;")
+        live.setStyleSheet(f"color: {ink('muted')};")
         italic = live.font()
         italic.setItalic(True)
         live.setFont(italic)

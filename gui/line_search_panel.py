@@ -29,6 +29,7 @@ from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.model import NumericalOverflowError
 from backprop_lab.engine.step_phases import next_batch
 from backprop_lab.gui.axes import ValueAxis
+from backprop_lab.gui.contrast import ink
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.live_pace import live_text
 
@@ -121,7 +122,7 @@ class LineSearchPanel(QWidget):
             "<span style='color:#1f77b4'>━</span> L(θ − t·g) &nbsp; <span style='color:#888'>╌</span> "
             "first-order prediction L − t‖g‖² &nbsp; <span style='color:#d62728'>┃●</span> t = lr "
             "(the next step) "
-            "&nbsp; <span style='color:#1a7a40'>◆</span> lowest point sampled"
+            f"&nbsp; <span style='color:{ink('good')}'>◆</span> lowest point sampled"
         )
         legend.setObjectName("lineSearchLegend")
         legend.setWordWrap(True)
@@ -205,7 +206,7 @@ class LineSearchPanel(QWidget):
                 line = loss_along_gradient(m, lr, span=self.span.value())
         except (NumericalOverflowError, ValueError) as exc:
             self.line = None
-            self.verdict_label.setText(f"<span style='color:#b2182b'>No curve: {exc}</span>")
+            self.verdict_label.setText(f"<span style='color:{ink('bad')}'>No curve: {exc}</span>")
             for it in (self.curve, self.tangent):
                 it.setData([], [])
             self.lr_point.setData([], [])
@@ -241,13 +242,13 @@ class LineSearchPanel(QWidget):
             if line.source == "x"
             else f"over the next mini-batch ({format_count(len(line.batch), 'sample')}, mean loss)"
         )
-        color = "#b2182b" if line.overshoots else "#1a7a40"
+        color = ink("bad") if line.overshoots else ink("good")
         live = self._live_text()
         self.verdict_label.setText(
             f"<span style='color:{color}'><b>{line.verdict()}</b></span>"
-            + (f" <i style='color:#1f5f99'>{live}</i>" if live else "")
+            + (f" <i style='color:{ink('muted')}'>{live}</i>" if live else "")
             + "<br>"
-            f"<span style='color:#666'>Loss and gradient {where}; slope at t = 0 is −‖g‖² = "
+            f"<span style='color:{ink('muted')}'>Loss and gradient {where}; slope at t = 0 is −‖g‖² = "
             f"{format_number(line.slope, 'short')}.</span>"
         )
 

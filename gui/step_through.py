@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.model import MATRIX_NAMES
 from backprop_lab.engine.step_phases import PHASES, StepPlan, plan_step
+from backprop_lab.gui.contrast import ink
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.heat_map import diverging_color, text_color
 
@@ -202,8 +203,8 @@ class StepThroughDialog(QDialog):
         self.title.setText(
             f"<span style='font-size:12pt'>Step {p.step} (epoch {p.epoch}) — phase {phase + 1} of "
             f"{len(PHASES)}: "
-            f"<b>{PHASES[phase]}</b></span><br><span style='color:#666'>{steps}. Nothing changes until "
-            f"Commit on the last phase.</span>"
+            f"<b>{PHASES[phase]}</b></span><br><span style='color:{ink('muted')}'>{steps}. "
+            "Nothing changes until Commit on the last phase.</span>"
         )
         last = phase == len(PHASES) - 1
         self.back_button.setEnabled(phase > 0)
@@ -387,7 +388,9 @@ class StepThroughDialog(QDialog):
             if not (math.isfinite(a) and math.isfinite(b)):
                 return "not finite"
             arrow = (
-                "<span style='color:#1a7a40'>▼</span>" if b < a else "<span style='color:#b2182b'>▲</span>"
+                f"<span style='color:{ink('good')}'>▼</span>"
+                if b < a
+                else f"<span style='color:{ink('bad')}'>▲</span>"
             )
             change = (b - a) / a if a else 0.0
             return f"{_short(a, digits=10)} → <b>{_short(b, digits=10)}</b> {arrow} ({change:+.2%})"
@@ -412,8 +415,8 @@ class StepThroughDialog(QDialog):
             )
         else:
             body += (
-                "<p style='color:#b2182b'>This step overflows to non-finite numbers: training would stop "
-                "here. Lower the learning rate; nothing can be committed.</p>"
+                f"<p style='color:{ink('bad')}'>This step overflows to non-finite numbers: training "
+                "would stop here. Lower the learning rate; nothing can be committed.</p>"
             )
         return self._page(
             "The new loss: the batch loss the step aimed at and the loss at x (what the report calls "

@@ -47,7 +47,7 @@ from backprop_lab.engine.gradcheck import DEFAULT_EPS, DEFAULT_RTOL, SWEEP_EPS
 from backprop_lab.engine.model import MATRIX_NAMES
 from backprop_lab.engine.verification import CheckResults, run_checks
 from backprop_lab.gui.axes import ValueAxis
-from backprop_lab.gui.contrast import muted_style
+from backprop_lab.gui.contrast import ink, muted_style
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.jobs import Job, JobContext, JobGroup, error_line
 from backprop_lab.gui.live_pace import live_text
@@ -418,9 +418,9 @@ class VerificationPanel(QWidget):
         stale = r is not None and r.model != self._document.model
         self._show_stale(stale)
         if self.error:
-            text, color = f"<b>Cannot check:</b> {self.error}", "#b2182b"
+            text, color = f"<b>Cannot check:</b> {self.error}", ink("bad")
         elif r is None:
-            text, color = "Checking…" if self.is_busy else f"Not checked yet. {self._hint()}", "#555"
+            text, color = "Checking…" if self.is_busy else f"Not checked yet. {self._hint()}", ink("muted")
         elif stale:
             # The verdict is about a model no longer shown: greyed and without PASS/FAIL, so that it
             # cannot be read as the current model's.
@@ -438,7 +438,7 @@ class VerificationPanel(QWidget):
                 text += f"{self._hint()}."
         else:
             verdict = "PASS" if r.passed else "FAIL"
-            color = "#1a7a40" if r.passed else "#b2182b"
+            color = ink("good") if r.passed else ink("bad")
             text = f"<b>{verdict}</b> — finite differences: {r.fd.summary()}"
             if r.torch is not None:
                 text += f"; PyTorch float64: {r.torch.summary()}"

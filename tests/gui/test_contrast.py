@@ -9,7 +9,7 @@ import re
 import pyqtgraph as pg
 import pytest
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QLabel, QTextBrowser, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QTextBrowser, QWidget
 
 from backprop_lab.engine import report_html
 from backprop_lab.gui import report_charts, report_pdf
@@ -122,3 +122,17 @@ def test_the_reports_colours_read_at_4_5_to_1():
     assert weak == {}
     assert contrast_ratio(report_pdf.FOOTER_TEXT, "#ffffff") >= MIN_TEXT_CONTRAST
     assert contrast_ratio(report_charts._TEXT, "#ffffff") >= MIN_TEXT_CONTRAST
+
+
+def test_rich_text_inks_read_on_light_and_dark_windows(qapp):
+    from backprop_lab.gui.contrast import INKS, ink
+    from backprop_lab.gui.theme import dark_palette
+
+    light, dark = QApplication.palette(), dark_palette()
+    for role, (on_light, on_dark) in INKS.items():
+        assert ink(role, light) == on_light and ink(role, dark) == on_dark
+        assert contrast_ratio(on_light, light.color(QPalette.ColorRole.Window)) >= MIN_TEXT_CONTRAST, role
+        assert contrast_ratio(on_light, light.color(QPalette.ColorRole.Base)) >= MIN_TEXT_CONTRAST, role
+        assert contrast_ratio(on_dark, dark.color(QPalette.ColorRole.Window)) >= MIN_TEXT_CONTRAST, role
+        assert contrast_ratio(on_dark, dark.color(QPalette.ColorRole.Base)) >= MIN_TEXT_CONTRAST, role
+    assert contrast_ratio(ink("muted", dark), dark.color(QPalette.ColorRole.Window)) >= MIN_TEXT_CONTRAST

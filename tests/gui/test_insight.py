@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QColor, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QLineEdit, QMenu, QTableView
 
 from backprop_lab.engine import gradcheck, torch_check
@@ -29,6 +29,7 @@ from backprop_lab.engine.training import Trainer
 from backprop_lab.gui import verification_panel, verify_controller
 from backprop_lab.gui.chain_rule_panel import EXPAND_MAX_K
 from backprop_lab.gui.document import Document
+from backprop_lab.gui.verification_models import FAILED_COLOUR
 from backprop_lab.gui.verification_panel import LIVE_MAX_K, SYNC_MAX_K, VerificationPanel
 
 WAIT = 60_000
@@ -303,7 +304,7 @@ def test_a_wrong_gradient_is_shown_as_a_failure(qtbot, win, monkeypatch):
     row = 9 + 1 * 3 + 2
     assert panel.entries_model.data(panel.entries_model.index(row, 1)) == "✗"
     brush = panel.heat_models["B"].data(panel.heat_models["B"].index(1, 2), Qt.ItemDataRole.BackgroundRole)
-    assert brush.color().red() > 200 and brush.color().green() < 80
+    assert brush.color() == QColor(*FAILED_COLOUR)  # the dark orange end of the blue–orange scale
 
 
 # --------------------------------------------------------------------------- chain rule
