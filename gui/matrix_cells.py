@@ -13,7 +13,7 @@ MIN_COLUMN_WIDTH = 78
 #: Rows a table wider than the editors' K shows before it scrolls.
 MAX_VISIBLE_ROWS = 8
 #: Heat-map squares never get smaller (the table scrolls instead) or bigger than this, in pixels.
-MIN_SQUARE = 4
+MIN_SQUARE = 3
 MAX_SQUARE = ROW_HEIGHT
 #: Characters every finite float fits in, from the cell formatter: "-0.1235", "-7e-13", "-1e-308".
 NUMBER_CHARS = 7

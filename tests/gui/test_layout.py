@@ -15,6 +15,7 @@ from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QPushButton, QScrollArea, QTableView, QWidget
 
+from backprop_lab.engine.session import Session
 from backprop_lab.gui import layout as layout_module
 from backprop_lab.gui.chain_rule_panel import TWO_COLUMNS_WIDTH
 from backprop_lab.gui.layout import FitScrollArea, screen_key
@@ -107,6 +108,16 @@ def test_at_1280x720_every_main_view_fits_without_inner_scrollbars(small_window,
     w.tabs.setCurrentIndex(0)
     _settle(qtbot)
     assert w.plot_panel.plot.height() >= 300
+
+
+@pytest.mark.parametrize("k", [16, 32])
+def test_at_1280x720_the_model_and_gradients_fit_at_k16_and_k32(small_window, qtbot, k):
+    w = small_window
+    w.document.replace_session(Session.random(k, 0), None)
+    _settle(qtbot)
+    assert _scrolling(w) == [], f"K = {k}"
+    assert w.plot_panel.plot.height() >= 300
+    w.document.mark_clean()
 
 
 def test_at_1280x720_the_verification_table_and_line_search_legend_are_visible(small_window, qtbot):
