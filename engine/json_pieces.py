@@ -19,14 +19,13 @@ import json.decoder
 import json.scanner
 import re
 from collections.abc import Callable
-from typing import AnyStr
+from typing import AnyStr, Generic
 
 __all__ = ["PIECE_CHARS", "NotPlain", "count", "decode_utf8", "loads", "loads_utf8_object"]
 
 #: Characters of a flat number array parsed by one C call (~1 ms).
 PIECE_CHARS = 1 << 16
 
-_WHITESPACE = " \t\n\r"
 # The C scanner json.loads itself uses, entered at one value; typeshed describes make_scanner as
 # a class and leaves scanstring out, hence the ignores.
 _DECODER = json.JSONDecoder()
@@ -43,92 +42,133 @@ class NotPlain(Exception):
     them or raises the error that names the problem (not UTF-8, not JSON, …)."""
 
 
+class _Text(Generic[AnyStr]):
+    """The JSON walk's view of one document, str or bytes: the same walk serves both, with the
+    punctuation spelled in the document's type and its own way to read a scalar and a key."""
+
+    text: AnyStr
+    whitespace: AnyStr
+    lbrace: AnyStr
+    rbrace: AnyStr
+    lbracket: AnyStr
+    rbracket: AnyStr
+    quote: AnyStr
+    colon: AnyStr
+    comma: AnyStr
+    scalar: Callable[[AnyStr, int], tuple[object, int]]
+    key: Callable[[AnyStr, int], tuple[str, int]]
+
+    def __init__(
+        self,
+        text: AnyStr,
+        punctuation: AnyStr,
+        scalar: Callable[[AnyStr, int], tuple[object, int]],
+        key: Callable[[AnyStr, int], tuple[str, int]],
+    ) -> None:
+        self.text = text
+        self.n = len(text)
+        # " \t\n\r" and then {}[]":, one character each, as str or as bytes.
+        self.whitespace = punctuation[:4]
+        self.lbrace, self.rbrace = punctuation[4:5], punctuation[5:6]
+        self.lbracket, self.rbracket = punctuation[6:7], punctuation[7:8]
+        self.quote, self.colon, self.comma = punctuation[8:9], punctuation[9:10], punctuation[10:11]
+        self.scalar = scalar  # a string, number or literal at i: (value, end)
+        self.key = key  # the string whose quote is at i: (key, end)
+
+    def at(self, i: int) -> AnyStr:
+        return self.text[i : i + 1]  # empty past the end: it matches no punctuation
+
+    def skip(self, i: int) -> int:
+        while i < self.n and self.text[i : i + 1] in self.whitespace:
+            i += 1
+        return i
+
+    def document(self) -> object:
+        value, end = self.parse_value(self.skip(0))
+        if self.skip(end) != self.n:
+            raise _Unexpected
+        return value
+
+    def parse_value(self, i: int) -> tuple[object, int]:
+        c = self.at(i)
+        if c == self.lbrace:
+            return self.parse_object(i)
+        if c == self.lbracket:
+            return self.parse_array(i)
+        if not c:
+            raise _Unexpected
+        return self.scalar(self.text, i)
+
+    def parse_object(self, i: int) -> tuple[dict[str, object], int]:
+        out: dict[str, object] = {}
+        i = self.skip(i + 1)
+        if self.at(i) == self.rbrace:
+            return out, i + 1
+        while True:
+            if self.at(i) != self.quote:
+                raise _Unexpected
+            key, i = self.key(self.text, i)
+            i = self.skip(i)
+            if self.at(i) != self.colon:
+                raise _Unexpected
+            out[key], i = self.parse_value(self.skip(i + 1))  # a repeated key: the last one wins
+            i = self.skip(i)
+            if self.at(i) == self.rbrace:
+                return out, i + 1
+            if self.at(i) != self.comma:
+                raise _Unexpected
+            i = self.skip(i + 1)
+
+    def parse_array(self, i: int) -> tuple[list[object], int]:
+        text = self.text
+        close = text.find(self.rbracket, i)
+        if close < 0:
+            raise _Unexpected
+        inner = i + 1
+        if not any(text.find(c, inner, close) >= 0 for c in (self.lbracket, self.lbrace, self.quote)):
+            return self.flat_array(inner, close), close + 1
+        out: list[object] = []
+        i = self.skip(inner)
+        if self.at(i) == self.rbracket:
+            return out, i + 1
+        while True:
+            value, i = self.parse_value(i)
+            out.append(value)
+            i = self.skip(i)
+            if self.at(i) == self.rbracket:
+                return out, i + 1
+            if self.at(i) != self.comma:
+                raise _Unexpected
+            i = self.skip(i + 1)
+
+    def flat_array(self, lo: int, hi: int) -> list[object]:
+        """The elements of ``text[lo:hi]`` (no string, array or object inside: commas split it
+        safely), parsed by the C parser a piece of about :data:`PIECE_CHARS` at a time."""
+        text = self.text
+        if self.skip(lo) >= hi:  # not text[lo:hi].strip(): a history column is megabytes
+            return []
+        out: list[object] = []
+        while True:
+            cut = text.find(self.comma, lo + PIECE_CHARS, hi) if hi - lo > PIECE_CHARS else -1
+            end = hi if cut < 0 else cut
+            if self.skip(lo) >= end:  # "[1,,2]" or "[1,]": json.loads names the error
+                raise _Unexpected
+            out.extend(json.loads(self.lbracket + text[lo:end] + self.rbracket))
+            if cut < 0:
+                return out
+            lo = cut + 1
+
+
 def loads(text: str) -> object:
     """Parse the JSON document ``text`` exactly as ``json.loads`` would (same value, same errors)."""
     try:
-        i = _skip(text, 0)
-        value, end = _value(text, i)
-        if _skip(text, end) != len(text):
-            raise _Unexpected
-        return value
+        return _Text(text, ' \t\n\r{}[]":,', _scan_once, _text_key).document()
     except (_Unexpected, ValueError, IndexError, StopIteration, RecursionError):
         return json.loads(text)
 
 
-def _skip(text: str, i: int) -> int:
-    n = len(text)
-    while i < n and text[i] in _WHITESPACE:
-        i += 1
-    return i
-
-
-def _value(text: str, i: int) -> tuple[object, int]:
-    c = text[i]
-    if c == "{":
-        return _object(text, i)
-    if c == "[":
-        return _array(text, i)
-    return _scan_once(text, i)  # a string, number or literal: one short C call
-
-
-def _object(text: str, i: int) -> tuple[dict[str, object], int]:
-    out: dict[str, object] = {}
-    i = _skip(text, i + 1)
-    if text[i] == "}":
-        return out, i + 1
-    while True:
-        if text[i] != '"':
-            raise _Unexpected
-        key, i = _scanstring(text, i + 1)
-        i = _skip(text, i)
-        if text[i] != ":":
-            raise _Unexpected
-        value, i = _value(text, _skip(text, i + 1))
-        out[key] = value  # a repeated key: the last one wins, as in json.loads
-        i = _skip(text, i)
-        if text[i] == "}":
-            return out, i + 1
-        if text[i] != ",":
-            raise _Unexpected
-        i = _skip(text, i + 1)
-
-
-def _array(text: str, i: int) -> tuple[list[object], int]:
-    close = text.find("]", i)
-    if close < 0:
-        raise _Unexpected
-    inner = i + 1
-    if not any(text.find(c, inner, close) >= 0 for c in '[{"'):
-        return _flat_array(text, inner, close), close + 1
-    out: list[object] = []
-    i = _skip(text, inner)
-    if text[i] == "]":
-        return out, i + 1
-    while True:
-        value, i = _value(text, i)
-        out.append(value)
-        i = _skip(text, i)
-        if text[i] == "]":
-            return out, i + 1
-        if text[i] != ",":
-            raise _Unexpected
-        i = _skip(text, i + 1)
-
-
-def _flat_array(text: str, lo: int, hi: int) -> list[object]:
-    """The elements of ``text[lo:hi]`` (no string, array or object inside: commas split it safely)."""
-    if text[lo:hi].strip(_WHITESPACE) == "":
-        return []
-    out: list[object] = []
-    while True:
-        cut = text.find(",", lo + PIECE_CHARS, hi) if hi - lo > PIECE_CHARS else -1
-        piece = text[lo : hi if cut < 0 else cut]
-        if piece.strip(_WHITESPACE) == "":  # "[1,,2]" or "[1,]": json.loads names the error
-            raise _Unexpected
-        out.extend(json.loads("[" + piece + "]"))
-        if cut < 0:
-            return out
-        lo = cut + 1
+def _text_key(text: str, i: int) -> tuple[str, int]:
+    return _scanstring(text, i + 1)
 
 
 #: Bytes decoded, or characters counted, by one C call in :func:`decode_utf8` and :func:`count`.
@@ -165,7 +205,6 @@ def count(text: AnyStr, chars: AnyStr) -> int:
 # --------------------------------------------------------------------------- straight from bytes
 
 _BOM = codecs.BOM_UTF8
-_WHITESPACE_BYTES = b" \t\n\r"
 _SCALAR_END = re.compile(rb"[,\]}\s]")
 
 
@@ -186,36 +225,33 @@ def loads_utf8_object(data: bytes) -> object:
         for i in range(start, len(data), SCAN_PIECE):
             decoder.decode(view[i : i + SCAN_PIECE])  # validity only: the text is dropped
         decoder.decode(b"", final=True)
-        i = _skip_bytes(data, start)
-        if data[i : i + 1] != b"{":
+        walk = _Text(data, b' \t\n\r{}[]":,', _bytes_scalar, _bytes_key)
+        i = walk.skip(start)
+        if walk.at(i) != b"{":
             raise NotPlain
-        value, end = _bytes_object(data, i)
-        if _skip_bytes(data, end) != len(data):
+        value, end = walk.parse_object(i)
+        if walk.skip(end) != len(data):
             raise NotPlain
         return value
     except (_Unexpected, ValueError, IndexError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise NotPlain from None
 
 
-def _skip_bytes(data: bytes, i: int) -> int:
-    n = len(data)
-    while i < n and data[i] in _WHITESPACE_BYTES:
-        i += 1
-    return i
-
-
-def _bytes_value(data: bytes, i: int) -> tuple[object, int]:
-    c = data[i : i + 1]
-    if c == b"{":
-        return _bytes_object(data, i)
-    if c == b"[":
-        return _bytes_array(data, i)
-    if c == b'"':
+def _bytes_scalar(data: bytes, i: int) -> tuple[object, int]:
+    if data[i : i + 1] == b'"':
         end = _string_end(data, i)
     else:  # a number or literal runs to the next separator
         found = _SCALAR_END.search(data, i)
         end = found.start() if found else len(data)
     return json.loads(data[i:end]), end  # one short value: a short call
+
+
+def _bytes_key(data: bytes, i: int) -> tuple[str, int]:
+    end = _string_end(data, i)
+    key = json.loads(data[i:end])
+    if not isinstance(key, str):
+        raise _Unexpected
+    return key, end
 
 
 def _string_end(data: bytes, i: int) -> int:
@@ -226,67 +262,7 @@ def _string_end(data: bytes, i: int) -> int:
         if j < 0:
             raise _Unexpected
         backslashes = 0
-        while data[j - 1 - backslashes] == 0x5C:  # "\\"
+        while data[j - 1 - backslashes] == 0x5C:  # a backslash
             backslashes += 1
         if backslashes % 2 == 0:
             return j + 1
-
-
-def _bytes_object(data: bytes, i: int) -> tuple[dict[str, object], int]:
-    out: dict[str, object] = {}
-    i = _skip_bytes(data, i + 1)
-    if data[i : i + 1] == b"}":
-        return out, i + 1
-    while True:
-        if data[i : i + 1] != b'"':
-            raise _Unexpected
-        end = _string_end(data, i)
-        key = json.loads(data[i:end])
-        i = _skip_bytes(data, end)
-        if data[i : i + 1] != b":":
-            raise _Unexpected
-        out[key], i = _bytes_value(data, _skip_bytes(data, i + 1))  # a repeated key: the last wins
-        i = _skip_bytes(data, i)
-        if data[i : i + 1] == b"}":
-            return out, i + 1
-        if data[i : i + 1] != b",":
-            raise _Unexpected
-        i = _skip_bytes(data, i + 1)
-
-
-def _bytes_array(data: bytes, i: int) -> tuple[list[object], int]:
-    close = data.find(b"]", i)
-    if close < 0:
-        raise _Unexpected
-    inner = i + 1
-    if not any(data.find(c, inner, close) >= 0 for c in (b"[", b"{", b'"')):
-        return _bytes_flat_array(data, inner, close), close + 1
-    out: list[object] = []
-    i = _skip_bytes(data, inner)
-    if data[i : i + 1] == b"]":
-        return out, i + 1
-    while True:
-        value, i = _bytes_value(data, i)
-        out.append(value)
-        i = _skip_bytes(data, i)
-        if data[i : i + 1] == b"]":
-            return out, i + 1
-        if data[i : i + 1] != b",":
-            raise _Unexpected
-        i = _skip_bytes(data, i + 1)
-
-
-def _bytes_flat_array(data: bytes, lo: int, hi: int) -> list[object]:
-    """The elements of ``data[lo:hi]`` (no string, array or object inside), a piece at a time."""
-    if _skip_bytes(data, lo) >= hi:  # not data[lo:hi].strip(): a history column is megabytes
-        return []
-    out: list[object] = []
-    while True:
-        cut = data.find(b",", lo + PIECE_CHARS, hi) if hi - lo > PIECE_CHARS else -1
-        piece = data[lo : hi if cut < 0 else cut]
-        if piece.strip(_WHITESPACE_BYTES) == b"":
-            raise _Unexpected
-        out.extend(json.loads(b"[" + piece + b"]"))
-        if cut < 0:
-            return out
-        lo = cut + 1
