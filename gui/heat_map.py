@@ -111,6 +111,7 @@ class ScaleLegend(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._scale = 0.0
+        self._applied = False  # set_scale has set the visibility at least once
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
     @property
@@ -119,8 +120,11 @@ class ScaleLegend(QWidget):
 
     def set_scale(self, scale: float) -> None:
         """Show ±``scale``; 0 (no numbers to colour) hides the legend."""
-        if scale == self._scale and self.isHidden() != (scale > 0):
+        if scale == self._scale and self._applied:
             return  # a running training sends many models with the same largest entry
+        # (Not isHidden(): a legend not yet on screen is hidden without being told to be, and
+        # would then appear, "−0 … +0", with the window.)
+        self._applied = True
         self._scale = scale
         text = format_number(scale, "short", digits=3)
         self.setToolTip(

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QAbstractItemView, QApplication, QLineEdit, QScrol
 
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.model import Model
+from backprop_lab.engine.session import Session
 from backprop_lab.gui.contrast import contrast_ratio
 from backprop_lab.gui.heat_map import ScaleLegend, diverging_color, diverging_rgb, text_color
 from backprop_lab.gui.matrix_cells import EDIT_BOX_WIDTH, NumberCellDelegate
@@ -369,3 +370,13 @@ def test_the_context_menu_offers_the_other_view(big_window, qtbot):
     settle(qtbot, big_window)
     assert table.shows_numbers
     menu.deleteLater()
+
+
+def test_the_editors_legends_show_only_while_they_are_heat_maps(big_window, qtbot):
+    legends = [big_window.findChild(QWidget, f"matrixScale{n}") for n in "XABC"]
+    assert all(legend is not None for legend in legends)
+    assert not any(legend.isVisible() for legend in legends)  # K = 3: numbers, no colour to explain
+    big_window.document.replace_session(Session.random(32, 0), None)
+    settle(qtbot, big_window)
+    assert all(legend.isVisible() and legend.scale > 0 for legend in legends)
+    big_window.document.mark_clean()
