@@ -199,7 +199,13 @@ def test_a_second_signal_does_not_cut_the_save_of_the_first(tmp_path, gap):
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=SAFETY)
-    assert proc.returncode == 130, err  # the first signal decides
+    if gap:
+        assert proc.returncode == 130, err  # the first signal decides
+    else:
+        # Sent back to back, the two reach the process together: either may be noted first (the
+        # kernel may hand them to different threads), and that one decides, named as it exits.
+        assert proc.returncode in (130, 143), err
+        assert ("SIGINT" if proc.returncode == 130 else "SIGTERM") in err
     assert err.count("\n") == 1 and "Traceback" not in err
     s = load_session(tmp_path / "out.json")
     assert f"Wrote out.json (history: {len(s.history):,} steps)" in out and 0 < len(s.history)
