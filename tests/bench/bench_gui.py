@@ -20,8 +20,8 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
-from benchlib import machine
-from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEventLoop, QSettings, QTimer
+from benchlib import GapProbe, machine
+from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,30 +74,19 @@ def window_run(app: QApplication, probe: bool) -> tuple[float, int, list[float]]
     # As a user would: the window is on screen, fully painted, before Start is pressed.
     window.repaint()
     settle(200)
-    gaps: list[float] = []
-    timer = QTimer()
-    timer.setInterval(5)
-    clock = QElapsedTimer()
-    last = [0]
-
-    def tick() -> None:
-        now = clock.nsecsElapsed()
-        gaps.append((now - last[0]) / 1e6)
-        last[0] = now
-
-    timer.timeout.connect(tick)
+    gap_probe = GapProbe()
+    gaps = gap_probe.gaps
     # Wait in a real event loop (blocked in C++ between events, as in the application), never in a
     # Python polling loop: that would compete with the worker for the GIL and measure itself.
     loop = QEventLoop()
     window.controller.runEnded.connect(lambda _outcome, _msg: loop.quit())
     if probe:
-        clock.start()
-        timer.start()
+        gap_probe.start()
     t0 = time.perf_counter()
     window.controller.start()
     loop.exec()
     elapsed = time.perf_counter() - t0
-    timer.stop()
+    gap_probe.stop()
     n = len(window.document.history)
     window.document.mark_clean()  # a benchmark's run is not worth a save prompt
     window.close()

@@ -29,7 +29,8 @@ RUNS = {3: 200, 16: 20, 32: 20}
 
 def _child(k: int, live: bool, workdir: Path) -> dict[str, object]:
     # One piece: the run and the probe around it, in the order they happen.
-    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEventLoop, QSettings, QTimer
+    from benchlib import GapProbe
+    from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     QCoreApplication.setOrganizationName("BackpropLabBenchLive")
@@ -64,20 +65,9 @@ def _child(k: int, live: bool, workdir: Path) -> dict[str, object]:
     doc.modelChanged.connect(
         lambda: shown.append(time.perf_counter()) if doc.training_state == "running" else None
     )
-    gaps: list[float] = []
-    clock = QElapsedTimer()
-    last = [0]
-
-    def tick() -> None:
-        now = clock.nsecsElapsed()
-        gaps.append((now - last[0]) / 1e6)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
-    clock.start()
-    timer.start()
+    probe = GapProbe()
+    gaps = probe.gaps
+    probe.start()
     settle(100)
     loop = QEventLoop()
     window.controller.runEnded.connect(lambda *_: loop.quit())
@@ -85,7 +75,7 @@ def _child(k: int, live: bool, workdir: Path) -> dict[str, object]:
     QTimer.singleShot(0, window.controller.start)
     loop.exec()
     elapsed = time.perf_counter() - t0
-    timer.stop()
+    probe.stop()
     intervals = [b - a for a, b in pairwise(shown)]
     result = {
         "elapsed_s": elapsed,

@@ -29,10 +29,9 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchlib import machine
+from benchlib import GapProbe, machine
 from PySide6.QtCore import (
     QCoreApplication,
-    QElapsedTimer,
     QEventLoop,
     QSettings,
     Qt,
@@ -113,18 +112,7 @@ def long_run(app: QApplication, folder: Path) -> dict[str, float]:
     gc.collect()
     rss_before = rss_mb()
 
-    gaps: list[float] = []
-    clock = QElapsedTimer()
-    last = [0]
-
-    def tick() -> None:
-        now = clock.nsecsElapsed()
-        gaps.append((now - last[0]) / 1e6)
-        last[0] = now
-
-    probe = QTimer()
-    probe.setInterval(5)
-    probe.timeout.connect(tick)
+    probe = GapProbe()
     redraws = [0]
     panel = window.plot_panel
     original_redraw = panel._redraw
@@ -134,7 +122,6 @@ def long_run(app: QApplication, folder: Path) -> dict[str, float]:
         original_redraw()
 
     panel._redraw = counted_redraw  # count the plot's redraws (an instance attribute wins)
-    clock.start()
     probe.start()
     elapsed = run_to_end(window)
     # The plot redraws from its own paced timer: wait until it shows the last step.
@@ -165,7 +152,7 @@ def long_run(app: QApplication, folder: Path) -> dict[str, float]:
     show_s = time.perf_counter() - t0
     size_mb = path.stat().st_size / 1e6
     close(app, window)
-    gaps = gaps[1:]
+    gaps = probe.gaps[1:]
     return {
         "steps": n,
         "elapsed": elapsed,

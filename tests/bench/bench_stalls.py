@@ -41,7 +41,8 @@ CASES = {
 
 def _child(case: str, workdir: Path) -> dict[str, object]:
     """Run one case in this process and return the timer's gaps (ms) and what the case made."""
-    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEventLoop, QSettings, QTimer
+    from benchlib import GapProbe
+    from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     QCoreApplication.setOrganizationName("BackpropLabBench")
@@ -94,20 +95,9 @@ def _child(case: str, workdir: Path) -> dict[str, object]:
     window.repaint()
     settle(200)
 
-    gaps: list[float] = []
-    clock = QElapsedTimer()
-    last = [0]
-
-    def tick() -> None:
-        now = clock.nsecsElapsed()
-        gaps.append((now - last[0]) / 1e6)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
-    clock.start()
-    timer.start()
+    probe = GapProbe()
+    gaps = probe.gaps
+    probe.start()
     settle(100)  # the timer is ticking before the operation starts
     t0 = time.perf_counter()
     result: dict[str, object] = {}
@@ -134,7 +124,7 @@ def _child(case: str, workdir: Path) -> dict[str, object]:
         result["ok"] = len(window.document.history) == 2000
     result["elapsed_s"] = time.perf_counter() - t0
     settle(200)
-    timer.stop()
+    probe.stop()
     result["gaps"] = gaps
     window.document.mark_clean()
     window.close()
