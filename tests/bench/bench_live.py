@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -91,20 +90,12 @@ def _child(k: int, live: bool, workdir: Path) -> dict[str, object]:
 
 
 def _run(k: int, live: bool, workdir: Path) -> dict[str, object]:
+    from benchlib import run_child
+
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", str(k), "1" if live else "0", str(workdir)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    return run_child(
+        __file__, [str(k), "1" if live else "0", str(workdir)], ROOT, env, f"K = {k} live={live}"
     )
-    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("{")), None)
-    if out.returncode or line is None:
-        raise RuntimeError(f"K = {k} live={live} failed:\n{out.stderr[-3000:]}")
-    return json.loads(line)
 
 
 def main() -> int:

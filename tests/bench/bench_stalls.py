@@ -213,20 +213,9 @@ def _warm_up(code: Path, workdir: Path) -> None:
 
 
 def _run(case: str, code: Path, workdir: Path) -> dict[str, object]:
-    env = _env(code, workdir)
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", case, str(workdir)],
-        cwd=code,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("{")), None)
-    if out.returncode or line is None:
-        raise RuntimeError(f"{case} on {code} failed:\n{out.stderr[-3000:]}")
-    return json.loads(line)
+    from benchlib import run_child
+
+    return run_child(__file__, [case, str(workdir)], code, _env(code, workdir), f"{case} on {code}")
 
 
 def _summary(results: list[dict[str, object]]) -> str:

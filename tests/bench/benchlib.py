@@ -1,10 +1,14 @@
-"""What every benchmark prints first: the machine its figures come from; and the GUI-thread gap probe."""
+"""What the benchmarks share: the machine their figures come from, the GUI-thread gap probe, and
+running a case in a child process."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
+import sys
+from pathlib import Path
 
 
 def cpu_model() -> str:
@@ -62,3 +66,21 @@ class GapProbe:
 
     def stop(self) -> None:
         self.timer.stop()
+
+
+def run_child(script: str, args: list[str], cwd: Path, env: dict[str, str], what: str) -> dict[str, object]:
+    """Run ``script --child ARGS`` in a fresh Python and return the JSON line it prints."""
+    out = subprocess.run(
+        [sys.executable, script, "--child", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("{")), None)
+    if out.returncode or line is None:
+        raise RuntimeError(f"{what} failed:\n{out.stderr[-3000:]}")
+    result: dict[str, object] = json.loads(line)
+    return result
