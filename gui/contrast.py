@@ -75,5 +75,13 @@ def ink(role: str, palette: QPalette | None = None) -> str:
     palette = palette if palette is not None else QGuiApplication.palette()
     if role == "muted":
         return muted_text(palette).name()
-    window, text = palette.color(QPalette.ColorRole.Window), palette.color(QPalette.ColorRole.WindowText)
-    return INKS[role][1 if window.lightness() < text.lightness() else 0]
+    return INKS[role][1 if is_dark(palette) else 0]
+
+
+def is_dark(palette: QPalette | None = None) -> bool:
+    """True when ``palette`` (the application's by default) draws light text on a dark window."""
+    palette = palette if palette is not None else QGuiApplication.palette()
+    return (
+        palette.color(QPalette.ColorRole.Window).lightness()
+        < palette.color(QPalette.ColorRole.WindowText).lightness()
+    )

@@ -14,16 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QWidget
 
+from backprop_lab.gui.contrast import is_dark
+
 Role = QPalette.ColorRole
-
-
-def is_dark(palette: QPalette | None = None) -> bool:
-    """True when ``palette`` (the application's by default) draws light text on a dark window."""
-    palette = palette if palette is not None else QGuiApplication.palette()
-    return palette.color(Role.Window).lightness() < palette.color(Role.WindowText).lightness()
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
-from benchlib import GapProbe, machine
-from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings, QTimer
+from benchlib import GapProbe, machine, settle
+from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings
 from PySide6.QtWidgets import QApplication
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,12 +37,6 @@ def process_until(app: QApplication, condition, timeout_s: float = 600.0) -> Non
         if time.perf_counter() > deadline:
             raise TimeoutError("benchmark step did not finish")
         app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-
-
-def settle(ms: int) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
 
 
 def settings():

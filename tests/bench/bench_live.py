@@ -28,7 +28,7 @@ RUNS = {3: 200, 16: 20, 32: 20}
 
 def _child(k: int, live: bool, workdir: Path) -> dict[str, object]:
     # One piece: the run and the probe around it, in the order they happen.
-    from benchlib import GapProbe
+    from benchlib import GapProbe, settle
     from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -44,11 +44,6 @@ def _child(k: int, live: bool, workdir: Path) -> dict[str, object]:
 
     if not live:  # the first batch is still shown; none after it
         live_pace.LIVE_INTERVAL_S = live_pace.LIVE_MAX_INTERVAL_S = 1e9
-
-    def settle(ms: int) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
 
     window = MainWindow()
     window.resize(1400, 900)

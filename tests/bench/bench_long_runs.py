@@ -29,7 +29,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchlib import GapProbe, machine
+from benchlib import GapProbe, machine, settle
 from PySide6.QtCore import (
     QCoreApplication,
     QEventLoop,
@@ -63,12 +63,6 @@ def close(app: QApplication, window) -> None:
     window.close()
     window.deleteLater()
     app.processEvents()
-
-
-def settle(ms: int) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
 
 
 def run_to_end(window) -> float:

@@ -21,17 +21,11 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from benchlib import machine
-from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings, QTimer
+from benchlib import machine, settle
+from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtWidgets import QApplication
 
 ROUNDS = 60
-
-
-def settle(ms: int) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
 
 
 def update_ms(window, k: int, rng: random.Random) -> tuple[float, float]:

@@ -41,7 +41,7 @@ CASES = {
 
 def _child(case: str, workdir: Path) -> dict[str, object]:
     """Run one case in this process and return the timer's gaps (ms) and what the case made."""
-    from benchlib import GapProbe
+    from benchlib import GapProbe, settle
     from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -55,11 +55,6 @@ def _child(case: str, workdir: Path) -> dict[str, object]:
     from backprop_lab.engine.session import Session
     from backprop_lab.engine.training import TrainingSettings
     from backprop_lab.gui.main_window import MainWindow
-
-    def settle(ms: int) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
 
     window = MainWindow()
     window.resize(1400, 900)

@@ -84,3 +84,12 @@ def run_child(script: str, args: list[str], cwd: Path, env: dict[str, str], what
         raise RuntimeError(f"{what} failed:\n{out.stderr[-3000:]}")
     result: dict[str, object] = json.loads(line)
     return result
+
+
+def settle(ms: int) -> None:
+    """Let the GUI thread's event loop run for ``ms`` (blocked in Qt between events, as in use)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
