@@ -14,10 +14,15 @@ from backprop_lab.engine.model import (
     sigmoid_prime,
     validate_model,
 )
+from backprop_lab.engine.variant import ACTIVATIONS, CONVENTIONS, DEFAULT_VARIANT, Variant
 
 __all__ = [
+    "ACTIVATIONS",
+    "CONVENTIONS",
+    "DEFAULT_VARIANT",
     "MATRIX_NAMES",
     "NumericalOverflowError",
+    "Variant",
     "__version__",
     "backward",
     "forward",

@@ -34,10 +34,10 @@ class Evaluation:
 
 
 def evaluate(model: Model) -> Evaluation:
-    """Forward and backward pass of the report's model, with overflow turned into ``error``."""
+    """Forward and backward pass of the model (in its variant), with overflow turned into ``error``."""
     try:
-        values = forward(model.x, model.A, model.B, model.C)
-        grads = backward(model.x, model.C, values)
+        values = forward(model.x, model.A, model.B, model.C, model.variant)
+        grads = backward(model.x, model.C, values, model.variant)
     except OverflowError as exc:  # pragma: no cover - float ops saturate to inf instead
         return Evaluation(None, error=f"the numbers overflow a float64 ({exc})")
     vectors: dict[str, list[float]] = {

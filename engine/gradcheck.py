@@ -354,7 +354,7 @@ def _loss_along(x: Vector, weights: list[Matrix], row: list[float], j: int) -> C
 
     def loss(t: float) -> float:
         row[j] = t
-        value = forward(x, *weights)["loss"]
+        value = forward(x, weights[0], weights[1], weights[2])["loss"]
         assert isinstance(value, float)
         return value
 

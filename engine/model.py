@@ -1,6 +1,7 @@
-"""The report's model, its forward pass and its hand-derived backward pass.
+"""The report's model, its forward pass and its hand-derived backward pass, for every variant.
 
-Convention (row vectors, as in the report and its PyTorch check)::
+The report's own member of the family (sigmoid, row vectors as in its numbers and its PyTorch
+check, no target; :mod:`engine.variant` lists the others)::
 
     a = x A        pre-activation           (1×K)
     y = σ(a)       sigmoid, elementwise     (1×K)
@@ -20,6 +21,11 @@ The backward pass is the report's, term for term (its Figure 2 chain rule)::
     ∂L/∂B_ij = x_i · g_j
     ∂L/∂A_ij = x_i · σ'(a_j) · g_j
 
+The other members change σ and σ′ (the activation), L = Σ_j (w_j − t_j)² and so
+∂L/∂w_j = 2 (w_j − t_j) (a target), or every product's order (the column convention: a = Ax,
+g = Cᵀ ∂L/∂w, ∂L/∂A_ij = σ′(a_i) · g_i · x_j); :func:`backward` writes each convention's chain
+rule out on its own.
+
 Everything here is plain Python on plain lists; no function mutates its inputs.
 """
 
@@ -33,6 +39,11 @@ from operator import mul
 from typing import TypeAlias, TypedDict
 
 from backprop_lab.engine.formatting import format_count
+from backprop_lab.engine.variant import DEFAULT_VARIANT, Variant
+
+# Re-exported: σ and σ′ of the report's own variant, under their long-standing home.
+from backprop_lab.engine.variant import sigmoid as sigmoid
+from backprop_lab.engine.variant import sigmoid_prime as sigmoid_prime
 
 Vector: TypeAlias = list[float]
 Matrix: TypeAlias = list[list[float]]
@@ -67,31 +78,6 @@ class Gradients(TypedDict):
 
 class NumericalOverflowError(ValueError):
     """The inputs are finite but the loss or a gradient does not fit in a float64."""
-
-
-# --------------------------------------------------------------------------- sigmoid
-
-
-def sigmoid(a: float) -> float:
-    """σ(a) = 1 / (1 + e^(−a)), for any finite a without overflow.
-
-    ``math.exp`` raises OverflowError past ~709, so the exponent is always ≤ 0:
-    for a < 0 the algebraically equal e^a / (1 + e^a) is used.
-    """
-    if a >= 0.0:
-        return 1.0 / (1.0 + math.exp(-a))
-    e = math.exp(a)
-    return e / (1.0 + e)
-
-
-def sigmoid_prime(a: float) -> float:
-    """σ'(a) = σ(a)(1 − σ(a)) (the report's Figure 1).
-
-    Written as autograd writes it, so it agrees with PyTorch to the last bits; it is 0,
-    never NaN, where σ saturates to exactly 0 or 1.
-    """
-    s = sigmoid(a)
-    return s * (1.0 - s)
 
 
 # --------------------------------------------------------------------------- validation
@@ -170,24 +156,30 @@ def validate_model(x: object, A: object, B: object, C: object) -> tuple[Vector, 
 
 @dataclass(frozen=True)
 class Model:
-    """x (K floats) and the weights A, B, C (K×K lists of rows, ``A[i][j]`` from input i to unit j).
+    """x (K floats), the weights A, B, C (K×K lists of rows) and the variant of the family.
 
     The one model type of the engine, the session files, the reports, the command line and the
     window's undo snapshots. The constructor validates and copies once (floats, finite, square,
-    1 ≤ K ≤ MAX_K), raising ValueError naming the entry; after that nobody re-checks it. Frozen:
-    a changed model is a new one (:meth:`with_weights`). The lists themselves are plain lists so
-    the math core (:func:`forward`, :func:`loss_and_grads`) takes them as they are; treat them
-    as read-only.
+    1 ≤ K ≤ MAX_K, a target of K entries), raising ValueError naming the entry; after that nobody
+    re-checks it. Frozen: a changed model is a new one (:meth:`with_weights`, :meth:`with_variant`).
+    The lists themselves are plain lists so the math core (:func:`forward`, :func:`loss_and_grads`)
+    takes them as they are; treat them as read-only. ``A[i][j]`` is the weight from input i to unit
+    j in the row convention, from input j to unit i in the column convention (see
+    :mod:`engine.variant`).
     """
 
     x: Vector
     A: Matrix
     B: Matrix
     C: Matrix
+    variant: Variant = DEFAULT_VARIANT
 
     def __post_init__(self) -> None:
         for name, value in zip("xABC", validate_model(self.x, self.A, self.B, self.C), strict=True):
             object.__setattr__(self, name, value)
+        if not isinstance(self.variant, Variant):
+            raise ValueError(f"variant must be a Variant, not {type(self.variant).__name__}")
+        self.variant.check_k(len(self.x))
 
     @property
     def K(self) -> int:
@@ -205,11 +197,19 @@ class Model:
         object.__setattr__(m, "x", list(self.x))
         for name in MATRIX_NAMES:
             object.__setattr__(m, name, [row[:] for row in self.matrix(name)])
+        object.__setattr__(m, "variant", self.variant)
         return m
 
     def with_weights(self, A: Matrix, B: Matrix, C: Matrix) -> Model:
-        """The same x with new weights (validated)."""
-        return Model(self.x, A, B, C)
+        """The same x and variant with new weights (validated)."""
+        return Model(self.x, A, B, C, self.variant)
+
+    def with_variant(self, variant: Variant) -> Model:
+        """The same numbers under another variant (whose target must have K entries)."""
+        variant.check_k(self.K)
+        m = self.copy()
+        object.__setattr__(m, "variant", variant)
+        return m
 
 
 # --------------------------------------------------------------------------- linear algebra
@@ -233,34 +233,77 @@ def frobenius(m: Matrix) -> float:
 # --------------------------------------------------------------------------- the model
 
 
-def forward(x: Vector, A: Matrix, B: Matrix, C: Matrix) -> ForwardValues:
+def mat_vec(m: Matrix, v: Sequence[float]) -> Vector:
+    """Matrix times column vector: (m v)_i = Σ_j m_ij v_j."""
+    return [sum(map(mul, row, v)) for row in m]
+
+
+def forward(x: Vector, A: Matrix, B: Matrix, C: Matrix, variant: Variant = DEFAULT_VARIANT) -> ForwardValues:
     """The forward pass; returns every intermediate under the report's names.
 
-    Keys: ``a, y, u, z, w`` (lists of K floats) and ``loss`` (a float).
-    Inputs are assumed valid (see :func:`validate_model`).
+    Keys: ``a, y, u, z, w`` (lists of K floats) and ``loss`` (a float). Row convention:
+    a = xA, u = xB, w = zC; column convention: a = Ax, u = Bx, w = Cz. y = σ(a), z = y + u, and
+    L = Σ w_j² or, with a target, Σ (w_j − t_j)². Inputs are assumed valid (see :class:`Model`).
     """
-    a = vec_mat(x, A)
-    y = [sigmoid(aj) for aj in a]
-    u = vec_mat(x, B)
+    product = vec_mat if variant.row else _mat_vec_reversed
+    sigma = variant.sigma.function
+    a = product(x, A)
+    y = [sigma(aj) for aj in a]
+    u = product(x, B)
     z = [yj + uj for yj, uj in zip(y, u, strict=True)]
-    w = vec_mat(z, C)
-    loss = sum(wj * wj for wj in w)
+    w = product(z, C)
+    if variant.target is None:
+        loss = sum(wj * wj for wj in w)
+    else:
+        loss = sum((wj - tj) * (wj - tj) for wj, tj in zip(w, variant.target, strict=True))
     return {"a": a, "y": y, "u": u, "z": z, "w": w, "loss": loss}
 
 
-def backward(x: Vector, C: Matrix, values: ForwardValues) -> Gradients:
-    """The report's hand-derived gradients from the forward pass's ``values``.
+def _mat_vec_reversed(v: Sequence[float], m: Matrix) -> Vector:
+    return mat_vec(m, v)
 
-    Returns ``dA, dB, dC`` (K×K, same layout as the weights) and the shared
-    upstream terms ``dw`` (∂L/∂w = 2w) and ``g`` (∂L/∂z = C·2w).
+
+def output_gradient(w: Sequence[float], variant: Variant = DEFAULT_VARIANT) -> Vector:
+    """∂L/∂w_j: 2 w_j, or 2 (w_j − t_j) with a target."""
+    if variant.target is None:
+        return [2.0 * wj for wj in w]
+    return [2.0 * (wj - tj) for wj, tj in zip(w, variant.target, strict=True)]
+
+
+def backward(x: Vector, C: Matrix, values: ForwardValues, variant: Variant = DEFAULT_VARIANT) -> Gradients:
+    """The hand-derived gradients from the forward pass's ``values``, for the variant.
+
+    Returns ``dA, dB, dC`` (K×K, the weights' layout) and the shared upstream terms ``dw``
+    (∂L/∂w) and ``g`` (∂L/∂z). Each convention has its own chain rule, written out below.
     """
+    if variant.row:
+        return _backward_row(x, C, values, variant)
+    return _backward_column(x, C, values, variant)
+
+
+def _backward_row(x: Vector, C: Matrix, values: ForwardValues, variant: Variant) -> Gradients:
+    # Row vectors, the report's Figure 2: w_j = Σ_i z_i C_ij, a_j = Σ_i x_i A_ij.
     a, z, w = values["a"], values["z"], values["w"]
-    dw = [2.0 * wj for wj in w]  # ∂L/∂w_j
-    g = [sum(map(mul, row, dw)) for row in C]  # g_i = Σ_j C_ij · 2w_j
-    dC = [[zi * dwj for dwj in dw] for zi in z]  # ∂L/∂C_ij = 2w_j · z_i
+    sigma_prime = variant.sigma.derivative
+    dw = output_gradient(w, variant)  # ∂L/∂w_j = 2 (w_j − t_j)
+    g = [sum(map(mul, row, dw)) for row in C]  # g_i = Σ_j C_ij · ∂L/∂w_j
+    dC = [[zi * dwj for dwj in dw] for zi in z]  # ∂L/∂C_ij = z_i · ∂L/∂w_j
     dB = [[xi * gj for gj in g] for xi in x]  # ∂L/∂B_ij = x_i · g_j
-    sg = [sigmoid_prime(aj) * gj for aj, gj in zip(a, g, strict=True)]  # σ'(a_j) · g_j
-    dA = [[xi * sj for sj in sg] for xi in x]  # ∂L/∂A_ij = x_i · σ'(a_j) · g_j
+    sg = [sigma_prime(aj) * gj for aj, gj in zip(a, g, strict=True)]  # σ′(a_j) · g_j
+    dA = [[xi * sj for sj in sg] for xi in x]  # ∂L/∂A_ij = x_i · σ′(a_j) · g_j
+    return {"dA": dA, "dB": dB, "dC": dC, "dw": dw, "g": g}
+
+
+def _backward_column(x: Vector, C: Matrix, values: ForwardValues, variant: Variant) -> Gradients:
+    # Column vectors, the report's title: w_i = Σ_j C_ij z_j, a_i = Σ_j A_ij x_j.
+    a, z, w = values["a"], values["z"], values["w"]
+    sigma_prime = variant.sigma.derivative
+    dw = output_gradient(w, variant)  # ∂L/∂w_i = 2 (w_i − t_i)
+    g = vec_mat(dw, C)  # g_j = Σ_i ∂L/∂w_i · C_ij   (Cᵀ ∂L/∂w)
+    dC = [[dwi * zj for zj in z] for dwi in dw]  # ∂L/∂C_ij = ∂L/∂w_i · z_j
+    dB = [[gi * xj for xj in x] for gi in g]  # ∂L/∂B_ij = g_i · x_j
+    sg = [sigma_prime(ai) * gi for ai, gi in zip(a, g, strict=True)]  # σ′(a_i) · g_i
+    dA = [[si * xj for xj in x] for si in sg]  # ∂L/∂A_ij = σ′(a_i) · g_i · x_j
     return {"dA": dA, "dB": dB, "dC": dC, "dw": dw, "g": g}
 
 
@@ -269,19 +312,28 @@ def loss_and_grads(
     A: Sequence[Sequence[float]],
     B: Sequence[Sequence[float]],
     C: Sequence[Sequence[float]],
+    *,
+    activation: str = "sigmoid",
+    convention: str = "row",
+    target: Sequence[float] | None = None,
 ) -> tuple[float, dict[str, Matrix]]:
     """L and its gradients with respect to A, B and C, for one input x.
 
     Takes plain lists (x of length K ≥ 1; A, B, C as K×K lists of rows) and returns
-    ``(loss, {"A": dA, "B": dB, "C": dC})`` with each gradient in its weight's shape.
-    Raises ValueError naming the entry for ragged shapes, non-numbers, booleans, NaN or
-    infinities, and :class:`NumericalOverflowError` when finite inputs give a loss or
-    gradient too large for a float64.
+    ``(loss, {"A": dA, "B": dB, "C": dC})`` with each gradient in its weight's shape. The
+    keywords choose the member of the family (see :mod:`engine.variant`); the defaults are the
+    report's. Raises ValueError naming the problem for an unknown name, ragged shapes,
+    non-numbers, booleans, NaN or infinities, and :class:`NumericalOverflowError` when finite
+    inputs give a loss or gradient too large for a float64.
     """
+    variant = DEFAULT_VARIANT
+    if activation != "sigmoid" or convention != "row" or target is not None:
+        variant = Variant(activation, convention, None if target is None else tuple(target))
     xv, Av, Bv, Cv = validate_model(x, A, B, C)
+    variant.check_k(len(xv))
     try:
-        values = forward(xv, Av, Bv, Cv)
-        grads = backward(xv, Cv, values)
+        values = forward(xv, Av, Bv, Cv, variant)
+        grads = backward(xv, Cv, values, variant)
     except OverflowError as exc:  # pragma: no cover - float ops saturate to inf instead
         raise NumericalOverflowError(f"the loss overflows a float64 ({exc})") from None
     loss = values["loss"]
