@@ -360,7 +360,7 @@ def _mean_loss_at(t: float, rows: list[Vector], model: Model, grads: dict[str, M
         for W, name in ((model.A, "A"), (model.B, "B"), (model.C, "C"))
     ]
     try:
-        total = sum(kernels.loss_at(r, *Ws) for r in rows)
+        total = sum(kernels.loss_at(r, Ws[0], Ws[1], Ws[2], model.variant) for r in rows)
     except OverflowError:  # pragma: no cover - float ops saturate to inf instead
         return math.inf
     value = total / len(rows)

@@ -37,7 +37,8 @@ from operator import add, mul
 from types import CodeType
 from typing import TypeAlias
 
-from backprop_lab.engine.model import Matrix, sigmoid
+from backprop_lab.engine.model import Matrix, backward, forward
+from backprop_lab.engine.variant import DEFAULT_VARIANT, Variant, sigmoid
 
 #: Largest K with generated, unrolled kernels. They beat the columns at every K measured (~4× at
 #: K = 3, ~1.4× from 16 to 64), but the source grows as K² lines and is compiled on first use (once
@@ -64,11 +65,13 @@ _isfinite = math.isfinite
 # --------------------------------------------------------------------------- entry points
 
 
-def batch_sums(X: Rows, A: Matrix, B: Matrix, C: Matrix) -> Sums:
+def batch_sums(X: Rows, A: Matrix, B: Matrix, C: Matrix, variant: Variant = DEFAULT_VARIANT) -> Sums:
     """Σ_s L(x_s) and Σ_s ∂L(x_s)/∂A, ∂B, ∂C over the rows of X (each a K-vector), in order.
 
     Sums, not means: the caller divides by the batch size.
     """
+    if not variant.is_default:
+        return batch_sums_generic(X, A, B, C, variant)
     k = len(A)
     if k <= UNROLL_MAX_K:
         return unrolled_kernel(k)(X, A, B, C)
@@ -76,15 +79,15 @@ def batch_sums(X: Rows, A: Matrix, B: Matrix, C: Matrix) -> Sums:
 
 
 def batch_mean_loss_and_grads(
-    X: Sequence[Sequence[float]], A: Matrix, B: Matrix, C: Matrix
+    X: Sequence[Sequence[float]], A: Matrix, B: Matrix, C: Matrix, variant: Variant = DEFAULT_VARIANT
 ) -> tuple[float, Matrix, Matrix, Matrix]:
     """Mean loss and mean ∂L/∂A, ∂L/∂B, ∂L/∂C over the n ≥ 1 rows of X: each in-order sum divided by n."""
     n = len(X)
-    loss, sA, sB, sC = batch_sums(X, A, B, C)
+    loss, sA, sB, sC = batch_sums(X, A, B, C, variant)
     return loss / n, _div(sA, n), _div(sB, n), _div(sC, n)
 
 
-def step_function(k: int) -> StepFunction:
+def step_function(k: int, variant: Variant = DEFAULT_VARIANT) -> StepFunction:
     """One whole gradient-descent step for this K: ``step(X, A, B, C, x, lr) -> StepResult``.
 
     With n = len(X) and the sums of :func:`batch_sums`: batch loss = ΣL/n; g = S/n for each
@@ -92,11 +95,15 @@ def step_function(k: int) -> StepFunction:
     each g; whether each new matrix is all finite; and L(x) with the new weights (NaN unless all
     three are finite). The caller decides what is divergence.
     """
+    if not variant.is_default:
+        return _generic_step(variant)
     return _unrolled_step(k) if k <= UNROLL_MAX_K else step_columns
 
 
-def loss_at(x: Sequence[float], A: Matrix, B: Matrix, C: Matrix) -> float:
+def loss_at(x: Sequence[float], A: Matrix, B: Matrix, C: Matrix, variant: Variant = DEFAULT_VARIANT) -> float:
     """L(x) for one input (the forward pass only), summed in engine.model's order."""
+    if not variant.is_default:
+        return forward(list(x), A, B, C, variant)["loss"]
     k = len(x)
     if k <= UNROLL_MAX_K:
         return _unrolled_forward(k)(x, A, B, C)
@@ -362,6 +369,42 @@ def step_columns(
     nC, C2, okC = mean_step(C, sC, n, lr)
     loss_x = loss_at_columns(x, A2, B2, C2) if okA and okB and okC else math.nan
     return loss / n, loss_x, nA, nB, nC, A2, B2, C2, okA, okB, okC
+
+
+# --------------------------------------------------------------------------- any variant, plainly
+
+
+def batch_sums_generic(X: Rows, A: Matrix, B: Matrix, C: Matrix, variant: Variant) -> Sums:
+    """:func:`batch_sums` for any variant through :func:`engine.model.forward` and ``backward``."""
+    k = len(A)
+    loss = 0.0
+    sA = [[0.0] * k for _ in range(k)]
+    sB = [[0.0] * k for _ in range(k)]
+    sC = [[0.0] * k for _ in range(k)]
+    for x in X:
+        xv = list(x)
+        values = forward(xv, A, B, C, variant)
+        grads = backward(xv, C, values, variant)
+        loss += values["loss"]
+        for total, grad in ((sA, grads["dA"]), (sB, grads["dB"]), (sC, grads["dC"])):
+            for trow, grow in zip(total, grad, strict=True):
+                trow[:] = map(add, trow, grow)
+    return loss, sA, sB, sC
+
+
+def _generic_step(variant: Variant) -> StepFunction:
+    def step(
+        X: Sequence[Sequence[float]], A: Matrix, B: Matrix, C: Matrix, x: Sequence[float], lr: float
+    ) -> StepResult:
+        n = len(X)
+        loss, sA, sB, sC = batch_sums_generic(X, A, B, C, variant)
+        nA, A2, okA = mean_step(A, sA, n, lr)
+        nB, B2, okB = mean_step(B, sB, n, lr)
+        nC, C2, okC = mean_step(C, sC, n, lr)
+        loss_x = forward(list(x), A2, B2, C2, variant)["loss"] if okA and okB and okC else math.nan
+        return loss / n, loss_x, nA, nB, nC, A2, B2, C2, okA, okB, okC
+
+    return step
 
 
 # --------------------------------------------------------------------------- small helpers

@@ -42,6 +42,7 @@ from typing import TypeVar
 
 from backprop_lab.engine import kernels
 from backprop_lab.engine.model import Matrix, Model, loss_and_grads, validate_model, validate_vector
+from backprop_lab.engine.variant import DEFAULT_VARIANT, Variant
 
 __all__ = [
     "MAX_EPOCHS",
@@ -206,6 +207,7 @@ class Trainer:
     ) -> None:
         own = model.copy()  # the run replaces its weights, never the caller's lists
         self.x, A0, B0, C0 = own.x, own.A, own.B, own.C
+        self.variant = own.variant
         # One attribute, replaced whole after each step: a reader on another thread never sees
         # A from one step and B from another.
         self._weights: tuple[Matrix, Matrix, Matrix] = (A0, B0, C0)
@@ -267,7 +269,7 @@ class Trainer:
         s = self.settings
         spe, bs, lr = s.steps_per_epoch, s.batch_size, float(s.learning_rate)
         x = self.x
-        take_step = kernels.step_function(self.K)
+        take_step = kernels.step_function(self.K, self.variant)
         isfinite = math.isfinite
         for e_index in range(self.steps_done // spe, s.epochs):
             epoch = self.start_epoch + e_index + 1
@@ -331,6 +333,7 @@ def batch_loss_and_grads(
     A: Sequence[Sequence[float]],
     B: Sequence[Sequence[float]],
     C: Sequence[Sequence[float]],
+    variant: Variant = DEFAULT_VARIANT,
 ) -> tuple[float, dict[str, Matrix]]:
     """Mean loss and mean gradients over a batch X (n×K rows, n ≥ 1), fast path.
 
@@ -343,7 +346,8 @@ def batch_loss_and_grads(
     first = validate_vector("X[0]", X[0])
     _, A, B, C = validate_model(first, A, B, C)
     rows = [first] + [validate_vector(f"X[{s}]", row, len(first)) for s, row in enumerate(X) if s]
-    loss, dA, dB, dC = kernels.batch_mean_loss_and_grads(rows, A, B, C)
+    variant.check_k(len(first))
+    loss, dA, dB, dC = kernels.batch_mean_loss_and_grads(rows, A, B, C, variant)
     return loss, {"A": dA, "B": dB, "C": dC}
 
 
@@ -352,9 +356,14 @@ def per_sample_grads(
     A: Sequence[Sequence[float]],
     B: Sequence[Sequence[float]],
     C: Sequence[Sequence[float]],
+    variant: Variant = DEFAULT_VARIANT,
 ) -> list[tuple[float, dict[str, Matrix]]]:
     """``engine.model.loss_and_grads`` for each row of X: the step taken apart, sample by sample."""
-    return [loss_and_grads(row, A, B, C) for row in X]
+    t = variant.target
+    return [
+        loss_and_grads(row, A, B, C, activation=variant.activation, convention=variant.convention, target=t)
+        for row in X
+    ]
 
 
 def apply_update(

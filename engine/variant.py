@@ -270,6 +270,18 @@ class Variant:
         target = "target t" if self.target is not None else "no target"
         return f"{self.activation}, {self.convention} vectors, {target}"
 
+    def loss_formula(self) -> str:
+        """The model in one line of plain text, in the variant's convention: "L = ‖C(σ(Ax) + Bx)‖²"."""
+        inner = "(σ(xA) + xB)C" if self.row else "C(σ(Ax) + Bx)"
+        target = " − t" if self.target is not None else ""
+        return f"L = ‖{inner}{target}‖²"
+
+    def loss_latex(self) -> str:
+        """:meth:`loss_formula` in LaTeX."""
+        inner = r"(\sigma(xA) + xB)\,C" if self.row else r"C\,(\sigma(Ax) + Bx)"
+        target = " - t" if self.target is not None else ""
+        return rf"L = \left\lVert {inner}{target} \right\rVert^2"
+
     def as_dict(self) -> dict[str, object]:
         """The session file's ``"variant"`` object."""
         return {
