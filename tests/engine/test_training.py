@@ -357,7 +357,7 @@ def test_finite_gradients_whose_update_overflows_count_as_divergence():
 
 
 def test_an_overflow_error_inside_a_step_is_divergence_too(monkeypatch, report_example):
-    def raising_step_function(k):
+    def raising_step_function(k, variant=None):
         def step(X, A, B, C, x, lr):
             raise OverflowError("math range error")
 
