@@ -76,7 +76,8 @@ def net_formula(variant: Variant, layer: str, unit: str, inp: str = "x") -> str:
 
 # --------------------------------------------------------------------------- typesetting
 
-_WORD = re.compile(r"[A-Za-z]{2,}")
+#: Function names and words, set upright; every other letter is a variable (xA is x times A).
+_WORD = re.compile(r"(?:tanh|log|max|min|exp|if|else)(?![A-Za-z])")
 _SUB = re.compile(r"_([0-9a-z,]+)")
 
 
