@@ -313,6 +313,7 @@ class LineSearch:
     best_t: float
     best_loss: float
     batch: tuple[int, ...] = ()
+    variant: Variant = DEFAULT_VARIANT  # the model's: whose loss and gradient the line follows
 
     @property
     def overshoots(self) -> bool:
@@ -383,6 +384,7 @@ def loss_along_gradient(
         best_t=ts[best],
         best_loss=losses[best],
         batch=tuple(batch),
+        variant=model.variant,
     )
 
 
