@@ -32,8 +32,9 @@ from PySide6.QtWidgets import (
 )
 
 from backprop_lab.engine.explain import Derivation, derive
+from backprop_lab.engine.explain_latex import derivation_latex
 from backprop_lab.engine.formatting import format_number
-from backprop_lab.engine.formulas import derivation_latex, formula_html, rhs
+from backprop_lab.engine.formulas import formula_html, rhs
 from backprop_lab.engine.model import NumericalOverflowError
 from backprop_lab.engine.variant import Variant
 from backprop_lab.gui.cell_highlighter import CellHighlighter

@@ -10,7 +10,8 @@ import random
 import pytest
 
 from backprop_lab.engine.explain import derive, feeding_cells, loss_along_gradient
-from backprop_lab.engine.formulas import derivation_latex, formula_html, latex, latex_number, sigma_prime_at
+from backprop_lab.engine.explain_latex import derivation_latex
+from backprop_lab.engine.formulas import formula_html, latex, latex_number, sigma_prime_at
 from backprop_lab.engine.model import MATRIX_NAMES, Model, forward, loss_and_grads, transpose
 from backprop_lab.engine.session import Session
 from backprop_lab.engine.training import batch_loss_and_grads

@@ -11,7 +11,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QTableView
 
 from backprop_lab.engine.explain import feeding_cells
-from backprop_lab.engine.formulas import derivation_latex
+from backprop_lab.engine.explain_latex import derivation_latex
 from backprop_lab.engine.model import MATRIX_NAMES, loss_and_grads
 from backprop_lab.engine.session import Session
 from backprop_lab.engine.variant import ACTIVATIONS, Variant
