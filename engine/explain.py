@@ -5,18 +5,23 @@
     ∂E/∂w_ij = ∂E/∂o_j · ∂o_j/∂net_j · ∂net_j/∂w_ij
 
 (E the loss, net_j a unit's net input, o_j its output). Each of A, B, C is one such layer of the
-model (row vectors; see :mod:`engine.model`), with its own net input and output::
+model, with its own net input and output. In the report's row vectors (see :mod:`engine.model`)::
 
-    A_ij   net_j = a_j = Σ_i x_i A_ij    o_j = y_j = σ(a_j)   ∂E/∂o_j = g_j = Σ_k C_jk · 2w_k
+    A_ij   net_j = a_j = Σ_i x_i A_ij    o_j = y_j = σ(a_j)   ∂E/∂o_j = g_j = Σ_k C_jk · ∂L/∂w_k
     B_ij   net_j = u_j = Σ_i x_i B_ij    o_j = u_j  (σ′ → 1)  ∂E/∂o_j = g_j
-    C_ij   net_j = w_j = Σ_i z_i C_ij    o_j = w_j  (σ′ → 1)  ∂E/∂o_j = 2w_j
+    C_ij   net_j = w_j = Σ_i z_i C_ij    o_j = w_j  (σ′ → 1)  ∂E/∂o_j = ∂L/∂w_j = 2w_j
 
 so that, in the report's own words, "∂net_j/∂w_ij is just the input value that is multiplied with
 the weight" (x_i, or z_i for C), "∂o_j/∂net_j is the derivative of the activation function" (σ′(a_j),
 or 1 without one), and the last factor is what the later layers make of the output (g_j, the
-shared "sum of all the nodes' impact on the loss", or 2w_j for the last layer).
+shared "sum of all the nodes' impact on the loss", or ∂L/∂w_j for the last layer).
 
-:func:`derive` returns the three factors with their values, the expansion of g_j term by term, and
+The model's variant (:mod:`engine.variant`) changes three things, and :func:`derive` follows it:
+σ′ is the activation's own (1 − tanh(a_j)² for tanh, …); with a target ∂L/∂w_k = 2(w_k − t_k);
+with column vectors (a = Ax) the weight A_ij feeds unit i from input j, so the roles of i and j
+swap: ∂L/∂A_ij = σ′(a_i) · g_i · x_j with g_i = Σ_k C_ki · ∂L/∂w_k.
+
+:func:`derive` returns the three factors with their values, the expansion of g term by term, and
 their product computed in the same order as :func:`engine.model.backward`, so it equals the
 engine's entry to the last bit. Indices are 0-based, as in the window's tables (``A[i][j]``).
 
@@ -31,7 +36,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from backprop_lab.engine import kernels
+from backprop_lab.engine import formulas, kernels
 from backprop_lab.engine.model import (
     MATRIX_NAMES,
     Matrix,
@@ -40,9 +45,9 @@ from backprop_lab.engine.model import (
     Vector,
     backward,
     forward,
-    sigmoid_prime,
 )
 from backprop_lab.engine.training import batch_loss_and_grads
+from backprop_lab.engine.variant import DEFAULT_VARIANT, Variant
 
 Cell = tuple[int, int]
 
@@ -68,11 +73,12 @@ class Factor:
 
 @dataclass(frozen=True)
 class SumTerm:
-    """One term C_jk · 2w_k of g_j = Σ_k C_jk · 2w_k (for C entries: unused)."""
+    """One term C_jk · ∂L/∂w_k of g_j = Σ_k C_jk · ∂L/∂w_k (C_kj in the column convention; for C
+    entries: unused). ∂L/∂w_k is 2w_k, or 2(w_k − t_k) with a target."""
 
     k: int
-    weight: float  # C_jk
-    upstream: float  # 2w_k = ∂L/∂w_k
+    weight: float  # C_jk (row) or C_kj (column)
+    upstream: float  # ∂L/∂w_k
     value: float  # weight · upstream
 
 
@@ -87,7 +93,18 @@ class Derivation:
     ``net``/``output`` name net_j and o_j for this layer ("a_1", "y_1"); ``intermediates`` are the
     forward values the factors read, as (symbol, formula, value). ``cells`` are the matrix cells
     the factors' formulas read directly, by block ("x" is the 1×K row 0, then "A", "B", "C").
+    ``variant`` is the model's; its formulas name the activation's σ′ and the target's ∂L/∂w.
     """
+
+    @property
+    def sum_weight(self) -> str:
+        """The C entry in each term of the upstream sum: "C_1,k" (row) or "C_k,1" (column)."""
+        return formulas.upstream_weight(self.variant, str(self.unit), "k")
+
+    @property
+    def sum_upstream(self) -> str:
+        """∂L/∂w_k in each term of the upstream sum: "2w_k", or "2(w_k − t_k)" with a target."""
+        return formulas.output_gradient_symbol(self.variant, "k")
 
     matrix: str
     i: int
@@ -102,6 +119,11 @@ class Derivation:
     upstream_sum: float
     intermediates: tuple[tuple[str, str, float], ...]
     cells: dict[str, frozenset[Cell]] = field(default_factory=dict)
+    variant: Variant = DEFAULT_VARIANT
+    #: The unit the weight feeds and the input it multiplies: (j, i) in the row convention,
+    #: (i, j) in the column convention.
+    unit: int = 0
+    input: int = 0
 
     @property
     def label(self) -> str:
@@ -112,27 +134,42 @@ class Derivation:
         return tuple(sorted(self.terms, key=lambda t: -abs(t.value))[:n])
 
 
-def feeding_cells(matrix: str, i: int, j: int, k: int) -> dict[str, frozenset[Cell]]:
+def feeding_cells(matrix: str, i: int, j: int, k: int, convention: str = "row") -> dict[str, frozenset[Cell]]:
     """Cells the entry's three factors read directly (one level deep), by block.
 
+    Row vectors (A[i][j] feeds unit j from input i):
     ∂L/∂A_ij = x_i · σ′(a_j) · g_j reads x_i, column j of A (a_j) and row j of C (g_j);
     ∂L/∂B_ij = x_i · g_j reads x_i, B_ij itself (its layer) and row j of C;
-    ∂L/∂C_ij = z_i · 2w_j reads x, columns i of A and B (z_i) and column j of C (w_j).
+    ∂L/∂C_ij = z_i · ∂L/∂w_j reads x, columns i of A and B (z_i) and column j of C (w_j).
+    Column vectors (A[i][j] feeds unit i from input j) read the transposed cells: x_j, row i of A
+    and column i of C for A_ij; x, rows j of A and B and row i of C for C_ij.
     Every entry also depends on everything through w; those are left out, or all would light up.
     """
     _check_entry(matrix, i, j, k)
     r = range(k)
-    if matrix == "A":
-        cells = {"x": {(0, i)}, "A": {(s, j) for s in r}, "C": {(j, t) for t in r}}
-    elif matrix == "B":
-        cells = {"x": {(0, i)}, "B": {(i, j)}, "C": {(j, t) for t in r}}
+    if convention == "row":
+        unit, inp = j, i
+
+        def line(n: int) -> set[Cell]:  # the weights into unit n: a column
+            return {(s, n) for s in r}
+
+        def fan(n: int) -> set[Cell]:  # the weights out of unit n: a row
+            return {(n, s) for s in r}
     else:
-        cells = {
-            "x": {(0, s) for s in r},
-            "A": {(s, i) for s in r},
-            "B": {(s, i) for s in r},
-            "C": {(s, j) for s in r},
-        }
+        unit, inp = i, j
+
+        def line(n: int) -> set[Cell]:
+            return {(n, s) for s in r}
+
+        def fan(n: int) -> set[Cell]:
+            return {(s, n) for s in r}
+
+    if matrix == "A":
+        cells = {"x": {(0, inp)}, "A": line(unit), "C": fan(unit)}
+    elif matrix == "B":
+        cells = {"x": {(0, inp)}, "B": {(i, j)}, "C": fan(unit)}
+    else:
+        cells = {"x": {(0, s) for s in r}, "A": line(inp), "B": line(inp), "C": line(unit)}
     return {name: frozenset(c) for name, c in cells.items()}
 
 
@@ -153,66 +190,78 @@ def derive(
     # Long by design: one branch per matrix, each a formula in the report's order; splitting scatters it.
     """The chain rule of ∂L/∂``matrix``[i][j] at ``model``, factor by factor, with values.
 
-    ``model`` is validated already (:class:`engine.model.Model`); ``matrix`` is "A", "B" or "C"
-    and 0 ≤ i, j < K. Raises NumericalOverflowError when the loss does not fit in a float64.
+    ``model`` is validated already (:class:`engine.model.Model`) and carries the variant whose
+    chain rule is written out: its σ′, its ∂L/∂w (with the target) and its index order (row
+    vectors: the entry feeds unit j from input i; column vectors: unit i from input j).
+    ``matrix`` is "A", "B" or "C" and 0 ≤ i, j < K. Raises NumericalOverflowError when the loss
+    does not fit in a float64.
     """
-    xv, Av, Bv, Cv = model.x, model.A, model.B, model.C
+    xv, Av, Bv, Cv, v = model.x, model.A, model.B, model.C, model.variant
     k = len(xv)
     _check_entry(matrix, i, j, k)
-    values = forward(xv, Av, Bv, Cv)
+    values = forward(xv, Av, Bv, Cv, v)
     if not math.isfinite(values["loss"]):
         raise NumericalOverflowError("the loss overflows a float64; the chain rule has no finite numbers")
-    grads = backward(xv, Cv, values)
+    grads = backward(xv, Cv, values, v)
     a, y, u, z, w = values["a"], values["y"], values["u"], values["z"], values["w"]
     dw, g = grads["dw"], grads["g"]
     engine_value = {"A": grads["dA"], "B": grads["dB"], "C": grads["dC"]}[matrix][i][j]
+    # The unit the weight feeds (q) and the input it multiplies (p): the convention's index order.
+    q, p = (j, i) if v.row else (i, j)
+    g_formula = formulas.upstream_formula(v, str(q))
 
     terms: tuple[SumTerm, ...] = ()
     upstream_sum = 0.0
     if matrix in ("A", "B"):
-        terms = tuple(SumTerm(t, Cv[j][t], dw[t], Cv[j][t] * dw[t]) for t in range(k))
-        # The same left-to-right sum as engine.model.backward: bit-identical to g_j.
+        # g_q = Σ_k C_qk ∂L/∂w_k (row) or Σ_k C_kq ∂L/∂w_k (column); the same left-to-right sum
+        # as engine.model.backward, so bit-identical to its g_q.
+        weights = Cv[q] if v.row else [Cv[t][q] for t in range(k)]
+        terms = tuple(SumTerm(t, weights[t], dw[t], weights[t] * dw[t]) for t in range(k))
         upstream_sum = sum(term.value for term in terms)
-        upstream = Factor(
-            "∂E/∂o_j", f"∂L/∂{'y' if matrix == 'A' else 'u'}_{j}", f"g_{j}", f"Σ_k C_{j},k · 2w_k", g[j]
-        )
-        inp = Factor(
-            "∂net_j/∂w_ij",
-            f"∂{'a' if matrix == 'A' else 'u'}_{j}/∂{matrix}_{i},{j}",
-            f"x_{i}",
-            f"input {i}",
-            xv[i],
-        )
+        branch = "y" if matrix == "A" else "u"
+        upstream = Factor("∂E/∂o_j", f"∂L/∂{branch}_{q}", f"g_{q}", g_formula, g[q])
+        net_name = "a" if matrix == "A" else "u"
+        inp = Factor("∂net_j/∂w_ij", f"∂{net_name}_{q}/∂{matrix}_{i},{j}", f"x_{p}", f"input {p}", xv[p])
     if matrix == "A":
-        net, out = f"a_{j}", f"y_{j}"
+        net, out = f"a_{q}", f"y_{q}"
         act = Factor(
-            "∂o_j/∂net_j", f"∂y_{j}/∂a_{j}", f"σ′(a_{j})", f"σ(a_{j})(1 − σ(a_{j}))", sigmoid_prime(a[j])
+            "∂o_j/∂net_j",
+            f"∂y_{q}/∂a_{q}",
+            f"σ′(a_{q})",
+            formulas.sigma_prime_at(v, f"a_{q}"),
+            v.sigma.derivative(a[q]),
         )
-        product = xv[i] * (act.value * upstream.value)  # backward(): x_i · (σ′(a_j) · g_j)
+        # backward(): x_p · (σ′(a_q) · g_q); the column convention multiplies the same two
+        # numbers the other way round, (σ′(a_q) · g_q) · x_p, and a float product commutes.
+        product = xv[p] * (act.value * upstream.value)
         intermediates: tuple[tuple[str, str, float], ...] = (
-            (f"a_{j}", f"Σ_i x_i A_i,{j}", a[j]),
-            (f"σ(a_{j})", f"1 / (1 + e^(−a_{j}))", y[j]),
-            (f"g_{j}", f"Σ_k C_{j},k · 2w_k", g[j]),
+            (f"a_{q}", formulas.net_formula(v, "A", str(q)), a[q]),
+            (f"σ(a_{q})", formulas.sigma_at(v, f"a_{q}"), y[q]),
+            (f"g_{q}", g_formula, g[q]),
         )
     elif matrix == "B":
-        net, out = f"u_{j}", f"u_{j}"
+        net, out = f"u_{q}", f"u_{q}"
         act = Factor("∂o_j/∂net_j", "(no activation)", "1", "linear branch", 1.0)
-        product = xv[i] * upstream.value  # backward(): x_i · g_j
+        product = xv[p] * upstream.value  # backward(): x_p · g_q
         intermediates = (
-            (f"u_{j}", f"Σ_i x_i B_i,{j}", u[j]),
-            (f"g_{j}", f"Σ_k C_{j},k · 2w_k", g[j]),
+            (f"u_{q}", formulas.net_formula(v, "B", str(q)), u[q]),
+            (f"g_{q}", g_formula, g[q]),
         )
     else:
-        net, out = f"w_{j}", f"w_{j}"
-        upstream = Factor("∂E/∂o_j", f"∂L/∂w_{j}", f"2w_{j}", f"2 · w_{j}", dw[j])
+        net, out = f"w_{q}", f"w_{q}"
+        dw_symbol = formulas.output_gradient_symbol(v, str(q))
+        dw_formula = f"2 · w_{q}" if v.target is None else f"2 · (w_{q} − t_{q})"
+        upstream = Factor("∂E/∂o_j", f"∂L/∂w_{q}", dw_symbol, dw_formula, dw[q])
         act = Factor("∂o_j/∂net_j", "(no activation)", "1", "output layer", 1.0)
-        inp = Factor("∂net_j/∂w_ij", f"∂w_{j}/∂C_{i},{j}", f"z_{i}", f"σ(a_{i}) + u_{i}", z[i])
-        product = z[i] * dw[j]  # backward(): z_i · 2w_j
+        inp = Factor("∂net_j/∂w_ij", f"∂w_{q}/∂C_{i},{j}", f"z_{p}", f"σ(a_{p}) + u_{p}", z[p])
+        product = z[p] * dw[q]  # backward(): z_p · ∂L/∂w_q
         intermediates = (
-            (f"w_{j}", f"Σ_i z_i C_i,{j}", w[j]),
-            (f"z_{i}", f"σ(a_{i}) + u_{i}", z[i]),
-            (f"σ(a_{i})", f"a_{i} = {a[i]!r}", y[i]),
-            (f"u_{i}", f"Σ_s x_s B_s,{i}", u[i]),
+            (f"w_{q}", formulas.net_formula(v, "C", str(q), "z"), w[q]),
+            *(((f"t_{q}", "the target", v.target[q]),) if v.target is not None else ()),
+            (f"z_{p}", f"σ(a_{p}) + u_{p}", z[p]),
+            (f"σ(a_{p})", formulas.sigma_at(v, f"a_{p}"), y[p]),
+            (f"a_{p}", formulas.net_formula(v, "A", str(p)), a[p]),
+            (f"u_{p}", formulas.net_formula(v, "B", str(p)), u[p]),
         )
     return Derivation(
         matrix=matrix,
@@ -227,7 +276,10 @@ def derive(
         terms=terms,
         upstream_sum=upstream_sum,
         intermediates=intermediates,
-        cells=feeding_cells(matrix, i, j, k),
+        cells=feeding_cells(matrix, i, j, k, v.convention),
+        variant=v,
+        unit=q,
+        input=p,
     )
 
 
@@ -261,6 +313,7 @@ class LineSearch:
     best_t: float
     best_loss: float
     batch: tuple[int, ...] = ()
+    variant: Variant = DEFAULT_VARIANT  # the model's: whose loss and gradient the line follows
 
     @property
     def overshoots(self) -> bool:
@@ -309,11 +362,11 @@ def loss_along_gradient(
     _check_line_settings(lr, span, points)
     if batch_rows is None:
         rows: list[Vector] = [xv]
-        _, grads = _grads_at_x(xv, Av, Bv, Cv)
+        _, grads = _grads_at_x(xv, Av, Bv, Cv, model.variant)
         source = "x"
     else:
         rows = [list(map(float, r)) for r in batch_rows]
-        _, grads = batch_loss_and_grads(rows, Av, Bv, Cv)
+        _, grads = batch_loss_and_grads(rows, Av, Bv, Cv, variant=model.variant)
         source = "batch"
     n = len(rows)
     ts = _line_ts(lr, span, points, n * 3 * k * k)
@@ -331,6 +384,7 @@ def loss_along_gradient(
         best_t=ts[best],
         best_loss=losses[best],
         batch=tuple(batch),
+        variant=model.variant,
     )
 
 
@@ -367,11 +421,13 @@ def _mean_loss_at(t: float, rows: list[Vector], model: Model, grads: dict[str, M
     return value if math.isfinite(value) else math.inf
 
 
-def _grads_at_x(x: Vector, A: Matrix, B: Matrix, C: Matrix) -> tuple[float, dict[str, Matrix]]:
-    values = forward(x, A, B, C)
+def _grads_at_x(
+    x: Vector, A: Matrix, B: Matrix, C: Matrix, variant: Variant
+) -> tuple[float, dict[str, Matrix]]:
+    values = forward(x, A, B, C, variant)
     loss = values["loss"]
     assert isinstance(loss, float)
     if not math.isfinite(loss):
         raise NumericalOverflowError("the loss overflows a float64; there is no gradient to follow")
-    g = backward(x, C, values)
+    g = backward(x, C, values, variant)
     return loss, {"A": g["dA"], "B": g["dB"], "C": g["dC"]}

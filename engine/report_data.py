@@ -89,9 +89,17 @@ class ReportData:
         return f"{self.name} — {REPORT_TITLE}" if self.name else REPORT_TITLE
 
 
+def _variant_loss_and_grads(m: Model) -> tuple[float, dict[str, Matrix]]:
+    """``loss_and_grads`` in the model's own variant (its activation, convention and target)."""
+    v = m.variant
+    return loss_and_grads(
+        m.x, m.A, m.B, m.C, activation=v.activation, convention=v.convention, target=v.target
+    )
+
+
 def _loss(m: Model) -> float | None:
     try:
-        return loss_and_grads(m.x, m.A, m.B, m.C)[0]
+        return _variant_loss_and_grads(m)[0]
     except ValueError:  # NumericalOverflowError included: the report says so instead of failing
         return None
 
@@ -202,8 +210,8 @@ def _initial_numbers(
 ) -> tuple[float | None, dict[str, Matrix] | None, dict[str, list[float]], str]:
     """The loss, its gradients and the forward pass's vectors at ``initial``, or a note why not."""
     try:
-        loss, grads = loss_and_grads(initial.x, initial.A, initial.B, initial.C)
-        values = forward(initial.x, initial.A, initial.B, initial.C)
+        loss, grads = _variant_loss_and_grads(initial)
+        values = forward(initial.x, initial.A, initial.B, initial.C, initial.variant)
     except ValueError as exc:
         return None, None, {}, f"The loss cannot be computed at the initial model: {exc}"
     return loss, grads, {k: list(v) for k, v in values.items() if isinstance(v, list)}, ""
@@ -239,6 +247,7 @@ def _facts(
         ("app version (session)", str(session.app_version)),
         ("app version (report)", exporter_version),
         ("K", str(initial.K)),
+        ("variant", initial.variant.describe()),
         ("seed", str(t.seed)),
         ("steps trained", format_number(steps, "count")),
         ("epochs trained", format_number(epochs, "count")),

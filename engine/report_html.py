@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.report_data import ReportData, Verification
+from backprop_lab.engine.report_equations import describe_html, model_equations_html
+from backprop_lab.engine.report_equations import var as _v
 
 Matrix = list[list[float]]
 
@@ -341,11 +343,6 @@ def notes_html(notes: str, flavour: Flavour) -> str:
     return "".join(out)
 
 
-def _v(name: str, sub: str = "") -> str:
-    """An italic variable, optionally subscripted: _v("C", "ij") is C_ij."""
-    return f'<span class="var">{name}' + (f"<sub>{sub}</sub>" if sub else "") + "</span>"
-
-
 def render_html(
     data: ReportData, *, plot_src: str | None = None, flavour: Flavour = "web", plot_width: int = 640
 ) -> str:
@@ -388,7 +385,7 @@ def _head_html(data: ReportData, flavour: Flavour) -> list[str]:
         f"<style>{_COMMON_CSS}{_WEB_CSS if web else _QT_CSS}</style></head><body>",
         f"<h1>{_e(data.title)}</h1>",
         f'<p class="subtitle">Back-propagation by hand, verified and trained — a Backprop Lab report, '
-        f"K = {data.initial.K}</p>",
+        f"K = {data.initial.K}; {describe_html(data.initial.variant)}</p>",
     ]
     if data.notes:
         parts.append(notes_html(data.notes, flavour))
@@ -396,24 +393,18 @@ def _head_html(data: ReportData, flavour: Flavour) -> list[str]:
 
 
 def _model_section(data: ReportData) -> list[str]:
-    """1. The model, its gradients' formulas and its initial values."""
+    """1. The model in its variant's formulas, its gradients' formulas and its initial values."""
     m = data.initial
+    target = m.variant.target
     return [
         "<h2>1. The model</h2>",
-        "<p>Row vectors throughout, as in the report and its PyTorch check:</p>",
-        f'<p class="eq">{_v("a")} = {_v("xA")}, &nbsp; {_v("y")} = σ({_v("a")}), &nbsp; '
-        f"{_v('u')} = {_v('xB')}, &nbsp; {_v('z')} = {_v('y')} + {_v('u')}, &nbsp; "
-        f"{_v('w')} = {_v('zC')}, &nbsp; {_v('L')} = Σ<sub>{_v('j')}</sub> {_v('w', 'j')}²</p>",
-        f"<p>The gradients follow from the chain rule, with σ′({_v('a')}) = σ({_v('a')})(1 − σ({_v('a')})) "
-        f"and {_v('g', 'i')} = Σ<sub>{_v('j')}</sub> {_v('C', 'ij')} · 2{_v('w', 'j')}:</p>",
-        f'<p class="eq">∂{_v("L")}/∂{_v("C", "ij")} = 2{_v("w", "j")} {_v("z", "i")}, &nbsp; '
-        f"∂{_v('L')}/∂{_v('B', 'ij')} = {_v('x', 'i')} {_v('g', 'j')}, &nbsp; "
-        f"∂{_v('L')}/∂{_v('A', 'ij')} = {_v('x', 'i')} σ′({_v('a', 'j')}) {_v('g', 'j')}</p>",
+        *model_equations_html(m.variant),
         "<h3>Initial values</h3>",
         _matrix_html("x", [m.x], vector=True),
         _matrix_html("A", m.A),
         _matrix_html("B", m.B),
         _matrix_html("C", m.C),
+        *([_matrix_html("t", [list(target)], vector=True)] if target is not None else []),
     ]
 
 

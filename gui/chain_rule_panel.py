@@ -4,28 +4,40 @@ Select a cell of ∂L/∂A, ∂L/∂B or ∂L/∂C and the panel writes out the 
 
     ∂E/∂w_ij = ∂E/∂o_j · ∂o_j/∂net_j · ∂net_j/∂w_ij,
 
-in the model's own names (for A: ∂L/∂A_ij = ∂L/∂y_j · ∂y_j/∂a_j · ∂a_j/∂A_ij = g_j · σ′(a_j) · x_i),
-each factor with its value, the upstream sum g_j = Σ_k C_jk · 2w_k term by term (summarised for
-K > :data:`EXPAND_MAX_K`), and the product, which equals the table's entry. The numbers come from
-:func:`engine.explain.derive`; this module only typesets them (Qt rich text).
+in the model's own names (for A, row vectors: ∂L/∂A_ij = ∂L/∂y_j · ∂y_j/∂a_j · ∂a_j/∂A_ij =
+g_j · σ′(a_j) · x_i), each factor with its value, the upstream sum g_j = Σ_k C_jk · 2w_k term by
+term (summarised for K > :data:`EXPAND_MAX_K`), and the product, which equals the table's entry.
+The numbers come from :func:`engine.explain.derive`; this module only typesets them (Qt rich text).
 
-:class:`CellHighlighter` outlines the cells of x, A, B, C that the factors read, with an overlay on
-each editor's viewport: it paints and nothing else (transparent to the mouse, below any open cell
-editor), so the editors work exactly as before.
+:class:`gui.cell_highlighter.CellHighlighter` outlines the cells of x, A, B, C that the factors
+read. The model's variant decides the words: its σ′, its ∂L/∂w (2(w_k − t_k) with a target) and,
+with column vectors, the swapped roles of i and j (:mod:`engine.formulas`). **Copy as LaTeX**
+copies the shown entry's chain rule as an amsmath ``align*``.
 """
 
 from __future__ import annotations
 
 import html
-import re
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QResizeEvent
-from PySide6.QtWidgets import QAbstractItemView, QLabel, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Signal
+from PySide6.QtGui import QGuiApplication, QResizeEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 from backprop_lab.engine.explain import Derivation, derive
+from backprop_lab.engine.explain_latex import derivation_latex
 from backprop_lab.engine.formatting import format_number
+from backprop_lab.engine.formulas import formula_html, rhs
 from backprop_lab.engine.model import NumericalOverflowError
+from backprop_lab.engine.variant import Variant
+from backprop_lab.gui.cell_highlighter import CellHighlighter
 from backprop_lab.gui.contrast import ink, muted_style
 from backprop_lab.gui.document import Document
 
@@ -35,8 +47,6 @@ EXPAND_MAX_K = 6
 TWO_COLUMNS_WIDTH = 900
 
 _SERIF = "'Latin Modern Roman', 'CMU Serif', 'STIX Two Text', 'DejaVu Serif', 'Times New Roman', serif"
-_HIGHLIGHT = QColor(255, 170, 0)
-_FOCUS = QColor(200, 40, 40)
 
 
 # --------------------------------------------------------------------------- typesetting
@@ -58,21 +68,7 @@ def full(v: float) -> str:
 
 def sym(symbol: str) -> str:
     """'g_1' → <i>g</i><sub>1</sub>; 'σ′(a_1)' → σ′(<i>a</i><sub>1</sub>); '2w_3' → 2<i>w</i><sub>3</sub>."""
-    out = []
-    i = 0
-    while i < len(symbol):
-        c = symbol[i]
-        if c == "_":
-            j = i + 1
-            while j < len(symbol) and (symbol[j].isdigit() or symbol[j] in ",ikjs"):
-                j += 1
-            sub = symbol[i + 1 : j]
-            out.append("<sub>" + "".join(f"<i>{c}</i>" if c.isalpha() else c for c in sub) + "</sub>")
-            i = j
-            continue
-        out.append(f"<i>{c}</i>" if c.isalpha() and c.isascii() else html.escape(c))
-        i += 1
-    return "".join(out)
+    return formula_html(symbol)
 
 
 def _d(num_: str, den: str) -> str:
@@ -93,6 +89,7 @@ def derivation_html(d: Derivation, expand_max_k: int = EXPAND_MAX_K, columns: in
         f" &nbsp; <span style='color:{ink('muted')}'>(the report's Figure 2 with <i>E</i> = <i>L</i>, "
         f"<i>o<sub>j</sub></i> = {o}, net<sub><i>j</i></sub> = {net})</span></p>"
     )
+    parts.append(variant_html(d.variant))
     # Two columns, so that a wide dock is used: the derivation and its factors on the left, the
     # upstream sum, the forward values and the check on the right.
     first = "width='52%'" if columns == 2 else ""
@@ -109,6 +106,16 @@ def derivation_html(d: Derivation, expand_max_k: int = EXPAND_MAX_K, columns: in
     parts.append(_check_html(d))
     parts.append("</td></tr></table></div>")
     return "".join(parts)
+
+
+def variant_html(v: Variant) -> str:
+    """One muted line: the variant, its model and its σ and σ′ (what the numbers below are of)."""
+    words = html.escape(v.describe())
+    return (
+        f"<p style='margin-top:0; color:{ink('muted')}'>{words}: {formula_html(v.loss_formula())}, "
+        f"&nbsp; σ(<i>a</i>) = {formula_html(rhs(v.sigma.formula))}, &nbsp; "
+        f"σ′(<i>a</i>) = {formula_html(rhs(v.sigma.derivative_formula))}</p>"
+    )
 
 
 def _chain_html(d: Derivation, w_ij: str, o: str, net: str) -> str:
@@ -192,12 +199,12 @@ def _check_html(d: Derivation) -> str:
 
 
 def _sum_html(d: Derivation, expand_max_k: int) -> str:
-    j = d.j
+    j = d.unit
     g = sym(f"g_{j}")
     out = [
         f"<p style='margin:6px 0 2px 0'><b>The upstream sum</b> &nbsp; {g} = "
         f"∂<i>L</i>/∂<i>z</i><sub>{j}</sub> = "
-        f"Σ<sub><i>k</i></sub> <i>C</i><sub>{j},<i>k</i></sub> · 2<i>w<sub>k</sub></i> &nbsp;"
+        f"Σ<sub><i>k</i></sub> {sym(d.sum_weight)} · {sym(d.sum_upstream)} &nbsp;"
         f"<span style='color:{ink('muted')}'>(each output's pull on the loss, weighted by the "
         f"connection from unit {j})</span></p>"
     ]
@@ -224,8 +231,7 @@ def _sum_html(d: Derivation, expand_max_k: int) -> str:
     )
     out.append(
         f"<tr style='background:#eef; color:#1e1e1e'><th><i>k</i></th>"
-        f"<th><i>C</i><sub>{j},<i>k</i></sub></th>"
-        "<th>2<i>w<sub>k</sub></i></th><th>product</th></tr>"
+        f"<th>{sym(d.sum_weight)}</th><th>{sym(d.sum_upstream)}</th><th>product</th></tr>"
     )
     for t in shown:
         out.append(
@@ -250,104 +256,31 @@ def _typeset_formula(text: str) -> str:
         return f"input {text.split()[1]} of x"
     if text in ("linear branch", "output layer"):
         return f"no activation ({text})"
-    match = re.fullmatch(r"1 / \(1 \+ e\^\(−(a_\d+)\)\)", text)
-    if match:  # σ's definition, with a real superscript
-        return f"1 / (1 + <i>e</i><sup>−{sym(match.group(1))}</sup>)"
+    if text == "the target":
+        return "the target t"
     return sym(text)
 
 
 def _cells_text(d: Derivation) -> str:
-    i, j = d.i, d.j
+    q, p = d.unit, d.input
+    # Row vectors: the weights into a unit are a column, out of it a row; column vectors: the reverse.
+    into, out_of = ("column", "row") if d.variant.row else ("row", "column")
     if d.matrix == "A":
         feeds = (
-            f"x<sub>{i}</sub>, column {j} of A (which makes a<sub>{j}</sub>) and row {j} of C "
-            f"(which makes g<sub>{j}</sub>)"
+            f"x<sub>{p}</sub>, {into} {q} of A (which makes a<sub>{q}</sub>) and {out_of} {q} of C "
+            f"(which makes g<sub>{q}</sub>)"
         )
     elif d.matrix == "B":
-        feeds = f"x<sub>{i}</sub>, B<sub>{i},{j}</sub> itself and row {j} of C (which makes g<sub>{j}</sub>)"
+        feeds = (
+            f"x<sub>{p}</sub>, B<sub>{d.i},{d.j}</sub> itself and {out_of} {q} of C "
+            f"(which makes g<sub>{q}</sub>)"
+        )
     else:
         feeds = (
-            f"x, columns {i} of A and B (which make z<sub>{i}</sub>) and column {j} of C (which "
-            f"makes w<sub>{j}</sub>)"
+            f"x, {into}s {p} of A and B (which make z<sub>{p}</sub>) and {into} {q} of C (which "
+            f"makes w<sub>{q}</sub>)"
         )
     return f"Outlined in the editors: {feeds}. Every entry also depends on all weights through w."
-
-
-# --------------------------------------------------------------------------- highlighting in the editors
-
-
-class _Overlay(QWidget):
-    """Paints outlines over some cells of one table; sees no mouse events and holds no focus."""
-
-    def __init__(self, view: QAbstractItemView) -> None:
-        super().__init__(view.viewport())
-        self.setObjectName("chainRuleOverlay")
-        self._view = view
-        self.cells: frozenset[tuple[int, int]] = frozenset()
-        self.focus: tuple[int, int] | None = None
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.setGeometry(view.viewport().rect())
-        self.lower()  # below a cell editor, should one open
-        self.show()
-
-    def set_cells(self, cells: frozenset[tuple[int, int]], focus: tuple[int, int] | None = None) -> None:
-        self.cells, self.focus = cells, focus
-        self.update()
-
-    def paintEvent(self, _event: QPaintEvent) -> None:
-        if not self.cells:
-            return
-        model = self._view.model()
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        fill = QColor(_HIGHLIGHT)
-        fill.setAlpha(55)
-        for r, c in self.cells:
-            rect = self._view.visualRect(model.index(r, c)).adjusted(1, 1, -2, -2)
-            if rect.isEmpty():
-                continue
-            focus = (r, c) == self.focus
-            painter.fillRect(rect, fill)
-            painter.setPen(QPen(_FOCUS if focus else _HIGHLIGHT, 3 if focus else 2))
-            painter.drawRect(rect)
-        painter.end()
-
-
-class CellHighlighter(QObject):
-    """Outlines cells of several tables (by block name) with overlays on their viewports."""
-
-    def __init__(self, tables: dict[str, QAbstractItemView], parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.tables = {name: t for name, t in tables.items() if t is not None}
-        self.overlays = {name: _Overlay(t) for name, t in self.tables.items()}
-        for name, t in self.tables.items():
-            t.viewport().installEventFilter(self)
-            t.horizontalScrollBar().valueChanged.connect(self.overlays[name].update)
-            t.verticalScrollBar().valueChanged.connect(self.overlays[name].update)
-            t.model().modelReset.connect(self.overlays[name].update)
-            t.model().dataChanged.connect(self.overlays[name].update)
-
-    def show_cells(
-        self, cells: dict[str, frozenset[tuple[int, int]]], focus: tuple[str, int, int] | None = None
-    ) -> None:
-        for name, overlay in self.overlays.items():
-            f = (focus[1], focus[2]) if focus and focus[0] == name else None
-            overlay.set_cells(cells.get(name, frozenset()), f)
-
-    def clear(self) -> None:
-        self.show_cells({})
-
-    def highlighted(self) -> dict[str, frozenset[tuple[int, int]]]:
-        return {name: o.cells for name, o in self.overlays.items() if o.cells}
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Resize:
-            for name, t in self.tables.items():
-                if t.viewport() is watched:
-                    self.overlays[name].setGeometry(t.viewport().rect())
-        return False
 
 
 # --------------------------------------------------------------------------- the panel
@@ -381,9 +314,20 @@ class ChainRulePanel(QWidget):
         self.hint.setObjectName("chainRuleHint")
         self.hint.setStyleSheet(muted_style(self.hint.palette()))  # palette(mid) is 1.7:1
         self.hint.setText("Select a cell of ∂L/∂A, ∂L/∂B or ∂L/∂C to see how the chain rule builds it.")
+        self.copy_latex_button = QPushButton("Copy as LaTeX")
+        self.copy_latex_button.setObjectName("chainRuleCopyLatex")
+        self.copy_latex_button.setToolTip(
+            "Copy this entry's chain rule, with the variant's formulas and every digit, as LaTeX (amsmath)"
+        )
+        self.copy_latex_button.clicked.connect(self.copy_latex)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.hint, 1)
+        top.addStretch(0)
+        top.addWidget(self.copy_latex_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.hint)
+        layout.addLayout(top)
         layout.addWidget(self.text, 1)
         document.modelChanged.connect(self._on_document_model_changed)
         self._show()
@@ -425,6 +369,17 @@ class ChainRulePanel(QWidget):
     def plain_text(self) -> str:
         return self.text.toPlainText()
 
+    def latex(self) -> str | None:
+        """The shown entry's chain rule as LaTeX (:func:`engine.formulas.derivation_latex`), or None."""
+        return derivation_latex(self.derivation) if self.derivation is not None else None
+
+    def copy_latex(self) -> str | None:
+        """Copy as LaTeX: the shown entry's chain rule onto the clipboard (nothing without one)."""
+        text = self.latex()
+        if text is not None:
+            QGuiApplication.clipboard().setText(text)
+        return text
+
     def _on_table_current_changed(self, name: str, current: QModelIndex) -> None:
         if current.isValid():
             # One entry at a time: clear the other tables' current cell so that reselecting works.
@@ -444,6 +399,7 @@ class ChainRulePanel(QWidget):
         doc = self._document
         self.derivation = None
         self.hint.setVisible(True)
+        self.copy_latex_button.setEnabled(False)
         if self.entry is None:
             self.text.setHtml(
                 f'<div style="font-family:{_SERIF}; font-size:12pt; color:{ink("muted")}"><p>The report\'s '
@@ -452,6 +408,7 @@ class ChainRulePanel(QWidget):
                 "∂<i>E</i>/∂<i>o<sub>j</sub></i> · "
                 "∂<i>o<sub>j</sub></i>/∂net<sub><i>j</i></sub> · "
                 "∂net<sub><i>j</i></sub>/∂<i>w<sub>ij</sub></i></p>"
+                f"{variant_html(doc.model.variant)}"
                 "<p>Select a gradient entry to see it with the current numbers.</p></div>"
             )
             if self.highlighter is not None:
@@ -468,6 +425,7 @@ class ChainRulePanel(QWidget):
             return
         self.derivation = d
         self.hint.setVisible(False)
+        self.copy_latex_button.setEnabled(True)
         self.text.setHtml(derivation_html(d, columns=self._render_columns()))
         if self.highlighter is not None:
             if self.highlighting:

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from backprop_lab.engine.formatting import format_number
+from backprop_lab.engine.variant import Variant
 from backprop_lab.gui.contrast import ink
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.heat_map import ScaleLegend
@@ -53,7 +54,9 @@ class GradientsPanel(QWidget):
         self.intermediates.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         # Two fixed lines, not word wrap: a wrapping label makes the scroll area around the panel
         # size it by its preferred height (tables asking for numbers) instead of the room there is.
-        inner.addWidget(QLabel("<b>Forward pass at x</b><br>a = xA, u = xB, z = σ(a) + u, w = zC"))
+        self.forward_label = QLabel()
+        self.forward_label.setObjectName("forwardFormula")
+        inner.addWidget(self.forward_label)
         self.intermediates.modest = True  # short of room, the forward pass turns to colour first
         inner.addWidget(self.intermediates, 1)
         inner.addStretch(0)  # what the tables do not take when they show numbers
@@ -81,7 +84,9 @@ class GradientsPanel(QWidget):
         self.error_label.setWordWrap(True)
         self.live_label = self._build_live_label()
         loss_row = QHBoxLayout()
-        loss_row.addWidget(QLabel("Loss L = Σ w<sub>j</sub>² at x:"))
+        self.loss_formula_label = QLabel()
+        self.loss_formula_label.setObjectName("lossFormula")
+        loss_row.addWidget(self.loss_formula_label)
         loss_row.addWidget(self.loss_label)
         loss_row.addStretch(1)
         return loss_row
@@ -113,6 +118,22 @@ class GradientsPanel(QWidget):
         self.error_label.setVisible(bool(ev.error))
         for name, model in self.models.items():
             self.legends[name].set_scale(model.scale)
+        self._show_variant(self._document.model.variant)
+
+    def _show_variant(self, v: Variant) -> None:
+        """The loss and the forward pass in the model's variant (its convention, σ and target)."""
+        loss = "Loss L = Σ w<sub>j</sub>² at x:"
+        if v.target is not None:
+            loss = "Loss L = Σ (w<sub>j</sub> − t<sub>j</sub>)² at x:"
+        products = ("xA", "xB", "zC") if v.row else ("Ax", "Bx", "Cz")
+        forward = (
+            f"<b>Forward pass at x</b><br>a = {products[0]}, u = {products[1]}, z = σ(a) + u, "
+            f"w = {products[2]}" + ("" if v.activation == "sigmoid" else f"; σ = {v.activation}")
+        )
+        # Only on a change: this runs several times a second during a run, and new text re-lays out.
+        for label, text in ((self.loss_formula_label, loss), (self.forward_label, forward)):
+            if label.text() != text:
+                label.setText(text)
 
     def _live_text(self) -> str:
         return live_text(self._document.live_step, self._document.training_state)

@@ -248,7 +248,8 @@ class LineSearchPanel(QWidget):
             f"<span style='color:{color}'><b>{line.verdict()}</b></span>"
             + (f" <i style='color:{ink('muted')}'>{live}</i>" if live else "")
             + "<br>"
-            f"<span style='color:{ink('muted')}'>Loss and gradient {where}; slope at t = 0 is −‖g‖² = "
+            f"<span style='color:{ink('muted')}'>Loss and gradient {where} ({line.variant.describe()}); "
+            "slope at t = 0 is −‖g‖² = "
             f"{format_number(line.slope, 'short')}.</span>"
         )
 
