@@ -35,13 +35,13 @@ def block_titles(variant: Variant) -> dict[str, str]:
 
 
 def variant_line(variant: Variant) -> str:
-    """The variant in one line: "tanh · column vectors (a = Ax) · t = [0.5, −1]"."""
+    """The variant in one line: "tanh · column vectors (a = Ax) · t = [0.5, -1]"."""
     product = "a = xA" if variant.row else "a = Ax"
     t = variant.target
     if t is None:
         target = "no target"
     else:
-        shown = ", ".join(format_number(v, "cell") for v in t[:TARGET_SHOWN])
+        shown = ", ".join(format_number(v, "short") for v in t[:TARGET_SHOWN])
         target = f"t = [{shown}{', …' if len(t) > TARGET_SHOWN else ''}]"
     return f"{variant.activation} · {variant.convention} vectors ({product}) · {target}"
 
