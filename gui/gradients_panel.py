@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from backprop_lab.engine.formatting import format_number
+from backprop_lab.engine.variant import Variant
 from backprop_lab.gui.contrast import ink
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.heat_map import ScaleLegend
@@ -21,6 +22,7 @@ class GradientsPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("gradientsPanel")
         self._document = document
+        self._shown_variant: Variant | None = None
 
         loss_row = self._build_loss_row()
 
@@ -53,7 +55,9 @@ class GradientsPanel(QWidget):
         self.intermediates.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         # Two fixed lines, not word wrap: a wrapping label makes the scroll area around the panel
         # size it by its preferred height (tables asking for numbers) instead of the room there is.
-        inner.addWidget(QLabel("<b>Forward pass at x</b><br>a = xA, u = xB, z = σ(a) + u, w = zC"))
+        self.forward_title = QLabel()
+        self.forward_title.setObjectName("forwardTitle")
+        inner.addWidget(self.forward_title)
         self.intermediates.modest = True  # short of room, the forward pass turns to colour first
         inner.addWidget(self.intermediates, 1)
         inner.addStretch(0)  # what the tables do not take when they show numbers
@@ -81,7 +85,9 @@ class GradientsPanel(QWidget):
         self.error_label.setWordWrap(True)
         self.live_label = self._build_live_label()
         loss_row = QHBoxLayout()
-        loss_row.addWidget(QLabel("Loss L = Σ w<sub>j</sub>² at x:"))
+        self.loss_title = QLabel()
+        self.loss_title.setObjectName("lossTitle")
+        loss_row.addWidget(self.loss_title)
         loss_row.addWidget(self.loss_label)
         loss_row.addStretch(1)
         return loss_row
@@ -113,6 +119,18 @@ class GradientsPanel(QWidget):
         self.error_label.setVisible(bool(ev.error))
         for name, model in self.models.items():
             self.legends[name].set_scale(model.scale)
+        self._show_variant()
+
+    def _show_variant(self) -> None:
+        """The loss and the forward pass as the model's variant computes them (set when it changes)."""
+        v = self._document.model.variant
+        if v == self._shown_variant:
+            return  # a run's weights change many times a second; the variant does not
+        self._shown_variant = v
+        loss = "(w<sub>j</sub> − t<sub>j</sub>)²" if v.target is not None else "w<sub>j</sub>²"
+        self.loss_title.setText(f"Loss L = Σ {loss} at x:")
+        products = "a = xA, u = xB, z = σ(a) + u, w = zC" if v.row else "a = Ax, u = Bx, z = σ(a) + u, w = Cz"
+        self.forward_title.setText(f"<b>Forward pass at x</b> (σ = {v.activation})<br>{products}")
 
     def _live_text(self) -> str:
         return live_text(self._document.live_step, self._document.training_state)

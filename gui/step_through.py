@@ -305,7 +305,7 @@ class StepThroughDialog(QDialog):
         wj = "(w<sub>j</sub> − t<sub>j</sub>)²" if v.target is not None else "w<sub>j</sub>²"
         intro = (
             f"The forward pass for each sample, with the current weights ({v.describe()}): a = {a}, "
-            f"σ(a) with {v.sigma.formula}, u = {u}, z = σ(a) + u, w = {w} and its loss "
+            f"{v.sigma.formula}, u = {u}, z = σ(a) + u, w = {w} and its loss "
             f"L = Σ<sub>j</sub> {wj}. The batch loss is their mean: <b>{_short(p.batch_loss, digits=10)}</b>."
         )
         return self._page(intro, t, name="stepPageForward")

@@ -146,6 +146,7 @@ class VariantDialog(QDialog):
             detail = _label(meaning)
             detail.setWordWrap(True)
             detail.setStyleSheet(f"color: {ink('muted')}")
+            detail.setContentsMargins(24, 0, 0, 4)  # under its radio button's text, not its circle
             grid.addWidget(button, 2 * row, 0)
             grid.addWidget(detail, 2 * row + 1, 0)
         return box

@@ -329,3 +329,12 @@ def test_the_saved_session_carries_the_variant(window, monkeypatch, tmp_path):
     loaded = load_session(path)
     assert loaded.model.variant == Variant("softplus", "column", (0.5, -1.0, 2.0))
     assert loaded.model == window.document.model
+
+
+def test_the_gradients_panel_writes_the_loss_and_forward_pass_of_the_variant(window, monkeypatch):
+    loss, forward = child(window, QLabel, "lossTitle"), child(window, QLabel, "forwardTitle")
+    assert loss.text() == "Loss L = Σ w<sub>j</sub>² at x:"
+    assert forward.text().endswith("(σ = sigmoid)<br>a = xA, u = xB, z = σ(a) + u, w = zC")
+    choose(window, monkeypatch, activation="relu", convention="column", target="1, 2, 3")
+    assert loss.text() == "Loss L = Σ (w<sub>j</sub> − t<sub>j</sub>)² at x:"
+    assert forward.text().endswith("(σ = relu)<br>a = Ax, u = Bx, z = σ(a) + u, w = Cz")
