@@ -127,8 +127,11 @@ class GradientsPanel(QWidget):
         if v == self._shown_variant:
             return  # a run's weights change many times a second; the variant does not
         self._shown_variant = v
-        loss = "(w<sub>j</sub> − t<sub>j</sub>)²" if v.target is not None else "w<sub>j</sub>²"
-        self.loss_title.setText(f"Loss L = Σ {loss} at x:")
+        # With a target the formula is longer: "Loss" goes, so that the panel is no wider.
+        target = v.target is not None
+        self.loss_title.setText(
+            "L = Σ (w<sub>j</sub> − t<sub>j</sub>)² at x:" if target else "Loss L = Σ w<sub>j</sub>² at x:"
+        )
         products = "a = xA, u = xB, z = σ(a) + u, w = zC" if v.row else "a = Ax, u = Bx, z = σ(a) + u, w = Cz"
         self.forward_title.setText(f"<b>Forward pass at x</b> (σ = {v.activation})<br>{products}")
 

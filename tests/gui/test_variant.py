@@ -336,5 +336,5 @@ def test_the_gradients_panel_writes_the_loss_and_forward_pass_of_the_variant(win
     assert loss.text() == "Loss L = Σ w<sub>j</sub>² at x:"
     assert forward.text().endswith("(σ = sigmoid)<br>a = xA, u = xB, z = σ(a) + u, w = zC")
     choose(window, monkeypatch, activation="relu", convention="column", target="1, 2, 3")
-    assert loss.text() == "Loss L = Σ (w<sub>j</sub> − t<sub>j</sub>)² at x:"
+    assert loss.text() == "L = Σ (w<sub>j</sub> − t<sub>j</sub>)² at x:"
     assert forward.text().endswith("(σ = relu)<br>a = Ax, u = Bx, z = σ(a) + u, w = Cz")
