@@ -338,3 +338,50 @@ def test_the_gradients_panel_writes_the_loss_and_forward_pass_of_the_variant(win
     choose(window, monkeypatch, activation="relu", convention="column", target="1, 2, 3")
     assert loss.text() == "L = Σ (w<sub>j</sub> − t<sub>j</sub>)² at x:"
     assert forward.text().endswith("(σ = relu)<br>a = Ax, u = Bx, z = σ(a) + u, w = Cz")
+
+
+# --------------------------------------------------------------------------- races with a run
+
+LONG = TrainingSettings(learning_rate=0.001, batch_size=1, n_samples=1000, epochs=1000, seed=0)
+
+
+def _stop(window, qtbot) -> None:
+    window.actions["stop"].trigger()
+    qtbot.waitUntil(lambda: window.document.training_state == "idle", timeout=WAIT)
+    window.controller.shutdown(20_000)
+
+
+@pytest.mark.parametrize("delay_ms", [0, 10, 50])
+def test_a_run_started_just_before_keeps_the_variant_it_started_with(window, monkeypatch, qtbot, delay_ms):
+    doc = window.document
+    doc.set_training_settings(LONG)
+    opened: list[VariantDialog] = []
+    monkeypatch.setattr(VariantDialog, "exec", lambda d: opened.append(d) or QDialog.DialogCode.Accepted)
+    window.actions["start"].trigger()
+    qtbot.wait(delay_ms)  # the deliberate gap between the two presses
+    window.actions["variant"].trigger()
+    window.model_panel.variant_button.click()
+    assert opened == [] and doc.model.variant == DEFAULT_VARIANT
+    with pytest.raises(ValueError, match="read-only while training"):
+        doc.set_variant(Variant("tanh"))
+    qtbot.waitUntil(lambda: len(doc.history) > 0, timeout=WAIT)
+    _stop(window, qtbot)
+    assert doc.model.variant == DEFAULT_VARIANT and doc.undo_stack.undoText().startswith("Train")
+
+
+@pytest.mark.parametrize("delay_ms", [0, 10, 50])
+def test_a_run_started_just_after_a_variant_change_trains_in_it(window, monkeypatch, qtbot, delay_ms):
+    doc = window.document
+    doc.set_training_settings(LONG)
+    choose(window, monkeypatch, activation="softplus", convention="column", target="1, 0, -1")
+    first = next(Trainer(doc.model, LONG).steps())
+    qtbot.wait(delay_ms)
+    window.actions["start"].trigger()
+    qtbot.waitUntil(lambda: len(doc.history) > 0, timeout=WAIT)
+    _stop(window, qtbot)
+    assert doc.history.column("loss")[0] == first.batch_loss
+    assert doc.history.column("grad_norm_A")[0] == first.grad_norm_A
+    assert doc.model.variant == Variant("softplus", "column", (1.0, 0.0, -1.0))
+    window.actions["undo"].trigger()  # the run
+    window.actions["undo"].trigger()  # the variant, with the history it cleared (none)
+    assert doc.model.variant == DEFAULT_VARIANT and len(doc.history) == 0
