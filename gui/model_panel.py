@@ -35,7 +35,7 @@ def block_titles(variant: Variant) -> dict[str, str]:
 
 
 def variant_line(variant: Variant) -> str:
-    """The variant in one line: "tanh · column vectors (a = Ax) · t = [0.5, -1]"."""
+    """The variant in one short line: "tanh · a = Ax · t = [0.5, -1]" (the product names the convention)."""
     product = "a = xA" if variant.row else "a = Ax"
     t = variant.target
     if t is None:
@@ -43,7 +43,7 @@ def variant_line(variant: Variant) -> str:
     else:
         shown = ", ".join(format_number(v, "short") for v in t[:TARGET_SHOWN])
         target = f"t = [{shown}{', …' if len(t) > TARGET_SHOWN else ''}]"
-    return f"{variant.activation} · {variant.convention} vectors ({product}) · {target}"
+    return f"{variant.activation} · {product} · {target}"
 
 
 class ModelPanel(QWidget):
@@ -209,7 +209,7 @@ class ModelPanel(QWidget):
         self.variant_label.setText(variant_line(variant))
         t = variant.target
         full = "" if t is None else "t = [" + ", ".join(format_number(v, "full") for v in t) + "]"
-        self.variant_label.setToolTip(f"{variant.loss_formula()}\n{full}".strip())
+        self.variant_label.setToolTip(f"{variant.loss_formula()}: {variant.describe()}\n{full}".strip())
         titles = block_titles(variant)
         for name, label in self.block_labels.items():
             label.setText(f"<b>{titles[name]}</b>")

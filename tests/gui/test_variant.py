@@ -241,14 +241,16 @@ def test_titles_the_plot_and_the_target_line_name_the_variant(window, monkeypatc
     panel = window.model_panel
     assert panel.block_labels["A"].text() == "<b>A (sigmoid branch)</b>"
     assert window.plot_panel.title == "L = ‖(σ(xA) + xB)C‖²  ·  sigmoid, row vectors, no target"
-    assert "no target" in child(window, QLabel, "variantLine").text()
+    assert child(window, QLabel, "variantLine").text() == "sigmoid · a = xA · no target"
     choose(window, monkeypatch, activation="tanh", convention="column", target="0.5, -1, 2")
     assert panel.block_labels["A"].text() == "<b>A (tanh branch)</b>"
     assert panel.editors["A"].title == "A (tanh branch)"
     assert window.plot_panel.title == "L = ‖C(σ(Ax) + Bx) − t‖²  ·  tanh, column vectors, target t"
     line = child(window, QLabel, "variantLine")
-    assert line.text() == "tanh · column vectors (a = Ax) · t = [0.5, -1, 2]"
-    assert "L = ‖C(σ(Ax) + Bx) − t‖²" in line.toolTip()
+    assert line.text() == "tanh · a = Ax · t = [0.5, -1, 2]"
+    assert line.toolTip().startswith(
+        "L = ‖C(σ(Ax) + Bx) − t‖²: tanh, column vectors, target t\nt = [0.5, -1.0, 2.0]"
+    )
     window.actions["undo"].trigger()
     assert panel.block_labels["A"].text() == "<b>A (sigmoid branch)</b>"
     assert window.plot_panel.title.startswith("L = ‖(σ(xA) + xB)C‖²")
