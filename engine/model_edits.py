@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 
 from backprop_lab.engine.formatting import format_count
-from backprop_lab.engine.model import MATRIX_NAMES, Matrix, Model
+from backprop_lab.engine.model import MATRIX_NAMES, Matrix, Model, transpose
 from backprop_lab.engine.session import Session
 
 #: Names of the editable blocks, in the order the editors show them.
@@ -94,3 +94,12 @@ def resized(model: Model, k: int, seed: int, low: float, high: float) -> Model:
         merge(f, o) for f, o in zip((fresh.A, fresh.B, fresh.C), (model.A, model.B, model.C), strict=True)
     )
     return Model(x, A, B, C, model.variant.resized(k))
+
+
+def transposed(model: Model) -> Model:
+    """``model`` with A, B and C transposed (x and the variant as they are).
+
+    Under the other convention this is the same network: column vectors with Aᵀ, Bᵀ, Cᵀ compute
+    what row vectors compute with A, B, C (the same loss; each gradient transposed).
+    """
+    return Model(model.x, transpose(model.A), transpose(model.B), transpose(model.C), model.variant)

@@ -186,12 +186,20 @@ class Document(QObject):
         self._refuse_while_training()
         self._push_model(model.copy(), text)
 
-    def set_variant(self, variant: Variant) -> None:
-        """Make ``variant`` the model's (same x, A, B, C) as one undoable step. Like a K change it
-        starts a new history (undo brings the old one back). ValueError for a target not K long."""
+    def set_variant(self, variant: Variant, keep_network: bool = False) -> None:
+        """Make ``variant`` the model's as one undoable step; like a K change it starts a new history
+        (undo brings the old one back). ValueError for a target not K long.
+
+        x, A, B, C keep their numbers; with ``keep_network`` a change of convention transposes A, B
+        and C instead, so that the network (and its loss) stays the same.
+        """
         self._refuse_while_training()
-        if variant != self.model.variant:
-            self._push_model(self.model.with_variant(variant), f"Variant: {variant.describe()}")
+        model = self.model
+        if keep_network and variant.convention != model.variant.convention:
+            text = f"Variant: {variant.describe()} (A, B, C transposed)"
+            self._push_model(model_edits.transposed(model).with_variant(variant), text)
+        elif variant != model.variant:
+            self._push_model(model.with_variant(variant), f"Variant: {variant.describe()}")
 
     def randomize(self, seed: int, low: float = RANDOM_RANGE[0], high: float = RANDOM_RANGE[1]) -> None:
         """New x, A, B, C from ``Session.random(K, seed, low, high)`` (the same seed gives the same model)."""

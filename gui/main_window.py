@@ -468,7 +468,7 @@ class MainWindow(QMainWindow):
         doc = self.document
         chosen = self.prompts.variant(doc.model.variant, doc.K, len(doc.history))
         if chosen is not None:
-            self.model_panel.set_variant(chosen)
+            self.model_panel.set_variant(*chosen)
 
     def _on_about_triggered(self) -> None:
         self.prompts.about(

@@ -176,9 +176,9 @@ class ModelPanel(QWidget):
     def reset_to_initial(self) -> None:
         self._run(self._document.reset_to_initial)
 
-    def set_variant(self, variant: Variant) -> None:
+    def set_variant(self, variant: Variant, keep_network: bool = False) -> None:
         """Model ▸ Variant…'s choice, applied (one undo step; a refusal goes to the status bar)."""
-        self._run(lambda: self._document.set_variant(variant))
+        self._run(lambda: self._document.set_variant(variant, keep_network))
 
     # ------------------------------------------------------------------ slots
 

@@ -168,13 +168,14 @@ class Prompts:
         finally:
             dialog.deleteLater()
 
-    def variant(self, current: Variant, k: int, history_steps: int = 0) -> Variant | None:
-        """Model ▸ Variant…: the variant the user accepted (its target K numbers), or None when cancelled."""
+    def variant(self, current: Variant, k: int, history_steps: int = 0) -> tuple[Variant, bool] | None:
+        """Model ▸ Variant…: (the variant accepted, whether to keep the network by transposing A, B, C
+        on a change of convention), or None when cancelled."""
         dialog = VariantDialog(current, k, history_steps, self.parent)
         try:
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return None
-            return dialog.variant()
+            return dialog.variant(), dialog.keeps_network()
         finally:
             dialog.deleteLater()
 

@@ -8,9 +8,13 @@ Three choices, each shown with what it means so that a student can pick the one 
   title), with what ``A[i][j]`` then connects;
 - a target t (L = Σ (w_j − t_j)²) or none (L = Σ w_j², the report).
 
+The weights keep their numbers, which in the other convention are another network; on a change of
+convention the dialog offers to transpose A, B and C instead, which keeps the network and its loss.
+
 The dialog only chooses: :meth:`VariantDialog.variant` is the :class:`~engine.variant.Variant` it
-describes, and OK is refused, with one line naming the bad entry, while the target does not read
-as K numbers. Applying it is the document's ``set_variant`` (one undo step, a new history).
+describes (and :meth:`VariantDialog.keeps_network` the transposition), and OK is refused, with one
+line naming the bad entry, while the target does not read as K numbers. Applying it is the
+document's ``set_variant`` (one undo step, a new history).
 """
 
 from __future__ import annotations
@@ -92,7 +96,7 @@ class VariantDialog(QDialog):
         note = (
             f"Applying another variant starts a new training history (now {steps}; Undo brings it back)."
             if history_steps
-            else "Applying it is one undo step; the weights stay as they are."
+            else "Applying it is one undo step; the weights keep their numbers unless transposed."
         )
         self.note = _label(note, "variantNote")
         self.note.setWordWrap(True)
@@ -110,7 +114,7 @@ class VariantDialog(QDialog):
         for button in (*self.activations.values(), *self.conventions.values(), self.target_on):
             button.toggled.connect(self._on_choice_toggled)
         self.target.textChanged.connect(self._on_target_text_changed)
-        self._update_formula()
+        self._on_choice_toggled(True)
 
     # ------------------------------------------------------------------ parts
 
@@ -149,6 +153,9 @@ class VariantDialog(QDialog):
             detail.setContentsMargins(24, 0, 0, 4)  # under its radio button's text, not its circle
             grid.addWidget(button, 2 * row, 0)
             grid.addWidget(detail, 2 * row + 1, 0)
+        self.keep_network = QCheckBox("Transpose A, B and C: keep the same network (and loss)")
+        self.keep_network.setObjectName("variantKeepNetwork")
+        grid.addWidget(self.keep_network, 2 * len(CONVENTIONS), 0)
         return box
 
     def _target_box(self, target: tuple[float, ...] | None) -> QGroupBox:
@@ -175,6 +182,10 @@ class VariantDialog(QDialog):
         target = parse_vector_text(self.target.text(), self.k) if self.target_on.isChecked() else None
         return Variant(activation, convention, target)
 
+    def keeps_network(self) -> bool:
+        """Whether A, B and C are to be transposed: asked for, and the convention changes."""
+        return self.keep_network.isEnabled() and self.keep_network.isChecked()
+
     def accept(self) -> None:
         try:
             self.variant()
@@ -188,6 +199,7 @@ class VariantDialog(QDialog):
 
     def _on_choice_toggled(self, _on: bool) -> None:
         self.target.setEnabled(self.target_on.isChecked())
+        self.keep_network.setEnabled(not self.conventions[self._current.convention].isChecked())
         if not self.target_on.isChecked():
             self.error.clear()
         self._update_formula()

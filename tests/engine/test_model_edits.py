@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from backprop_lab.engine import model_edits
+from backprop_lab.engine.evaluation import evaluate
 from backprop_lab.engine.matrix_text import parse_vector_text
+from backprop_lab.engine.model import transpose
 from backprop_lab.engine.session import Session
 from backprop_lab.engine.variant import Variant
 
@@ -76,3 +78,17 @@ def test_a_target_reads_from_one_line_in_the_forms_people_type(text, expected):
 def test_a_bad_target_is_refused_with_one_line_naming_the_entry(text, message):
     with pytest.raises(ValueError, match=message):
         parse_vector_text(text, 3)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "softplus", "identity"])
+@pytest.mark.parametrize("target", [None, (0.5, -1.0, 2.0)])
+def test_transposed_under_the_other_convention_is_the_same_network(activation, target):
+    row = Session.random(3, 8).model.with_variant(Variant(activation, "row", target))
+    column = model_edits.transposed(row).with_variant(Variant(activation, "column", target))
+    assert column.A == transpose(row.A) and column.x == row.x
+    r, c = evaluate(row), evaluate(column)
+    assert c.loss == pytest.approx(r.loss, rel=1e-14)
+    for name in "ABC":
+        for got, expected in zip(c.grads[name], transpose(r.grads[name]), strict=True):
+            assert got == pytest.approx(expected, rel=1e-13, abs=1e-15)
+    assert model_edits.transposed(model_edits.transposed(row)) == row

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
     QTableWidget,
 )
 
-from backprop_lab.engine.model import loss_and_grads
+from backprop_lab.engine.evaluation import evaluate
+from backprop_lab.engine.model import loss_and_grads, transpose
 from backprop_lab.engine.session import load_session
 from backprop_lab.engine.session_format import FORMAT_VERSION
 from backprop_lab.engine.training import StepRecord, Trainer, TrainingSettings
@@ -44,6 +45,7 @@ def fill(
     target: str | None = None,
     ok: bool = True,
     seen: list[str] | None = None,
+    keep_network: bool = False,
 ) -> Callable[[VariantDialog], int]:
     """A stand-in for ``VariantDialog.exec``: choose, then OK (or Cancel); ``seen`` gets the error line."""
 
@@ -52,6 +54,7 @@ def fill(
             child(dialog, QRadioButton, f"variantActivation_{activation}").click()
         if convention is not None:
             child(dialog, QRadioButton, f"variant{convention.capitalize()}").click()
+        child(dialog, QCheckBox, "variantKeepNetwork").setChecked(keep_network)
         box = child(dialog, QCheckBox, "variantTargetOn")
         if target is not None:
             box.setChecked(True)
@@ -152,6 +155,35 @@ def test_undo_and_redo_restore_the_variant_and_the_history_it_belongs_to(window,
     assert doc.session.initial.variant == DEFAULT_VARIANT
     window.actions["redo"].trigger()
     assert doc.model.variant.activation == "relu" and len(doc.history) == 0
+
+
+def test_a_change_of_convention_can_keep_the_network_by_transposing(window, monkeypatch):
+    doc = window.document
+    before = doc.model
+    choose(window, monkeypatch, convention="column", keep_network=True)
+    m = doc.model
+    assert m.variant == Variant("sigmoid", "column")
+    assert (m.A, m.B, m.C) == (transpose(before.A), transpose(before.B), transpose(before.C))
+    # The same network: the report's loss, and each gradient the report's transposed.
+    reference = evaluate(before)
+    assert doc.evaluation.loss == pytest.approx(reference.loss, rel=1e-14)
+    for name in "ABC":
+        expected = transpose(reference.grads[name])
+        for row, row_expected in zip(doc.evaluation.grads[name], expected, strict=True):
+            assert row == pytest.approx(row_expected, rel=1e-13, abs=1e-15)
+    assert doc.undo_stack.undoText() == "Variant: sigmoid, column vectors, no target (A, B, C transposed)"
+    window.actions["undo"].trigger()
+    assert doc.model == before
+    # Without a change of convention there is nothing to transpose: the box is off and ignored.
+    dialog = VariantDialog(doc.model.variant, 3)
+    assert not child(dialog, QCheckBox, "variantKeepNetwork").isEnabled()
+    child(dialog, QCheckBox, "variantKeepNetwork").setChecked(True)
+    assert not dialog.keeps_network()
+    child(dialog, QRadioButton, "variantColumn").click()
+    assert dialog.keeps_network()
+    dialog.deleteLater()
+    choose(window, monkeypatch, activation="tanh", keep_network=True)
+    assert (doc.model.A, doc.model.variant) == (before.A, Variant("tanh"))
 
 
 def test_the_same_variant_again_is_no_step_and_keeps_the_history(window, monkeypatch):
