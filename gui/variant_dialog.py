@@ -153,7 +153,7 @@ class VariantDialog(QDialog):
             detail.setContentsMargins(24, 0, 0, 4)  # under its radio button's text, not its circle
             grid.addWidget(button, 2 * row, 0)
             grid.addWidget(detail, 2 * row + 1, 0)
-        self.keep_network = QCheckBox("Transpose A, B and C: keep the same network (and loss)")
+        self.keep_network = QCheckBox("Transpose A, B and C: the same network in the new convention")
         self.keep_network.setObjectName("variantKeepNetwork")
         grid.addWidget(self.keep_network, 2 * len(CONVENTIONS), 0)
         return box
