@@ -83,6 +83,31 @@ def parse_matrix_text(text: str) -> Matrix:
     return _check_shape(rows)
 
 
+def parse_vector_text(text: str, k: int, name: str = "t") -> tuple[float, ...]:
+    """Exactly ``k`` finite floats from one line of text: "0.5, -1, 2", "0.5 -1 2" or "[0.5, -1, 2]".
+
+    For a K-vector a person types (the variant's target t). ValueError with one line naming the bad
+    entry by its index (``t[2] is not a number: 'x'``) or the count against K.
+    """
+    s = str(text).translate(_MINUSES).strip()
+    if s.startswith("[") and s.endswith("]"):
+        s = s[1:-1]
+    if len(s) > 400 * (k + 1):
+        raise ValueError(f"{name} is too long for {format_count(k, 'number')}")
+    cells = [c for c in re.split(r"[\s,;]+", s) if c]
+    if not cells:
+        raise ValueError(f"{name} is empty: type K = {k} numbers, separated by commas or spaces")
+    values = []
+    for j, cell in enumerate(cells):
+        try:
+            values.append(parse_number(cell))
+        except ValueError as exc:
+            raise ValueError(f"{name}[{j}]: {exc}") from None
+    if len(values) != k:
+        raise ValueError(f"{name} has {format_count(len(values), 'number')}; expected K = {k}")
+    return tuple(values)
+
+
 # --------------------------------------------------------------------------- parsing
 
 

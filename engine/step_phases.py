@@ -5,15 +5,16 @@
 fresh epoch, so its first batch is the first slice of that epoch's shuffle. The phases::
 
     1 batch      the sample indices and their inputs x_s (rows of the N×K training data)
-    2 forward    a, σ(a), u, z, w and L for every sample
-    3 gradients  ∂L(x_s)/∂θ per sample, and their mean g over the batch (what the step uses)
+    2 forward    a, σ(a), u, z, w and L for every sample (σ′(a) too, for the next phase)
+    3 gradients  ∂L/∂w and ∂L(x_s)/∂θ per sample, and their mean g over the batch (what the step uses)
     4 update     θ_new = θ − lr·g for every weight, and its change Δθ = θ_new − θ
     5 new loss   the batch loss and the loss at x, before and after
 
 The numbers are the Trainer's own: the mean gradient comes from the same batch kernel and the
 update is the same expression, so :attr:`StepPlan.after` equals the Trainer's weights after its
 first step bit for bit and :attr:`StepPlan.record` equals the :class:`StepRecord` it yields (tests
-check both). Row-vector convention as in :mod:`engine.model`.
+check both). Every phase is computed in the model's variant (:attr:`StepPlan.variant`: its σ and σ′,
+its convention's products, its target in ∂L/∂w = 2(w − t)), as the Trainer computes it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ import math
 from dataclasses import dataclass
 
 from backprop_lab.engine import kernels
-from backprop_lab.engine.model import MATRIX_NAMES, Matrix, Model, Vector, forward, frobenius
+from backprop_lab.engine.model import (
+    MATRIX_NAMES,
+    Matrix,
+    Model,
+    Vector,
+    forward,
+    frobenius,
+    output_gradient,
+)
 from backprop_lab.engine.training import (
     StepRecord,
     Trainer,
@@ -31,13 +40,15 @@ from backprop_lab.engine.training import (
     batch_loss_and_grads,
     per_sample_grads,
 )
+from backprop_lab.engine.variant import DEFAULT_VARIANT, Variant
 
 PHASES = ("Batch", "Forward", "Gradients", "Update", "New loss")
 
 
 @dataclass(frozen=True)
 class SampleForward:
-    """The forward pass of one sample: its index in the training data, x_s, and a, y = σ(a), u, z, w, L."""
+    """The forward pass of one sample: its index in the training data, x_s, and a, y = σ(a), u, z, w, L;
+    with σ′(a) and ∂L/∂w = 2(w − t), where its backward pass begins (t = 0 without a target)."""
 
     index: int
     x: Vector
@@ -47,6 +58,8 @@ class SampleForward:
     z: Vector
     w: Vector
     loss: float
+    sigma_prime: Vector
+    dw: Vector
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,7 @@ class StepPlan:
     loss_at_x_after: float
     batch_loss_after: float
     finite: bool
+    variant: Variant = DEFAULT_VARIANT
 
     @property
     def learning_rate(self) -> float:
@@ -118,6 +132,15 @@ def next_batch(
     return indices, [list(trainer.samples[s]) for s in indices], trainer
 
 
+def _sample_forward(
+    index: int, x: Vector, A: Matrix, B: Matrix, C: Matrix, variant: Variant
+) -> SampleForward:
+    v = forward(x, A, B, C, variant)
+    sigma_prime = [variant.sigma.derivative(a) for a in v["a"]]
+    dw = output_gradient(v["w"], variant)
+    return SampleForward(index, x, v["a"], v["y"], v["u"], v["z"], v["w"], v["loss"], sigma_prime, dw)
+
+
 def plan_step(
     model: Model,
     settings: TrainingSettings,
@@ -132,14 +155,12 @@ def plan_step(
     """
     indices, rows, trainer = next_batch(model, settings, start_step=start_step, start_epoch=start_epoch)
     xv = trainer.x
+    variant = model.variant
     before = trainer.weights()
     Av, Bv, Cv = before
-    samples = []
-    for s, row in zip(indices, rows, strict=True):
-        v = forward(row, Av, Bv, Cv)
-        samples.append(SampleForward(s, row, v["a"], v["y"], v["u"], v["z"], v["w"], v["loss"]))
-    per_sample = tuple(per_sample_grads(rows, Av, Bv, Cv))
-    batch_loss, mean_grads = batch_loss_and_grads(rows, Av, Bv, Cv)
+    samples = [_sample_forward(s, row, Av, Bv, Cv, variant) for s, row in zip(indices, rows, strict=True)]
+    per_sample = tuple(per_sample_grads(rows, Av, Bv, Cv, variant=variant))
+    batch_loss, mean_grads = batch_loss_and_grads(rows, Av, Bv, Cv, variant=variant)
     lr = float(settings.learning_rate)
     after = apply_update([r[:] for r in Av], [r[:] for r in Bv], [r[:] for r in Cv], mean_grads, lr)
     deltas = {
@@ -147,7 +168,10 @@ def plan_step(
         for name, new, old in zip(MATRIX_NAMES, after, before, strict=True)
     }
     norms = {name: frobenius(mean_grads[name]) for name in MATRIX_NAMES}
-    loss_fn = kernels.loss_at  # the Trainer's L(x): engine.model's order of sums
+
+    def loss_fn(x: Vector, A: Matrix, B: Matrix, C: Matrix) -> float:
+        return kernels.loss_at(x, A, B, C, variant)  # the Trainer's L(x): engine.model's order of sums
+
     finite = math.isfinite(batch_loss) and all(map(math.isfinite, norms.values()))
     finite = finite and all(math.isfinite(v) for m in after for row in m for v in row)
     loss_x_after = loss_fn(xv, *after) if finite else math.nan
@@ -171,4 +195,5 @@ def plan_step(
         loss_at_x_after=loss_x_after,
         batch_loss_after=batch_after,
         finite=finite,
+        variant=variant,
     )

@@ -24,7 +24,7 @@ MENUS: tuple[tuple[str, str, tuple[Entry, ...]], ...] = (
         "session_properties", "export_report", "menu:screenshot", None, "quit",
     )),
     ("edit", "&Edit", ("undo", "redo", None, "copy", "menu:copy_as", "paste")),
-    ("model", "&Model", ("randomize", "report_example", "reset", None, "k_up", "k_down")),
+    ("model", "&Model", ("randomize", "report_example", "reset", None, "k_up", "k_down", None, "variant")),
     ("training", "&Training", ("start", "pause", "step", "stop", None, "step_through")),
     ("view", "&View", (
         "log_y", "auto_range", None, "show_verification", "show_line_search", None,
@@ -94,6 +94,7 @@ RULES: dict[str, Callable[[UiState], bool]] = {
     "reset": _idle,
     "k_up": _idle,
     "k_down": _idle,
+    "variant": _idle,
     # Training.
     "start": _idle,
     "pause": lambda s: not s.idle,

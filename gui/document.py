@@ -27,46 +27,38 @@ follows a run's weights about ten times a second or less (:mod:`gui.live_pace`),
 :meth:`show_weights`; :attr:`live_step`
 is the history step they belong to ("live (step n)"); the pause's and the end's are always shown.
 
-History rules: edits keep the history (it continues across runs). Changing K (or loading a model of
-another K) and "Reset to initial" clear it and make the new model the initial one, because a history
-belongs to the model it started from; undo brings it back.
+History rules: edits keep the history (it continues across runs). Changing K or the variant (or
+loading a model of another K or variant) and "Reset to initial" clear it and make the new model the
+initial one, because a history belongs to the model it started from; undo brings it back. Edits keep
+the variant (a K change cuts or pads a target with zeros).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
+from backprop_lab.engine import model_edits
 from backprop_lab.engine.evaluation import Evaluation, evaluate
-from backprop_lab.engine.formatting import format_count
-from backprop_lab.engine.model import MATRIX_NAMES, Model
+from backprop_lab.engine.model import Model
+from backprop_lab.engine.model_edits import check_block_name, entry_label
 from backprop_lab.engine.session import RANDOM_RANGE, History, Session, save_session
 from backprop_lab.engine.session_format import check_properties
 from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
+from backprop_lab.engine.variant import Variant
 from backprop_lab.gui.undo import PropertiesCommand, Snapshot, SnapshotCommand, TrainingRunCommand
 
 Matrix = list[list[float]]
 
-#: Names of the editable blocks, in the order the editors show them.
-BLOCK_NAMES = ("x", *MATRIX_NAMES)
 #: Largest K the editors offer (the engine accepts more; a person does not edit more).
 EDITOR_MAX_K = 32
 #: Names of the intermediates, in forward order, with their display labels.
 INTERMEDIATES = (("a", "a"), ("y", "σ(a)"), ("u", "u"), ("z", "z"), ("w", "w"))
 
 TRAINING_STATES = ("idle", "running", "paused")
-
-
-def _model_blocks(model: Model) -> dict[str, Matrix]:
-    return {"x": [list(model.x)], "A": model.A, "B": model.B, "C": model.C}
-
-
-def _make_model(x: Sequence[float], A: Matrix, B: Matrix, C: Matrix) -> Model:
-    return Model(list(x), A, B, C)  # Model validates (and copies) on construction
 
 
 class Document(QObject):
@@ -166,16 +158,16 @@ class Document(QObject):
 
     def matrix(self, name: str) -> Matrix:
         """A copy of block ``name`` as rows: "x" is 1×K, "A", "B", "C" are K×K."""
-        return [list(row) for row in _model_blocks(self.model)[self._check_name(name)]]
+        return [list(row) for row in model_edits.blocks(self.model)[check_block_name(name)]]
 
     def value(self, name: str, i: int, j: int) -> float:
-        return _model_blocks(self.model)[self._check_name(name)][i][j]
+        return model_edits.blocks(self.model)[check_block_name(name)][i][j]
 
     # ------------------------------------------------------------------ editing (undoable)
 
     def set_entry(self, name: str, i: int, j: int, value: float) -> None:
         """Set one entry (x is row 0). ValueError if not a finite number or out of range."""
-        self.paste_block(name, i, j, [[value]], text=f"Edit {self._entry_label(name, i, j)}")
+        self.paste_block(name, i, j, [[value]], text=f"Edit {entry_label(name, i, j)}")
 
     def paste_block(
         self, name: str, row: int, col: int, block: Sequence[Sequence[float]], text: str | None = None
@@ -186,42 +178,33 @@ class Document(QObject):
         never silently clipped.
         """
         self._refuse_while_training()
-        blocks = _model_blocks(self.model)
-        target = [list(r) for r in blocks[self._check_name(name)]]
-        rows, cols = len(target), len(target[0])
-        h = len(block)
-        w = len(block[0]) if h else 0
-        if h == 0 or w == 0:
-            raise ValueError("nothing to paste: the block is empty")
-        if row < 0 or col < 0 or row + h > rows or col + w > cols:
-            at = self._entry_label(name, row, col)
-            raise ValueError(f"a {h}×{w} block does not fit in {name} ({rows}×{cols}) at {at}")
-        for di, brow in enumerate(block):
-            if len(brow) != w:
-                raise ValueError(
-                    f"row {di + 1} of the block has {format_count(len(brow), 'value')}; expected {w}"
-                )
-            for dj, v in enumerate(brow):
-                f = float(v)
-                if not math.isfinite(f):
-                    raise ValueError(
-                        f"{self._entry_label(name, row + di, col + dj)} would not be finite: {v!r}"
-                    )
-                target[row + di][col + dj] = f
-        blocks = {**blocks, name: target}
-        after = _make_model(blocks["x"][0], blocks["A"], blocks["B"], blocks["C"])
-        self._push_model(after, text or f"Paste {h}×{w} into {name}")
+        after = model_edits.pasted(self.model, name, row, col, block)
+        self._push_model(after, text or f"Paste {len(block)}×{len(block[0])} into {name}")
 
     def set_model(self, model: Model, text: str = "Replace model") -> None:
-        """Replace x, A, B, C (and possibly K) as one undoable step."""
+        """Replace x, A, B, C (and possibly K and the variant: ``model``'s) as one undoable step."""
         self._refuse_while_training()
-        self._push_model(_make_model(model.x, model.A, model.B, model.C), text)
+        self._push_model(model.copy(), text)
+
+    def set_variant(self, variant: Variant, keep_network: bool = False) -> None:
+        """Make ``variant`` the model's as one undoable step; like a K change it starts a new history
+        (undo brings the old one back). ValueError for a target not K long.
+
+        x, A, B, C keep their numbers; with ``keep_network`` a change of convention transposes A, B
+        and C instead, so that the network (and its loss) stays the same.
+        """
+        self._refuse_while_training()
+        model = self.model
+        if keep_network and variant.convention != model.variant.convention:
+            text = f"Variant: {variant.describe()} (A, B, C transposed)"
+            self._push_model(model_edits.transposed(model).with_variant(variant), text)
+        elif variant != model.variant:
+            self._push_model(model.with_variant(variant), f"Variant: {variant.describe()}")
 
     def randomize(self, seed: int, low: float = RANDOM_RANGE[0], high: float = RANDOM_RANGE[1]) -> None:
         """New x, A, B, C from ``Session.random(K, seed, low, high)`` (the same seed gives the same model)."""
         self._refuse_while_training()
-        self._check_range(low, high)
-        model = Session.random(self.K, seed, low=low, high=high).model
+        model = model_edits.randomized(self.model, seed, low, high)
         self._push_model(model, f"Randomize (seed {seed}, [{low:g}, {high:g}))")
 
     def resize(
@@ -235,19 +218,9 @@ class Document(QObject):
         self._refuse_while_training()
         if not 1 <= k <= EDITOR_MAX_K:
             raise ValueError(f"K must be between 1 and {EDITOR_MAX_K} (got {k})")
-        if k == self.K:
-            return
-        self._check_range(low, high)
-        fresh = Session.random(k, seed, low=low, high=high).model
-        old = self.model
-        n = min(k, self.K)
-
-        def merge(new: Matrix, kept: Matrix) -> Matrix:
-            return [[kept[i][j] if i < n and j < n else new[i][j] for j in range(k)] for i in range(k)]
-
-        x = [old.x[j] if j < n else fresh.x[j] for j in range(k)]
-        after = _make_model(x, merge(fresh.A, old.A), merge(fresh.B, old.B), merge(fresh.C, old.C))
-        self._push_model(after, f"Change K from {self.K} to {k}")
+        if k != self.K:
+            after = model_edits.resized(self.model, k, seed, low, high)
+            self._push_model(after, f"Change K from {self.K} to {k}")
 
     def reset_to_initial(self) -> None:
         """Back to the session's initial model (where its history began) with an empty history."""
@@ -257,7 +230,7 @@ class Document(QObject):
         self._undo.push(SnapshotCommand(self, self._snapshot(with_history=True), after, "Reset to initial"))
 
     def load_report_example(self) -> None:
-        """The report example (K = 3) as the current model."""
+        """The report example (K = 3) as the current model, in its own variant (sigmoid, row, no target)."""
         self._refuse_while_training()
         self._push_model(Session.report_example().model, "Load report example")
 
@@ -448,35 +421,22 @@ class Document(QObject):
     # ------------------------------------------------------------------ helpers
 
     def _push_model(self, after: Model, text: str) -> None:
-        if after.K == self.K:
+        # A history belongs to the model it trained: a new K or another variant starts a new one.
+        if after.K == self.K and after.variant == self.model.variant:
             before, snap = self._snapshot(), Snapshot(after, self._session.initial.copy())
         else:
             before, snap = self._snapshot(with_history=True), Snapshot(after, after.copy(), History(), None)
             if len(self._session.history):
+                what = "K" if after.K != self.K else "The variant"
                 self.notify(
-                    f"K changed: the training history ({len(self._session.history):,} steps) was cleared; "
-                    "Undo brings it back"
+                    f"{what} changed: the training history ({len(self._session.history):,} steps) was "
+                    "cleared; Undo brings it back"
                 )
         self._undo.push(SnapshotCommand(self, before, snap, text))
 
     def _refuse_while_training(self) -> None:
         if self.is_training:
             raise ValueError("the model is read-only while training; stop the run to edit it")
-
-    @staticmethod
-    def _check_name(name: str) -> str:
-        if name not in BLOCK_NAMES:
-            raise ValueError(f"unknown block {name!r}; expected one of {', '.join(BLOCK_NAMES)}")
-        return name
-
-    @staticmethod
-    def _check_range(low: float, high: float) -> None:
-        if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
-            raise ValueError(f"the random range must be finite with low < high (got [{low:g}, {high:g}))")
-
-    @staticmethod
-    def _entry_label(name: str, i: int, j: int) -> str:
-        return f"x[{j}]" if name == "x" else f"{name}[{i}][{j}]"
 
     def _set_path(self, path: Path | None) -> None:
         if path != self._path:

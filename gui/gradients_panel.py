@@ -22,6 +22,7 @@ class GradientsPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("gradientsPanel")
         self._document = document
+        self._shown_variant: Variant | None = None
 
         loss_row = self._build_loss_row()
 
@@ -54,9 +55,9 @@ class GradientsPanel(QWidget):
         self.intermediates.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         # Two fixed lines, not word wrap: a wrapping label makes the scroll area around the panel
         # size it by its preferred height (tables asking for numbers) instead of the room there is.
-        self.forward_label = QLabel()
-        self.forward_label.setObjectName("forwardFormula")
-        inner.addWidget(self.forward_label)
+        self.forward_title = QLabel()
+        self.forward_title.setObjectName("forwardTitle")
+        inner.addWidget(self.forward_title)
         self.intermediates.modest = True  # short of room, the forward pass turns to colour first
         inner.addWidget(self.intermediates, 1)
         inner.addStretch(0)  # what the tables do not take when they show numbers
@@ -84,9 +85,9 @@ class GradientsPanel(QWidget):
         self.error_label.setWordWrap(True)
         self.live_label = self._build_live_label()
         loss_row = QHBoxLayout()
-        self.loss_formula_label = QLabel()
-        self.loss_formula_label.setObjectName("lossFormula")
-        loss_row.addWidget(self.loss_formula_label)
+        self.loss_title = QLabel()
+        self.loss_title.setObjectName("lossTitle")
+        loss_row.addWidget(self.loss_title)
         loss_row.addWidget(self.loss_label)
         loss_row.addStretch(1)
         return loss_row
@@ -118,22 +119,21 @@ class GradientsPanel(QWidget):
         self.error_label.setVisible(bool(ev.error))
         for name, model in self.models.items():
             self.legends[name].set_scale(model.scale)
-        self._show_variant(self._document.model.variant)
+        self._show_variant()
 
-    def _show_variant(self, v: Variant) -> None:
-        """The loss and the forward pass in the model's variant (its convention, σ and target)."""
-        loss = "Loss L = Σ w<sub>j</sub>² at x:"
-        if v.target is not None:
-            loss = "Loss L = Σ (w<sub>j</sub> − t<sub>j</sub>)² at x:"
-        products = ("xA", "xB", "zC") if v.row else ("Ax", "Bx", "Cz")
-        forward = (
-            f"<b>Forward pass at x</b><br>a = {products[0]}, u = {products[1]}, z = σ(a) + u, "
-            f"w = {products[2]}" + ("" if v.activation == "sigmoid" else f"; σ = {v.activation}")
+    def _show_variant(self) -> None:
+        """The loss and the forward pass as the model's variant computes them (set when it changes)."""
+        v = self._document.model.variant
+        if v == self._shown_variant:
+            return  # a run's weights change many times a second; the variant does not
+        self._shown_variant = v
+        # With a target the formula is longer: "Loss" goes, so that the panel is no wider.
+        target = v.target is not None
+        self.loss_title.setText(
+            "L = Σ (w<sub>j</sub> − t<sub>j</sub>)² at x:" if target else "Loss L = Σ w<sub>j</sub>² at x:"
         )
-        # Only on a change: this runs several times a second during a run, and new text re-lays out.
-        for label, text in ((self.loss_formula_label, loss), (self.forward_label, forward)):
-            if label.text() != text:
-                label.setText(text)
+        products = "a = xA, u = xB, z = σ(a) + u, w = zC" if v.row else "a = Ax, u = Bx, z = σ(a) + u, w = Cz"
+        self.forward_title.setText(f"<b>Forward pass at x</b> (σ = {v.activation})<br>{products}")
 
     def _live_text(self) -> str:
         return live_text(self._document.live_step, self._document.training_state)

@@ -201,6 +201,7 @@ class MainWindow(QMainWindow):
             ),
             ("k_up", "Increase K", self._on_k_up_triggered, "Ctrl+]", "", None),
             ("k_down", "Decrease K", self._on_k_down_triggered, "Ctrl+[", "", None),
+            ("variant", "&Variant…", self._on_variant_triggered, "Ctrl+Shift+A", "", None),
             ("start", "&Start", training.start, "F5", "", sp.SP_MediaPlay),
             (
                 "pause",
@@ -244,6 +245,7 @@ class MainWindow(QMainWindow):
             if pixmap is not None:
                 action.setIcon(icon(pixmap))
             actions[name] = action
+        model.variant_button.clicked.connect(actions["variant"].trigger)
         # Each dock's own show/hide action, so that a closed panel can be brought back.
         for dock_id, text in (
             ("model", "&Model panel"),
@@ -461,6 +463,12 @@ class MainWindow(QMainWindow):
 
     def _on_k_down_triggered(self) -> None:
         self.model_panel.k_spin.setValue(max(1, self.document.K - 1))
+
+    def _on_variant_triggered(self) -> None:
+        doc = self.document
+        chosen = self.prompts.variant(doc.model.variant, doc.K, len(doc.history))
+        if chosen is not None:
+            self.model_panel.set_variant(*chosen)
 
     def _on_about_triggered(self) -> None:
         self.prompts.about(

@@ -1,4 +1,4 @@
-"""The model panel: K, the editors for x, A, B, C, and Randomize / report example / reset."""
+"""The model panel: K, the variant, the editors for x, A, B, C, and Randomize / report example / reset."""
 
 from __future__ import annotations
 
@@ -16,13 +16,34 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.session import RANDOM_RANGE
+from backprop_lab.engine.variant import Variant
 from backprop_lab.gui.document import EDITOR_MAX_K, Document
 from backprop_lab.gui.heat_map import ScaleLegend
 from backprop_lab.gui.matrix_editor import MatrixEditor
 from backprop_lab.gui.matrix_model import MatrixModel
 
 BLOCK_TITLES = {"x": "x (input, 1×K)", "A": "A (sigmoid branch)", "B": "B (linear branch)", "C": "C (output)"}
+#: Target entries written out in the variant line before "…" (all of them in its tooltip).
+TARGET_SHOWN = 6
+
+
+def block_titles(variant: Variant) -> dict[str, str]:
+    """The editors' titles; A's names the variant's activation ("A (tanh branch)")."""
+    return {**BLOCK_TITLES, "A": f"A ({variant.activation} branch)"}
+
+
+def variant_line(variant: Variant) -> str:
+    """The variant in one short line: "tanh · a = Ax · t = [0.5, -1]" (the product names the convention)."""
+    product = "a = xA" if variant.row else "a = Ax"
+    t = variant.target
+    if t is None:
+        target = "no target"
+    else:
+        shown = ", ".join(format_number(v, "short") for v in t[:TARGET_SHOWN])
+        target = f"t = [{shown}{', …' if len(t) > TARGET_SHOWN else ''}]"
+    return f"{variant.activation} · {product} · {target}"
 
 
 class ModelPanel(QWidget):
@@ -75,9 +96,14 @@ class ModelPanel(QWidget):
         self.example_button.setObjectName("reportExampleButton")
         self.reset_button = QPushButton("Reset to initial")
         self.reset_button.setObjectName("resetButton")
+        self.variant_label = QLabel()
+        self.variant_label.setObjectName("variantLine")
+        self.variant_label.setWordWrap(True)
+        self.variant_button = QPushButton("Variant…")
+        self.variant_button.setObjectName("variantButton")
 
-    def _control_rows(self) -> tuple[QHBoxLayout, QHBoxLayout, QGridLayout]:
-        """The controls in three rows: K and seed, the random range, the buttons."""
+    def _control_rows(self) -> tuple[QHBoxLayout, QHBoxLayout, QGridLayout, QHBoxLayout]:
+        """The controls in four rows: K and seed, the random range, the buttons, the variant."""
         self.seed_spin.setMaximumWidth(110)
         for spin in (self.low_spin, self.high_spin):
             spin.setMaximumWidth(90)
@@ -100,13 +126,18 @@ class ModelPanel(QWidget):
         buttons.addWidget(self.reset_button, 0, 1)
         buttons.addWidget(self.example_button, 1, 0, 1, 2)
         buttons.setColumnStretch(2, 1)
-        return top, rnd, buttons
+        variant = QHBoxLayout()
+        variant.addWidget(QLabel("variant"))
+        variant.addWidget(self.variant_label, 1)
+        variant.addWidget(self.variant_button)
+        return top, rnd, buttons, variant
 
     def _build_editors(self, document: Document) -> QVBoxLayout:
         """A titled editor for each of x, A, B, C (``models``, ``editors``), stacked."""
         self.models: dict[str, MatrixModel] = {}
         self.editors: dict[str, MatrixEditor] = {}
         self.legends: dict[str, ScaleLegend] = {}
+        self.block_labels: dict[str, QLabel] = {}
         blocks = QVBoxLayout()
         blocks.setSpacing(4)
         for name in ("x", "A", "B", "C"):
@@ -126,9 +157,12 @@ class ModelPanel(QWidget):
             self.models[name] = model
             self.editors[name] = editor
             self.legends[name] = legend
+            self.block_labels[name] = label
             editor.displayChanged.connect(self._update_legends)
         blocks.addStretch(0)  # what the editors do not take when they show numbers
         self._update_legends()
+        self._shown_variant: Variant | None = None
+        self._show_variant()
         return blocks
 
     # ------------------------------------------------------------------ actions (also used by menus)
@@ -141,6 +175,10 @@ class ModelPanel(QWidget):
 
     def reset_to_initial(self) -> None:
         self._run(self._document.reset_to_initial)
+
+    def set_variant(self, variant: Variant, keep_network: bool = False) -> None:
+        """Model ▸ Variant…'s choice, applied (one undo step; a refusal goes to the status bar)."""
+        self._run(lambda: self._document.set_variant(variant, keep_network))
 
     # ------------------------------------------------------------------ slots
 
@@ -162,8 +200,26 @@ class ModelPanel(QWidget):
             shown = not self.editors[name].shows_numbers
             legend.set_scale(self.models[name].scale if shown else 0.0)
 
+    def _show_variant(self) -> None:
+        """The variant line and the titles naming the activation, when the variant is another one."""
+        variant = self._document.model.variant
+        if variant == self._shown_variant:
+            return
+        self._shown_variant = variant
+        self.variant_label.setText(variant_line(variant))
+        t = variant.target
+        full = "" if t is None else "t = [" + ", ".join(format_number(v, "full") for v in t) + "]"
+        self.variant_label.setToolTip(f"{variant.loss_formula()}: {variant.describe()}\n{full}".strip())
+        titles = block_titles(variant)
+        for name, label in self.block_labels.items():
+            label.setText(f"<b>{titles[name]}</b>")
+            self.editors[name].title = titles[name]
+            self.editors[name].setAccessibleName(titles[name])
+        self._on_document_training_state_changed(self._document.training_state)
+
     def _on_document_model_changed(self) -> None:
         self._update_legends()
+        self._show_variant()
         if self.k_spin.value() != self._document.K:
             self.k_spin.blockSignals(True)
             self.k_spin.setValue(self._document.K)
@@ -171,11 +227,17 @@ class ModelPanel(QWidget):
 
     def _on_document_training_state_changed(self, state: str) -> None:
         editable = state == "idle"
-        for w in (self.k_spin, self.randomize_button, self.example_button, self.reset_button):
+        for w in (
+            self.k_spin,
+            self.randomize_button,
+            self.example_button,
+            self.reset_button,
+            self.variant_button,
+        ):
             w.setEnabled(editable)
         tip = "" if editable else " (read-only while a training run exists; stop it to edit)"
-        for name, editor in self.editors.items():
-            editor.setToolTip(BLOCK_TITLES[name] + tip)
+        for editor in self.editors.values():
+            editor.setToolTip(editor.title + tip)
 
     # ------------------------------------------------------------------ helpers
 

@@ -1,4 +1,5 @@
-"""The live training plot: per-step loss, loss at x and gradient norms (pyqtgraph).
+"""The live training plot: per-step loss, loss at x and gradient norms (pyqtgraph), titled with the
+model's variant (its formula and, in words, its activation, convention and target).
 
 Fluid with millions of points: the curves are created once; values live in preallocated numpy
 buffers that double when full; the document's history is read incrementally (only the new rows,
@@ -24,6 +25,7 @@ from backprop_lab.engine.formatting import format_number
 from backprop_lab.gui import curves as curve_specs
 from backprop_lab.gui.axes import StepAxis, ValueAxis
 from backprop_lab.gui.document import Document
+from backprop_lab.gui.plot_data import GrowingBuffer, ema_extend_rows
 
 #: (History column, legend label, colour) of each curve, from the one definition in gui.curves.
 CURVES = tuple((c.id, c.name, c.colour) for c in curve_specs.CURVES)
@@ -37,95 +39,6 @@ MAX_EPOCH_LINES = 64  # more boundaries than this are noise, not information
 RAW_ALPHA = 70  # the raw curve behind a smoothed one: visible, not competing
 EMPTY_STEPS = (0, 10)  # the step axis of an emptied plot: no range of an old history
 SMOOTHING_STEPS = 1000  # the slider's resolution: weight = value / SMOOTHING_STEPS, at most 0.999
-
-
-class GrowingBuffer:
-    """A float64 array that doubles its capacity when full (amortised O(1) appends)."""
-
-    def __init__(self, capacity: int = 1024) -> None:
-        self._data = np.empty(capacity, dtype=np.float64)
-        self._n = 0
-
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def capacity(self) -> int:
-        return len(self._data)
-
-    def extend(self, values: np.ndarray) -> None:
-        m = len(values)
-        need = self._n + m
-        if need > len(self._data):
-            cap = len(self._data)
-            while cap < need:
-                cap *= 2
-            grown = np.empty(cap, dtype=np.float64)
-            grown[: self._n] = self._data[: self._n]
-            self._data = grown
-        self._data[self._n : need] = values
-        self._n = need
-
-    def clear(self) -> None:
-        self._n = 0
-
-    @property
-    def view(self) -> np.ndarray:
-        """The filled part (a view: valid until the next extend)."""
-        return self._data[: self._n]
-
-
-def ema_extend(values: np.ndarray, weight: float, last: float, count: int) -> tuple[np.ndarray, float, int]:
-    """Continue TensorBoard's debiased EMA over ``values``.
-
-    ``last`` is the biased accumulator and ``count`` how many values it has seen; the smoothed
-    value after n values is ``last_n / (1 − weight**n)`` with ``last_n = weight·last_{n−1} +
-    (1 − weight)·v_n`` and ``last_0 = 0``. Returns (smoothed values, new last, new count).
-    """
-    out, lasts, count = ema_extend_rows(np.asarray(values, dtype=np.float64)[None, :], weight, [last], count)
-    return out[0], float(lasts[0]), count
-
-
-def ema_extend_rows(
-    values: np.ndarray, weight: float, lasts: list[float] | np.ndarray, count: int
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """:func:`ema_extend` for several series at once: ``values`` is c×n (one series a row, all with
-    the same ``count`` seen so far), ``lasts`` their c accumulators. Returns (c×n smoothed, c new
-    accumulators, new count).
-
-    Vectorised in blocks short enough that weight**(−block) stays far from overflow (one set of numpy
-    calls for all the rows: the live plot smooths five curves per batch); a row whose block still
-    overflows (values near 1e300) falls back to a loop.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    last = np.array(lasts, dtype=np.float64)
-    c, n = values.shape
-    if weight <= 0.0 or n == 0:
-        return values.copy(), (values[:, -1].copy() if n else last), count + n
-    out = np.empty((c, n), dtype=np.float64)
-    block = int(max(1, min(8192, 280 * math.log(10) / -math.log(weight))))
-    one_minus = 1.0 - weight
-    start = 0
-    while start < n:
-        v = values[:, start : start + block]
-        m = v.shape[1]
-        k = np.arange(m, dtype=np.float64)
-        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            powers = weight ** (k + 1.0)  # weight^(k+1)
-            acc = np.cumsum(v * weight ** (-k), axis=1)
-            block_lasts = powers * last[:, None] + one_minus * acc * (powers / weight)
-        bad = ~np.isfinite(block_lasts[:, -1]) | ~np.isfinite(block_lasts).all(axis=1)
-        for r in np.nonzero(bad)[0]:
-            acc_last = float(last[r])
-            for i, x in enumerate(v[r].tolist()):
-                acc_last = weight * acc_last + one_minus * x
-                block_lasts[r, i] = acc_last
-        debias = 1.0 - weight ** (count + 1.0 + k)
-        out[:, start : start + m] = block_lasts / debias
-        last = block_lasts[:, -1].copy()
-        count += m
-        start += m
-    return out, last, count
 
 
 # pyqtgraph ships no type hints, so its classes are Any to mypy (strict refuses subclassing Any).
@@ -175,9 +88,11 @@ class PlotPanel(QWidget):
         self.auto_range.clicked.connect(self._on_auto_range_clicked)
         self.plot.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
         document.historyChanged.connect(self._on_document_history_changed)
+        document.modelChanged.connect(self._on_document_model_changed)
         document.trainingStateChanged.connect(self._on_document_training_state_changed)
         self._on_smoothing_value_changed(self.smoothing.value())
         self.log_y.setChecked(curve_specs.LOG_Y_DEFAULT)
+        self._on_document_model_changed()
         self.refresh()
 
     def _init_state(self) -> None:
@@ -316,6 +231,18 @@ class PlotPanel(QWidget):
             self._redraw_timer.stop()
         elif not self._redraw_timer.isActive():
             self._redraw_timer.start(int(due_in) + 1)
+
+    def _on_document_model_changed(self) -> None:
+        # The title names the variant the history is trained in; new weights leave it as it is.
+        variant, item = self._document.model.variant, self.plot.getPlotItem()
+        title = f"{variant.loss_formula()}  ·  {variant.describe()}"
+        if item.titleLabel.text != title:
+            item.setTitle(title, size="9pt")
+
+    @property
+    def title(self) -> str:
+        """The plot's title: the model's formula and its variant in words."""
+        return str(self.plot.getPlotItem().titleLabel.text)
 
     def _on_redraw_timer_timeout(self) -> None:
         self._paced_redraw()

@@ -23,10 +23,12 @@ from PySide6.QtWidgets import (
 )
 
 from backprop_lab.engine.session import RANDOM_RANGE_TEXT, Session
+from backprop_lab.engine.variant import Variant
 from backprop_lab.gui import recovery
 from backprop_lab.gui.document import EDITOR_MAX_K
 from backprop_lab.gui.help_dialogs import SessionPropertiesDialog, ShortcutRow, ShortcutsDialog
 from backprop_lab.gui.tips import apply_tips
+from backprop_lab.gui.variant_dialog import VariantDialog
 
 if TYPE_CHECKING:
     from backprop_lab.gui.recovery import RecoveryEntry
@@ -163,6 +165,17 @@ class Prompts:
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return None
             return dialog.properties()
+        finally:
+            dialog.deleteLater()
+
+    def variant(self, current: Variant, k: int, history_steps: int = 0) -> tuple[Variant, bool] | None:
+        """Model ▸ Variant…: (the variant accepted, whether to keep the network by transposing A, B, C
+        on a change of convention), or None when cancelled."""
+        dialog = VariantDialog(current, k, history_steps, self.parent)
+        try:
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return None
+            return dialog.variant(), dialog.keeps_network()
         finally:
             dialog.deleteLater()
 

@@ -286,11 +286,14 @@ class StepThroughDialog(QDialog):
 
     def _page_forward(self) -> QWidget:
         p = self.plan
+        v = p.variant
         n = len(p.samples)
         rows = min(n, MAX_SAMPLE_ROWS)
+        a, u, w = ("x A", "x B", "z C") if v.row else ("A x", "B x", "C z")
+        loss = "Σ (w − t)²" if v.target is not None else "Σ w²"
         t = _table(
             rows,
-            ["sample", "L(x_s) = Σ w²", "a = x A", "σ(a)", "u = x B", "z = σ(a) + u", "w = z C"],
+            ["sample", f"L(x_s) = {loss}", f"a = {a}", "σ(a)", f"u = {u}", "z = σ(a) + u", f"w = {w}"],
             "stepForwardTable",
         )
         for r in range(rows):
@@ -299,10 +302,11 @@ class StepThroughDialog(QDialog):
             t.setItem(r, 1, _item(_cell(smp.loss), _full(smp.loss)))
             for c, vec in enumerate((smp.a, smp.y, smp.u, smp.z, smp.w), start=2):
                 t.setItem(r, c, _item(vector_text(vec), ", ".join(map(repr, vec)), align_right=False))
+        wj = "(w<sub>j</sub> − t<sub>j</sub>)²" if v.target is not None else "w<sub>j</sub>²"
         intro = (
-            "The forward pass for each sample, with the current weights: a = xA, σ(a), u = xB, z = σ(a) + u, "
-            f"w = zC and its loss L = Σ<sub>j</sub> w<sub>j</sub>². The batch loss is their mean: "
-            f"<b>{_short(p.batch_loss, digits=10)}</b>."
+            f"The forward pass for each sample, with the current weights ({v.describe()}): a = {a}, "
+            f"{v.sigma.formula}, u = {u}, z = σ(a) + u, w = {w} and its loss "
+            f"L = Σ<sub>j</sub> {wj}. The batch loss is their mean: <b>{_short(p.batch_loss, digits=10)}</b>."
         )
         return self._page(intro, t, name="stepPageForward")
 
@@ -310,14 +314,20 @@ class StepThroughDialog(QDialog):
         p = self.plan
         n = len(p.per_sample)
         rows = min(n, MAX_SAMPLE_ROWS)
-        t = _table(rows, ["sample", "L(x_s)", "‖∂L/∂A‖", "‖∂L/∂B‖", "‖∂L/∂C‖"], "stepGradientsTable")
+        v = p.variant
+        dw = "∂L/∂w = 2(w − t)" if v.target is not None else "∂L/∂w = 2w"
+        headers = ["sample", "L(x_s)", "σ′(a)", dw, "‖∂L/∂A‖", "‖∂L/∂B‖", "‖∂L/∂C‖"]
+        t = _table(rows, headers, "stepGradientsTable")
         from backprop_lab.engine.model import frobenius
 
         for r in range(rows):
             loss, grads = p.per_sample[r]
+            smp = p.samples[r]
             t.setItem(r, 0, _item(str(p.indices[r])))
             t.setItem(r, 1, _item(_cell(loss)))
-            for c, name in enumerate(MATRIX_NAMES, start=2):
+            for c, vec in enumerate((smp.sigma_prime, smp.dw), start=2):
+                t.setItem(r, c, _item(vector_text(vec), ", ".join(map(repr, vec)), align_right=False))
+            for c, name in enumerate(MATRIX_NAMES, start=4):
                 t.setItem(r, c, _item(_cell(frobenius(grads[name]))))
         means = QWidget()
         ml = QHBoxLayout(means)
@@ -332,8 +342,9 @@ class StepThroughDialog(QDialog):
             box.addWidget(_matrix_table(p.mean_grads[name], f"stepMeanGrad{name}", colors=p.mean_grads[name]))
             ml.addLayout(box)
         intro = (
-            f"Back-propagation for each sample (the report's formulas, per sample), then their mean over the "
-            f"batch, g = (1/{n}) Σ<sub>s</sub> ∂L(x<sub>s</sub>)/∂θ: the gradient the update uses."
+            f"Back-propagation for each sample (the report's formulas, per sample, for {v.describe()}): "
+            f"it starts from {dw} and goes through σ with {v.sigma.derivative_formula}. Then the mean "
+            f"over the batch, g = (1/{n}) Σ<sub>s</sub> ∂L(x<sub>s</sub>)/∂θ: the gradient the update uses."
         )
         return self._page(intro, t, (means, 0), name="stepPageGradients")
 

@@ -71,7 +71,7 @@ TIPS: dict[str, str] = {
     ),
     "action_report_example": (
         "The report example (K = 3): the report's x, A, B and C, whose gradients it derives by hand, "
-        "replacing the model. One undo step."
+        "replacing the model, in the report's variant (sigmoid, row vectors, no target). One undo step."
     ),
     "action_reset": "Back to the model the training history began from; clears the history. One undo step.",
     "action_k_up": (
@@ -81,6 +81,12 @@ TIPS: dict[str, str] = {
     "action_k_down": (
         "One unit fewer, K − 1: the last entry of x and the last row and column of A, B, C go. The "
         "training history starts anew (undo brings it back)."
+    ),
+    "action_variant": (
+        "Choose the member of the family: the activation σ (sigmoid, tanh, relu, softplus, identity), "
+        f"row vectors ({formula('a = xA')}) or column vectors ({formula('a = Ax')}), and a target t "
+        f"({formula('L = Σ (w_j − t_j)²')}) or none. One undo step; the training history starts anew "
+        "(undo brings it back)."
     ),
     # Training (the training panel's buttons show these too).
     "action_start": f"Train from the current weights: {_STEPS} mini-batch steps of {_UPDATE}.",
@@ -122,6 +128,7 @@ BUTTON_ACTIONS: dict[str, str] = {
     "randomizeButton": "randomize",
     "reportExampleButton": "report_example",
     "resetButton": "reset",
+    "variantButton": "variant",
     "startButton": "start",
     "pauseButton": "pause",
     "stepButton": "step",

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from backprop_lab.engine.training import StepRecord
-from backprop_lab.gui.plot_panel import CURVES, GrowingBuffer, PlotPanel, ema_extend, ema_extend_rows
+from backprop_lab.gui.plot_data import GrowingBuffer, ema_extend, ema_extend_rows
+from backprop_lab.gui.plot_panel import CURVES, PlotPanel
 
 
 def naive_ema(values, weight):
