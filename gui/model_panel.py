@@ -31,7 +31,9 @@ TARGET_SHOWN = 6
 
 def block_titles(variant: Variant) -> dict[str, str]:
     """The editors' titles; A's names the variant's activation ("A (tanh branch)")."""
-    return {**BLOCK_TITLES, "A": f"A ({variant.activation} branch)"}
+    # x is a column in the column convention; the editor still lays it out as one row.
+    x = BLOCK_TITLES["x"] if variant.row else "x (input, K×1, shown as a row)"
+    return {**BLOCK_TITLES, "x": x, "A": f"A ({variant.activation} branch)"}
 
 
 def variant_line(variant: Variant) -> str:
