@@ -217,8 +217,8 @@ def test_property_engine_agrees_with_autograd_across_magnitudes(k, scales, seed)
 
 
 def test_the_torch_check_catches_a_wrong_gradient(torch, monkeypatch, report_example):
-    def missing_sigma_prime(x, A, B, C):
-        loss, g = loss_and_grads(x, A, B, C)
+    def missing_sigma_prime(x, A, B, C, **variant):
+        loss, g = loss_and_grads(x, A, B, C, **variant)
         g["A"] = [row.copy() for row in g["B"]]  # x_i · g_j: the chain rule without σ'(a_j)
         return loss, g
 
