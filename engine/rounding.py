@@ -112,18 +112,18 @@ class RoundingScales:
         that z̃'s row of |C| (its column, for column vectors) carries it to r̃.
         """
         unit, inp = self._unit_and_input(i, j)
-        moved = list(self.w)
         if name == "C":
-            # Row: w_j = Σ_i z_i C_ij; column: w_i = Σ_j C_ij z_j. Either way z feeds one output.
-            out, src = (j, i) if self.variant.row else (i, j)
-            moved[out] += self.z[src] * h
+            # C's [i][j] takes z at one index to the output at the other, in the same order as A's
+            # takes x to a: w_j = Σ_i z_i C_ij for rows, w_i = Σ_j C_ij z_j for columns.
+            moved = list(self.w)
+            moved[unit] += self.z[inp] * h
             return sum(v * v for v in moved)
         bounds = SIGMA_BOUNDS[self.variant.activation]
         dz = self.x[inp] * h * (1.0 if name == "B" else 2.0 * bounds.slope)
         if name == "A":
             dz += bounds.jump
         fan_out = self.C[unit] if self.variant.row else [row[unit] for row in self.C]
-        return sum((wk + dz * ck) ** 2 for wk, ck in zip(moved, fan_out, strict=True))
+        return sum((wk + dz * ck) ** 2 for wk, ck in zip(self.w, fan_out, strict=True))
 
     def kink_allowance(self, name: str, i: int, j: int, h: float) -> float:
         """How far a central difference of step up to 2h may be from σ′ at a kink it straddles.

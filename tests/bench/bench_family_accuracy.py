@@ -48,7 +48,9 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     members = list(itertools.product(ACTIVATIONS, CONVENTIONS, (False, True)))
-    stats = {m: {"passed": 0, "runs": 0, "norm": 0.0, "entry": 0.0, "bound": 0, "entries": 0} for m in members}
+    stats = {
+        m: {"passed": 0, "runs": 0, "norm": 0.0, "entry": 0.0, "bound": 0, "entries": 0} for m in members
+    }
     for _ in range(args.models):
         k = rng.randint(1, 33)
         scale = rng.choice((1.0, 10.0, 900.0))

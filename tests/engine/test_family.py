@@ -180,7 +180,25 @@ def test_the_rounding_scales_bound_every_members_values(member):
                     assert s >= abs(value) * (1 - 1e-12), (name, value, s)
 
 
-def test_tanh_near_saturation_passes_on_the_absolute_term_of_its_derivative(torch):
+@pytest.mark.parametrize("member", FAMILY, ids=_ids)
+def test_the_moved_loss_scale_bounds_the_loss_at_both_steps(member):
+    # loss_moved is what the finite differences' rounding allowance is made of: it must bound
+    # L(θ ± h) for the weight actually moved, in the member's own index order.
+    n = FAMILY.index(member)
+    model = _model(3, 0.1, seed=50 + n, member=member)
+    scales = rounding_scales(model)
+    h = 100.0  # a step that dwarfs the model: the moved weight's own path decides the bound
+    for m, name in enumerate("ABC"):
+        for i in range(3):
+            for j in range(3):
+                for sign in (1.0, -1.0):
+                    weights = [[row[:] for row in M] for M in (model.A, model.B, model.C)]
+                    weights[m][i][j] += sign * h
+                    loss = forward(model.x, *weights, model.variant)["loss"]
+                    assert scales.loss_moved(name, i, j, h) >= loss * (1 - 1e-12), (name, i, j, sign)
+
+
+def test_tanh_near_saturation_differs_by_ulps_absolute_and_passes(torch):
     # a in 8…12: 1 − tanh(a)² ≈ 1e-7…1e-10 keeps few digits, and PyTorch's tanh differs from the C
     # library's by one ulp for some of these inputs (which ones depends on the CPU), so the relative
     # error of ∂L/∂A may reach 1e-6. What both sides do agree on is σ′ to a few ulps *absolute*:
@@ -192,6 +210,7 @@ def test_tanh_near_saturation_passes_on_the_absolute_term_of_its_derivative(torc
         g = 2.0 * math.tanh(a)  # ∂L/∂z for w = z = tanh(a)
         assert report.passed
         assert entry.abs_error <= 4 * sys.float_info.epsilon * g, (a, entry)
+        assert entry.tolerance <= 1e-12 * g  # the allowance stays at the rounding's level
 
 
 # --------------------------------------------------------------------------- the two conventions
