@@ -365,10 +365,23 @@ def test_the_checks_take_the_models_variant_not_the_reports(monkeypatch):
 
 def test_the_windows_verification_checks_the_models_variant():
     model = _model(3, 1.0, seed=3, member=("softplus", "column", True))
-    results = run_checks(model, with_torch=False, with_sweep=False)
+    results = run_checks(model, with_torch=_has_torch(), with_sweep=False)
     v = model.variant
     loss, grads = loss_and_grads(
         model.x, model.A, model.B, model.C, activation=v.activation, convention=v.convention, target=v.target
     )
     assert results.passed and results.fd.loss == loss
     assert [e.analytic for e in results.fd.entries] == [g for n in "ABC" for row in grads[n] for g in row]
+    if results.torch is not None:
+        assert results.torch.loss == loss and results.torch.passed
+
+
+def test_the_eps_sweep_of_another_member_shows_the_same_v():
+    # Truncation falling as eps² on the left, rounding rising as 1/eps on the right, for the
+    # member's own loss: a sweep of the report's loss would not reach 1e-9 at its bottom here.
+    model = _model(3, 1.0, seed=11, member=("tanh", "column", True))
+    errors = dict(gradcheck.eps_sweep(model))
+    best = min(errors, key=errors.__getitem__)
+    assert 1e-7 <= best <= 1e-3 and errors[best] < 1e-8
+    assert errors[gradcheck.SWEEP_EPS[0]] > 100 * errors[best]
+    assert errors[gradcheck.SWEEP_EPS[-1]] > 100 * errors[best]
