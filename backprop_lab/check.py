@@ -33,7 +33,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from backprop_lab.cli import apply_variant_options
 from backprop_lab.engine import __version__
 from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.gradcheck import (
@@ -47,6 +46,7 @@ from backprop_lab.engine.gradcheck import (
 from backprop_lab.engine.model import MATRIX_NAMES, Matrix, Model
 from backprop_lab.engine.session import Expected, Session, load_session_with_expected
 from backprop_lab.engine.variant import Variant
+from backprop_lab.variant_options import apply_variant_options
 
 PROG = "backprop-lab"
 

@@ -60,8 +60,8 @@ def _error(message: str) -> int:
 
 def _load(args: argparse.Namespace) -> Any:
     """The session to report, under the options' variant (raises SessionError or ValueError)."""
-    from backprop_lab.cli import apply_variant_options
     from backprop_lab.engine.session import Session, load_session
+    from backprop_lab.variant_options import apply_variant_options
 
     session = Session.report_example() if args.session is None else load_session(args.session)
     model = apply_variant_options(args, session.model)

@@ -35,13 +35,13 @@ import sys
 import time
 from typing import Any, TextIO
 
-from backprop_lab.cli import apply_variant_options
 from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.model import forward
 from backprop_lab.engine.session import MAX_HISTORY_STEPS, Session, SessionError, load_session, save_session
 from backprop_lab.engine.training import Trainer, TrainingSettings
 from backprop_lab.engine.variant import Variant
 from backprop_lab.interrupt import Interrupted, deferred, pending
+from backprop_lab.variant_options import apply_variant_options
 
 PROG = "backprop-lab train"
 

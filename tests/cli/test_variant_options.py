@@ -19,13 +19,13 @@ import pytest
 
 import backprop_lab.train as cli_train
 from backprop_lab import report as cli_report
-from backprop_lab.cli import _glue_option_values, apply_variant_options, parse_target
 from backprop_lab.cli import main as cli_main
 from backprop_lab.engine.model import Model, forward, loss_and_grads
 from backprop_lab.engine.session import Session, load_session, save_session
 from backprop_lab.engine.session_format import FORMAT_VERSION
 from backprop_lab.engine.training import Trainer, TrainingSettings
 from backprop_lab.engine.variant import ACTIVATIONS, Variant
+from backprop_lab.variant_options import apply_variant_options, glue_option_values, parse_target
 
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = ["check", "train", "report"]
@@ -105,11 +105,11 @@ def test_the_target_is_k_numbers_separated_by_commas():
 
 def test_a_target_that_starts_with_a_minus_sign_needs_no_equals_sign():
     # argparse would take "-1,2" for an unknown option and say "--target: expected one argument".
-    assert _glue_option_values(["--target", "-1,2", "-o", "x"]) == ["--target=-1,2", "-o", "x"]
-    assert _glue_option_values(["--target", "-.5,2"]) == ["--target=-.5,2"]
-    assert _glue_option_values(["--target", "-inf,2"]) == ["--target=-inf,2"]
-    assert _glue_option_values(["--target", "--torch"]) == ["--target", "--torch"]  # an option stays one
-    assert _glue_option_values(["--lr", "-1"]) == ["--lr", "-1"]
+    assert glue_option_values(["--target", "-1,2", "-o", "x"]) == ["--target=-1,2", "-o", "x"]
+    assert glue_option_values(["--target", "-.5,2"]) == ["--target=-.5,2"]
+    assert glue_option_values(["--target", "-inf,2"]) == ["--target=-inf,2"]
+    assert glue_option_values(["--target", "--torch"]) == ["--target", "--torch"]  # an option stays one
+    assert glue_option_values(["--lr", "-1"]) == ["--lr", "-1"]
 
 
 @pytest.mark.parametrize(
