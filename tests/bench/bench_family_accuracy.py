@@ -41,11 +41,12 @@ def _norm_relative(report, name: str) -> float:
     return diff / size if size > 0 else diff
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Print the table; 0 when every check passed, 1 otherwise."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=400)
     parser.add_argument("--seed", type=int, default=14)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     members = list(itertools.product(ACTIVATIONS, CONVENTIONS, (False, True)))
     stats = {
@@ -81,7 +82,8 @@ def main() -> None:
         name = f"{activation}, {convention}, {'target' if target else 'no target'}"
         share = f"{s['bound']:,} of {s['entries']:,}"
         print(f"| {name} | {s['passed']}/{s['runs']} | {s['norm']:.1e} | {s['entry']:.1e} | {share} |")
+    return 0 if all(s["passed"] == s["runs"] for s in stats.values()) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
