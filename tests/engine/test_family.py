@@ -12,10 +12,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import os
 import random
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import backprop_lab.engine.gradcheck as gradcheck
 import backprop_lab.engine.model as model_module
@@ -131,6 +134,22 @@ def test_every_member_passes_the_finite_difference_check(member):
         report = finite_difference_check(_model(k, scale, seed=7 * n + k, member=member))
         assert report.passed, (k, scale, report.failures[:3])
         assert len(report.entries) == 3 * k * k
+
+
+@settings(
+    max_examples=int(os.environ.get("BACKPROP_LAB_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    k=st.integers(1, 5),
+    scale=st.sampled_from([1e-3, 0.1, 1.0, 10.0, 1e3]),
+    seed=st.integers(0, 2**32 - 1),
+    member=st.sampled_from(FAMILY),
+)
+def test_property_every_member_agrees_with_finite_differences_across_magnitudes(k, scale, seed, member):
+    report = finite_difference_check(_model(k, scale, seed, member))
+    assert report.passed, report.failures
 
 
 def test_a_relu_kink_between_the_steps_is_allowed_and_shown_as_unresolved():
