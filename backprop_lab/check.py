@@ -1,13 +1,16 @@
 """``backprop-lab check``: the loss and the gradients at full precision, verified.
 
-``check [SESSION] [--torch] [--all]`` prints, in the order of the report, x, A, B, C, the
-loss and the three gradients at full precision, then the verification table: the analytic
-gradients next to central finite differences and, with ``--torch``, next to PyTorch's
-float64 autograd. Without SESSION it checks the report example, and compares it
-with the numbers the report printed too. SESSION is a session file, read by the same loader
-as ``train``, ``report`` and the window (so a plain ``{"model": {"x": [...], "A": [[...]], ...}}``
-is accepted as the format's version 0, and whatever they refuse ``check`` refuses with the same
-message); an ``"expected"`` object in it (loss, grad_A, grad_B, grad_C) is compared the same way.
+``check [SESSION] [--torch] [--all] [--activation A] [--convention C] [--target T]`` prints the
+member of the family it checks (the session's, or the one the options ask for), then, in the
+order of the report, x, A, B, C (and t), the loss and the three gradients at full precision,
+then the verification table: the analytic gradients next to central finite differences and,
+with ``--torch``, next to PyTorch's float64 autograd. Without SESSION it checks the report
+example, and compares it with the numbers the report printed too. SESSION is a session file,
+read by the same loader as ``train``, ``report`` and the window (so a plain
+``{"model": {"x": [...], "A": [[...]], ...}}`` is accepted as the format's version 0, and whatever
+they refuse ``check`` refuses with the same message); an ``"expected"`` object in it (loss,
+grad_A, grad_B, grad_C) is compared the same way, unless the options change the file's member
+(the numbers are then another function's).
 
 Exit status: 0 when every check passes, 1 when one fails, 2 on unusable input (one line on
 standard error naming the problem) or when ``--torch`` is asked for without PyTorch.
@@ -35,17 +38,15 @@ from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.gradcheck import (
     CheckReport,
     EntryCheck,
+    analytic,
     compare_entry,
     finite_difference_check,
     make_report,
 )
-from backprop_lab.engine.model import (
-    MATRIX_NAMES,
-    Matrix,
-    Model,
-    loss_and_grads,
-)
+from backprop_lab.engine.model import MATRIX_NAMES, Matrix, Model
 from backprop_lab.engine.session import Expected, Session, load_session_with_expected
+from backprop_lab.engine.variant import Variant
+from backprop_lab.variant_options import apply_variant_options
 
 PROG = "backprop-lab"
 
@@ -259,6 +260,20 @@ def _describe(report: CheckReport) -> str:
     return textwrap.fill(text, WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
 
 
+def describe_variant(variant: Variant) -> list[str]:
+    """The lines that say which member of the family is checked: its name, the loss, σ and σ′."""
+    sigma = variant.sigma
+    if variant.row:
+        layout = "row vectors: a = xA, u = xB, w = zC; A[i][j] is the weight from input i to unit j"
+    else:
+        layout = "column vectors: a = Ax, u = Bx, w = Cz; A[i][j] is the weight from input j to unit i"
+    return [
+        f"Variant: {variant.describe()}",
+        f"  {variant.loss_formula()}, {sigma.formula}, {sigma.derivative_formula}",
+        f"  {layout}",
+    ]
+
+
 def print_check(
     out: TextIO,
     title: str,
@@ -268,8 +283,9 @@ def print_check(
     reports: Sequence[CheckReport],
     *,
     show_all: bool = False,
+    notes: Sequence[str] = (),
 ) -> None:
-    """The check's output: the model, the loss, the gradients, then the verification.
+    """The check's output: the variant, the model, the loss, the gradients, then the verification.
 
     ``reports``: the finite-difference report first, then optionally PyTorch's (side by side
     in the table) and one against printed numbers (:data:`EXPECTED_METHOD`, summarised).
@@ -280,9 +296,11 @@ def print_check(
     def say(*lines: str) -> None:
         print(*lines, sep="\n", file=out)
 
-    say(title, "", "Let,", "", "x =", format_vector(model.x), "")
+    say(title, *describe_variant(model.variant), "", "Let,", "", "x =", format_vector(model.x), "")
     for name in MATRIX_NAMES:
         say(f"{name} =", format_matrix(model.matrix(name)), "")
+    if model.variant.target is not None:
+        say("t =", format_vector(model.variant.target), "")
     say(f"Loss = {format_number(loss, 'full')}", "")
     for r in printed:
         ref = r.reference_loss
@@ -308,6 +326,8 @@ def print_check(
                     subsequent_indent="    ",
                 )
             )
+    for note in notes:
+        say(textwrap.fill(note, WIDTH, break_long_words=False, break_on_hyphens=False))
     say("", "check passed" if all(r.passed for r in reports) else "check FAILED")
 
 
@@ -323,9 +343,11 @@ def run_check(args: argparse.Namespace) -> int:
     """``backprop-lab check``: 0 when every check passes, 1 when one fails, 2 on bad input."""
     try:
         source = report_example_input() if args.session is None else load_input(args.session)
-        model = source.model
+        model = apply_variant_options(args, source.model)
         k = model.K
         title = f"Backprop Lab {__version__}: check of {source.source} (K = {k})"
+        # Numbers printed for one member say nothing about another.
+        expected = source.expected if model.variant == source.model.variant else None
         if args.torch:
             from backprop_lab.engine.torch_check import TorchUnavailable, torch_check, torch_version
 
@@ -333,7 +355,7 @@ def run_check(args: argparse.Namespace) -> int:
                 title += f", with PyTorch {torch_version()}"
             except TorchUnavailable as exc:
                 return _error("check", str(exc))
-        loss, grads = loss_and_grads(model.x, model.A, model.B, model.C)
+        loss, grads = analytic(model)
         if k > 40:
             # O(K⁴) forward passes: say so rather than sit silent for minutes.
             print(
@@ -343,11 +365,16 @@ def run_check(args: argparse.Namespace) -> int:
         reports = [finite_difference_check(model)]
         if args.torch:
             reports.append(torch_check(model))
-        if source.expected is not None:
-            reports.append(expected_check(loss, grads, source.expected))
+        if expected is not None:
+            reports.append(expected_check(loss, grads, expected))
     except ValueError as exc:  # SessionError, NumericalOverflowError
         return _error("check", str(exc))
-    print_check(sys.stdout, title, model, loss, grads, reports, show_all=args.all)
+    notes = []
+    if expected is None and source.expected is not None:
+        notes.append(
+            f"The numbers {source.source} gives are for {source.model.variant.describe()}: not compared."
+        )
+    print_check(sys.stdout, title, model, loss, grads, reports, show_all=args.all, notes=notes)
     return 0 if all(r.passed for r in reports) else 1
 
 

@@ -10,9 +10,11 @@ opens it in the window; anything else is a usage error: ``did you mean …?`` wh
 to a command's name (difflib), else "does not exist". Usage errors are one line on standard
 error ending with a pointer to ``--help``, and exit with status 2.
 
-``check`` and ``train`` run the engine alone and never import Qt; ``report`` renders with Qt's
-offscreen platform. In those three, SIGINT and SIGTERM end the command with one line on
-standard error and the status 130 or 143 (backprop_lab.interrupt), never half a file.
+``check``, ``train`` and ``report`` share the options that choose the member of the assignment's
+family (``--activation``, ``--convention``, ``--target``; backprop_lab.variant_options), which
+override the session's. ``check`` and ``train`` run the engine alone and never import Qt;
+``report`` renders with Qt's offscreen platform. In those three, SIGINT and SIGTERM end the
+command with one line on standard error and the status 130 or 143 (backprop_lab.interrupt), never half a file.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from backprop_lab import __version__
+from backprop_lab.variant_options import add_variant_arguments, glue_option_values
 
 PROG = "backprop-lab"
 EXIT_USAGE = 2
@@ -99,6 +102,8 @@ def build_parser() -> Parser:
     ) -> None:
         sub = commands.add_parser(name, help=COMMANDS[name], description=description)
         add(sub)
+        if name in HEADLESS_COMMANDS:
+            add_variant_arguments(sub)
         sub.set_defaults(handler=run, command_parser=sub)
 
     command(
@@ -159,7 +164,7 @@ def _route(args: list[str], window: bool) -> list[str]:
 
 
 def _parse(parser: Parser, args: list[str]) -> argparse.Namespace:
-    ns, extra = parser.parse_known_args(args)
+    ns, extra = parser.parse_known_args(glue_option_values(args))
     if extra:
         # argparse would blame the top-level parser; the sub-command's own --help is the useful pointer.
         owner = getattr(ns, "command_parser", parser)

@@ -6,6 +6,11 @@ offscreen on the session. Without SESSION it reports the backprop report's worke
 example after training it with the report's settings (lr = 0.01, N = 1000, batch size 10), so
 the default report retells the whole seed report.
 
+``--activation``, ``--convention`` and ``--target`` report the session as another member of the
+family: its weights under that variant, with a new (empty) history, as the window does on such a
+change; without SESSION the report example is trained as that member. The session file is never
+written.
+
 Runs on a machine with no display: unless QT_QPA_PLATFORM is already set, Qt's ``offscreen``
 platform is chosen before the QApplication exists (a report needs no screen, and a window
 must not flash up on a desktop either).
@@ -53,13 +58,19 @@ def _error(message: str) -> int:
     return 2
 
 
-def _load(path: str | None) -> Any:
-    """The session to report (raises engine.session.SessionError or ValueError)."""
+def _load(args: argparse.Namespace) -> Any:
+    """The session to report, under the options' variant (raises SessionError or ValueError)."""
     from backprop_lab.engine.session import Session, load_session
+    from backprop_lab.variant_options import apply_variant_options
 
-    if path is not None:
-        return load_session(path)
-    session = Session.report_example()
+    session = Session.report_example() if args.session is None else load_session(args.session)
+    model = apply_variant_options(args, session.model)
+    if model.variant != session.model.variant:
+        # A history belongs to the member it was trained as.
+        session.model = model
+        session.reset_history()
+    if args.session is not None:
+        return session
     trainer = session.make_trainer()
     session.history.extend(trainer.steps())
     session.finish_run(trainer)
@@ -108,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     if os.path.exists(out) and not os.path.isdir(out):
         return _error(f"{args.output} exists and is not a folder")
     try:
-        session = _load(args.session)
+        session = _load(args)
     except ValueError as exc:  # SessionError is a ValueError with a one-line message
         return _error(str(exc))
 

@@ -2,12 +2,18 @@
 
 ::
 
-    backprop-lab train [SESSION] [--lr F] [--batch-size N] [--n-samples N] [--epochs N] [--seed N] -o OUT
+    backprop-lab train [SESSION] [--lr F] [--batch-size N] [--n-samples N] [--epochs N] [--seed N]
+                       [--activation A] [--convention C] [--target T1,T2,…] -o OUT
 
 Without SESSION it trains the built-in report example with the report's settings (lr 0.01,
 1000 samples, batch size 10, one epoch). Options override the session's settings, and the
 settings used are stored in OUT. The run continues the session's history (steps and epochs are
 numbered after it), so ``-o`` equal to SESSION extends that file in place.
+
+``--activation``, ``--convention`` and ``--target`` override the session's member of the family
+and OUT carries it. A history belongs to one member, so a change starts a new one from the
+session's current weights, as in the window; since that would drop SESSION's history, ``-o``
+must then name another file.
 
 Exit codes (as ``check``): 0 trained; 1 the run diverged — OUT is still written, with the last
 finite weights, the steps taken and the divergence recorded; 2 bad input (unreadable session,
@@ -33,7 +39,9 @@ from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.model import forward
 from backprop_lab.engine.session import MAX_HISTORY_STEPS, Session, SessionError, load_session, save_session
 from backprop_lab.engine.training import Trainer, TrainingSettings
+from backprop_lab.engine.variant import Variant
 from backprop_lab.interrupt import Interrupted, deferred, pending
+from backprop_lab.variant_options import apply_variant_options
 
 PROG = "backprop-lab train"
 
@@ -121,7 +129,7 @@ def _check_output(path: str) -> str | None:
 
 def _loss_at_x(session: Session) -> float:
     m = session.model
-    loss = forward(m.x, m.A, m.B, m.C)["loss"]
+    loss = forward(m.x, m.A, m.B, m.C, m.variant)["loss"]
     assert isinstance(loss, float)
     return loss
 
@@ -151,8 +159,8 @@ def run(args: argparse.Namespace) -> int:
     loaded = _load(args)
     if isinstance(loaded, int):
         return loaded
-    session, source, settings = loaded
-    outcome = _train_and_save(session, source, settings, args.output)
+    session, source, settings, previous = loaded
+    outcome = _train_and_save(session, source, settings, args.output, previous)
     return _exit(outcome, session, args.output)
 
 
@@ -167,8 +175,9 @@ class _Outcome:
     failure: str | None = None  # why the save failed
 
 
-def _load(args: argparse.Namespace) -> tuple[Session, str, TrainingSettings] | int:
-    """The session, its name for messages and the settings to train with; or the exit code of bad input."""
+def _load(args: argparse.Namespace) -> tuple[Session, str, TrainingSettings, Variant | None] | int:
+    """The session, its name for messages, the settings to train with and the session's own variant
+    when the options changed it (else None); or the exit code of bad input."""
     if args.session is None:
         session = Session.report_example()
         source = "the report example"
@@ -188,6 +197,9 @@ def _load(args: argparse.Namespace) -> tuple[Session, str, TrainingSettings] | i
         settings.validate(session.model.K)
     except ValueError as exc:
         return _error(f"invalid training settings: {exc}")
+    previous = _change_variant(args, session, source)
+    if isinstance(previous, int):
+        return previous
     if len(session.history) + settings.total_steps > MAX_HISTORY_STEPS:
         return _error(
             f"{source} has {len(session.history):,} steps and this run would add {settings.total_steps:,}; "
@@ -196,11 +208,41 @@ def _load(args: argparse.Namespace) -> tuple[Session, str, TrainingSettings] | i
     problem = _check_output(args.output)
     if problem is not None:
         return _error(problem)
-    return session, source, settings
+    return session, source, settings, previous
 
 
-def _train_and_save(session: Session, source: str, settings: TrainingSettings, output: str) -> _Outcome:
-    """Run the steps (until done or a signal), then save to ``output`` and print the summary."""
+def _change_variant(args: argparse.Namespace, session: Session, source: str) -> Variant | int | None:
+    """Put the session under the options' variant, starting a new history if it changed; returns
+    the session's own variant then (None when unchanged), or the exit code of a refusal."""
+    try:
+        model = apply_variant_options(args, session.model)
+    except ValueError as exc:
+        return _error(str(exc))
+    previous = session.model.variant
+    if model.variant == previous:
+        return None
+    if session.history and args.session is not None and _same_file(args.session, args.output):
+        return _error(
+            f"{source} holds {len(session.history):,} steps trained as {previous.describe()}; another "
+            "variant starts a new history, which would replace them: write it to another file with -o"
+        )
+    session.model = model
+    session.reset_history()
+    return previous
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # OUT does not exist yet
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _train_and_save(
+    session: Session, source: str, settings: TrainingSettings, output: str, previous: Variant | None
+) -> _Outcome:
+    """Run the steps (until done or a signal), then save to ``output`` and print the summary.
+    ``previous``: the session's own variant when the options replaced it."""
     loss_before = _loss_at_x(session)
     trainer = session.make_trainer(settings)
     outcome = _Outcome(session.history.last_step + 1, trainer.total_steps)
@@ -223,6 +265,7 @@ def _train_and_save(session: Session, source: str, settings: TrainingSettings, o
                 _summary(
                     session, source, settings, trainer.total_steps, outcome.first_step, elapsed, loss_before
                 )
+                _say_variant(session.model.variant, previous)
                 print(f"Wrote {output} (history: {len(session.history):,} steps)")
     except Interrupted as exc:  # the signal noted, raised once the save was done
         if outcome.stopped_by is None:
@@ -272,6 +315,13 @@ def _exit(outcome: _Outcome, session: Session, output: str) -> int:
         print(session.divergence.reason)
         return EXIT_DIVERGED
     return EXIT_OK
+
+
+def _say_variant(variant: Variant, previous: Variant | None) -> None:
+    line = f"Variant: {variant.describe()}"
+    if previous is not None:
+        line += f" (the session's was {previous.describe()}; a new history started)"
+    print(line)
 
 
 def _summary(

@@ -5,7 +5,8 @@ analytic ∂L/∂θ from :func:`engine.model.loss_and_grads` with the central di
 
     D(h) = (L(θ + h) − L(θ − h)) / 2h
 
-computed through the model's own forward pass. The result is a :class:`CheckReport`
+computed through the model's own forward pass, both in the model's variant (its activation,
+vector convention and target; :mod:`engine.variant`). The result is a :class:`CheckReport`
 holding one :class:`EntryCheck` per entry (3·K² of them); :mod:`engine.torch_check`
 produces the same kind of report against PyTorch's autograd.
 
@@ -33,7 +34,10 @@ per entry from the data, so that no correct gradient can fail for want of digits
   absolute values at θ ± h (see :func:`rounding_scales`) and γ = (4K + 16)·u a
   forward-error bound for sums of K terms; the quotient inherits γ·L̃/h;
 * truncation: |D(h) − D(2h)|, about three times D(h)'s truncation error;
-* the analytic value's own rounding, γ times its scale.
+* the analytic value's own rounding, γ times its scale;
+* a kink of σ within reach of the steps (relu′ jumps at 0, softplus at 20): there the
+  difference mixes the slopes on both sides, and the entry is allowed that jump
+  (:meth:`RoundingScales.kink_allowance`) and reported among the unresolved ones.
 
 Where the allowance dominates (saturated units of a model with entries in the
 thousands, say), finite differences cannot resolve the entry and the PyTorch check is
@@ -46,7 +50,6 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from operator import mul
 
 from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.model import (
@@ -57,12 +60,13 @@ from backprop_lab.engine.model import (
     Vector,
     forward,
     loss_and_grads,
-    sigmoid_prime,
-    vec_mat,
 )
 
-#: The float64 machine epsilon u = 2⁻⁵².
-MACHINE_EPS = sys.float_info.epsilon
+# The error scales live in their own module; they are part of this one's interface too.
+from backprop_lab.engine.rounding import MACHINE_EPS as MACHINE_EPS
+from backprop_lab.engine.rounding import RoundingScales as RoundingScales
+from backprop_lab.engine.rounding import rounding_scales as rounding_scales
+from backprop_lab.engine.variant import Variant
 
 #: Relative step of the central difference: ∛u ≈ 6.06e-6 balances truncation (∝ h²)
 #: against rounding (∝ u/h); the step is ``eps · max(1, |θ|)``.
@@ -208,88 +212,6 @@ def central_difference(
     return _central(along, base[index], eps)
 
 
-# --------------------------------------------------------------------------- error scales
-
-
-@dataclass(frozen=True)
-class RoundingScales:
-    """Magnitudes that bound the rounding errors of the loss and its gradients.
-
-    The forward and backward passes evaluated on absolute values (|x|, |A|, |B|, |C|):
-    a computed quantity is within ``gamma`` times its scale of the exact value. ``loss``
-    is L̃; ``grads`` maps "A", "B", "C" to K×K scales of the gradient entries. ``x``, ``z``,
-    ``w`` and ``C`` are |x|, z̃, w̃ and |C|, kept for :meth:`loss_moved`.
-    """
-
-    gamma: float
-    loss: float
-    grads: dict[str, Matrix]
-    x: Vector
-    z: Vector
-    w: Vector
-    C: Matrix
-
-    def loss_moved(self, name: str, i: int, j: int, h: float) -> float:
-        """L̃ once weight ``name[i][j]`` has moved by up to ±h: bounds the rounding of L(θ ± h).
-
-        Needed because L(θ ± h) can be far larger than L(θ) (θ ≈ 0, a loss that underflows).
-        Moving C_ij adds z̃_i·h to w̃_j; moving B_ij adds |x_i|·h to z̃_j, and moving A_ij at
-        most |x_i|·h/2 (through |y_j| and ã_j/4), which adds that times row j of |C| to w̃.
-        """
-        if name == "C":
-            moved = list(self.w)
-            moved[j] += self.z[i] * h
-        else:
-            dz = self.x[i] * h * (1.0 if name == "B" else 0.5)
-            moved = [wk + dz * ck for wk, ck in zip(self.w, self.C[j], strict=True)]
-        return sum(v * v for v in moved)
-
-
-def rounding_scales(model: Model) -> RoundingScales:
-    """Forward-error scales for the loss and the gradients (inputs assumed valid).
-
-    Running error analysis: a sum of K products is within γ_K·Σ|terms| of exact, so with
-    ã = |x||A|, ũ = |x||B|, z̃ = |y| + ũ + ã/4 (a's error reaches y through σ' ≤ 1/4),
-    w̃ = z̃|C| and g̃_i = Σ_j |C_ij|·2w̃_j::
-
-        L̃       = Σ_j w̃_j²
-        dC̃_ij   = 2w̃_j · z̃_i
-        dB̃_ij   = |x_i| · g̃_j
-        dÃ_ij   = |x_i| · (σ'(a_j)·g̃_j + |g_j|·(1 + ã_j/8))
-
-    The last term is σ'(a) = σ(1 − σ) being known to absolute, not relative, precision:
-    where σ rounds near 1, 1 − σ has lost its digits (PyTorch computes it the same way),
-    and σ'' ≤ 1/8 carries a's error. γ = (4K + 16)·u covers the chains of sums.
-    """
-    x, A, B, C = model.x, model.A, model.B, model.C
-    k = len(x)
-    ax = [abs(v) for v in x]
-    absA = [[abs(v) for v in row] for row in A]
-    absB = [[abs(v) for v in row] for row in B]
-    absC = [[abs(v) for v in row] for row in C]
-    values = forward(x, A, B, C)
-    a, y, w = values["a"], values["y"], values["w"]
-    assert isinstance(a, list) and isinstance(y, list) and isinstance(w, list)
-    a_s = vec_mat(ax, absA)
-    u_s = vec_mat(ax, absB)
-    z_s = [abs(yj) + uj + aj / 4.0 for yj, uj, aj in zip(y, u_s, a_s, strict=True)]
-    w_s = vec_mat(z_s, absC)
-    dw_s = [2.0 * v for v in w_s]
-    g_s = [sum(map(mul, row, dw_s)) for row in absC]
-    g = [sum(map(mul, row, (2.0 * v for v in w))) for row in C]
-    sg_s = [
-        sigmoid_prime(aj) * gsj + abs(gj) * (1.0 + asj / 8.0)
-        for aj, gsj, gj, asj in zip(a, g_s, g, a_s, strict=True)
-    ]
-    grads = {
-        "A": [[xi * s for s in sg_s] for xi in ax],
-        "B": [[xi * s for s in g_s] for xi in ax],
-        "C": [[zi * d for d in dw_s] for zi in z_s],
-    }
-    loss = sum(v * v for v in w_s)
-    return RoundingScales((4 * k + 16) * MACHINE_EPS, loss, grads, ax, z_s, w_s, absC)
-
-
 # --------------------------------------------------------------------------- comparing
 
 
@@ -349,16 +271,26 @@ def make_report(
 # --------------------------------------------------------------------------- the model's check
 
 
-def _loss_along(x: Vector, weights: list[Matrix], row: list[float], j: int) -> Callable[[float], float]:
+def _loss_along(
+    x: Vector, weights: list[Matrix], row: list[float], j: int, variant: Variant
+) -> Callable[[float], float]:
     """L as a function of ``row[j]`` alone (the row is one of ``weights``' rows, edited in place)."""
 
     def loss(t: float) -> float:
         row[j] = t
-        value = forward(x, weights[0], weights[1], weights[2])["loss"]
+        value = forward(x, weights[0], weights[1], weights[2], variant)["loss"]
         assert isinstance(value, float)
         return value
 
     return loss
+
+
+def analytic(model: Model) -> tuple[float, dict[str, Matrix]]:
+    """The engine's hand-derived loss and gradients of ``model``, in its variant."""
+    v = model.variant
+    return loss_and_grads(
+        model.x, model.A, model.B, model.C, activation=v.activation, convention=v.convention, target=v.target
+    )
 
 
 def _entries(k: int) -> list[tuple[str, int, int, int]]:
@@ -375,9 +307,10 @@ def finite_difference_check(
 ) -> CheckReport:
     """Compare every analytic ∂L/∂A_ij, ∂L/∂B_ij, ∂L/∂C_ij with a central difference.
 
-    ``model`` is validated already (:class:`engine.model.Model`); NumericalOverflowError when
-    the loss overflows. ``eps`` is the relative
-    step, ``rtol``/``atol`` the tolerances (see the module docstring for both).
+    Both sides are taken in ``model.variant`` (activation, convention, target). ``model`` is
+    validated already (:class:`engine.model.Model`); NumericalOverflowError when the loss
+    overflows. ``eps`` is the relative step, ``rtol``/``atol`` the tolerances (see the module
+    docstring for both).
     ``progress(done, total)`` is called after each of the 3·K² entries; it may raise to
     abandon the check (the inputs are never modified). Costs 4 forward passes per entry,
     O(K⁴) in all: about 0.2 s at K = 20 and 1 s at K = 30 on one core.
@@ -385,7 +318,7 @@ def finite_difference_check(
     _check_eps(eps)
     _check_tolerances(rtol, atol)
     xv, Av, Bv, Cv = model.x, model.A, model.B, model.C
-    loss, grads = loss_and_grads(xv, Av, Bv, Cv)
+    loss, grads = analytic(model)
     scales = rounding_scales(model)
     weights = [[row.copy() for row in M] for M in (Av, Bv, Cv)]
     todo = _entries(len(xv))
@@ -393,7 +326,7 @@ def finite_difference_check(
     for done, (name, m, i, j) in enumerate(todo, start=1):
         row = weights[m][i]
         theta = row[j]
-        f = _loss_along(xv, weights, row, j)
+        f = _loss_along(xv, weights, row, j, model.variant)
         try:
             numerical = _central(f, theta, eps)
             coarse = _central(f, theta, 2.0 * eps)
@@ -404,10 +337,12 @@ def finite_difference_check(
         plus, minus = _step(theta, eps)
         h = (plus - minus) / 2.0
         # The quotient's rounding (two losses, each within γ·L̃ at θ ± h), its truncation
-        # (|D(h) − D(2h)|), the analytic value's own rounding, and a floor for underflow.
+        # (|D(h) − D(2h)|), the analytic value's own rounding, a kink of σ within the steps
+        # (relu, softplus), and a floor for underflow.
         rounding = scales.gamma * scales.loss_moved(name, i, j, h) / h
         analytic_rounding = scales.gamma * scales.grads[name][i][j]
-        allowance = rounding + abs(numerical - coarse) + analytic_rounding + sys.float_info.min
+        kink = scales.kink_allowance(name, i, j, h)
+        allowance = rounding + abs(numerical - coarse) + analytic_rounding + kink + sys.float_info.min
         results.append(compare_entry(name, i, j, grads[name][i][j], numerical, rtol, atol, allowance))
         if progress is not None:
             progress(done, len(todo))
@@ -434,7 +369,7 @@ def eps_sweep(
     for e in values:
         _check_eps(e)
     xv, Av, Bv, Cv = model.x, model.A, model.B, model.C
-    _, grads = loss_and_grads(xv, Av, Bv, Cv)
+    _, grads = analytic(model)
     weights = [[row.copy() for row in M] for M in (Av, Bv, Cv)]
     todo = _entries(len(xv))
     sweep = []
@@ -444,7 +379,7 @@ def eps_sweep(
             row = weights[m][i]
             theta = row[j]
             try:
-                numerical = _central(_loss_along(xv, weights, row, j), theta, eps)
+                numerical = _central(_loss_along(xv, weights, row, j, model.variant), theta, eps)
             finally:
                 row[j] = theta
             error = abs(numerical - grads[name][i][j])

@@ -99,6 +99,13 @@ def test_bench_training_quick_no_torch(bench, capsys):
     assert [row.split("|")[1].strip() for row in rows] == ["3", "16", "64"]
 
 
+def test_bench_family_accuracy_two_models(bench, capsys):
+    pytest.importorskip("torch", reason="PyTorch is not installed (optional extra 'torch')")
+    assert bench("bench_family_accuracy").main(["--models", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("| 2/2 |") == 20  # every member of the family, both models passed
+
+
 def test_bench_session_small_history(bench, capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["bench_session.py", "--steps", "2000", "--repeats", "1"])
     bench("bench_session").main()  # asserts both round trips are bit-identical

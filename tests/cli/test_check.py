@@ -161,8 +161,8 @@ def test_wrong_printed_numbers_fail_the_check(capsys, tmp_path, report_example):
 
 
 def test_a_wrong_gradient_fails_the_check_with_exit_1(capsys, monkeypatch):
-    def forgot_sigma_prime(x, A, B, C):
-        loss, g = loss_and_grads(x, A, B, C)
+    def forgot_sigma_prime(x, A, B, C, **variant):
+        loss, g = loss_and_grads(x, A, B, C, **variant)
         g["A"] = [row.copy() for row in g["B"]]  # x_i · g_j: the chain rule without σ'(a_j)
         return loss, g
 

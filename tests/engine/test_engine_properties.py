@@ -102,8 +102,8 @@ def test_saturated_sigmoids_pass_with_a_vanishing_gradient_through_A(model):
 def test_a_wrong_sigma_prime_is_caught_wherever_the_reference_resolves_it(model):
     x, A, B, C = model
 
-    def wrong(x, A, B, C):
-        loss, g = loss_and_grads(x, A, B, C)
+    def wrong(x, A, B, C, **variant):
+        loss, g = loss_and_grads(x, A, B, C, **variant)
         v = forward(x, A, B, C)
         dw = [2 * w for w in v["w"]]
         up = [sum(c * d for c, d in zip(row, dw, strict=True)) for row in C]

@@ -193,8 +193,8 @@ def test_the_check_does_not_modify_its_inputs(report_example):
 def _wrong_backward(mistake: str):
     """loss_and_grads with one deliberate mistake in the backward pass."""
 
-    def grads(x, A, B, C):
-        loss, g = loss_and_grads(x, A, B, C)
+    def grads(x, A, B, C, **variant):
+        loss, g = loss_and_grads(x, A, B, C, **variant)
         v = forward(x, A, B, C)
         k = len(x)
         if mistake == "sigma instead of sigma'":

@@ -26,6 +26,7 @@ FORBIDDEN_OWN = (
     "backprop_lab.train",
     "backprop_lab.report",
     "backprop_lab.cli",
+    "backprop_lab.variant_options",
 )
 #: The one place PyTorch may be imported: inside a function of engine/torch_check.py.
 LAZY_TORCH = "torch_check.py"

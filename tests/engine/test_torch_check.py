@@ -29,6 +29,7 @@ from backprop_lab.engine.torch_check import (
     torch_check,
     torch_loss_and_grads,
 )
+from backprop_lab.engine.variant import ACTIVATIONS, CONVENTIONS, Variant
 
 NO_TORCH = "PyTorch is not installed (optional extra 'torch'): the cross-check against autograd is skipped"
 
@@ -208,17 +209,23 @@ def test_sigma_prime_near_saturation_needs_the_absolute_term(torch):
     k=st.integers(1, 8),
     scales=st.tuples(*[st.sampled_from([1e-3, 0.1, 1.0, 10.0, 1e3])] * 4),
     seed=st.integers(0, 2**32 - 1),
+    activation=st.sampled_from(list(ACTIVATIONS)),
+    convention=st.sampled_from(CONVENTIONS),
+    target_scale=st.sampled_from([None, 1e-3, 1.0, 1e3]),
 )
-def test_property_engine_agrees_with_autograd_across_magnitudes(k, scales, seed):
+def test_property_engine_agrees_with_autograd_across_magnitudes(
+    k, scales, seed, activation, convention, target_scale
+):
     pytest.importorskip("torch", reason=NO_TORCH)
     x, A, B, C = _random_model(k, scales, seed)
-    report = torch_check(Model(x, A, B, C))
+    target = None if target_scale is None else tuple(target_scale * (j - k / 2) for j in range(k))
+    report = torch_check(Model(x, A, B, C, Variant(activation, convention, target)))
     assert report.passed, report.failures
 
 
 def test_the_torch_check_catches_a_wrong_gradient(torch, monkeypatch, report_example):
-    def missing_sigma_prime(x, A, B, C):
-        loss, g = loss_and_grads(x, A, B, C)
+    def missing_sigma_prime(x, A, B, C, **variant):
+        loss, g = loss_and_grads(x, A, B, C, **variant)
         g["A"] = [row.copy() for row in g["B"]]  # x_i · g_j: the chain rule without σ'(a_j)
         return loss, g
 

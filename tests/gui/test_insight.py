@@ -289,8 +289,8 @@ def test_without_pytorch_the_panel_says_how_to_add_it(qtbot, win, monkeypatch):
 def test_a_wrong_gradient_is_shown_as_a_failure(qtbot, win, monkeypatch):
     real = gradcheck.loss_and_grads
 
-    def wrong(*args):
-        loss, grads = real(*args)
+    def wrong(*args, **variant):
+        loss, grads = real(*args, **variant)
         grads["B"][1][2] *= 1.5  # the classic slip: a factor off
         return loss, grads
 
