@@ -1,0 +1,173 @@
+"""The compiled kernels' disk cache (engine.kernel_cache): hit, miss, and every kind of bad entry
+ignored and rebuilt; a folder that cannot be written means no cache, never an error.
+
+Every test points the cache at its own tmp_path (the suite's conftest already keeps it out of
+the user's home)."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import math
+import sys
+
+import pytest
+
+from backprop_lab.engine import kernel_cache, kernels
+from backprop_lab.engine.variant import Variant
+
+K = 4
+VARIANT = Variant("softplus", "column", (0.5, -1.0, 2.0, 0.0))
+BATCH = [[0.1, 0.2, 0.3, 0.4], [0.9, 0.0, 0.5, 0.25]]
+M = [[0.25 * (i - j) for j in range(K)] for i in range(K)]
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A fresh cache folder, and a process that has compiled nothing yet."""
+    folder = tmp_path / "kernels"
+    monkeypatch.setenv(kernel_cache.ENV_VAR, str(folder))
+    monkeypatch.setattr(kernels, "_PRECOMPILED", {})
+    monkeypatch.setattr(kernels, "_COMPILED", set())
+    _forget()
+    yield folder
+    _forget()
+
+
+def _forget() -> None:
+    """As a new process: no compiled function kept in memory."""
+    kernels.unrolled_kernel.cache_clear()
+    kernels._unrolled_step.cache_clear()
+    kernels._unrolled_forward.cache_clear()
+
+
+def _entry(name: str = "kernel"):
+    form = kernels._form(VARIANT)
+    source = kernels._SOURCES[name](K, VARIANT)
+    return (
+        source,
+        kernels._filename(name, K, form),
+        kernel_cache.entry_path(source, kernels._filename(name, K, form)),
+    )
+
+
+def _compiles(monkeypatch) -> list[str]:
+    """Record every compile() of a generated kernel from now on."""
+    seen: list[str] = []
+    real = builtins.compile
+
+    def recording(source, filename, *args, **kwargs):
+        if str(filename).startswith("<engine.kernels"):
+            seen.append(filename)
+        return real(source, filename, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "compile", recording)
+    return seen
+
+
+def test_a_miss_compiles_and_stores_then_the_next_process_loads_without_compiling(cache, monkeypatch):
+    compiled = _compiles(monkeypatch)
+    first = kernels.batch_sums(BATCH, M, M, M, VARIANT)
+    _, filename, path = _entry()
+    assert compiled == [filename] and path.is_file() and path.parent == cache
+    assert path.name.startswith(sys.implementation.cache_tag + "-")
+    _forget()
+    kernels._COMPILED.clear()
+    assert kernels.batch_sums(BATCH, M, M, M, VARIANT) == first
+    assert compiled == [filename]  # taken from the disk: no second compile
+
+
+def test_the_cached_code_is_the_compiled_code(cache):
+    source, filename, _ = _entry("step")
+    code = compile(source, filename, "exec")
+    assert kernel_cache.load(source, filename) is None  # a miss
+    assert kernel_cache.store(source, filename, code)
+    loaded = kernel_cache.load(source, filename)
+    assert loaded is not None and loaded == code and loaded.co_filename == filename
+    assert kernel_cache.load(source + "\n", filename) is None  # another source is another entry
+
+
+@pytest.mark.parametrize(
+    "damage", ["truncated", "flipped byte", "empty", "garbage", "another python", "another source"]
+)
+def test_a_bad_entry_is_ignored_and_rebuilt(cache, monkeypatch, damage):
+    source, filename, path = _entry()
+    want = kernels.batch_sums(BATCH, M, M, M, VARIANT)
+    data = path.read_bytes()
+    if damage == "truncated":
+        bad = data[: len(data) // 2]
+    elif damage == "flipped byte":
+        bad = data[:-100] + bytes([data[-100] ^ 0xFF]) + data[-99:]
+    elif damage == "empty":
+        bad = b""
+    elif damage == "garbage":
+        bad = b"\x00" * len(data)
+    elif damage == "another python":  # this name, but the magic number of another interpreter's bytecode
+        payload = data[kernel_cache._HEADER :]
+        header = kernel_cache._SIGNATURE + b"\x01\x02\r\n" + kernel_cache._source_hash(source, filename)
+        bad = header + hashlib.sha256(payload).digest() + payload
+    else:  # another kernel's sound entry under this name
+        other_path = _entry("loss")[2]
+        kernels.loss_at(BATCH[0], M, M, M, VARIANT)
+        bad = other_path.read_bytes()
+    path.write_bytes(bad)
+    assert kernel_cache.load(source, filename) is None
+    monkeypatch.setattr(kernels, "_COMPILED", set())
+    _forget()
+    compiled = _compiles(monkeypatch)
+    assert kernels.batch_sums(BATCH, M, M, M, VARIANT) == want
+    assert compiled == [filename]
+    assert path.read_bytes() == data  # rewritten whole
+    assert kernel_cache.load(source, filename) is not None
+
+
+def test_an_entry_too_large_to_be_a_kernel_is_not_read(cache, monkeypatch):
+    source, filename, path = _entry()
+    kernels.batch_sums(BATCH, M, M, M, VARIANT)
+    monkeypatch.setattr(kernel_cache, "MAX_ENTRY_BYTES", path.stat().st_size - 1)
+    assert kernel_cache.load(source, filename) is None
+
+
+def test_an_unwritable_cache_folder_means_no_cache(tmp_path, monkeypatch, cache):
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(kernel_cache.ENV_VAR, str(blocker / "kernels"))
+    want_code = compile("x = 1", "<x>", "exec")
+    assert not kernel_cache.store("x = 1", "<x>", want_code)
+    assert kernel_cache.load("x = 1", "<x>") is None
+    loss, *_ = kernels.batch_sums(BATCH, M, M, M, VARIANT)  # compiled as before, no error
+    assert math.isfinite(loss) and blocker.read_text() == "not a folder"
+
+
+def test_an_empty_setting_turns_the_cache_off(cache, monkeypatch):
+    monkeypatch.setenv(kernel_cache.ENV_VAR, "")
+    assert kernel_cache.cache_dir() is None
+    kernels.batch_sums(BATCH, M, M, M, VARIANT)
+    assert not cache.exists()
+
+
+def test_the_default_folder_follows_xdg_then_home(tmp_path, monkeypatch):
+    monkeypatch.delenv(kernel_cache.ENV_VAR)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert kernel_cache.cache_dir() == tmp_path / "xdg" / "backprop-lab" / "kernels"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # not absolute: ignored, as the spec says
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert kernel_cache.cache_dir() == tmp_path / "home" / ".cache" / "backprop-lab" / "kernels"
+
+
+def test_a_child_s_compilation_is_cached_for_the_next_process(cache, monkeypatch):
+    k = 13
+    variant = Variant("tanh", "row", tuple(0.1 * j for j in range(k)))
+    assert kernels.compile_in_subprocess(k, names=("step",), variant=variant)
+    form = kernels._form(variant)
+    assert ("step", k, form) in kernels._PRECOMPILED
+    assert kernel_cache.load(kernels.step_source(k, variant), kernels._filename("step", k, form)) is not None
+    # A later process, which could not start a child at all, still gets it ready from the disk.
+    monkeypatch.setattr(kernels, "_PRECOMPILED", {})
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    assert kernels.compile_in_subprocess(k, names=("step",), variant=variant)
+    compiled = _compiles(monkeypatch)
+    X = [[0.5] * k, [0.25] * k]
+    W = [[0.01 * (i + j) for j in range(k)] for i in range(k)]
+    result = kernels.step_function(k, variant)(X, W, W, W, X[0], 0.1)
+    assert compiled == [] and result[8:] == (True, True, True)
