@@ -8,11 +8,14 @@ Where: ``$BACKPROP_LAB_KERNEL_CACHE`` if set (an empty value turns the cache off
 it at a temporary folder), else ``$XDG_CACHE_HOME/backprop-lab/kernels`` (when that is an absolute
 path), else ``~/.cache/backprop-lab/kernels``.
 
-An entry's name is the interpreter's cache tag (``cpython-311``) and a SHA-256 of the magic number
-of its bytecode, the code's file name and the kernel's source; its contents start with a header
-that repeats the magic number and the source's hash and carries the hash of the marshalled code.
-An entry that is truncated, corrupt, written by another Python or for another source fails one
-of these checks and is ignored (the kernel is compiled and the entry rewritten). Entries are
+An entry is found by a *key* that determines the kernel's source: the source itself, or (as
+:mod:`engine.kernels` does, to spare generating megabytes of text just to hash them) a hash of
+what the source is generated from, K and the variant's form. Its name is the interpreter's cache
+tag (``cpython-311``) and a SHA-256 of the magic number of its bytecode, the code's file name and
+the key; its contents start with a header that repeats the magic number and that hash and
+carries the hash of the marshalled code. An entry that is truncated, corrupt, written by another
+Python or for another source fails one of these checks and is ignored (the kernel is compiled and
+the entry rewritten). Entries are
 written atomically (:mod:`engine.atomic`); a folder that cannot be made or written just means no
 cache. Nothing here ever raises for a cache problem.
 """
@@ -53,22 +56,22 @@ def cache_dir() -> Path | None:
         return None
 
 
-def _source_hash(source: str, filename: str) -> bytes:
-    return hashlib.sha256(_MAGIC + filename.encode("utf-8") + b"\0" + source.encode("utf-8")).digest()
+def _key_hash(key: bytes, filename: str) -> bytes:
+    return hashlib.sha256(_MAGIC + filename.encode("utf-8") + b"\0" + key).digest()
 
 
-def entry_path(source: str, filename: str, directory: Path | None = None) -> Path | None:
-    """Where the compiled ``source`` is kept (None without a cache)."""
+def entry_path(key: bytes, filename: str, directory: Path | None = None) -> Path | None:
+    """Where the code compiled under ``filename`` from the source ``key`` determines is kept (or None)."""
     folder = directory if directory is not None else cache_dir()
     if folder is None:
         return None
     tag = sys.implementation.cache_tag or sys.implementation.name
-    return folder / f"{tag}-{_source_hash(source, filename).hex()[:40]}.marshal"
+    return folder / f"{tag}-{_key_hash(key, filename).hex()[:40]}.marshal"
 
 
-def load(source: str, filename: str, directory: Path | None = None) -> CodeType | None:
-    """The code object compiled from ``source`` under ``filename``, if a sound entry holds it."""
-    path = entry_path(source, filename, directory)
+def load(key: bytes, filename: str, directory: Path | None = None) -> CodeType | None:
+    """The code compiled under ``filename`` from the source ``key`` determines, if a sound entry has it."""
+    path = entry_path(key, filename, directory)
     if path is None:
         return None
     try:
@@ -79,7 +82,7 @@ def load(source: str, filename: str, directory: Path | None = None) -> CodeType 
     except OSError:
         return None
     header, payload = data[:_HEADER], data[_HEADER:]
-    expected = _SIGNATURE + _MAGIC + _source_hash(source, filename)
+    expected = _SIGNATURE + _MAGIC + _key_hash(key, filename)
     if header[: len(expected)] != expected or header[len(expected) :] != hashlib.sha256(payload).digest():
         return None  # truncated, corrupt, another Python's or another source's
     try:
@@ -91,13 +94,13 @@ def load(source: str, filename: str, directory: Path | None = None) -> CodeType 
     return code
 
 
-def store(source: str, filename: str, code: CodeType, directory: Path | None = None) -> bool:
-    """Keep ``code`` (compiled from ``source``) for later processes; False if it could not be written."""
-    path = entry_path(source, filename, directory)
+def store(key: bytes, filename: str, code: CodeType, directory: Path | None = None) -> bool:
+    """Keep ``code`` (compiled from the source ``key`` determines) for later runs; False if it cannot."""
+    path = entry_path(key, filename, directory)
     if path is None:
         return False
     payload = marshal.dumps(code)
-    data = _SIGNATURE + _MAGIC + _source_hash(source, filename) + hashlib.sha256(payload).digest() + payload
+    data = _SIGNATURE + _MAGIC + _key_hash(key, filename) + hashlib.sha256(payload).digest() + payload
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, data)

@@ -40,7 +40,13 @@ from types import CodeType
 from typing import TypeAlias
 
 from backprop_lab.engine import kernel_cache
-from backprop_lab.engine.kernel_source import UNROLL_MAX_K, forward_source, kernel_source, step_source
+from backprop_lab.engine.kernel_source import (
+    UNROLL_MAX_K,
+    fingerprint,
+    forward_source,
+    kernel_source,
+    step_source,
+)
 from backprop_lab.engine.model import Matrix
 from backprop_lab.engine.variant import DEFAULT_VARIANT, Variant
 
@@ -177,13 +183,13 @@ def compile_in_subprocess(
     if k > UNROLL_MAX_K or k < SUBPROCESS_MIN_K or not todo:
         return not todo
     for name in todo:
-        source, filename = _SOURCES[name](k, variant), _filename(name, k, form)
-        code = kernel_cache.load(source, filename)
+        key, filename = _cache_key(name, k, variant), _filename(name, k, form)
+        code = kernel_cache.load(key, filename)
         if code is None:
-            code = _compile_in_child(source, filename, timeout)
+            code = _compile_in_child(_SOURCES[name](k, variant), filename, timeout)
             if code is None:
                 return False
-            kernel_cache.store(source, filename, code)
+            kernel_cache.store(key, filename, code)
         _PRECOMPILED[(name, k, form)] = code
     return True
 
@@ -208,14 +214,23 @@ def _compile_in_child(source: str, filename: str, timeout: float) -> CodeType | 
 def _code(name: str, k: int, variant: Variant) -> CodeType:
     """The compiled source of this generated function: made ahead, from the disk cache, or compiled now."""
     form = _form(variant)
-    key = (name, k, form)
-    source, filename = _SOURCES[name](k, variant), _filename(name, k, form)
-    code = _PRECOMPILED.pop(key, None) or kernel_cache.load(source, filename)
+    filename = _filename(name, k, form)
+    code = _PRECOMPILED.pop((name, k, form), None)
     if code is None:
-        code = compile(source, filename, "exec")
-        kernel_cache.store(source, filename, code)
-    _COMPILED.add(key)
+        key = _cache_key(name, k, variant)
+        code = kernel_cache.load(key, filename)
+        if code is None:
+            code = compile(_SOURCES[name](k, variant), filename, "exec")
+            kernel_cache.store(key, filename, code)
+    _COMPILED.add((name, k, form))
     return code
+
+
+def _cache_key(name: str, k: int, variant: Variant) -> bytes:
+    """What determines this function's source: the generator's fingerprint (with the file name,
+    which names the function, K and the form, it is enough), or failing that the source itself."""
+    made_from = fingerprint()
+    return made_from if made_from is not None else _SOURCES[name](k, variant).encode("utf-8")
 
 
 def _function(name: str, k: int, variant: Variant) -> Callable[..., object]:

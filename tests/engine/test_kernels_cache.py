@@ -42,13 +42,9 @@ def _forget() -> None:
 
 
 def _entry(name: str = "kernel"):
-    form = kernels._form(VARIANT)
-    source = kernels._SOURCES[name](K, VARIANT)
-    return (
-        source,
-        kernels._filename(name, K, form),
-        kernel_cache.entry_path(source, kernels._filename(name, K, form)),
-    )
+    """(key, file name, path) of this generated function's cache entry."""
+    key, filename = kernels._cache_key(name, K, VARIANT), kernels._filename(name, K, kernels._form(VARIANT))
+    return key, filename, kernel_cache.entry_path(key, filename)
 
 
 def _compiles(monkeypatch) -> list[str]:
@@ -78,20 +74,37 @@ def test_a_miss_compiles_and_stores_then_the_next_process_loads_without_compilin
 
 
 def test_the_cached_code_is_the_compiled_code(cache):
-    source, filename, _ = _entry("step")
+    source, filename = kernels.step_source(K, VARIANT), "<a step>"
     code = compile(source, filename, "exec")
-    assert kernel_cache.load(source, filename) is None  # a miss
-    assert kernel_cache.store(source, filename, code)
-    loaded = kernel_cache.load(source, filename)
+    key = source.encode()
+    assert kernel_cache.load(key, filename) is None  # a miss
+    assert kernel_cache.store(key, filename, code)
+    loaded = kernel_cache.load(key, filename)
     assert loaded is not None and loaded == code and loaded.co_filename == filename
-    assert kernel_cache.load(source + "\n", filename) is None  # another source is another entry
+    assert kernel_cache.load(key + b"\n", filename) is None  # another source is another entry
+    assert kernel_cache.load(key, "<another name>") is None
+
+
+def test_the_key_is_what_the_source_is_made_from(cache, monkeypatch):
+    # A changed generator (another fingerprint) finds no entry and compiles afresh.
+    compiled = _compiles(monkeypatch)
+    kernels.batch_sums(BATCH, M, M, M, VARIANT)
+    assert len(compiled) == 1
+    monkeypatch.setattr(kernels, "fingerprint", lambda: b"another generator")
+    monkeypatch.setattr(kernels, "_COMPILED", set())
+    _forget()
+    kernels.batch_sums(BATCH, M, M, M, VARIANT)
+    assert len(compiled) == 2
+    # Without a fingerprint (the generator's file unreadable) the source itself is the key.
+    monkeypatch.setattr(kernels, "fingerprint", lambda: None)
+    assert kernels._cache_key("kernel", K, VARIANT) == kernels.kernel_source(K, VARIANT).encode()
 
 
 @pytest.mark.parametrize(
     "damage", ["truncated", "flipped byte", "empty", "garbage", "another python", "another source"]
 )
 def test_a_bad_entry_is_ignored_and_rebuilt(cache, monkeypatch, damage):
-    source, filename, path = _entry()
+    key, filename, path = _entry()
     want = kernels.batch_sums(BATCH, M, M, M, VARIANT)
     data = path.read_bytes()
     if damage == "truncated":
@@ -104,37 +117,37 @@ def test_a_bad_entry_is_ignored_and_rebuilt(cache, monkeypatch, damage):
         bad = b"\x00" * len(data)
     elif damage == "another python":  # this name, but the magic number of another interpreter's bytecode
         payload = data[kernel_cache._HEADER :]
-        header = kernel_cache._SIGNATURE + b"\x01\x02\r\n" + kernel_cache._source_hash(source, filename)
+        header = kernel_cache._SIGNATURE + b"\x01\x02\r\n" + kernel_cache._key_hash(key, filename)
         bad = header + hashlib.sha256(payload).digest() + payload
     else:  # another kernel's sound entry under this name
         other_path = _entry("loss")[2]
         kernels.loss_at(BATCH[0], M, M, M, VARIANT)
         bad = other_path.read_bytes()
     path.write_bytes(bad)
-    assert kernel_cache.load(source, filename) is None
+    assert kernel_cache.load(key, filename) is None
     monkeypatch.setattr(kernels, "_COMPILED", set())
     _forget()
     compiled = _compiles(monkeypatch)
     assert kernels.batch_sums(BATCH, M, M, M, VARIANT) == want
     assert compiled == [filename]
     assert path.read_bytes() == data  # rewritten whole
-    assert kernel_cache.load(source, filename) is not None
+    assert kernel_cache.load(key, filename) is not None
 
 
 def test_an_entry_too_large_to_be_a_kernel_is_not_read(cache, monkeypatch):
-    source, filename, path = _entry()
+    key, filename, path = _entry()
     kernels.batch_sums(BATCH, M, M, M, VARIANT)
+    assert kernel_cache.load(key, filename) is not None
     monkeypatch.setattr(kernel_cache, "MAX_ENTRY_BYTES", path.stat().st_size - 1)
-    assert kernel_cache.load(source, filename) is None
+    assert kernel_cache.load(key, filename) is None
 
 
 def test_an_unwritable_cache_folder_means_no_cache(tmp_path, monkeypatch, cache):
     blocker = tmp_path / "a file"
     blocker.write_text("not a folder")
     monkeypatch.setenv(kernel_cache.ENV_VAR, str(blocker / "kernels"))
-    want_code = compile("x = 1", "<x>", "exec")
-    assert not kernel_cache.store("x = 1", "<x>", want_code)
-    assert kernel_cache.load("x = 1", "<x>") is None
+    assert not kernel_cache.store(b"x = 1", "<x>", compile("x = 1", "<x>", "exec"))
+    assert kernel_cache.load(b"x = 1", "<x>") is None
     loss, *_ = kernels.batch_sums(BATCH, M, M, M, VARIANT)  # compiled as before, no error
     assert math.isfinite(loss) and blocker.read_text() == "not a folder"
 
@@ -161,7 +174,7 @@ def test_a_child_s_compilation_is_cached_for_the_next_process(cache, monkeypatch
     assert kernels.compile_in_subprocess(k, names=("step",), variant=variant)
     form = kernels._form(variant)
     assert ("step", k, form) in kernels._PRECOMPILED
-    assert kernel_cache.load(kernels.step_source(k, variant), kernels._filename("step", k, form)) is not None
+    assert kernel_cache.load(kernels._cache_key("step", k, variant), kernels._filename("step", k, form))
     # A later process, which could not start a child at all, still gets it ready from the disk.
     monkeypatch.setattr(kernels, "_PRECOMPILED", {})
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
