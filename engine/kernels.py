@@ -355,9 +355,10 @@ def _column_sums(left: Sequence[Sequence[float]], right: Sequence[Sequence[float
 
 def _outer_sums(left: Sequence[Sequence[float]], right: Sequence[Sequence[float]]) -> Matrix:
     """Σ_s left_si · right_sj for every i, j, one sample's outer product added at a time."""
-    k = len(right[0])
-    total = [[0.0] * k for _ in range(k)]
-    for ls, rs in zip(left, right, strict=True):
+    first, *rest = zip(left, right, strict=True)
+    # The first product is the sum itself (0.0 + v == v, up to the sign of a zero).
+    total = [[li * rj for rj in first[1]] for li in first[0]]
+    for ls, rs in rest:
         total = [
             [t + li * rj for t, rj in zip(trow, rs, strict=True)] for trow, li in zip(total, ls, strict=True)
         ]
@@ -377,7 +378,7 @@ def loss_at_columns(
 
 def mean_step(W: Matrix, S: Matrix, n: int, lr: float) -> tuple[float, Matrix, bool]:
     """From a weight W and its batch gradient sum S: (‖S/n‖_F, W − lr·(S/n), whether that is all finite)."""
-    G = _div(S, n)
+    G = _div(S, n) if n != 1 else S  # x / 1 is x, bit for bit
     new = [[w - lr * g for w, g in zip(rw, rg, strict=True)] for rw, rg in zip(W, G, strict=True)]
     return _hypot(*_chain(G)), new, all(map(_isfinite, _chain(new)))
 
