@@ -76,6 +76,12 @@ StepFunction: TypeAlias = Callable[
     [Sequence[Sequence[float]], Matrix, Matrix, Matrix, Sequence[float], float], StepResult
 ]
 
+#: Largest K at which the one-off evaluations (:func:`batch_sums`, :func:`loss_at`: the step-through,
+#: the loss along the gradient) use generated code. A training run compiles its step ahead, in a
+#: child process (:func:`compile_in_subprocess`); these are called on the spot, sometimes from the
+#: window's thread, where a cold compile above K = 32 (0.2–0.5 s, holding the GIL) would freeze it.
+EVALUATION_UNROLL_MAX_K = 32
+
 _chain = chain.from_iterable
 _hypot = math.hypot
 _isfinite = math.isfinite
@@ -90,7 +96,7 @@ def batch_sums(X: Rows, A: Matrix, B: Matrix, C: Matrix, variant: Variant = DEFA
     Sums, not means: the caller divides by the batch size.
     """
     k = len(A)
-    if k <= UNROLL_MAX_K:
+    if k <= min(UNROLL_MAX_K, EVALUATION_UNROLL_MAX_K):
         return unrolled_kernel(k, variant)(X, A, B, C)
     return batch_sums_columns(X, A, B, C, variant)
 
@@ -120,7 +126,7 @@ def step_function(k: int, variant: Variant = DEFAULT_VARIANT) -> StepFunction:
 def loss_at(x: Sequence[float], A: Matrix, B: Matrix, C: Matrix, variant: Variant = DEFAULT_VARIANT) -> float:
     """L(x) for one input (the forward pass only), summed in engine.model's order."""
     k = len(x)
-    if k <= UNROLL_MAX_K:
+    if k <= min(UNROLL_MAX_K, EVALUATION_UNROLL_MAX_K):
         return _unrolled_forward(k, variant)(x, A, B, C)
     return loss_at_columns(x, A, B, C, variant)
 
@@ -162,7 +168,7 @@ def _filename(name: str, k: int, form: str = "") -> str:
 
 def compile_in_subprocess(
     k: int,
-    names: Sequence[str] = ("step", "loss"),
+    names: Sequence[str] | None = None,
     timeout: float = 120.0,
     variant: Variant = DEFAULT_VARIANT,
 ) -> bool:
@@ -175,9 +181,13 @@ def compile_in_subprocess(
     compiles it while this thread waits without the GIL, and the result is loaded with ``marshal``
     and kept in the disk cache for the next time.
 
-    Returns True when every name is ready; False (nothing changes, the functions are compiled
-    on first use as usual) when K needs no generated code, is small, or the child fails.
+    ``names`` defaults to what a run uses: the step, and the loss where :func:`loss_at` takes the
+    generated code (K ≤ :data:`EVALUATION_UNROLL_MAX_K`). Returns True when every name is ready;
+    False (nothing changes, the functions are compiled on first use as usual) when K needs no
+    generated code, is small, or the child fails.
     """
+    if names is None:
+        names = ("step", "loss") if k <= EVALUATION_UNROLL_MAX_K else ("step",)
     form = _form(variant)
     todo = [n for n in names if (n, k, form) not in _COMPILED and (n, k, form) not in _PRECOMPILED]
     if k > UNROLL_MAX_K or k < SUBPROCESS_MIN_K or not todo:

@@ -138,9 +138,13 @@ def test_every_variant_s_column_layout_equals_the_model_summed_in_order(form, n,
 @pytest.mark.parametrize("form", COVERING, ids=_form_id)
 def test_large_k_kernels_equal_the_model_summed_in_order(form, k):
     # 33 and 64 are unrolled (64 is the largest), 65 takes the column layout.
+    assert kernels.EVALUATION_UNROLL_MAX_K < 33
     variant, X, A, B, C, x = _case(k, form, 3, seed=k, scale=0.3)
     assert (k <= kernels.UNROLL_MAX_K) == (k != 65)
     _assert_sums(kernels.batch_sums(X, A, B, C, variant), _plain_sums(X, A, B, C, variant))
+    if k <= kernels.UNROLL_MAX_K:  # the one-off evaluations take the columns above 32: the generated ones too
+        _assert_sums(kernels.unrolled_kernel(k, variant)(X, A, B, C), _plain_sums(X, A, B, C, variant))
+        assert _close(kernels._unrolled_forward(k, variant)(x, A, B, C), forward(x, A, B, C, variant)["loss"])
     _assert_step(
         kernels.step_function(k, variant)(X, A, B, C, x, 0.01), _plain_step(X, A, B, C, x, 0.01, variant)
     )
