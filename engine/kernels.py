@@ -194,12 +194,12 @@ def compile_in_subprocess(
         return not todo
     for name in todo:
         key, filename = _cache_key(name, k, variant), _filename(name, k, form)
-        code = kernel_cache.load(key, filename)
+        code = kernel_cache.load(key, filename, generation=_generation())
         if code is None:
             code = _compile_in_child(_SOURCES[name](k, variant), filename, timeout)
             if code is None:
                 return False
-            kernel_cache.store(key, filename, code)
+            kernel_cache.store(key, filename, code, generation=_generation())
         _PRECOMPILED[(name, k, form)] = code
     return True
 
@@ -228,12 +228,18 @@ def _code(name: str, k: int, variant: Variant) -> CodeType:
     code = _PRECOMPILED.pop((name, k, form), None)
     if code is None:
         key = _cache_key(name, k, variant)
-        code = kernel_cache.load(key, filename)
+        code = kernel_cache.load(key, filename, generation=_generation())
         if code is None:
             code = compile(_SOURCES[name](k, variant), filename, "exec")
-            kernel_cache.store(key, filename, code)
+            kernel_cache.store(key, filename, code, generation=_generation())
     _COMPILED.add((name, k, form))
     return code
+
+
+def _generation() -> str:
+    """The generator's version in the cache's file names (older versions' entries get removed)."""
+    made_from = fingerprint()
+    return made_from.hex()[:12] if made_from is not None else ""
 
 
 def _cache_key(name: str, k: int, variant: Variant) -> bytes:

@@ -44,7 +44,7 @@ def _forget() -> None:
 def _entry(name: str = "kernel"):
     """(key, file name, path) of this generated function's cache entry."""
     key, filename = kernels._cache_key(name, K, VARIANT), kernels._filename(name, K, kernels._form(VARIANT))
-    return key, filename, kernel_cache.entry_path(key, filename)
+    return key, filename, kernel_cache.entry_path(key, filename, generation=kernels._generation())
 
 
 def _compiles(monkeypatch) -> list[str]:
@@ -124,22 +124,22 @@ def test_a_bad_entry_is_ignored_and_rebuilt(cache, monkeypatch, damage):
         kernels.loss_at(BATCH[0], M, M, M, VARIANT)
         bad = other_path.read_bytes()
     path.write_bytes(bad)
-    assert kernel_cache.load(key, filename) is None
+    assert kernel_cache.load(key, filename, generation=kernels._generation()) is None
     monkeypatch.setattr(kernels, "_COMPILED", set())
     _forget()
     compiled = _compiles(monkeypatch)
     assert kernels.batch_sums(BATCH, M, M, M, VARIANT) == want
     assert compiled == [filename]
     assert path.read_bytes() == data  # rewritten whole
-    assert kernel_cache.load(key, filename) is not None
+    assert kernel_cache.load(key, filename, generation=kernels._generation()) is not None
 
 
 def test_an_entry_too_large_to_be_a_kernel_is_not_read(cache, monkeypatch):
     key, filename, path = _entry()
     kernels.batch_sums(BATCH, M, M, M, VARIANT)
-    assert kernel_cache.load(key, filename) is not None
+    assert kernel_cache.load(key, filename, generation=kernels._generation()) is not None
     monkeypatch.setattr(kernel_cache, "MAX_ENTRY_BYTES", path.stat().st_size - 1)
-    assert kernel_cache.load(key, filename) is None
+    assert kernel_cache.load(key, filename, generation=kernels._generation()) is None
 
 
 def test_an_unwritable_cache_folder_means_no_cache(tmp_path, monkeypatch, cache):
@@ -174,7 +174,8 @@ def test_a_child_s_compilation_is_cached_for_the_next_process(cache, monkeypatch
     assert kernels.compile_in_subprocess(k, names=("step",), variant=variant)
     form = kernels._form(variant)
     assert ("step", k, form) in kernels._PRECOMPILED
-    assert kernel_cache.load(kernels._cache_key("step", k, variant), kernels._filename("step", k, form))
+    key = kernels._cache_key("step", k, variant)
+    assert kernel_cache.load(key, kernels._filename("step", k, form), generation=kernels._generation())
     # A later process, which could not start a child at all, still gets it ready from the disk.
     monkeypatch.setattr(kernels, "_PRECOMPILED", {})
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
@@ -184,3 +185,23 @@ def test_a_child_s_compilation_is_cached_for_the_next_process(cache, monkeypatch
     W = [[0.01 * (i + j) for j in range(k)] for i in range(k)]
     result = kernels.step_function(k, variant)(X, W, W, W, X[0], 0.1)
     assert compiled == [] and result[8:] == (True, True, True)
+
+
+def test_a_new_generator_s_entries_replace_the_old_one_s(cache):
+    code = compile("x = 1", "<x>", "exec")
+    assert kernel_cache.store(b"one", "<x>", code, generation="aaaa")
+    assert kernel_cache.store(b"two", "<x>", code, generation="aaaa")
+    tag = sys.implementation.cache_tag
+    strangers = [
+        cache / f"cpython-399-bbbb-{'0' * 40}.marshal",
+        cache / "notes.txt",
+        cache / f"{tag}-{'1' * 40}.marshal",
+    ]
+    for path in strangers:  # another Python's entry, a file of the user's, an entry without a generation
+        path.write_bytes(b"kept")
+    assert len(list(cache.glob(f"{tag}-aaaa-*.marshal"))) == 2
+    assert kernel_cache.store(b"one", "<x>", code, generation="bbbb")
+    assert [p.name.split("-")[2] for p in cache.glob(f"{tag}-*-*.marshal")] == ["bbbb"]
+    assert all(p.read_bytes() == b"kept" for p in strangers)
+    assert kernel_cache.load(b"one", "<x>", generation="bbbb") == code
+    assert kernel_cache.load(b"two", "<x>", generation="aaaa") is None
