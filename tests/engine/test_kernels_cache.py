@@ -10,6 +10,8 @@ import builtins
 import hashlib
 import math
 import sys
+import threading
+import time
 
 import pytest
 
@@ -205,3 +207,41 @@ def test_a_new_generator_s_entries_replace_the_old_one_s(cache):
     assert all(p.read_bytes() == b"kept" for p in strangers)
     assert kernel_cache.load(b"one", "<x>", generation="bbbb") == code
     assert kernel_cache.load(b"two", "<x>", generation="aaaa") is None
+
+
+@pytest.mark.parametrize("delay_ms", [0, 1, 5, 20, 50])
+def test_writers_and_readers_racing_on_one_entry_see_it_whole_or_not_at_all(cache, delay_ms):
+    # Two writers (one of them of another generator version, whose store removes the first's
+    # entries) and a reader, started delay_ms apart: a load is the code or None, never an error.
+    source = kernels.step_source(K, VARIANT)
+    code = compile(source, "<race>", "exec")
+    seen: list[object] = []
+    errors: list[BaseException] = []
+
+    def write(generation: str) -> None:
+        try:
+            for _ in range(10):
+                kernel_cache.store(b"race", "<race>", code, generation=generation)
+        except BaseException as exc:  # pragma: no cover - the failure being tested for
+            errors.append(exc)
+
+    def read() -> None:
+        try:
+            for _ in range(30):
+                seen.append(kernel_cache.load(b"race", "<race>", generation="aaaa"))
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=f, args=a) for f, a in ((write, ("aaaa",)), (read, ()), (write, ("bbbb",)))
+    ]
+    for thread in threads:
+        thread.start()
+        time.sleep(delay_ms / 1000)  # the events delay_ms apart
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors and not any(t.is_alive() for t in threads)
+    assert len(seen) == 30 and all(c is None or c == code for c in seen)
+    # Each version's last store may have removed the other's entry (then the next run compiles).
+    assert all(kernel_cache.load(b"race", "<race>", generation=g) in (None, code) for g in ("aaaa", "bbbb"))
+    assert not list(cache.glob("*.tmp"))  # no temporary left behind
