@@ -1,26 +1,28 @@
 """The training's hot arithmetic: one mini-batch's loss, gradients and update, laid out for CPython.
 
-Same formulas as :mod:`engine.model` (row vectors; a = xA, y = σ(a), u = xB, z = y + u,
-w = zC, L = Σw²) and the same left-to-right order of every sum, so on CPython 3.11 the results
-are bit-identical to summing ``engine.model.loss_and_grads`` sample by sample (from 3.12 on,
-``sum()`` compensates its rounding and the two may differ in the last bit). Only the layout
-differs. Two layouts:
+Same formulas as :mod:`engine.model`, for every member of the family (:mod:`engine.variant`), and
+the same left-to-right order of every sum, so on CPython 3.11 the results are bit-identical to
+summing ``engine.model.forward``/``backward`` sample by sample (from 3.12 on, ``sum()`` compensates
+its rounding and the two may differ in the last bit). Only the layout differs. Two layouts:
 
-**Unrolled (K ≤ UNROLL_MAX_K, the common case).** For each K a straight-line function is
-generated once and cached: the weights are unpacked into local variables, each sample's
-forward and backward pass is written out entry by entry, and the batch sums of the gradients
-are K² local accumulators per matrix. No lists are built per sample, no index arithmetic, no
-attribute or global look-ups: every operation is a float multiply or add on locals, which is
-the cheapest thing CPython does. The source is generated from K alone (never from data) and
-can be read with :func:`kernel_source` and :func:`step_source`.
+**Unrolled (K ≤ UNROLL_MAX_K = 64, the common case).** For each K and variant a straight-line
+function is generated (:mod:`engine.kernel_source`): the weights are unpacked into local
+variables, each sample's forward and backward pass is written out entry by entry with σ and σ′
+inlined, and the batch sums of the gradients are K² local accumulators per matrix. No lists are
+built per sample, no index arithmetic, no attribute or global look-ups: every operation is a
+float multiply or add on locals, which is the cheapest thing CPython does. The source depends on
+K and the variant's form alone (never on data, not even the target's values) and can be read
+with :func:`kernel_source` and :func:`step_source`. Compiled code is kept on disk per Python
+version (:mod:`engine.kernel_cache`), so only a machine's first run pays for compiling.
 
-**Columns (larger K).** The weights are transposed once per batch, so each forward entry is one
-``sum(map(mul, row, column))`` (the loop runs in C); the per-sample backward terms are collected
-as rows and transposed once, so the batch sums of the gradients are K² dot products of batch
-columns, e.g. ``ΣdA_ij = Σ_s x_si · σ'(a_sj) g_sj = dot(Xcol_i, SGcol_j)``, instead of per-sample
-outer products.
+**Columns (larger K).** Each forward entry is one ``sum(map(mul, row, column))`` (the loop runs
+in C; for row vectors the weights are transposed once per batch); the per-sample backward terms
+are collected as rows and transposed once, so the batch sums of the gradients are K² dot products
+of batch columns, e.g. ``ΣdA_ij = Σ_s x_si · σ'(a_sj) g_sj = dot(Xcol_i, SGcol_j)``, instead of
+per-sample outer products. A batch of one or two samples adds its outer products row by row
+instead (a dot product of one or two numbers costs more in calls than it saves).
 
-``tests/bench/bench_training.py`` measures both against a report-style implementation.
+``tests/bench/bench_training.py`` measures both against pure-Python references.
 Inputs are assumed valid (see :func:`engine.model.validate_model`).
 """
 
@@ -31,20 +33,37 @@ import math
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import chain
-from operator import add, mul
+from operator import add, mul, sub
 from types import CodeType
 from typing import TypeAlias
 
-from backprop_lab.engine.model import Matrix, backward, forward
-from backprop_lab.engine.variant import DEFAULT_VARIANT, Variant, sigmoid
+from backprop_lab.engine import kernel_cache
+from backprop_lab.engine.kernel_source import (
+    UNROLL_MAX_K,
+    fingerprint,
+    forward_source,
+    kernel_source,
+    step_source,
+)
+from backprop_lab.engine.model import Matrix
+from backprop_lab.engine.variant import DEFAULT_VARIANT, Variant
 
-#: Largest K with generated, unrolled kernels. They beat the columns at every K measured (~4× at
-#: K = 3, ~1.4× from 16 to 64), but the source grows as K² lines and is compiled on first use (once
-#: per K per process): ~10 ms at K = 3, ~60 ms at 16, ~0.16 s at 32, ~0.9 s at 64. Past 32 the wait
-#: costs more than a default run gains.
-UNROLL_MAX_K = 32
+__all__ = [
+    "UNROLL_MAX_K",
+    "batch_mean_loss_and_grads",
+    "batch_sums",
+    "batch_sums_columns",
+    "compile_in_subprocess",
+    "forward_source",
+    "kernel_source",
+    "loss_at",
+    "loss_at_columns",
+    "step_columns",
+    "step_function",
+    "step_source",
+]
 
 Rows: TypeAlias = Iterable[Sequence[float]]
 #: (Σ_s L, Σ_s ∂L/∂A, Σ_s ∂L/∂B, Σ_s ∂L/∂C) over a batch.
@@ -56,6 +75,12 @@ StepResult: TypeAlias = tuple[float, float, float, float, float, Matrix, Matrix,
 StepFunction: TypeAlias = Callable[
     [Sequence[Sequence[float]], Matrix, Matrix, Matrix, Sequence[float], float], StepResult
 ]
+
+#: Largest K at which the one-off evaluations (:func:`batch_sums`, :func:`loss_at`: the step-through,
+#: the loss along the gradient) use generated code. A training run compiles its step ahead, in a
+#: child process (:func:`compile_in_subprocess`); these are called on the spot, sometimes from the
+#: window's thread, where a cold compile above K = 32 (0.2–0.5 s, holding the GIL) would freeze it.
+EVALUATION_UNROLL_MAX_K = 32
 
 _chain = chain.from_iterable
 _hypot = math.hypot
@@ -70,12 +95,10 @@ def batch_sums(X: Rows, A: Matrix, B: Matrix, C: Matrix, variant: Variant = DEFA
 
     Sums, not means: the caller divides by the batch size.
     """
-    if not variant.is_default:
-        return batch_sums_generic(X, A, B, C, variant)
     k = len(A)
-    if k <= UNROLL_MAX_K:
-        return unrolled_kernel(k)(X, A, B, C)
-    return batch_sums_columns(X, A, B, C)
+    if k <= min(UNROLL_MAX_K, EVALUATION_UNROLL_MAX_K):
+        return unrolled_kernel(k, variant)(X, A, B, C)
+    return batch_sums_columns(X, A, B, C, variant)
 
 
 def batch_mean_loss_and_grads(
@@ -88,139 +111,39 @@ def batch_mean_loss_and_grads(
 
 
 def step_function(k: int, variant: Variant = DEFAULT_VARIANT) -> StepFunction:
-    """One whole gradient-descent step for this K: ``step(X, A, B, C, x, lr) -> StepResult``.
+    """One whole gradient-descent step for this K and variant: ``step(X, A, B, C, x, lr) -> StepResult``.
 
     With n = len(X) and the sums of :func:`batch_sums`: batch loss = ΣL/n; g = S/n for each
     matrix; the new weights θ − lr·g (new lists; the inputs are untouched); the Frobenius norm of
     each g; whether each new matrix is all finite; and L(x) with the new weights (NaN unless all
     three are finite). The caller decides what is divergence.
     """
-    if not variant.is_default:
-        return _generic_step(variant)
-    return _unrolled_step(k) if k <= UNROLL_MAX_K else step_columns
+    if k <= UNROLL_MAX_K:
+        return _unrolled_step(k, variant)
+    return step_columns if variant.is_default else partial(step_columns, variant=variant)
 
 
 def loss_at(x: Sequence[float], A: Matrix, B: Matrix, C: Matrix, variant: Variant = DEFAULT_VARIANT) -> float:
     """L(x) for one input (the forward pass only), summed in engine.model's order."""
-    if not variant.is_default:
-        return forward(list(x), A, B, C, variant)["loss"]
     k = len(x)
-    if k <= UNROLL_MAX_K:
-        return _unrolled_forward(k)(x, A, B, C)
-    return loss_at_columns(x, A, B, C)
+    if k <= min(UNROLL_MAX_K, EVALUATION_UNROLL_MAX_K):
+        return _unrolled_forward(k, variant)(x, A, B, C)
+    return loss_at_columns(x, A, B, C, variant)
 
 
 def _div(m: Matrix, n: int) -> Matrix:
     return [[v / n for v in row] for row in m]
 
 
-# --------------------------------------------------------------------------- unrolled, generated per K
+# --------------------------------------------------------------------------- unrolled, compiled once
 
 
-def _check_k(k: int) -> range:
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= UNROLL_MAX_K:
-        raise ValueError(f"K must be between 1 and {UNROLL_MAX_K} for an unrolled kernel (got {k!r})")
-    return range(k)
-
-
-def _unpack(r: range, name: str) -> str:
-    # "((A0_0, A0_1, ), (A1_0, A1_1, ),) = A": the weights as locals.
-    rows = ", ".join("(" + "".join(f"{name}{i}_{j}, " for j in r) + ")" for i in r)
-    return f"({rows},) = {name}"
-
-
-def _pack(r: range, name: str) -> str:
-    return "[" + ", ".join("[" + ", ".join(f"{name}{i}_{j}" for j in r) + "]" for i in r) + "]"
-
-
-def _forward(r: range, x: str, A: str, B: str, C: str) -> list[str]:
-    """Lines computing a_j, y_j, z_j and w_j from the locals x{i} and A{i}_{j}, B…, C…"""
-    lines = []
-    for j in r:
-        # Every Σ is written left to right, the order in which sum() adds: the same rounding.
-        lines.append(f"a{j} = " + " + ".join(f"{x}{i} * {A}{i}_{j}" for i in r))
-        # engine.model.sigmoid, inlined: the exponent is never positive, so exp never overflows.
-        lines += [
-            f"if a{j} >= 0.0:",
-            f"    y{j} = 1.0 / (1.0 + exp(-a{j}))",
-            "else:",
-            f"    e = exp(a{j})",
-            f"    y{j} = e / (1.0 + e)",
-        ]
-        lines.append(f"z{j} = y{j} + (" + " + ".join(f"{x}{i} * {B}{i}_{j}" for i in r) + ")")
-    lines += [f"w{j} = " + " + ".join(f"z{i} * {C}{i}_{j}" for i in r) for j in r]
-    return lines
-
-
-def _batch_loop(r: range) -> list[str]:
-    """Lines (at function level) that sum the loss and the three gradients over the rows of X."""
-    lines = [" = ".join(f"s{m}{i}_{j}" for m in "ABC" for i in r for j in r) + " = loss = 0.0"]
-    lines.append(f"for ({''.join(f'x{i}, ' for i in r)}) in X:")
-    body = _forward(r, "x", "A", "B", "C")
-    body.append("loss += " + " + ".join(f"w{j} * w{j}" for j in r))
-    body += [f"d{j} = 2.0 * w{j}" for j in r]  # ∂L/∂w_j
-    body += [f"g{i} = " + " + ".join(f"C{i}_{j} * d{j}" for j in r) for i in r]  # g_i = Σ_j C_ij 2w_j
-    body += [f"s{j} = y{j} * (1.0 - y{j}) * g{j}" for j in r]  # σ'(a_j)·g_j
-    for i in r:
-        for j in r:
-            body += [f"sA{i}_{j} += x{i} * s{j}", f"sB{i}_{j} += x{i} * g{j}", f"sC{i}_{j} += z{i} * d{j}"]
-    return lines + ["    " + line for line in body]
-
-
-def _function(header: str, lines: list[str]) -> str:
-    return header + "\n" + "".join(f"    {line}\n" for line in lines)
-
-
-def kernel_source(k: int) -> str:
-    """Python source of the unrolled :func:`batch_sums` for this K (``kernel(X, A, B, C)``).
-
-    Names: ``A{i}_{j}`` the weights, ``x{i}`` the sample, ``a, y, z, w, d = 2w, g, s = σ'(a)·g``
-    per unit as in :mod:`engine.model`, ``sA{i}_{j}`` … the batch sums of the gradients.
-    """
-    r = _check_k(k)
-    lines = [_unpack(r, m) for m in "ABC"] + _batch_loop(r)
-    lines.append(f"return loss, {_pack(r, 'sA')}, {_pack(r, 'sB')}, {_pack(r, 'sC')}")
-    return _function("def kernel(X, A, B, C, exp=exp):", lines)
-
-
-def step_source(k: int) -> str:
-    """Python source of the unrolled :func:`step_function` for this K (``step(X, A, B, C, x, lr)``).
-
-    The batch loop of :func:`kernel_source`, then in place: ``sA{i}_{j} /= n`` (the mean
-    gradient), ``A{i}_{j} -= lr * sA{i}_{j}`` (the update), and the forward pass at x (``p{i}``).
-    """
-    r = _check_k(k)
-    lines = [_unpack(r, m) for m in "ABC"] + _batch_loop(r)
-    lines.append("n = len(X)")
-    lines += [f"s{m}{i}_{j} /= n" for m in "ABC" for i in r for j in r]
-    lines += [f"{m}{i}_{j} -= lr * s{m}{i}_{j}" for m in "ABC" for i in r for j in r]
-    for m in "ABC":
-        lines.append(f"ok{m} = all(map(isfinite, (" + "".join(f"{m}{i}_{j}, " for i in r for j in r) + ")))")
-    lines.append("if okA and okB and okC:")
-    lines.append(f"    ({''.join(f'p{i}, ' for i in r)}) = x")
-    lines += ["    " + line for line in _forward(r, "p", "A", "B", "C")]
-    lines.append("    loss_x = " + " + ".join(f"w{j} * w{j}" for j in r))
-    lines += ["else:", "    loss_x = nan"]
-    norms = ", ".join("hypot(" + "".join(f"s{m}{i}_{j}, " for i in r for j in r) + ")" for m in "ABC")
-    weights = ", ".join(_pack(r, m) for m in "ABC")
-    lines.append(f"return loss / n, loss_x, {norms}, {weights}, okA, okB, okC")
-    return _function("def step(X, A, B, C, x, lr, exp=exp, hypot=hypot, isfinite=isfinite, nan=nan):", lines)
-
-
-def forward_source(k: int) -> str:
-    """Python source of the unrolled :func:`loss_at` for this K (``loss(x, A, B, C)``)."""
-    r = _check_k(k)
-    lines = [f"({''.join(f'x{i}, ' for i in r)}) = x"] + [_unpack(r, m) for m in "ABC"]
-    lines += _forward(r, "x", "A", "B", "C")
-    lines.append("return " + " + ".join(f"w{j} * w{j}" for j in r))
-    return _function("def loss(x, A, B, C, exp=exp):", lines)
-
-
-#: Code objects compiled in a child process by :func:`compile_in_subprocess`, by (name, K).
-_PRECOMPILED: dict[tuple[str, int], CodeType] = {}
-#: (name, K) of every generated function compiled (or taken from _PRECOMPILED) so far.
-_COMPILED: set[tuple[str, int]] = set()
-_SOURCES: dict[str, Callable[[int], str]] = {
+#: Code objects compiled in a child process by :func:`compile_in_subprocess` or read from the
+#: disk cache ahead of first use, by (name, K, form).
+_PRECOMPILED: dict[tuple[str, int, str], CodeType] = {}
+#: (name, K, form) of every generated function compiled (or taken from _PRECOMPILED) so far.
+_COMPILED: set[tuple[str, int, str]] = set()
+_SOURCES: dict[str, Callable[[int, Variant], str]] = {
     "kernel": kernel_source,
     "step": step_source,
     "loss": forward_source,
@@ -232,84 +155,186 @@ _CHILD = (
 )
 
 
-def compile_in_subprocess(k: int, names: Sequence[str] = ("step", "loss"), timeout: float = 120.0) -> bool:
-    """Compile this K's generated functions in a child Python process, ready for first use.
+def _form(variant: Variant) -> str:
+    """What the source depends on: "" for the report's own member, else e.g. " tanh column target"."""
+    if variant.is_default:
+        return ""
+    return f" {variant.activation} {variant.convention}" + (" target" if variant.target is not None else "")
+
+
+def _filename(name: str, k: int, form: str = "") -> str:
+    return f"<engine.kernels {name} K={k}{form}>"
+
+
+def compile_in_subprocess(
+    k: int,
+    names: Sequence[str] | None = None,
+    timeout: float = 120.0,
+    variant: Variant = DEFAULT_VARIANT,
+) -> bool:
+    """Make this K's generated functions for the variant ready for first use, off this thread's GIL.
 
     ``compile()`` is one C call that holds the GIL from start to end (about 0.1 s for the K = 32
-    step on a fast idle machine, seconds on a slow or busy one), so compiling on a worker thread
-    still freezes every other thread, the window's included. A child process compiles instead;
-    this thread waits for it without the GIL and loads the result with ``marshal`` (~1 ms).
+    step on a fast idle machine, a second at K = 64, more on a busy one), so compiling on a worker
+    thread still freezes every other thread, the window's included. The code comes from the disk
+    cache when it is there (:mod:`engine.kernel_cache`, a few ms); otherwise a child process
+    compiles it while this thread waits without the GIL, and the result is loaded with ``marshal``
+    and kept in the disk cache for the next time.
 
-    Returns True when every name is ready; False (nothing changes, the functions are compiled
-    on first use as usual) when K needs no generated code, is small, or the child fails.
+    ``names`` defaults to what a run uses: the step, and the loss where :func:`loss_at` takes the
+    generated code (K ≤ :data:`EVALUATION_UNROLL_MAX_K`). Returns True when every name is ready;
+    False (nothing changes, the functions are compiled on first use as usual) when K needs no
+    generated code, is small, or the child fails.
     """
-    todo = [n for n in names if (n, k) not in _COMPILED and (n, k) not in _PRECOMPILED]
+    if names is None:
+        names = ("step", "loss") if k <= EVALUATION_UNROLL_MAX_K else ("step",)
+    form = _form(variant)
+    todo = [n for n in names if (n, k, form) not in _COMPILED and (n, k, form) not in _PRECOMPILED]
     if k > UNROLL_MAX_K or k < SUBPROCESS_MIN_K or not todo:
         return not todo
-    if not sys.executable or getattr(sys, "frozen", False):  # no Python to start (a frozen app)
-        return False
     for name in todo:
-        try:
-            child = subprocess.run(
-                [sys.executable, "-I", "-S", "-c", _CHILD, _filename(name, k)],
-                input=_SOURCES[name](k).encode("utf-8"),
-                capture_output=True,
-                timeout=timeout,
-                check=True,
-            )
-            code = marshal.loads(child.stdout)
-        except (OSError, subprocess.SubprocessError, ValueError, EOFError, TypeError):
-            return False
-        if not isinstance(code, CodeType):
-            return False
-        _PRECOMPILED[(name, k)] = code
+        key, filename = _cache_key(name, k, variant), _filename(name, k, form)
+        code = kernel_cache.load(key, filename, generation=_generation())
+        if code is None:
+            code = _compile_in_child(_SOURCES[name](k, variant), filename, timeout)
+            if code is None:
+                return False
+            kernel_cache.store(key, filename, code, generation=_generation())
+        _PRECOMPILED[(name, k, form)] = code
     return True
 
 
-def _filename(name: str, k: int) -> str:
-    return f"<engine.kernels {name} K={k}>"
+def _compile_in_child(source: str, filename: str, timeout: float) -> CodeType | None:
+    if not sys.executable or getattr(sys, "frozen", False):  # no Python to start (a frozen app)
+        return None
+    try:
+        child = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _CHILD, filename],
+            input=source.encode("utf-8"),
+            capture_output=True,
+            timeout=timeout,
+            check=True,
+        )
+        code = marshal.loads(child.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError, EOFError, TypeError):
+        return None
+    return code if isinstance(code, CodeType) else None
 
 
-def _compile(source: str, name: str, k: int) -> Callable[..., object]:
+def _code(name: str, k: int, variant: Variant) -> CodeType:
+    """The compiled source of this generated function: made ahead, from the disk cache, or compiled now."""
+    form = _form(variant)
+    filename = _filename(name, k, form)
+    code = _PRECOMPILED.pop((name, k, form), None)
+    if code is None:
+        key = _cache_key(name, k, variant)
+        code = kernel_cache.load(key, filename, generation=_generation())
+        if code is None:
+            code = compile(_SOURCES[name](k, variant), filename, "exec")
+            kernel_cache.store(key, filename, code, generation=_generation())
+    _COMPILED.add((name, k, form))
+    return code
+
+
+def _generation() -> str:
+    """The generator's version in the cache's file names (older versions' entries get removed)."""
+    made_from = fingerprint()
+    return made_from.hex()[:12] if made_from is not None else ""
+
+
+def _cache_key(name: str, k: int, variant: Variant) -> bytes:
+    """What determines this function's source: the generator's fingerprint (with the file name,
+    which names the function, K and the form, it is enough), or failing that the source itself."""
+    made_from = fingerprint()
+    return made_from if made_from is not None else _SOURCES[name](k, variant).encode("utf-8")
+
+
+def _function(name: str, k: int, variant: Variant) -> Callable[..., object]:
     namespace: dict[str, object] = {
         "exp": math.exp,
+        "tanh": math.tanh,
+        "log1p": math.log1p,
         "hypot": math.hypot,
         "isfinite": math.isfinite,
         "nan": math.nan,
+        "t": variant.target,  # bound as a default argument: the source is the same for every t
     }
-    code = _PRECOMPILED.pop((name, k), None)
-    exec(code if code is not None else compile(source, _filename(name, k), "exec"), namespace)
-    _COMPILED.add((name, k))
+    exec(_code(name, k, variant), namespace)
     function = namespace[name]
     assert callable(function)
     return function
 
 
 @lru_cache(maxsize=8)
-def unrolled_kernel(k: int) -> Callable[[Rows, Matrix, Matrix, Matrix], Sums]:
-    """The compiled :func:`kernel_source` for this K (cached)."""
-    return _compile(kernel_source(k), "kernel", k)  # type: ignore[return-value]
+def unrolled_kernel(
+    k: int, variant: Variant = DEFAULT_VARIANT
+) -> Callable[[Rows, Matrix, Matrix, Matrix], Sums]:
+    """The compiled :func:`kernel_source` for this K and variant (cached)."""
+    return _function("kernel", k, variant)  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=8)
-def _unrolled_step(k: int) -> StepFunction:
-    return _compile(step_source(k), "step", k)  # type: ignore[return-value]
+def _unrolled_step(k: int, variant: Variant = DEFAULT_VARIANT) -> StepFunction:
+    return _function("step", k, variant)  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=8)
-def _unrolled_forward(k: int) -> Callable[[Sequence[float], Matrix, Matrix, Matrix], float]:
-    return _compile(forward_source(k), "loss", k)  # type: ignore[return-value]
+def _unrolled_forward(
+    k: int, variant: Variant = DEFAULT_VARIANT
+) -> Callable[[Sequence[float], Matrix, Matrix, Matrix], float]:
+    return _function("loss", k, variant)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- columns, any K
 
 
-def batch_sums_columns(X: Rows, A: Matrix, B: Matrix, C: Matrix) -> Sums:
+#: A batch smaller than this adds its outer products row by row instead of taking K² dot products.
+_OUTER_BELOW = 3
+
+
+def _sigma_prime_times_g(variant: Variant, a: list[float], y: list[float], g: list[float]) -> list[float]:
+    """σ′(a_j)·g_j for each unit, as engine.model computes σ′ (the sigmoid's and tanh's from y)."""
+    name = variant.activation
+    if name == "sigmoid":
+        return [s * (1.0 - s) * gj for s, gj in zip(y, g, strict=True)]
+    if name == "tanh":
+        return [(1.0 - s * s) * gj for s, gj in zip(y, g, strict=True)]
+    if name == "identity":
+        return g
+    prime = variant.sigma.derivative
+    return [prime(aj) * gj for aj, gj in zip(a, g, strict=True)]
+
+
+def _forward_columns(
+    x: Sequence[float], ins: tuple[Sequence[Sequence[float]], ...], variant: Variant
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """(a, y, z, w) for one input; ``ins`` holds what each product takes dot products with."""
+    _sum, _map, _mul = sum, map, mul
+    Ia, Ib, Ic = ins
+    a = [_sum(_map(_mul, x, col)) for col in Ia]
+    y = list(_map(variant.sigma.function, a))
+    u = [_sum(_map(_mul, x, col)) for col in Ib]
+    z = list(_map(add, y, u))
+    w = [_sum(_map(_mul, z, col)) for col in Ic]
+    return a, y, z, w
+
+
+def _operands(A: Matrix, B: Matrix, C: Matrix, variant: Variant) -> tuple[Sequence[Sequence[float]], ...]:
+    """For a, u, w and g, the rows each entry is a dot product with.
+
+    Row vectors (a_j = Σ_i x_i A_ij, g_i = Σ_j C_ij d_j): the columns of A, B, C, then the rows of C.
+    Column vectors (a_i = Σ_j A_ij x_j, g_j = Σ_i d_i C_ij): the rows of A, B, C, then the columns of C.
+    """
+    if variant.row:
+        return list(zip(*A, strict=True)), list(zip(*B, strict=True)), list(zip(*C, strict=True)), C
+    return A, B, C, list(zip(*C, strict=True))
+
+
+def batch_sums_columns(X: Rows, A: Matrix, B: Matrix, C: Matrix, variant: Variant = DEFAULT_VARIANT) -> Sums:
     """:func:`batch_sums` with the column layout (any K; used above :data:`UNROLL_MAX_K`)."""
-    _sum, _map, _mul, _add, _sig = sum, map, mul, add, sigmoid
-    AT = list(zip(*A, strict=True))
-    BT = list(zip(*B, strict=True))
-    CT = list(zip(*C, strict=True))
+    _sum, _map, _mul = sum, map, mul
+    Ia, Ib, Ic, Ig = _operands(A, B, C, variant)
+    target = variant.target
     rows: list[Sequence[float]] = []
     Z: list[list[float]] = []
     DW: list[list[float]] = []
@@ -317,94 +342,80 @@ def batch_sums_columns(X: Rows, A: Matrix, B: Matrix, C: Matrix) -> Sums:
     SG: list[list[float]] = []
     loss = 0.0
     for x in X:
-        a = [_sum(_map(_mul, x, col)) for col in AT]
-        y = list(_map(_sig, a))
-        u = [_sum(_map(_mul, x, col)) for col in BT]
-        z = list(_map(_add, y, u))
-        w = [_sum(_map(_mul, z, col)) for col in CT]
-        loss += _sum(_map(_mul, w, w))
-        dw = [2.0 * wj for wj in w]
-        g = [_sum(_map(_mul, row, dw)) for row in C]
+        a, y, z, w = _forward_columns(x, (Ia, Ib, Ic), variant)
+        r = w if target is None else list(_map(sub, w, target))  # w − t
+        loss += _sum(_map(_mul, r, r))
+        dw = [2.0 * rj for rj in r]
+        g = [_sum(_map(_mul, dw, col)) for col in Ig]  # g = ∂L/∂z (products commute: the same bits)
         rows.append(x)
         Z.append(z)
         DW.append(dw)
         G.append(g)
-        SG.append([s * (1.0 - s) * gj for s, gj in zip(y, g, strict=True)])
-    Xc = list(zip(*rows, strict=True))
-    Zc = list(zip(*Z, strict=True))
-    DWc = list(zip(*DW, strict=True))
-    Gc = list(zip(*G, strict=True))
-    SGc = list(zip(*SG, strict=True))
-    sA = [[_sum(_map(_mul, xi, sj)) for sj in SGc] for xi in Xc]
-    sB = [[_sum(_map(_mul, xi, gj)) for gj in Gc] for xi in Xc]
-    sC = [[_sum(_map(_mul, zi, dwj)) for dwj in DWc] for zi in Zc]
+        SG.append(_sigma_prime_times_g(variant, a, y, g))
+    # Row vectors: ΣdA_ij = Σ_s x_si sg_sj, ΣdB_ij = Σ_s x_si g_sj, ΣdC_ij = Σ_s z_si dw_sj.
+    # Column vectors: the same with the two factors swapped (σ′(a_i) g_i x_j, g_i x_j, dw_i z_j).
+    pairs = ((rows, SG), (rows, G), (Z, DW)) if variant.row else ((SG, rows), (G, rows), (DW, Z))
+    if len(rows) < _OUTER_BELOW:
+        return (loss, *(_outer_sums(left, right) for left, right in pairs))  # type: ignore[return-value]
+    sA, sB, sC = (_column_sums(left, right) for left, right in pairs)
     return loss, sA, sB, sC
 
 
-def loss_at_columns(x: Sequence[float], A: Matrix, B: Matrix, C: Matrix) -> float:
+def _column_sums(left: Sequence[Sequence[float]], right: Sequence[Sequence[float]]) -> Matrix:
+    """Σ_s left_si · right_sj for every i, j: K² dot products of batch columns."""
+    _sum, _map, _mul = sum, map, mul
+    Lc = list(zip(*left, strict=True))
+    Rc = list(zip(*right, strict=True))
+    return [[_sum(_map(_mul, li, rj)) for rj in Rc] for li in Lc]
+
+
+def _outer_sums(left: Sequence[Sequence[float]], right: Sequence[Sequence[float]]) -> Matrix:
+    """Σ_s left_si · right_sj for every i, j, one sample's outer product added at a time."""
+    first, *rest = zip(left, right, strict=True)
+    # The first product is the sum itself (0.0 + v == v, up to the sign of a zero).
+    total = [[li * rj for rj in first[1]] for li in first[0]]
+    for ls, rs in rest:
+        total = [
+            [t + li * rj for t, rj in zip(trow, rs, strict=True)] for trow, li in zip(total, ls, strict=True)
+        ]
+    return total
+
+
+def loss_at_columns(
+    x: Sequence[float], A: Matrix, B: Matrix, C: Matrix, variant: Variant = DEFAULT_VARIANT
+) -> float:
     """:func:`loss_at` with one ``sum(map(mul, …))`` per entry (any K)."""
-    a = [sum(map(mul, x, col)) for col in zip(*A, strict=True)]
-    u = [sum(map(mul, x, col)) for col in zip(*B, strict=True)]
-    z = list(map(add, map(sigmoid, a), u))
-    w = [sum(map(mul, z, col)) for col in zip(*C, strict=True)]
-    loss: float = sum(map(mul, w, w))
+    ins = _operands(A, B, C, variant)[:3]
+    w = _forward_columns(x, ins, variant)[3]
+    r = w if variant.target is None else list(map(sub, w, variant.target))
+    loss: float = sum(map(mul, r, r))
     return loss
 
 
 def mean_step(W: Matrix, S: Matrix, n: int, lr: float) -> tuple[float, Matrix, bool]:
     """From a weight W and its batch gradient sum S: (‖S/n‖_F, W − lr·(S/n), whether that is all finite)."""
-    G = _div(S, n)
+    G = _div(S, n) if n != 1 else S  # x / 1 is x, bit for bit
     new = [[w - lr * g for w, g in zip(rw, rg, strict=True)] for rw, rg in zip(W, G, strict=True)]
     return _hypot(*_chain(G)), new, all(map(_isfinite, _chain(new)))
 
 
 def step_columns(
-    X: Sequence[Sequence[float]], A: Matrix, B: Matrix, C: Matrix, x: Sequence[float], lr: float
+    X: Sequence[Sequence[float]],
+    A: Matrix,
+    B: Matrix,
+    C: Matrix,
+    x: Sequence[float],
+    lr: float,
+    variant: Variant = DEFAULT_VARIANT,
 ) -> StepResult:
     """:func:`step_function`'s step with the column layout (any K)."""
     n = len(X)
-    loss, sA, sB, sC = batch_sums_columns(X, A, B, C)
+    loss, sA, sB, sC = batch_sums_columns(X, A, B, C, variant)
     nA, A2, okA = mean_step(A, sA, n, lr)
     nB, B2, okB = mean_step(B, sB, n, lr)
     nC, C2, okC = mean_step(C, sC, n, lr)
-    loss_x = loss_at_columns(x, A2, B2, C2) if okA and okB and okC else math.nan
+    loss_x = loss_at_columns(x, A2, B2, C2, variant) if okA and okB and okC else math.nan
     return loss / n, loss_x, nA, nB, nC, A2, B2, C2, okA, okB, okC
-
-
-# --------------------------------------------------------------------------- any variant, plainly
-
-
-def batch_sums_generic(X: Rows, A: Matrix, B: Matrix, C: Matrix, variant: Variant) -> Sums:
-    """:func:`batch_sums` for any variant through :func:`engine.model.forward` and ``backward``."""
-    k = len(A)
-    loss = 0.0
-    sA = [[0.0] * k for _ in range(k)]
-    sB = [[0.0] * k for _ in range(k)]
-    sC = [[0.0] * k for _ in range(k)]
-    for x in X:
-        xv = list(x)
-        values = forward(xv, A, B, C, variant)
-        grads = backward(xv, C, values, variant)
-        loss += values["loss"]
-        for total, grad in ((sA, grads["dA"]), (sB, grads["dB"]), (sC, grads["dC"])):
-            for trow, grow in zip(total, grad, strict=True):
-                trow[:] = map(add, trow, grow)
-    return loss, sA, sB, sC
-
-
-def _generic_step(variant: Variant) -> StepFunction:
-    def step(
-        X: Sequence[Sequence[float]], A: Matrix, B: Matrix, C: Matrix, x: Sequence[float], lr: float
-    ) -> StepResult:
-        n = len(X)
-        loss, sA, sB, sC = batch_sums_generic(X, A, B, C, variant)
-        nA, A2, okA = mean_step(A, sA, n, lr)
-        nB, B2, okB = mean_step(B, sB, n, lr)
-        nC, C2, okC = mean_step(C, sC, n, lr)
-        loss_x = forward(list(x), A2, B2, C2, variant)["loss"] if okA and okB and okC else math.nan
-        return loss / n, loss_x, nA, nB, nC, A2, B2, C2, okA, okB, okC
-
-    return step
 
 
 # --------------------------------------------------------------------------- small helpers

@@ -28,7 +28,8 @@ are not finite, or a non-finite loss at x all stop the run. :attr:`Trainer.diver
 the step and epoch and a sentence for the user, and :meth:`Trainer.weights` still returns the weights
 after the last step that was yielded (the last finite ones).
 
-Row-vector convention throughout (see :mod:`engine.model`); matrices are lists of rows.
+The model's variant (:mod:`engine.variant`: activation, row or column vectors, target) is trained
+as it is; matrices are lists of rows. The step itself is :func:`engine.kernels.step_function`'s.
 """
 
 from __future__ import annotations

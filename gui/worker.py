@@ -47,6 +47,7 @@ from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.model import Matrix
 from backprop_lab.engine.session import HISTORY_COLUMNS, History
 from backprop_lab.engine.training import StepRecord, Trainer
+from backprop_lab.engine.variant import DEFAULT_VARIANT
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.jobs import error_line
 from backprop_lab.gui.live_pace import LivePace
@@ -152,7 +153,7 @@ class TrainingWorker(QObject):
         # freeze the window) for as long as compile() runs; a child process compiles them instead.
         k = getattr(trainer, "K", None)  # a test's stand-in trainer may have none
         if isinstance(k, int):
-            kernels.compile_in_subprocess(k)
+            kernels.compile_in_subprocess(k, variant=getattr(trainer, "variant", DEFAULT_VARIANT))
         advance = trainer.steps().__next__
         # Locals, not attribute look-ups: this loop runs once per step (~15 µs), headless or not.
         clock, interval = time.monotonic, self.flush_interval

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 import pytest
 
 # Before anything imports Qt: run headless and keep preferences out of the user's home.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The compiled kernels' disk cache (engine/kernel_cache.py) goes to a folder of this run, never the
+# user's ~/.cache; child processes (the command-line tests) inherit it. Removed at the end, even
+# after a failed collection.
+_KERNEL_CACHE = tempfile.mkdtemp(prefix="backprop-lab-test-kernels-")
+os.environ["BACKPROP_LAB_KERNEL_CACHE"] = _KERNEL_CACHE
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_KERNEL_CACHE, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- fault injection

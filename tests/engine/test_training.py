@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import random
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backprop_lab.engine import kernels
+from backprop_lab.engine import kernel_cache, kernels
 from backprop_lab.engine.model import Model, frobenius, loss_and_grads
 from backprop_lab.engine.training import (
     MAX_SAMPLES,
@@ -260,6 +261,7 @@ def test_a_fresh_process_with_another_hash_seed_gives_the_same_bits(report_examp
         """
     )
     env = {"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    env[kernel_cache.ENV_VAR] = os.environ[kernel_cache.ENV_VAR]  # the suite's, never the user's ~/.cache
     out = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
