@@ -247,7 +247,7 @@ def _long_session(steps: int) -> Session:
     s = Session.random(2, 0)
     values = array("d", (0.1 * (i % 97) + 1e-7 * i for i in range(steps)))
     s.history = History.from_columns(
-        dict.fromkeys(session_format.HISTORY_COLUMNS, values), array("q", [1] * steps)
+        {name: array("d", values) for name in session_format.HISTORY_COLUMNS}, array("q", [1] * steps)
     )
     return s
 
