@@ -1,0 +1,116 @@
+"""One sample's loss and gradients, and one history record: the per-call costs outside the kernels.
+
+Run from the repository root::
+
+    python tests/bench/bench_one_sample.py            # K = 3, 16, 64
+    python tests/bench/bench_one_sample.py --k 16 --rounds 30
+
+Side by side in one run, per K, microseconds per call (the best over ``--rounds`` interleaved
+rounds, each timing every candidate in turn, so that a busy moment of a shared machine hits them
+all alike):
+
+* the report's own loops (``tests/bench/baseline_report_style.py``: its ``forward`` then its
+  ``backward``, one sample), the yardstick;
+* ``engine.model.loss_and_grads`` (validation, forward, backward, the finiteness checks), and its
+  parts: ``validate_model`` alone, ``forward`` + ``backward`` alone;
+* ``History.append`` of one StepRecord as the trainer yields it (K does not matter).
+
+The ratio to read is loss_and_grads ÷ report loops (issue 14's target: ≤ 0.5 at K = 16).
+Not collected by pytest (the file is not named test_*.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import baseline_report_style as report
+from benchlib import machine
+
+from backprop_lab.engine.model import backward, forward, loss_and_grads, validate_model
+from backprop_lab.engine.session import History
+from backprop_lab.engine.training import StepRecord
+
+
+def per_call(fn: Callable[[], object], calls: int) -> float:
+    t = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t) / calls
+
+
+def interleaved(candidates: dict[str, Callable[[], object]], calls: int, rounds: int) -> dict[str, float]:
+    best = dict.fromkeys(candidates, float("inf"))
+    for _ in range(rounds):
+        for name, fn in candidates.items():
+            best[name] = min(best[name], per_call(fn, calls))
+    return best
+
+
+def model(k: int, seed: int = 0) -> tuple[list[float], list[list[float]], list[list[float]], list[list[float]]]:
+    r = random.Random(seed)
+    x = [r.uniform(-1, 1) for _ in range(k)]
+    A, B, C = ([[r.uniform(-1, 1) for _ in range(k)] for _ in range(k)] for _ in range(3))
+    return x, A, B, C
+
+
+def one_k(k: int, rounds: int) -> dict[str, float]:
+    x, A, B, C = model(k)
+    # Same numbers both ways (the report's loops sum in the same order as engine.model).
+    loss, grads = loss_and_grads(x, A, B, C)
+    theirs = report.forward(x, A, B, C)
+    assert abs(theirs["loss"] - loss) <= 1e-12 * abs(loss)
+    assert report.backward(theirs)["A"] == grads["A"] or k > 1
+    calls = max(5, 40_000 // (k * k))
+    return interleaved(
+        {
+            "report loops": lambda: report.backward(report.forward(x, A, B, C)),
+            "loss_and_grads": lambda: loss_and_grads(x, A, B, C),
+            "validate_model": lambda: validate_model(x, A, B, C),
+            "forward+backward": lambda: backward(x, C, forward(x, A, B, C)),
+        },
+        calls,
+        rounds,
+    )
+
+
+def history_append(rounds: int) -> float:
+    n = 20_000
+    records = [StepRecord(i + 1, 1 + i // 100, 1.5 + i, 0.5, 0.25, 0.125, 2.0) for i in range(n)]
+    best = float("inf")
+    for _ in range(rounds):
+        h = History()
+        append = h.append
+        t = time.perf_counter()
+        for record in records:
+            append(record)
+        best = min(best, (time.perf_counter() - t) / n)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--k", type=int, nargs="*", default=[3, 16, 64])
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    print(f"Machine: {machine()}")
+    print(f"Best of {args.rounds} interleaved rounds; microseconds per call\n")
+    names = ("report loops", "loss_and_grads", "validate_model", "forward+backward")
+    print(f"{'K':>4}" + "".join(f"{n:>18}" for n in names) + f"{'ratio':>8}")
+    for k in args.k:
+        t = one_k(k, args.rounds)
+        ratio = t["loss_and_grads"] / t["report loops"]
+        print(f"{k:>4}" + "".join(f"{t[n] * 1e6:>18.1f}" for n in names) + f"{ratio:>8.2f}")
+    print("\n(ratio = loss_and_grads ÷ report loops: one sample's loss and three gradients)")
+    print(f"History.append: {history_append(args.rounds) * 1e6:.2f} µs per StepRecord")
+
+
+if __name__ == "__main__":
+    main()
