@@ -54,7 +54,10 @@ def interleaved(candidates: dict[str, Callable[[], object]], calls: int, rounds:
     return best
 
 
-def model(k: int, seed: int = 0) -> tuple[list[float], list[list[float]], list[list[float]], list[list[float]]]:
+Matrix = list[list[float]]
+
+
+def model(k: int, seed: int = 0) -> tuple[list[float], Matrix, Matrix, Matrix]:
     r = random.Random(seed)
     x = [r.uniform(-1, 1) for _ in range(k)]
     A, B, C = ([[r.uniform(-1, 1) for _ in range(k)] for _ in range(k)] for _ in range(3))
