@@ -213,11 +213,11 @@ def main() -> None:
     print("both round trips checked bit-identical)")
 
     print(f"\nSaving {n:,} steps: extra peak memory of one save, in a fresh process each")
-    print(f"{'encoding':<10}{'writer':<12}{'file size':>12}{'save':>9}{'Python peak':>14}{'RSS growth':>14}")
+    print(f"{'writer':<12}{'encoding':<10}{'file size':>12}{'save':>9}{'Python peak':>14}{'RSS growth':>14}")
     for encoding, how, r in save_memory(n):
         growth = r["hwm_growth"]
         print(
-            f"{encoding:<10}{how:<12}{r['size'] / 2**20:>8.1f} MiB{r['time']:>8.2f}s"
+            f"{how:<12}{encoding:<10}{r['size'] / 2**20:>8.1f} MiB{r['time']:>8.2f}s"
             f"{r['traced_peak'] / 2**20:>10.1f} MiB"
             + (f"{growth / 2**20:>10.1f} MiB" if growth is not None else f"{'?':>14}")
         )
