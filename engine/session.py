@@ -133,8 +133,8 @@ class Session:
     def __post_init__(self) -> None:
         if self.initial.K != self.model.K:
             raise ValueError(f"initial has K = {self.initial.K} but the model has K = {self.model.K}")
-        if self.initial.variant != self.model.variant:
-            raise ValueError("initial and the model have different variants; a session has one")
+        if self.history and self.initial.variant != self.model.variant:
+            raise ValueError("initial and the model have different variants, and there is a history")
 
     # -- construction
     @classmethod

@@ -166,7 +166,10 @@ def _check_savable(s: WritableSession, history_encoding: str) -> str:
         )
     if s.initial.K != s.model.K:
         raise SessionError(f"initial has K = {s.initial.K} but the model has K = {s.model.K}")
-    if s.initial.variant != s.model.variant:
+    # The file holds one variant, the model's. With no history, initial is only a placeholder (the
+    # next run starts from the model) and is read back under it; a history made under another
+    # variant than the model's cannot be written truthfully.
+    if s.history and s.initial.variant != s.model.variant:
         raise SessionError(
             f"initial is {s.initial.variant.describe()} but the model is {s.model.variant.describe()}: "
             "a session has one variant"

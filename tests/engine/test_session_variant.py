@@ -145,15 +145,21 @@ def test_every_variant_survives_save_and_load_bit_for_bit(tmp_path, variant):
 
 
 def test_a_session_has_one_variant():
-    m = Session.random(2, 0).model
-    with pytest.raises(ValueError, match="different variants"):
-        Session(model=m.with_variant(Variant("tanh")), initial=m)
-    s = Session(model=m, initial=m.copy())
-    s.model = m.with_variant(Variant("relu"))  # changed behind the constructor's back
+    h = _long_session(3)
+    with pytest.raises(ValueError, match="different variants, and there is a history"):
+        Session(model=h.model.with_variant(Variant("tanh")), initial=h.initial, history=h.history)
+    m = h.model
+    assert Session(model=m.with_variant(Variant("tanh")), initial=m).initial.variant == DEFAULT_VARIANT
+    s = _long_session(3)
+    s.model = s.model.with_variant(Variant("relu"))  # changed behind the constructor's back
     with pytest.raises(
         SessionError, match=r"^initial is sigmoid, row vectors, no target but the model is relu"
     ):
         dumps_session(s)
+    # Without a history, initial is a placeholder the next run replaces: written under the model's.
+    s.history = History()
+    back = loads_session(dumps_session(s))
+    assert back.initial.variant == back.model.variant == Variant("relu") and back.initial.A == s.initial.A
 
 
 # --------------------------------------------------------------------------- bad variants
