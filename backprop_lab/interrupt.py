@@ -58,7 +58,10 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 @contextmanager
 def handling() -> Iterator[None]:
-    """Make SIGINT and SIGTERM raise :class:`Interrupted` for the duration (main thread only)."""
+    """Make SIGINT and SIGTERM raise :class:`Interrupted` for the duration (main thread only).
+
+    If one was raised, later ones are ignored after the block (the process is exiting).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -67,8 +70,13 @@ def handling() -> Iterator[None]:
     try:
         yield
     finally:
+        # After a signal stopped the run the process is on its way out, saying how: a second
+        # Ctrl+C a few milliseconds after the save must not kill it with another exit status (a
+        # fast save made that window real). Ignored, not noted: Python resets its own handlers to
+        # the default at exit, but leaves an ignored signal ignored. Otherwise the caller's
+        # handlers return.
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_IGN if _state.raised else handler)
 
 
 def pending() -> int | None:

@@ -25,10 +25,12 @@ import socket
 import stat
 import tempfile
 import zlib
+from collections.abc import Iterable
 
 __all__ = [
     "AtomicWriteError",
     "atomic_write_bytes",
+    "atomic_write_chunks",
     "atomic_write_text",
     "remove_stale_temporaries",
     "temporary_prefix",
@@ -204,6 +206,18 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     :class:`AtomicWriteError` (an OSError) with a one-line message on failure, after removing
     the temporary file; the previous contents of ``path`` are then untouched.
     """
+    atomic_write_chunks(path, (data,))
+
+
+def atomic_write_chunks(path: str | os.PathLike[str], chunks: Iterable[bytes]) -> None:
+    """:func:`atomic_write_bytes` for contents made piece by piece: each chunk is written to the
+    temporary file as ``chunks`` yields it, so the whole never has to be in memory at once.
+
+    ``chunks`` is consumed only once the temporary file exists. Anything it raises (a producer
+    that finds the contents unwritable half-way, say) removes the temporary and propagates as it
+    is; an OSError from writing becomes :class:`AtomicWriteError`. Either way the previous
+    contents of ``path`` are untouched.
+    """
     display = os.fspath(path)
     if "\0" in display:  # the OS would refuse it with a ValueError, not an OSError
         raise AtomicWriteError(display.replace("\0", "\\0"), "the file name contains a NUL character")
@@ -233,7 +247,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         raise
     try:
         with fh:
-            fh.write(data)
+            for chunk in chunks:
+                fh.write(chunk)
             fh.flush()
             os.fsync(fh.fileno())
         # mkstemp makes the file private (0600); give it the permissions the user expects.

@@ -107,8 +107,53 @@ def _check_number(value: object, where: str) -> float:
     return f
 
 
+# Plain floats, the common case, are checked in bulk: float.conjugate returns a float itself (a
+# float subclass's value as a plain float) and raises TypeError for anything else (bool, int, str),
+# all inside one C-level map; one sum then checks that every entry is finite (a NaN or an infinity
+# makes the sum NaN or infinite; a finite sum that overflows only sends the input the long way).
+# Anything the bulk check does not vouch for goes the long way, entry by entry, which names the
+# first bad entry: the two ways accept and return the same things.
+_as_float = float.conjugate
+
+
+def _plain_vector(v: object, k: int | None) -> Vector | None:
+    """A fresh list of the floats of ``v`` if it is a list or tuple of 1…MAX_K finite floats (of
+    length k if given); else None."""
+    if type(v) is not list and type(v) is not tuple:
+        return None
+    n = len(v)
+    if not 0 < n <= MAX_K or (k is not None and n != k):
+        return None
+    try:
+        copy = list(map(_as_float, v))
+    except TypeError:
+        return None
+    total = sum(copy)
+    return copy if total - total == 0.0 else None
+
+
+def _plain_matrix(m: object, k: int) -> Matrix | None:
+    """Fresh K×K rows of floats if ``m`` is a list or tuple of k lists or tuples of k finite floats;
+    else None."""
+    if (type(m) is not list and type(m) is not tuple) or len(m) != k:
+        return None
+    if not {list, tuple}.issuperset(map(type, m)):
+        return None
+    try:
+        rows = [list(map(_as_float, row)) for row in m]
+    except TypeError:
+        return None
+    if any(len(row) != k for row in rows):
+        return None
+    total = sum(map(sum, rows))
+    return rows if total - total == 0.0 else None
+
+
 def validate_vector(name: str, v: object, k: int | None = None) -> Vector:
     """Return v as a fresh list of floats, or raise ValueError naming the bad entry."""
+    plain = _plain_vector(v, k)
+    if plain is not None:
+        return plain
     if isinstance(v, (str, bytes)) or not isinstance(v, Sequence):
         raise ValueError(f"{name} must be a list of numbers, not {type(v).__name__}")
     if k is not None and len(v) != k:
@@ -124,6 +169,9 @@ def validate_vector(name: str, v: object, k: int | None = None) -> Vector:
 
 def validate_matrix(name: str, m: object, k: int) -> Matrix:
     """Return m as a fresh K×K list of float rows, or raise ValueError naming the entry."""
+    plain = _plain_matrix(m, k)
+    if plain is not None:
+        return plain
     if isinstance(m, (str, bytes)) or not isinstance(m, Sequence):
         raise ValueError(f"{name} must be a {k}×{k} list of rows, not {type(m).__name__}")
     if len(m) != k:
@@ -343,8 +391,16 @@ def loss_and_grads(
             f"the loss overflows a float64 (|w| reaches {max(abs(v) for v in values['w']):.3g})"
         )
     for name, grad in result.items():
-        for i, row in enumerate(grad):
-            for j, v in enumerate(row):
-                if not math.isfinite(v):
-                    raise NumericalOverflowError(f"∂L/∂{name}[{i}][{j}] overflows a float64")
+        # One C-level sum per matrix: finite only if every entry is (a sum that overflows although
+        # every entry is finite sends it to the entry-by-entry scan, which then finds nothing).
+        total = sum(map(sum, grad))
+        if total - total != 0.0:
+            _check_finite(f"∂L/∂{name}", grad)
     return loss, result
+
+
+def _check_finite(name: str, m: Matrix) -> None:
+    for i, row in enumerate(m):
+        for j, v in enumerate(row):
+            if not math.isfinite(v):
+                raise NumericalOverflowError(f"{name}[{i}][{j}] overflows a float64")

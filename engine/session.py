@@ -4,11 +4,12 @@ A session file is UTF-8 JSON (the format is described for users in docs/session-
 
     {
      "format": "backprop-lab-session",   # identifies the file
-     "version": 1,                        # FORMAT_VERSION; older versions are migrated on load
+     "version": 2,                        # FORMAT_VERSION; older versions are migrated on load
      "app_version": "0.1.0",              # the Backprop Lab that wrote it
      "created": "2026-11-26T17:30:59Z",   # ISO 8601, UTC
      "modified": "2026-11-26T17:42:03Z",
      "name": "…", "notes": "…",
+     "variant": {"activation": "sigmoid", "convention": "row", "target": null},  # or [K numbers]
      "model":   {"K": 3, "x": [...], "A": [[...], ...], "B": ..., "C": ...},   # current values
      "initial": {same shape},                                               # where the history began
      "training": {"learning_rate": 0.01, "batch_size": 10, "n_samples": 1000, "epochs": 1, "seed": 0},
@@ -17,7 +18,10 @@ A session file is UTF-8 JSON (the format is described for users in docs/session-
                  "grad_norm_C": [...], "epoch": [...]}                      # one entry per step
     }
 
-Row vectors throughout (see :mod:`engine.model`): x has K entries, A, B and C are lists of K rows.
+x has K entries, A, B and C are lists of K rows; ``"variant"`` says which member of the family they
+belong to (:mod:`engine.variant`: the activation, whether ``A[i][j]`` goes from input i to unit j
+(row vectors, the report's numbers) or from input j to unit i (column vectors), and the target t).
+Version 1 files hold no variant and load as the report's own (sigmoid, row, no target).
 A history column is either a plain JSON array (the default up to :data:`INLINE_HISTORY_STEPS`
 steps; numbers written with ``repr`` so they read back bit for bit) or, for long histories,
 ``{"encoding": "base64-float64-le", "data": "…"}`` (``"base64-int64-le"`` for ``epoch``): the
@@ -129,6 +133,8 @@ class Session:
     def __post_init__(self) -> None:
         if self.initial.K != self.model.K:
             raise ValueError(f"initial has K = {self.initial.K} but the model has K = {self.model.K}")
+        if self.history and self.initial.variant != self.model.variant:
+            raise ValueError("initial and the model have different variants, and there is a history")
 
     # -- construction
     @classmethod

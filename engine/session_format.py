@@ -13,7 +13,9 @@ from backprop_lab.engine.model import quote
 
 FORMAT = "backprop-lab-session"
 #: The version this module writes; it reads this one and every older one (via MIGRATIONS).
-FORMAT_VERSION = 1
+#: Version 2 added ``"variant"`` (activation, convention, target); version 1 files are the report's
+#: own member of the family (sigmoid, row vectors, no target).
+FORMAT_VERSION = 2
 
 #: Files larger than this are refused before they are read (512 MiB). A 1,000,000-step history
 #: takes about 64 MB in base64 columns, so this leaves room for :data:`MAX_HISTORY_STEPS` steps.

@@ -12,6 +12,8 @@ from typing import Any
 from backprop_lab.engine.session_format import _RECORD_FIELDS, EPOCH_COLUMN, HISTORY_COLUMNS
 from backprop_lab.engine.training import StepRecord
 
+_INF = math.inf
+
 
 class History:
     """The per-step record of training, stored compactly: one ``array('d')`` per float column
@@ -21,15 +23,56 @@ class History:
     norm ≥ 0 and epochs are ≥ 1 and non-decreasing; :meth:`append` refuses anything else.
     """
 
-    __slots__ = ("_columns", "_epoch")
+    __slots__ = ("_columns", "_epoch", "_loss", "_loss_at_x", "_norm_a", "_norm_b", "_norm_c")
 
     def __init__(self) -> None:
-        self._columns: dict[str, array[float]] = {name: array("d") for name in HISTORY_COLUMNS}
         self._epoch: array[int] = array("q")
+        self._set_columns({name: array("d") for name in HISTORY_COLUMNS})
+
+    def _set_columns(self, columns: dict[str, array[float]]) -> None:
+        # The columns by name, and each as an attribute of its own for append's fast path.
+        self._columns = columns
+        self._loss, self._loss_at_x, self._norm_a, self._norm_b, self._norm_c = (
+            columns[name] for name in HISTORY_COLUMNS
+        )
 
     # -- building
     def append(self, record: StepRecord) -> None:
         """Add one step; its ``step`` must be ``len(self) + 1`` (ValueError otherwise)."""
+        epoch = self._epoch
+        n = len(epoch)
+        e = record.epoch
+        loss, at_x = record.batch_loss, record.loss_at_x
+        na, nb, nc = record.grad_norm_A, record.grad_norm_B, record.grad_norm_C
+        # The trainer's records are plain floats: one chained comparison per value checks finite
+        # and ≥ 0 at once (NaN fails every comparison), with no per-value call (this runs once a
+        # step, and at batch size 1 a step is a few microseconds).
+        if (
+            record.step == n + 1
+            and type(e) is int
+            and e >= (epoch[-1] if n else 1)
+            and type(loss) is float
+            and type(at_x) is float
+            and type(na) is float
+            and type(nb) is float
+            and type(nc) is float
+            and 0.0 <= loss < _INF
+            and 0.0 <= at_x < _INF
+            and 0.0 <= na < _INF
+            and 0.0 <= nb < _INF
+            and 0.0 <= nc < _INF
+        ):
+            self._loss.append(loss)
+            self._loss_at_x.append(at_x)
+            self._norm_a.append(na)
+            self._norm_b.append(nb)
+            self._norm_c.append(nc)
+            epoch.append(e)
+            return
+        self._append_checked(record)
+
+    def _append_checked(self, record: StepRecord) -> None:
+        """:meth:`append` for anything but plain finite floats: each value checked, naming the bad one."""
         n = len(self._epoch)
         if record.step != n + 1:
             raise ValueError(f"step {record.step} cannot follow step {n} of the history")
@@ -74,6 +117,7 @@ class History:
         h = cls()
         h._epoch = epoch if isinstance(epoch, array) and epoch.typecode == "q" else array("q", epoch)
         n = len(h._epoch)
+        taken: dict[str, array[float]] = {}
         for name in HISTORY_COLUMNS:
             col = columns[name]
             col = col if isinstance(col, array) and col.typecode == "d" else array("d", col)
@@ -85,7 +129,8 @@ class History:
             if n and min(col) < 0:
                 i = next(i for i, v in enumerate(col) if v < 0)
                 raise ValueError(f"history.{name}[{i}] is negative: {col[i]!r}")
-            h._columns[name] = col
+            taken[name] = col
+        h._set_columns(taken)
         if n:
             if min(h._epoch) < 1:
                 i = next(i for i, v in enumerate(h._epoch) if v < 1)
@@ -149,7 +194,7 @@ class History:
     # -- editing
     def copy(self) -> History:
         h = History()
-        h._columns = {name: array("d", col) for name, col in self._columns.items()}
+        h._set_columns({name: array("d", col) for name, col in self._columns.items()})
         h._epoch = array("q", self._epoch)
         return h
 

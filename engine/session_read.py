@@ -38,6 +38,7 @@ from backprop_lab.engine.session_format import (
 )
 from backprop_lab.engine.session_history import History
 from backprop_lab.engine.training import Divergence, TrainingSettings
+from backprop_lab.engine.variant import ACTIVATIONS, CONVENTIONS, DEFAULT_VARIANT, Variant
 
 
 def _require(d: Mapping[str, Any], key: str, where: str) -> Any:
@@ -104,7 +105,7 @@ def _read_timestamp(value: object, where: str) -> str:
     return text
 
 
-def _read_model(value: object, where: str, k: int | None = None) -> Model:
+def _read_model(value: object, where: str, k: int | None = None, variant: Variant = DEFAULT_VARIANT) -> Model:
     m = _require_object(value, where)
     x = _require(m, "x", f"{where}.")
     if "K" in m:
@@ -115,9 +116,14 @@ def _read_model(value: object, where: str, k: int | None = None) -> Model:
             )
     if k is not None and isinstance(x, list) and len(x) != k:
         raise SessionError(f"{where}.x has {format_count(len(x), 'entry', 'entries')}; the model has K = {k}")
+    if variant.target is not None and isinstance(x, list) and len(variant.target) != len(x):
+        raise SessionError(
+            f"variant.target has {format_count(len(variant.target), 'entry', 'entries')}; "
+            f"the model has K = {len(x)}"
+        )
     A, B, C = (_require(m, name, f"{where}.") for name in "ABC")
     try:
-        return Model(x, A, B, C)
+        return Model(x, A, B, C, variant)
     except ValueError as exc:
         raise SessionError(f"{where}.{exc}") from None
     except OverflowError:  # an integer beyond float64 (JSON integers are unbounded)
@@ -138,6 +144,31 @@ def _find_huge_int(x: object, A: object, B: object, C: object) -> str:
                 if huge(v):
                     return f"{name}[{i}][{j}]"
     return "an entry"  # pragma: no cover
+
+
+def _read_variant(value: object) -> Variant:
+    """The version-2 ``"variant"`` object: every key required (a missing one would silently change
+    what the loss is); names checked against the valid ones, the target's entries one by one. Its
+    length is checked against K by :func:`_read_model`."""
+    v = _require_object(value, "variant")
+    names = {}
+    for key, valid in (("activation", tuple(ACTIVATIONS)), ("convention", CONVENTIONS)):
+        name = _require(v, key, "variant.")
+        if not isinstance(name, str) or name not in valid:
+            raise SessionError(f"variant.{key} is {short_value(name)}; expected one of {', '.join(valid)}")
+        names[key] = name
+    target = _require(v, "target", "variant.")
+    if target is not None:
+        if not isinstance(target, list):
+            raise SessionError(
+                f"variant.target must be null or a list of K numbers, not {_type_name(target)}"
+            )
+        if not target:
+            raise SessionError("variant.target is empty: give K numbers, or null for no target")
+        if len(target) > MAX_K:
+            raise SessionError(f"variant.target has {len(target):,} entries; K is at most {MAX_K}")
+        target = tuple(_read_float(t, f"variant.target[{j}]") for j, t in enumerate(target))
+    return Variant(names["activation"], names["convention"], target)
 
 
 def _read_training(value: object, k: int) -> TrainingSettings:
@@ -292,8 +323,21 @@ def _migrate_0_to_1(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _migrate_1_to_2(d: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 knew one member of the family, the report's own: sigmoid, row vectors, no target.
+
+    Version 2 names it in ``"variant"``; nothing else changed. A version-1 file that already holds
+    a ``"variant"`` key (no writer made one) is refused rather than guessed at.
+    """
+    if "variant" in d:
+        raise SessionError(
+            'a version 1 session has no "variant" (it came with version 2): set "version" to 2'
+        )
+    return {**d, "version": 2, "variant": DEFAULT_VARIANT.as_dict()}
+
+
 #: ``MIGRATIONS[v]`` turns a version-v document (a dict) into a version v + 1 one. Each is tested.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _migrate_0_to_1}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
 
 
 def _upgrade(d: object) -> dict[str, Any]:
@@ -308,10 +352,11 @@ def _upgrade(d: object) -> dict[str, Any]:
 
 
 def _from_current(d: dict[str, Any]) -> dict[str, Any]:
-    model = _read_model(_require(d, "model", ""), "model")
+    variant = _read_variant(_require(d, "variant", ""))
+    model = _read_model(_require(d, "model", ""), "model", variant=variant)
     history = _read_history(_require(d, "history", ""))
     if "initial" in d:
-        initial = _read_model(d["initial"], "initial", model.K)
+        initial = _read_model(d["initial"], "initial", model.K, variant)
     elif history:
         raise SessionError("initial is missing (the model the history started from)")
     else:

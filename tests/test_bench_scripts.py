@@ -117,6 +117,13 @@ def test_bench_session_small_history(bench, capsys, monkeypatch):
     ]
 
 
+def test_bench_one_sample_tiny(bench, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["bench_one_sample.py", "--k", "2", "--rounds", "1", "--steps", "200"])
+    bench("bench_one_sample").main()  # asserts loss_and_grads and the report's loops agree
+    out = capsys.readouterr().out
+    assert any(line.split()[:1] == ["2"] for line in out.splitlines()) and "History.append" in out
+
+
 def test_bench_hostile_input_pastes_are_refused(bench):
     # main() builds and parses files of millions of entries (seconds); the pastes are the cheap half.
     module = bench("bench_hostile_input")

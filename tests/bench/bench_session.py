@@ -13,7 +13,12 @@ as many significant digits as real training gives), then measures:
 * for each history encoding (``json`` arrays and ``base64`` columns; ``auto`` picks base64 past
   INLINE_HISTORY_STEPS): the file size, the time of ``save_session`` (text + atomic write with fsync)
   and of ``load_session`` (read + parse + full validation), and that the loaded session is
-  bit-identical.
+  bit-identical;
+* the extra peak memory of a save, in a fresh process per case: ``save_session`` (which streams the
+  text to the file a piece at a time) against making the whole text in memory first, as the
+  version 1 writer did (``dumps_session(s).encode()``, then one write). Two measures: the peak of
+  Python's own allocations (tracemalloc) and the growth of the process's resident high-water mark
+  (VmHWM, Linux).
 
 Each time is the best of ``--repeats`` runs (the machine is shared; the best is the least disturbed).
 Not collected by pytest (the file is not named test_*.py).
@@ -74,6 +79,74 @@ def peak_load_memory(path: Path) -> int | None:
     return int(subprocess.run(run, capture_output=True, text=True, check=True, cwd=root).stdout)
 
 
+def _session_with_history(n: int) -> Session:
+    # Whole columns (no StepRecords): building the history leaves no high-water mark above it.
+    r = random.Random(1).random
+    columns = {name: array("d", (40 * r() for _ in range(n))) for name in HISTORY_COLUMNS}
+    history = History.from_columns(columns, array("q", (i // 100 + 1 for i in range(n))))
+    session = Session.report_example()
+    session.history = history
+    return session
+
+
+def _high_water_mark() -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(ln.split()[1]) for ln in fh if ln.startswith("VmHWM:")) * 1024
+    except OSError:
+        return None
+
+
+def save_memory_child(steps: int, encoding: str, how: str, path: str) -> None:
+    """In a fresh process: the extra peak memory of one save (printed as one JSON line)."""
+    import json
+    import tracemalloc
+
+    from backprop_lab.engine.atomic import atomic_write_bytes
+    from backprop_lab.engine.session import dumps_session
+
+    session = _session_with_history(steps)
+
+    def save() -> None:
+        if how == "streamed":
+            save_session(session, path, history_encoding=encoding)
+        else:  # the version 1 writer: the whole text, then its bytes, then one write
+            atomic_write_bytes(path, dumps_session(session, encoding).encode("utf-8"))
+
+    # First untraced (the time, and the resident high-water mark), then traced (Python's own peak).
+    gc.collect()
+    hwm_before = _high_water_mark()
+    t = time.perf_counter()
+    save()
+    elapsed = time.perf_counter() - t
+    hwm_after = _high_water_mark()
+    gc.collect()
+    tracemalloc.start()
+    save()
+    traced_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rss = None if hwm_before is None or hwm_after is None else hwm_after - hwm_before
+    print(
+        json.dumps(
+            {"traced_peak": traced_peak, "hwm_growth": rss, "size": os.path.getsize(path), "time": elapsed}
+        )
+    )
+
+
+def save_memory(steps: int) -> list[tuple[str, str, dict[str, int]]]:
+    from benchlib import run_child
+
+    root = Path(__file__).resolve().parents[2]
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for encoding in ("base64", "json"):
+            for how in ("streamed", "in memory"):
+                args = [str(steps), encoding, how, str(Path(folder) / "s.json")]
+                result = run_child(__file__, args, root, dict(os.environ), f"save {encoding} {how}")
+                rows.append((encoding, how, result))
+    return rows
+
+
 def best(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -88,7 +161,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--child", nargs=4, metavar=("STEPS", "ENCODING", "HOW", "PATH"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.child:
+        steps, encoding, how, path = args.child
+        save_memory_child(int(steps), encoding, how, path)
+        return
     n = args.steps
 
     print(f"Machine: {machine()}")
@@ -131,6 +211,17 @@ def main() -> None:
     print("\n(save = text + atomic write with fsync; load = read + parse + full validation; best of", end=" ")
     print(f"{args.repeats}; load peak = extra peak memory of a fresh process loading the file;", end=" ")
     print("both round trips checked bit-identical)")
+
+    print(f"\nSaving {n:,} steps: extra peak memory of one save, in a fresh process each")
+    print(f"{'writer':<12}{'encoding':<10}{'file size':>12}{'save':>9}{'Python peak':>14}{'RSS growth':>14}")
+    for encoding, how, r in save_memory(n):
+        growth = r["hwm_growth"]
+        print(
+            f"{how:<12}{encoding:<10}{r['size'] / 2**20:>8.1f} MiB{r['time']:>8.2f}s"
+            f"{r['traced_peak'] / 2**20:>10.1f} MiB"
+            + (f"{growth / 2**20:>10.1f} MiB" if growth is not None else f"{'?':>14}")
+        )
+    print("(streamed = save_session; in memory = the whole text built first, as the version 1 writer did)")
 
 
 if __name__ == "__main__":

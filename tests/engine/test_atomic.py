@@ -201,4 +201,9 @@ def test_the_error_is_an_oserror_with_a_one_line_message():
     err = AtomicWriteError("/x/y.json", OSError(errno.ENOSPC, "No space left on device"))
     assert isinstance(err, OSError) and err.errno == errno.ENOSPC
     assert str(err) == "cannot write /x/y.json: No space left on device"
-    assert atomic.__all__[:3] == ["AtomicWriteError", "atomic_write_bytes", "atomic_write_text"]
+    assert atomic.__all__[:4] == [
+        "AtomicWriteError",
+        "atomic_write_bytes",
+        "atomic_write_chunks",
+        "atomic_write_text",
+    ]

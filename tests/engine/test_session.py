@@ -32,6 +32,7 @@ from backprop_lab.engine.session import (
     session_from_dict,
 )
 from backprop_lab.engine.training import Divergence, StepRecord, TrainingSettings
+from backprop_lab.engine.variant import DEFAULT_VARIANT
 
 SEED_EXAMPLE = Path("/work/shared/seed/seed-example.json")
 SMALL = TrainingSettings(learning_rate=0.05, batch_size=5, n_samples=40, epochs=2, seed=3)
@@ -93,9 +94,9 @@ def test_the_file_is_plain_json_with_the_documented_layout(tmp_path):
     s = _trained()
     save_session(s, tmp_path / "s.json")
     d = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
-    assert d["format"] == FORMAT == "backprop-lab-session" and d["version"] == FORMAT_VERSION == 1
+    assert d["format"] == FORMAT == "backprop-lab-session" and d["version"] == FORMAT_VERSION == 2
     assert set(d) == {
-        "format", "version", "app_version", "created", "modified", "name", "notes",
+        "format", "version", "app_version", "created", "modified", "name", "notes", "variant",
         "model", "initial", "training", "divergence", "history",
     }  # fmt: skip
     assert d["model"]["K"] == 3 and d["model"]["x"] == s.model.x and d["model"]["C"] == s.model.C
@@ -105,6 +106,7 @@ def test_the_file_is_plain_json_with_the_documented_layout(tmp_path):
     assert d["history"]["loss"] == list(s.history.column("loss"))
     assert d["history"]["epoch"] == [1] * 8 + [2] * 8
     assert d["divergence"] is None
+    assert d["variant"] == {"activation": "sigmoid", "convention": "row", "target": None}
     assert d["created"].endswith("Z") and d["modified"].endswith("Z")
     assert d == json.loads(dumps_session(s, history_encoding="json"))
 
@@ -203,7 +205,11 @@ def test_report_example_resource_is_exactly_what_dumps_writes_plus_its_extras():
     data = load_report_example_data()
     extras = {k: data.pop(k) for k in ("expected", "report_gradient_descent")}
     s = session_from_dict(data)
-    assert json.loads(dumps_session(s, history_encoding="json")) == data
+    # The resource stays a version 1 file (so the migration runs on every start); written, it is
+    # the same document in version 2, naming the report's own variant.
+    assert data["version"] == 1 and "variant" not in data
+    upgraded = {**data, "version": 2, "variant": DEFAULT_VARIANT.as_dict()}
+    assert json.loads(dumps_session(s, history_encoding="json")) == upgraded
     assert extras["report_gradient_descent"]["loss_after"] == 18.81529994150537
 
 
@@ -399,7 +405,7 @@ F64 = "base64-float64-le"
 
 BAD_DOCUMENTS = [
     (_set("format", "something-else"), r"not a Backprop Lab session: format is 'something-else'"),
-    (_set("version", 2), r"written by a newer Backprop Lab \(format version 2; this version reads up to 1\)"),
+    (_set("version", 3), r"written by a newer Backprop Lab \(format version 3; this version reads up to 2\)"),
     (_set("version", "1"), r"version must be a whole number, not '1'"),
     (_set("version", -1), r"version must be ≥ 0"),
     (_delete("version"), r"version is missing"),
@@ -616,7 +622,7 @@ def test_migration_0_to_1_of_a_plain_model_file():
     assert s.training == TrainingSettings() and s.name == "" and s.divergence is None
 
 
-def test_a_version_0_file_loads_and_saves_as_version_1(tmp_path):
+def test_a_version_0_file_loads_and_saves_as_the_current_version(tmp_path):
     path = tmp_path / "old.json"
     path.write_text(json.dumps({**PLAIN_V0, "name": "mine", "training": {"learning_rate": 0.5, "epochs": 3}}))
     s = load_session(path)
@@ -625,7 +631,7 @@ def test_a_version_0_file_loads_and_saves_as_version_1(tmp_path):
     assert json.loads(path.read_text())["model"] == PLAIN_V0["model"]  # the old file is untouched
     save_session(s, tmp_path / "new.json")
     d = json.loads((tmp_path / "new.json").read_text())
-    assert d["version"] == 1 and load_session(tmp_path / "new.json") == s
+    assert d["version"] == FORMAT_VERSION and load_session(tmp_path / "new.json") == s
 
 
 def test_the_report_style_dict_migrates_with_the_reports_settings():
