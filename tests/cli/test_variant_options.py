@@ -22,7 +22,6 @@ from backprop_lab import report as cli_report
 from backprop_lab.cli import main as cli_main
 from backprop_lab.engine.model import Model, forward, loss_and_grads
 from backprop_lab.engine.session import Session, load_session, save_session
-from backprop_lab.engine.session_format import FORMAT_VERSION
 from backprop_lab.engine.training import Trainer, TrainingSettings
 from backprop_lab.engine.variant import ACTIVATIONS, Variant
 from backprop_lab.variant_options import apply_variant_options, glue_option_values, parse_target
@@ -277,7 +276,6 @@ def test_the_sessions_own_variant_given_again_continues_the_history(capsys, tmp_
     assert "Variant: sigmoid, row vectors, no target\n" in stdout
 
 
-@pytest.mark.skipif(FORMAT_VERSION < 2, reason="the session file stores the variant from format version 2")
 def test_the_written_session_carries_the_variant(capsys, tmp_path):
     out = tmp_path / "out.json"
     status, _, _ = _run(

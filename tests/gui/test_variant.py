@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
 from backprop_lab.engine.evaluation import evaluate
 from backprop_lab.engine.model import loss_and_grads, transpose
 from backprop_lab.engine.session import load_session
-from backprop_lab.engine.session_format import FORMAT_VERSION
 from backprop_lab.engine.training import StepRecord, Trainer, TrainingSettings
 from backprop_lab.engine.variant import ACTIVATIONS, DEFAULT_VARIANT, Variant
 from backprop_lab.gui.actions import UiState, enabled
@@ -353,9 +352,6 @@ def test_a_run_in_the_window_trains_in_the_variant(window, monkeypatch, qtbot):
     window.controller.shutdown(20_000)
 
 
-@pytest.mark.xfail(
-    FORMAT_VERSION < 2, reason="session format 2 (lane 2) stores the variant; version 1 does not", strict=True
-)
 def test_the_saved_session_carries_the_variant(window, monkeypatch, tmp_path):
     choose(window, monkeypatch, activation="softplus", convention="column", target="0.5, -1, 2")
     path = tmp_path / "variant.bpl.json"
