@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from backprop_lab.gui.document import Document
-from backprop_lab.gui.heat_map import diverging_color
-from backprop_lab.gui.network_layout import RADIUS, Edge, Mode, NetworkPicture, network_picture
+from backprop_lab.gui.network_layout import Edge, Mode, NetworkPicture, network_picture
+from backprop_lab.gui.network_paint import paint_picture
 
 __all__ = ["NetworkView"]
 
@@ -116,35 +116,6 @@ class NetworkView(QWidget):
         painter.scale(s, s)
         paint_picture(painter, self.picture, self._highlight)
         painter.end()
-
-
-def paint_picture(
-    painter: QPainter, pic: NetworkPicture, highlight: tuple[str, int, int] | None = None
-) -> None:
-    """Paint ``pic`` in scene units (the caller sets the transform)."""
-    mode = pic.mode
-    for e in pic.edges:
-        color = diverging_color(e.shown(mode), pic.edge_scale)
-        if not e.strong:
-            color.setAlpha(40)
-        width = 0.5 + 3.5 * (abs(e.shown(mode)) / pic.edge_scale if pic.edge_scale > 0 else 0.0)
-        if highlight == (e.matrix, e.i, e.j):
-            color, width = QColor(0, 0, 0), width + 3.0
-        painter.setPen(QPen(color, width))
-        painter.drawLine(QPointF(e.x1, e.y1), QPointF(e.x2, e.y2))
-    for n in pic.nodes:
-        painter.setPen(QPen(QColor(60, 60, 60), 1.0))
-        painter.setBrush(diverging_color(n.shown, pic.node_scale) if n.kind != "L" else QColor(240, 240, 240))
-        painter.drawEllipse(QPointF(n.x, n.y), RADIUS, RADIUS)
-        if math.isfinite(n.shown):
-            painter.drawText(
-                QRectF(n.x - 40, n.y - 8, 80, 16), Qt.AlignmentFlag.AlignCenter, f"{n.shown:.3g}"
-            )
-    painter.setPen(QColor(40, 40, 40))
-    for c in pic.captions:
-        painter.drawText(QRectF(c.x - 80, c.y - 10, 160, 20), Qt.AlignmentFlag.AlignCenter, c.text)
-    for op in pic.operations:
-        painter.drawText(QRectF(op.x - 30, op.y - 10, 60, 20), Qt.AlignmentFlag.AlignCenter, op.label)
 
 
 def _distance_to_segment(px: float, py: float, x1: float, y1: float, x2: float, y2: float) -> float:
