@@ -164,7 +164,7 @@ class NetworkPicture:
 
 def column_step(k: int) -> float:
     """The distance between two columns at ``k`` units a column."""
-    return max(COLUMN_STEP, 20.0 * k)
+    return max(COLUMN_STEP, 36.0 * k)
 
 
 def _unit_y(kind: str, index: int, k: int) -> float:
@@ -367,9 +367,14 @@ def _captions(model: Model, k: int) -> tuple[Caption, ...]:
 
 
 def _operations(model: Model, k: int) -> tuple[Operation, ...]:
-    mid_ay = (_column_x("a", k) + _column_x("y", k)) / 2
+    # Each operation sits on the links it acts on, halfway between the columns it joins: σ in the
+    # middle of the a → σ(a) links, + between the two branches and z, ‖·‖² on the way into L.
+    def between(left: str, right: str) -> float:
+        return (_column_x(left, k) + _column_x(right, k)) / 2
+
+    middle_a = (_unit_y("a", 0, k) + _unit_y("a", k - 1, k)) / 2
     return (
-        Operation(f"σ = {model.variant.activation}", mid_ay, MARGIN + 30.0),
-        Operation("+", (_column_x("y", k) + _column_x("z", k)) / 2, _unit_y("z", 0, k) - UNIT_STEP / 2),
-        Operation("‖·‖²", (_column_x("w", k) + _column_x("L", k)) / 2, _unit_y("L", 0, k) - UNIT_STEP / 2),
+        Operation(f"σ = {model.variant.activation}", between("a", "y"), middle_a),
+        Operation("+", between("y", "z"), (_unit_y("y", k - 1, k) + _unit_y("u", 0, k)) / 2),
+        Operation("‖·‖²", between("w", "L"), _unit_y("L", 0, k)),
     )

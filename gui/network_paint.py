@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QLineF, QPointF, QRect, QRectF, QSize, Qt
@@ -30,9 +31,11 @@ __all__ = [
     "LIGHT_INKS",
     "Decor",
     "Inks",
+    "edge_style",
     "legend_lines",
     "paint_legend",
     "paint_picture",
+    "paint_texts",
     "picture_image",
     "picture_svg",
 ]
@@ -72,6 +75,8 @@ class Decor:
     numbers: float | None = 10.0
     text_size: float = 12.0
     legend: bool = True
+    #: False: the caller draws the captions, operations and note itself (the view, at screen size).
+    texts: bool = True
 
 
 #: Colour steps per side of the palette and width steps used to batch edges into pens.
@@ -109,7 +114,13 @@ def paint_picture(
     _paint_links(painter, pic, decor)
     _paint_edges(painter, pic, decor, path_edges)
     _paint_nodes(painter, pic, decor, path_nodes)
-    _paint_texts(painter, pic, decor)
+    if decor.texts:
+        paint_texts(painter, pic, decor)
+        if pic.note:
+            painter.setPen(decor.inks.text)
+            painter.drawText(
+                QRectF(0, pic.height - 30, pic.width - 20, 24), Qt.AlignmentFlag.AlignRight, pic.note
+            )
     if decor.legend:
         paint_legend(painter, QPointF(20.0, pic.height - 20.0), pic, decor, anchor_bottom=True)
     painter.restore()
@@ -155,38 +166,41 @@ def _paint_links(painter: QPainter, pic: NetworkPicture, decor: Decor) -> None:
             painter.drawLines(lines)
 
 
-def _paint_edges(painter: QPainter, pic: NetworkPicture, decor: Decor, path: set[Cell]) -> None:
+def edge_style(e: Edge, pic: NetworkPicture, decor: Decor) -> tuple[QColor, float]:
+    """The colour and width edge ``e`` is drawn with, quantised so that edges share pens."""
     scale = edge_scale(pic, decor)
-    batches: dict[tuple[int, int, int], list[QLineF]] = defaultdict(list)
-    marked: list[tuple[Edge, float]] = []
+    v = edge_number(e, pic, decor)
+    t = max(-1.0, min(1.0, v / scale)) if scale > 0 and math.isfinite(v) else 0.0
+    colour = diverging_color(round(t * _COLOUR_STEPS) / _COLOUR_STEPS, 1.0)
+    alpha = 255 if e.strong else 50
+    if not _lit(decor, _kind(e.source), _kind(e.target)):
+        alpha = min(alpha, _DIM)
+    colour.setAlpha(alpha)
+    return colour, _MIN_WIDTH + (_MAX_WIDTH - _MIN_WIDTH) * round(abs(t) * _WIDTH_STEPS) / _WIDTH_STEPS
+
+
+def _paint_edges(painter: QPainter, pic: NetworkPicture, decor: Decor, path: set[Cell]) -> None:
+    batches: dict[tuple[int, float], list[QLineF]] = defaultdict(list)
+    marked: list[tuple[Edge, QColor, float]] = []
     for e in pic.edges:
-        v = edge_number(e, pic, decor)
-        t = v / scale if scale > 0 and math.isfinite(v) else 0.0
-        t = max(-1.0, min(1.0, t))
-        level = round(t * _COLOUR_STEPS)
-        width = round(abs(t) * _WIDTH_STEPS)
-        alpha = 255 if e.strong else 50
-        if not _lit(decor, _kind(e.source), _kind(e.target)):
-            alpha = min(alpha, _DIM)
+        colour, width = edge_style(e, pic, decor)
         if (e.matrix, e.i, e.j) in path:
-            marked.append((e, t))
-            continue
-        batches[(level, width, alpha)].append(QLineF(e.x1, e.y1, e.x2, e.y2))
+            marked.append((e, colour, width))
+        else:
+            batches[(colour.rgba(), width)].append(QLineF(e.x1, e.y1, e.x2, e.y2))
     painter.setBrush(Qt.BrushStyle.NoBrush)
     # Faint first, then by width: the strongest edges end up on top.
-    for (level, width, alpha), lines in sorted(batches.items(), key=lambda kv: (kv[0][2], kv[0][1])):
-        colour = diverging_color(level / _COLOUR_STEPS, 1.0)
-        colour.setAlpha(alpha)
-        painter.setPen(QPen(colour, _MIN_WIDTH + (_MAX_WIDTH - _MIN_WIDTH) * width / _WIDTH_STEPS))
+    for (rgba, width), lines in sorted(batches.items(), key=lambda kv: (kv[0][0] >> 24 & 0xFF, kv[0][1])):
+        painter.setPen(QPen(QColor.fromRgba(rgba), width))
         painter.drawLines(lines)
-    for e, t in marked:
+    for e, colour, width in marked:
         # The path over everything: an outline in the mark ink, the edge's own colour inside it.
         main = (e.matrix, e.i, e.j) == decor.highlight
-        width = _MIN_WIDTH + (_MAX_WIDTH - _MIN_WIDTH) * abs(t)
         line = QLineF(e.x1, e.y1, e.x2, e.y2)
         painter.setPen(QPen(decor.inks.mark, width + (6.0 if main else 3.0)))
         painter.drawLine(line)
-        painter.setPen(QPen(diverging_color(t, 1.0), width + (2.0 if main else 0.0)))
+        colour.setAlpha(255)
+        painter.setPen(QPen(colour, width + (2.0 if main else 0.0)))
         painter.drawLine(line)
 
 
@@ -220,25 +234,43 @@ def _alpha(c: QColor, a: int) -> QColor:
     return out
 
 
-def _paint_texts(painter: QPainter, pic: NetworkPicture, decor: Decor) -> None:
+def paint_texts(
+    painter: QPainter,
+    pic: NetworkPicture,
+    decor: Decor,
+    place: Callable[[float, float], QPointF] | None = None,
+    header: tuple[float, float] | None = None,
+) -> None:
+    """The captions (each column's formula) and the operation nodes (σ, +, ‖·‖²) at
+    ``decor.text_size``. ``place`` maps a scene point to the painter's units (the view draws its
+    texts at a fixed size on screen, over the zoomed picture); ``header`` = (top, right): the
+    column formulas stick to this top edge and stay inside (0, right) when the picture is panned."""
+    place = place or QPointF
     font = QFont(painter.font())
     font.setPixelSize(max(1, round(decor.text_size)))
     painter.setFont(font)
     metrics = QFontMetricsF(font)
     h = metrics.height()
     painter.setPen(decor.inks.text)
-    for c in pic.captions:
+    top_row = min((c.y for c in pic.captions), default=0.0)
+    taken: list[QRectF] = []
+    for c in sorted(pic.captions, key=lambda c: c.x):
+        at = place(c.x, c.y)
         w = metrics.horizontalAdvance(c.text) + 8
-        painter.drawText(QRectF(c.x - w / 2, c.y - h / 2, w, h), Qt.AlignmentFlag.AlignCenter, c.text)
-    if pic.note:
-        painter.setPen(decor.inks.text)
-        painter.drawText(
-            QRectF(0, pic.height - h - 8, pic.width - 20, h), Qt.AlignmentFlag.AlignRight, pic.note
-        )
+        box = QRectF(at.x() - w / 2, at.y() - h / 2, w, h)
+        if header is not None and c.y == top_row:
+            if not 0.0 <= at.x() <= header[1]:
+                continue  # its column is panned out of sight
+            box.moveTo(max(0.0, min(header[1] - w, box.x())), max(header[0], box.y()))
+            if any(box.intersects(t) for t in taken):
+                continue  # squeezed against the edge onto a neighbour's: the neighbour's is nearer
+            taken.append(box)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, c.text)
     for op in pic.operations:
         # An operation node: a rounded badge with its symbol, on the background so lines pass under it.
+        at = place(op.x, op.y)
         w = max(h * 1.6, metrics.horizontalAdvance(op.label) + h * 0.8)
-        box = QRectF(op.x - w / 2, op.y - h * 0.75, w, h * 1.5)
+        box = QRectF(at.x() - w / 2, at.y() - h * 0.75, w, h * 1.5)
         painter.setBrush(decor.inks.background)
         painter.setPen(QPen(decor.inks.quiet, 1.2))
         painter.drawRoundedRect(box, h * 0.4, h * 0.4)

@@ -17,10 +17,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
+    QFont,
+    QFontMetricsF,
     QHelpEvent,
     QMouseEvent,
     QPainter,
@@ -45,6 +47,7 @@ from backprop_lab.engine.formatting import format_number
 from backprop_lab.gui.contrast import is_dark, muted_text
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.network_layout import (
+    MARGIN,
     NUMBER_ROOM,
     RADIUS,
     Edge,
@@ -59,6 +62,7 @@ from backprop_lab.gui.network_paint import (
     Inks,
     paint_legend,
     paint_picture,
+    paint_texts,
     picture_image,
     picture_svg,
 )
@@ -110,12 +114,15 @@ class NetworkView(QWidget):
 
     def _build_controls(self) -> None:
         self._group = QButtonGroup(self)
-        row = QHBoxLayout()
+        self._bar = QWidget(self)
+        self._bar.setObjectName("networkBar")
+        row = QHBoxLayout(self._bar)
+        row.setContentsMargins(0, 0, 0, 0)
         for mode, text, tip in (
             ("forward", "Forward", "Units show their values, edges their weights"),
             ("backward", "Backward", "Units show ∂L/∂unit, edges ∂L/∂weight"),
         ):
-            button = QToolButton(self)
+            button = QToolButton(self._bar)
             button.setObjectName(f"network{text}")
             button.setText(text)
             button.setToolTip(tip)
@@ -124,20 +131,20 @@ class NetworkView(QWidget):
             button.clicked.connect(lambda _=False, m=mode: self.set_mode(m))
             self._group.addButton(button)
             row.addWidget(button)
-        fit = QToolButton(self)
+        fit = QToolButton(self._bar)
         fit.setObjectName("networkFit")
         fit.setText("Fit")
         fit.setToolTip("Show the whole network (or double-click)")
         fit.clicked.connect(self.fit)
         row.addWidget(fit)
-        self._note = QLabel(self)
+        self._note = QLabel(self._bar)
         self._note.setObjectName("networkNote")
         self._note.setWordWrap(True)
         row.addWidget(self._note, 1)
         row.addStretch(0)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(6, 6, 6, 6)
-        outer.addLayout(row)
+        outer.addWidget(self._bar)
         outer.addStretch(1)
 
     # ----------------------------------------------------------------- state
@@ -213,13 +220,26 @@ class NetworkView(QWidget):
 
     # ----------------------------------------------------------------- geometry
 
+    def _text_height(self, px: float) -> float:
+        font = QFont(self.font())
+        font.setPixelSize(round(px))
+        return QFontMetricsF(font).height()
+
+    def content_rect(self) -> QRectF:
+        """Where the picture is fitted: under the buttons and the column formulas, over the legend."""
+        top = self._bar.geometry().bottom() + 8 + self._text_height(TEXT_PX)
+        bottom = self.height() - 2 * 1.3 * self._text_height(TEXT_PX - 1) - 20
+        return QRectF(4, top, max(1.0, self.width() - 8), max(1.0, bottom - top))
+
     def _scale(self) -> tuple[float, float, float]:
         """Pixels per scene unit and the widget position of the scene's origin."""
         pic = self.picture
-        fit = min(self.width() / pic.width, self.height() / pic.height)
+        area = self.content_rect()
+        # The picture's margins are for a page; on screen the formulas sit in the header instead.
+        fit = min(area.width() / pic.width, area.height() / (pic.height - MARGIN))
         s = fit * self._zoom
-        ox = (self.width() - pic.width * s) / 2 + self._pan.x()
-        oy = (self.height() - pic.height * s) / 2 + self._pan.y()
+        ox = area.x() + (area.width() - pic.width * s) / 2 + self._pan.x()
+        oy = area.y() + (area.height() - (pic.height - MARGIN) * s) / 2 - MARGIN * s + self._pan.y()
         return s, ox, oy
 
     def _to_scene(self, pos: QPointF) -> tuple[float, float, float]:
@@ -227,10 +247,20 @@ class NetworkView(QWidget):
         return (pos.x() - ox) / s, (pos.y() - oy) / s, s
 
     def edge_position(self, matrix: str, i: int, j: int) -> QPointF:
-        """Where on the widget the edge of entry [i][j] of ``matrix`` is (its midpoint)."""
+        """A widget point on the edge of entry [i][j] of ``matrix`` that picks that edge: of the
+        points along it, the one farthest from every other edge (two edges x_i → a_j and
+        x_j → a_i cross at their midpoints)."""
         e = self.picture.edge(matrix, i, j)
+        others = [o for o in self.picture.edges if o is not e]
+        best_t, best_d = 0.5, -1.0
+        for step in range(3, 18):
+            t = step / 20
+            px, py = e.x1 + t * (e.x2 - e.x1), e.y1 + t * (e.y2 - e.y1)
+            d = min((_distance_to_segment(px, py, o.x1, o.y1, o.x2, o.y2) for o in others), default=math.inf)
+            if d > best_d:
+                best_t, best_d = t, d
         s, ox, oy = self._scale()
-        return QPointF(ox + s * (e.x1 + e.x2) / 2, oy + s * (e.y1 + e.y2) / 2)
+        return QPointF(ox + s * (e.x1 + best_t * (e.x2 - e.x1)), oy + s * (e.y1 + best_t * (e.y2 - e.y1)))
 
     def node_position(self, key: str) -> QPointF:
         n = self.picture.node(key)
@@ -267,8 +297,8 @@ class NetworkView(QWidget):
             lit=self._lit,
             deltas=self._deltas,
             numbers=numbers,
-            text_size=max(TEXT_PX / s, 12.0),
             legend=False,
+            texts=False,
         )
 
     def inks(self) -> Inks:
@@ -425,6 +455,9 @@ class NetworkView(QWidget):
         painter.scale(s, s)
         paint_picture(painter, self.picture, decor=decor)
         painter.restore()
+        header = (self._bar.geometry().bottom() + 4.0, float(self.width()))
+        texts = Decor(inks=decor.inks, text_size=TEXT_PX)
+        paint_texts(painter, self.picture, texts, lambda x, y: QPointF(ox + s * x, oy + s * y), header)
         # The legend stays put in the corner however the picture is zoomed or panned.
         legend = Decor(inks=decor.inks, deltas=decor.deltas, text_size=TEXT_PX - 1)
         paint_legend(painter, QPointF(8, self.height() - 8), self.picture, legend, anchor_bottom=True)
