@@ -77,6 +77,8 @@ class Decor:
     legend: bool = True
     #: False: the caller draws the captions, operations and note itself (the view, at screen size).
     texts: bool = True
+    #: The part of the scene on screen (None: all of it); what lies wholly outside is not drawn.
+    visible: QRectF | None = field(default=None, hash=False, compare=False)
 
 
 #: Colour steps per side of the palette and width steps used to batch edges into pens.
@@ -179,22 +181,76 @@ def edge_style(e: Edge, pic: NetworkPicture, decor: Decor) -> tuple[QColor, floa
     return colour, _MIN_WIDTH + (_MAX_WIDTH - _MIN_WIDTH) * round(abs(t) * _WIDTH_STEPS) / _WIDTH_STEPS
 
 
-def _paint_edges(painter: QPainter, pic: NetworkPicture, decor: Decor, path: set[Cell]) -> None:
-    batches: dict[tuple[int, float], list[QLineF]] = defaultdict(list)
-    marked: list[tuple[Edge, QColor, float]] = []
+#: The edges sorted into pens, for the last few (picture, dressing) pairs: a highlight, a pan or a
+#: zoom repaints without recomputing 3,072 colours at K = 32. Keyed by identity: the view makes a
+#: new picture (and copies the deltas) whenever they change; the entry keeps both alive.
+_BATCHES: dict[tuple[int, int, frozenset[str] | None, Cell | None], tuple[object, ...]] = {}
+_BATCH_CACHE_SIZE = 4
+
+Batches = list[tuple[QColor, float, list[QLineF]]]
+
+
+def _edge_batches(pic: NetworkPicture, decor: Decor, path: set[Cell]) -> tuple[Batches, Batches]:
+    """(faint, solid) pens with their lines, faint (faded or dimmed) first, then by width; the
+    chain rule's path is left out (drawn over everything)."""
+    key = (id(pic), id(decor.deltas), decor.lit, decor.highlight)
+    hit = _BATCHES.get(key)
+    if hit is not None and hit[0] is pic and hit[1] is decor.deltas:
+        return hit[2], hit[3]  # type: ignore[return-value]
+    groups: dict[tuple[int, float], list[QLineF]] = defaultdict(list)
     for e in pic.edges:
-        colour, width = edge_style(e, pic, decor)
-        if (e.matrix, e.i, e.j) in path:
-            marked.append((e, colour, width))
-        else:
-            batches[(colour.rgba(), width)].append(QLineF(e.x1, e.y1, e.x2, e.y2))
+        if (e.matrix, e.i, e.j) not in path:
+            colour, width = edge_style(e, pic, decor)
+            groups[(colour.rgba(), width)].append(QLineF(e.x1, e.y1, e.x2, e.y2))
+    faint: Batches = []
+    solid: Batches = []
+    for (rgba, width), lines in sorted(groups.items(), key=lambda kv: kv[0][1]):
+        colour = QColor.fromRgba(rgba)
+        (faint if colour.alpha() < 255 else solid).append((colour, width, lines))
+    if len(_BATCHES) >= _BATCH_CACHE_SIZE:
+        del _BATCHES[next(iter(_BATCHES))]
+    _BATCHES[key] = (pic, decor.deltas, faint, solid)
+    return faint, solid
+
+
+def _paint_edges(painter: QPainter, pic: NetworkPicture, decor: Decor, path: set[Cell]) -> None:
+    faint, solid = _edge_batches(pic, decor, path)
+    box = decor.visible
+    if box is not None and not box.contains(QRectF(0, 0, pic.width, pic.height)):
+        # Zoomed in: most lines are off screen, and a bounding-box test is cheaper than their strokes.
+        left, top, right, bottom = box.left(), box.top(), box.right(), box.bottom()
+
+        def seen(lines: list[QLineF]) -> list[QLineF]:
+            return [
+                ln
+                for ln in lines
+                if min(ln.x1(), ln.x2()) <= right
+                and max(ln.x1(), ln.x2()) >= left
+                and min(ln.y1(), ln.y2()) <= bottom
+                and max(ln.y1(), ln.y2()) >= top
+            ]
+
+        faint = [(c, w, seen(lines)) for c, w, lines in faint]
+        solid = [(c, w, seen(lines)) for c, w, lines in solid]
     painter.setBrush(Qt.BrushStyle.NoBrush)
-    # Faint first, then by width: the strongest edges end up on top.
-    for (rgba, width), lines in sorted(batches.items(), key=lambda kv: (kv[0][0] >> 24 & 0xFF, kv[0][1])):
-        painter.setPen(QPen(QColor.fromRgba(rgba), width))
+    antialiased = painter.testRenderHint(QPainter.RenderHint.Antialiasing)
+    # Faded and dimmed edges are a texture, not something to read: hairlines without
+    # antialiasing, an order of magnitude cheaper than wide translucent strokes at K = 32.
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+    for colour, _width, lines in faint:
+        pen = QPen(colour, 1.0)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
         painter.drawLines(lines)
-    for e, colour, width in marked:
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, antialiased)
+    for colour, width, lines in solid:
+        painter.setPen(QPen(colour, width))
+        painter.drawLines(lines)
+    for e in pic.edges:
+        if (e.matrix, e.i, e.j) not in path:
+            continue
         # The path over everything: an outline in the mark ink, the edge's own colour inside it.
+        colour, width = edge_style(e, pic, decor)
         main = (e.matrix, e.i, e.j) == decor.highlight
         line = QLineF(e.x1, e.y1, e.x2, e.y2)
         painter.setPen(QPen(decor.inks.mark, width + (6.0 if main else 3.0)))
@@ -210,7 +266,10 @@ def _paint_nodes(painter: QPainter, pic: NetworkPicture, decor: Decor, path: set
     if decor.numbers:
         font.setPixelSize(max(1, round(decor.numbers)))
     painter.setFont(font)
+    seen = decor.visible.adjusted(-70, -70, 70, 70) if decor.visible is not None else None
     for n in pic.nodes:
+        if seen is not None and not seen.contains(n.x, n.y):
+            continue
         lit = _lit(decor, n.kind)
         fill = diverging_color(n.shown, pic.node_scale) if n.kind != "L" else QColor(decor.inks.background)
         pen = QPen(decor.inks.mark, 3.0) if n.key in path else QPen(outline, 1.2)

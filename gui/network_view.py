@@ -285,7 +285,7 @@ class NetworkView(QWidget):
 
     def decor(self) -> Decor:
         """How the picture is dressed on screen now (the zoom decides the text sizes)."""
-        s = self._scale()[0]
+        s, ox, oy = self._scale()
         numbers: float | None = NUMBER_PX / s
         if numbers * 1.2 > NUMBER_ROOM:
             numbers = NUMBER_ROOM / 1.2
@@ -299,6 +299,7 @@ class NetworkView(QWidget):
             numbers=numbers,
             legend=False,
             texts=False,
+            visible=QRectF(-ox / s, -oy / s, self.width() / s, self.height() / s),
         )
 
     def inks(self) -> Inks:
