@@ -169,12 +169,16 @@ def _paint_links(painter: QPainter, pic: NetworkPicture, decor: Decor) -> None:
 
 
 def edge_style(e: Edge, pic: NetworkPicture, decor: Decor) -> tuple[QColor, float]:
-    """The colour and width edge ``e`` is drawn with, quantised so that edges share pens."""
+    """The colour and width edge ``e`` is drawn with, quantised so that edges share pens.
+
+    The palette's 0 is white: on a dark background a near-zero edge would shine brightest, so
+    the opacity grows with |number| too (on white it changes nothing one can see)."""
     scale = edge_scale(pic, decor)
     v = edge_number(e, pic, decor)
     t = max(-1.0, min(1.0, v / scale)) if scale > 0 and math.isfinite(v) else 0.0
-    colour = diverging_color(round(t * _COLOUR_STEPS) / _COLOUR_STEPS, 1.0)
-    alpha = 255 if e.strong else 50
+    level = round(t * _COLOUR_STEPS) / _COLOUR_STEPS
+    colour = diverging_color(level, 1.0)
+    alpha = round(255 * (0.2 + 0.8 * math.sqrt(abs(level)))) if e.strong else 30
     if not _lit(decor, _kind(e.source), _kind(e.target)):
         alpha = min(alpha, _DIM)
     colour.setAlpha(alpha)
@@ -197,16 +201,16 @@ def _edge_batches(pic: NetworkPicture, decor: Decor, path: set[Cell]) -> tuple[B
     hit = _BATCHES.get(key)
     if hit is not None and hit[0] is pic and hit[1] is decor.deltas:
         return hit[2], hit[3]  # type: ignore[return-value]
-    groups: dict[tuple[int, float], list[QLineF]] = defaultdict(list)
+    groups: dict[tuple[bool, int, float], list[QLineF]] = defaultdict(list)
     for e in pic.edges:
         if (e.matrix, e.i, e.j) not in path:
             colour, width = edge_style(e, pic, decor)
-            groups[(colour.rgba(), width)].append(QLineF(e.x1, e.y1, e.x2, e.y2))
+            quiet = not e.strong or not _lit(decor, _kind(e.source), _kind(e.target))
+            groups[(quiet, colour.rgba(), width)].append(QLineF(e.x1, e.y1, e.x2, e.y2))
     faint: Batches = []
     solid: Batches = []
-    for (rgba, width), lines in sorted(groups.items(), key=lambda kv: kv[0][1]):
-        colour = QColor.fromRgba(rgba)
-        (faint if colour.alpha() < 255 else solid).append((colour, width, lines))
+    for (quiet, rgba, width), lines in sorted(groups.items(), key=lambda kv: kv[0][2]):
+        (faint if quiet else solid).append((QColor.fromRgba(rgba), width, lines))
     if len(_BATCHES) >= _BATCH_CACHE_SIZE:
         del _BATCHES[next(iter(_BATCHES))]
     _BATCHES[key] = (pic, decor.deltas, faint, solid)
