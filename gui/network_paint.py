@@ -328,6 +328,7 @@ def paint_texts(
             if any(box.intersects(t) for t in taken):
                 continue  # squeezed against the edge onto a neighbour's: the neighbour's is nearer
             taken.append(box)
+            painter.fillRect(box, _alpha(decor.inks.background, 220))  # units may pass under it
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, c.text)
     for op in pic.operations:
         # An operation node: a rounded badge with its symbol, on the background so lines pass under it.
