@@ -155,7 +155,8 @@ def _paint_skip_band(painter: QPainter, pic: NetworkPicture, decor: Decor) -> No
 
 def _paint_links(painter: QPainter, pic: NetworkPicture, decor: Decor) -> None:
     quiet = QColor(decor.inks.quiet)
-    lit, dim = [], []
+    lit: list[QLineF] = []
+    dim: list[QLineF] = []
     for link in pic.links:
         line = QLineF(link.x1, link.y1, link.x2, link.y2)
         (lit if _lit(decor, _kind(link.source), _kind(link.target)) else dim).append(line)

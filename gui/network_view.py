@@ -286,11 +286,9 @@ class NetworkView(QWidget):
     def decor(self) -> Decor:
         """How the picture is dressed on screen now (the zoom decides the text sizes)."""
         s, ox, oy = self._scale()
-        numbers: float | None = NUMBER_PX / s
-        if numbers * 1.2 > NUMBER_ROOM:
-            numbers = NUMBER_ROOM / 1.2
-            if numbers * s < NUMBER_MIN_PX:
-                numbers = None  # no room at this zoom: zoom in, or hover for the number
+        size = min(NUMBER_PX / s, NUMBER_ROOM / 1.2)
+        # No room at this zoom: left out (zoom in, or hover for the number), never cut.
+        numbers = size if size * s >= NUMBER_MIN_PX else None
         return Decor(
             inks=self.inks(),
             highlight=self._highlight,
