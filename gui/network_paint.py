@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QLineF, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QLinearGradient, QPainter, QPen
@@ -33,6 +33,7 @@ __all__ = [
     "Inks",
     "edge_style",
     "legend_lines",
+    "page_decor",
     "paint_legend",
     "paint_picture",
     "paint_texts",
@@ -88,6 +89,17 @@ _MIN_WIDTH, _MAX_WIDTH = 0.6, 5.0
 _DIM = 45  # alpha of what is not lit
 
 
+def page_decor(pic: NetworkPicture, **changes: object) -> Decor:
+    """The dressing for a file or a page (the default of :func:`paint_picture`): light, with the
+    legend, its texts sized for the whole picture seen at once (a K = 32 picture is some 6,000
+    scene units wide), and the numbers under the units only where they would be legible beside
+    those texts (up to K ≈ 5; the window's tooltip has them all)."""
+    text = max(12.0, min(pic.width, pic.height) / 45)
+    numbers = 10.0 if text <= 20.0 else None
+    fields: dict[str, object] = {"text_size": text, "numbers": numbers, **changes}
+    return Decor(**fields)  # type: ignore[arg-type]
+
+
 def edge_number(e: Edge, pic: NetworkPicture, decor: Decor) -> float:
     """The number that colours edge ``e``: its change under ``decor.deltas``, else its mode's."""
     if decor.deltas is not None:
@@ -106,9 +118,9 @@ def paint_picture(
 ) -> None:
     """Paint ``pic`` in scene units (the caller sets the transform); ``highlight`` overrides
     ``decor.highlight`` (the report passes only a highlight)."""
-    decor = decor or Decor()
+    decor = decor or page_decor(pic)
     if highlight is not None:
-        decor = Decor(**{**decor.__dict__, "highlight": highlight})
+        decor = replace(decor, highlight=highlight)
     painter.save()
     painter.fillRect(QRectF(0, 0, pic.width, pic.height), decor.inks.background)
     path_edges, path_nodes = chain_path(pic, decor.highlight) if decor.highlight else (set(), set())

@@ -60,6 +60,7 @@ from backprop_lab.gui.network_paint import (
     Cell,
     Decor,
     Inks,
+    page_decor,
     paint_legend,
     paint_picture,
     paint_texts,
@@ -353,7 +354,7 @@ class NetworkView(QWidget):
 
     def _export_decor(self) -> Decor:
         # A file is for a page: light, with the legend and every number, whatever the screen shows.
-        return Decor(highlight=self._highlight, lit=self._lit, deltas=self._deltas)
+        return page_decor(self.picture, highlight=self._highlight, lit=self._lit, deltas=self._deltas)
 
     def _save(self, kind: str) -> None:
         svg = kind == "svg"

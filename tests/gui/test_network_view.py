@@ -14,7 +14,7 @@ from backprop_lab.engine.session import Session
 from backprop_lab.engine.variant import Variant
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.network_layout import TOP_EDGES, chain_path, network_picture
-from backprop_lab.gui.network_paint import Decor, edge_style, legend_lines, picture_svg
+from backprop_lab.gui.network_paint import edge_style, legend_lines, page_decor, picture_svg
 from backprop_lab.gui.network_view import NetworkView
 from backprop_lab.gui.theme import dark_palette
 
@@ -132,7 +132,7 @@ def test_svg_export_is_valid_xml_with_a_line_per_edge(make_view, tmp_path):
     texts = "".join(el.text or "" for el in root.iter() if el.tag.endswith("text"))
     assert "a = xA" in texts and "L = Σ w²" in texts
     # The same bytes as the painter's own export (what a report gets).
-    assert path.read_bytes() == picture_svg(pic, Decor())
+    assert path.read_bytes() == picture_svg(pic, page_decor(pic))
 
 
 def test_context_menu_saves_through_the_prompts_atomically(make_view, tmp_path):
@@ -262,3 +262,20 @@ def test_dark_palette_draws_on_a_dark_background(make_view, qapp):
     assert corner.lightness() < 60
     inks = view.inks()
     assert inks.text.lightness() > 180 and inks.mark.lightness() > 100
+
+
+def test_a_page_gets_texts_sized_for_the_whole_picture_and_numbers_only_where_legible(tmp_path):
+    small = Document()
+    pic = network_picture(small.model, small.evaluation)
+    shown = [
+        (el.text or "").strip() for el in ET.fromstring(picture_svg(pic)).iter() if el.tag.endswith("text")
+    ]
+    assert "1.45" in shown  # a_0's value under its unit (the report's 1.4530…)
+    big = Document(Session.random(32, 1))
+    pic = network_picture(big.model, big.evaluation)
+    decor = page_decor(pic)
+    assert decor.numbers is None  # a 2-pixel number on a page is noise: the tooltip has them
+    assert decor.text_size >= min(pic.width, pic.height) / 50  # formulas legible at page width
+    root = ET.fromstring(picture_svg(pic))
+    texts = "".join(el.text or "" for el in root.iter() if el.tag.endswith("text"))
+    assert "4 largest |weight|" in texts
