@@ -24,7 +24,7 @@ from PySide6.QtSvg import QSvgGenerator
 
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.gui.heat_map import _STOPS, diverging_color
-from backprop_lab.gui.network_layout import RADIUS, UNIT_STEP, Edge, NetworkPicture, chain_path
+from backprop_lab.gui.network_layout import MARGIN, RADIUS, UNIT_STEP, Edge, NetworkPicture, chain_path
 
 __all__ = [
     "DARK_INKS",
@@ -129,14 +129,18 @@ def paint_picture(
     _paint_edges(painter, pic, decor, path_edges)
     _paint_nodes(painter, pic, decor, path_nodes)
     if decor.texts:
-        paint_texts(painter, pic, decor)
+        # Texts sized for a page can be wider than the margins: kept inside the picture.
+        paint_texts(painter, pic, decor, header=(0.0, pic.width))
         if pic.note:
+            h = QFontMetricsF(painter.font()).height()
             painter.setPen(decor.inks.text)
             painter.drawText(
-                QRectF(0, pic.height - 30, pic.width - 20, 24), Qt.AlignmentFlag.AlignRight, pic.note
+                QRectF(0, pic.height - h - 4, pic.width - 8, h), Qt.AlignmentFlag.AlignRight, pic.note
             )
     if decor.legend:
-        paint_legend(painter, QPointF(20.0, pic.height - 20.0), pic, decor, anchor_bottom=True)
+        # Top right, over w's column: the one corner no unit reaches at any K (w and L sit mid-height).
+        caption = QFontMetricsF(painter.font()).height()
+        paint_legend(painter, QPointF(pic.width - 8, MARGIN + caption), pic, decor, anchor_right=True)
     painter.restore()
 
 
@@ -369,10 +373,16 @@ def legend_lines(pic: NetworkPicture, decor: Decor) -> list[tuple[str, float]]:
 
 
 def paint_legend(
-    painter: QPainter, origin: QPointF, pic: NetworkPicture, decor: Decor, anchor_bottom: bool = False
+    painter: QPainter,
+    origin: QPointF,
+    pic: NetworkPicture,
+    decor: Decor,
+    anchor_bottom: bool = False,
+    anchor_right: bool = False,
 ) -> QRectF:
-    """The legend (a palette bar per scale and what it colours) with its top-left (or bottom-left
-    when ``anchor_bottom``) corner at ``origin``, in the painter's current units; its rectangle."""
+    """The legend (a palette bar per scale and what it colours) with its top-left corner at
+    ``origin`` (its bottom or right edge with ``anchor_bottom``/``anchor_right``), in the
+    painter's current units; its rectangle."""
     font = QFont(painter.font())
     font.setPixelSize(max(1, round(decor.text_size)))
     painter.setFont(font)
@@ -397,13 +407,14 @@ def paint_legend(
     )
     height = len(rows) * h * 1.3 + 10
     top = origin.y() - height if anchor_bottom else origin.y()
-    rect = QRectF(origin.x(), top, width, height)
+    left = origin.x() - width if anchor_right else origin.x()
+    rect = QRectF(left, top, width, height)
     painter.setPen(QPen(decor.inks.quiet, 1))
     painter.setBrush(_alpha(decor.inks.background, 230))
     painter.drawRoundedRect(rect, 4, 4)
     y = top + 5
     for (label, scale), (lo, hi) in zip(rows, texts, strict=True):
-        x = origin.x() + 6
+        x = left + 6
         painter.setPen(decor.inks.text)
         painter.drawText(
             QRectF(x, y, lo_w, h), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, lo
