@@ -372,6 +372,10 @@ def legend_lines(pic: NetworkPicture, decor: Decor) -> list[tuple[str, float]]:
     return [node, edge]
 
 
+def _short(v: float) -> str:
+    return format_number(v, "short", digits=3)
+
+
 def paint_legend(
     painter: QPainter,
     origin: QPointF,
@@ -390,21 +394,9 @@ def paint_legend(
     h = metrics.height()
     rows = legend_lines(pic, decor)
     bar_w = h * 5
-    texts = [
-        (f"−{format_number(s, 'short', digits=3)}", f"+{format_number(s, 'short', digits=3)}")
-        for _, s in rows
-    ]
+    texts = [(f"−{_short(s)}", f"+{_short(s)}  {label}") for label, s in rows]
     lo_w = max(metrics.horizontalAdvance(lo) for lo, _ in texts)
-    width = (
-        16
-        + lo_w
-        + bar_w
-        + 8
-        + max(
-            metrics.horizontalAdvance(f"{hi}  {label}")
-            for (label, _), (_, hi) in zip(rows, texts, strict=True)
-        )
-    )
+    width = 24 + lo_w + bar_w + max(metrics.horizontalAdvance(hi) for _, hi in texts)
     height = len(rows) * h * 1.3 + 10
     top = origin.y() - height if anchor_bottom else origin.y()
     left = origin.x() - width if anchor_right else origin.x()
@@ -413,7 +405,7 @@ def paint_legend(
     painter.setBrush(_alpha(decor.inks.background, 230))
     painter.drawRoundedRect(rect, 4, 4)
     y = top + 5
-    for (label, scale), (lo, hi) in zip(rows, texts, strict=True):
+    for (_label, scale), (lo, hi) in zip(rows, texts, strict=True):
         x = left + 6
         painter.setPen(decor.inks.text)
         painter.drawText(
@@ -431,7 +423,7 @@ def paint_legend(
         painter.drawText(
             QRectF(bar.right() + 4, y, width, h),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            f"{hi}  {label}",
+            hi,
         )
         y += h * 1.3
     return rect
