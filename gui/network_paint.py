@@ -195,9 +195,9 @@ def edge_style(e: Edge, pic: NetworkPicture, decor: Decor) -> tuple[QColor, floa
     t = max(-1.0, min(1.0, v / scale)) if scale > 0 and math.isfinite(v) else 0.0
     level = round(t * _COLOUR_STEPS) / _COLOUR_STEPS
     colour = diverging_color(level, 1.0)
-    alpha = round(255 * (0.2 + 0.8 * math.sqrt(abs(level)))) if e.strong else 30
+    alpha = round((255 if e.strong else 40) * (0.2 + 0.8 * math.sqrt(abs(level))))
     if not _lit(decor, _kind(e.source), _kind(e.target)):
-        alpha = min(alpha, _DIM)
+        alpha = min(alpha, _DIM // 2)  # hundreds of dimmed edges add up to a haze
     colour.setAlpha(alpha)
     return colour, _MIN_WIDTH + (_MAX_WIDTH - _MIN_WIDTH) * round(abs(t) * _WIDTH_STEPS) / _WIDTH_STEPS
 

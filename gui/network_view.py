@@ -117,8 +117,11 @@ class NetworkView(QWidget):
         self._group = QButtonGroup(self)
         self._bar = QWidget(self)
         self._bar.setObjectName("networkBar")
+        # A strip of its own: a zoomed picture passes under the buttons, not through them.
+        self._bar.setBackgroundRole(QPalette.ColorRole.Base)
+        self._bar.setAutoFillBackground(True)
         row = QHBoxLayout(self._bar)
-        row.setContentsMargins(0, 0, 0, 0)
+        row.setContentsMargins(6, 6, 6, 4)
         for mode, text, tip in (
             ("forward", "Forward", "Units show their values, edges their weights"),
             ("backward", "Backward", "Units show ∂L/∂unit, edges ∂L/∂weight"),
@@ -144,7 +147,7 @@ class NetworkView(QWidget):
         row.addWidget(self._note, 1)
         row.addStretch(0)
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(6, 6, 6, 6)
+        outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self._bar)
         outer.addStretch(1)
 
