@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication, QLabel, QToolButton
 
@@ -279,3 +279,21 @@ def test_a_page_gets_texts_sized_for_the_whole_picture_and_numbers_only_where_le
     root = ET.fromstring(picture_svg(pic))
     texts = "".join(el.text or "" for el in root.iter() if el.tag.endswith("text"))
     assert "4 largest |weight|" in texts
+
+
+@pytest.mark.parametrize("gap_ms", [0, 10, 50])
+def test_a_model_change_and_a_mode_switch_close_together_end_consistent(make_view, qtbot, gap_ms):
+    doc = Document()
+    view = make_view(doc)
+    view.set_highlight(("A", 0, 0))
+    done: list[str] = []
+    QTimer.singleShot(0, lambda: (doc.set_entry("A", 0, 0, -1.5), done.append("model")))
+    QTimer.singleShot(
+        gap_ms, lambda: (view.findChild(QToolButton, "networkBackward").click(), done.append("mode"))
+    )
+    qtbot.waitUntil(lambda: len(done) == 2, timeout=5000)
+    pic = view.picture
+    assert pic.mode == "backward" and pic.edge("A", 0, 0).weight == -1.5
+    assert pic.edge("A", 0, 0).gradient == pytest.approx(doc.evaluation.grads["A"][0][0], rel=1e-12)
+    assert view.highlight == ("A", 0, 0)
+    view.repaint()  # paints the new picture with the kept highlight without error
