@@ -145,16 +145,16 @@ def _sigma_prime_times_g(v: Variant, j: int) -> str | None:
     return None
 
 
-def _forward(r: range, v: Variant, x: str, prime: bool) -> list[str]:
-    """Lines computing a_j, y_j, z_j and w_j from the locals x{i} and A{i}_{j}, B…, C…"""
+def _forward(r: range, v: Variant, x: str, prime: bool, z: str = "z") -> list[str]:
+    """Lines computing a_j, y_j, z_j and w_j from the locals x{i} and A{i}_{j}, B…, C… (z_j named ``{z}{j}``)."""
     lines = []
     for j in r:
         # Every Σ is written left to right, the order in which sum() adds: the same rounding.
         lines.append(f"a{j} = " + _product(r, v.row, x, "A", j))
         lines += _activation(v, j, prime)
         y = "a" if v.activation == "identity" else "y"
-        lines.append(f"z{j} = {y}{j} + (" + _product(r, v.row, x, "B", j) + ")")
-    lines += [f"w{j} = " + _product(r, v.row, "z", "C", j) for j in r]
+        lines.append(f"{z}{j} = {y}{j} + (" + _product(r, v.row, x, "B", j) + ")")
+    lines += [f"w{j} = " + _product(r, v.row, z, "C", j) for j in r]
     return lines
 
 
@@ -165,19 +165,20 @@ def _loss(r: range, v: Variant) -> tuple[list[str], str]:
     return [f"r{j} = w{j} - t{j}" for j in r], " + ".join(f"r{j} * r{j}" for j in r)
 
 
-def _sample(r: range, v: Variant, x: str = "x") -> tuple[list[str], str]:
-    """Lines computing one sample's loss term and its vectors from the input's locals (``x{i}``),
-    and the name of σ′(a)·g's locals: ``s``, or ``g`` itself for the identity (σ′ = 1)."""
-    body = _forward(r, v, x, prime=True)
+def _sample(r: range, v: Variant, x: str = "x", z: str = "z", d: str = "d") -> tuple[list[str], str]:
+    """Lines computing one sample's loss term and its vectors from the input's locals (``x{i}``; z and
+    ∂L/∂w named ``z`` and ``d`` unless told), and the name of σ′(a)·g's locals: ``s``, or ``g``
+    itself for the identity (σ′ = 1)."""
+    body = _forward(r, v, x, prime=True, z=z)
     loss_lines, loss = _loss(r, v)
     body += loss_lines
     body.append(f"loss += {loss}")
     residual = "w" if v.target is None else "r"
-    body += [f"d{j} = 2.0 * {residual}{j}" for j in r]  # ∂L/∂w_j = 2 (w_j − t_j)
+    body += [f"{d}{j} = 2.0 * {residual}{j}" for j in r]  # ∂L/∂w_j = 2 (w_j − t_j)
     if v.row:
-        body += [f"g{i} = " + " + ".join(f"C{i}_{j} * d{j}" for j in r) for i in r]  # g_i = Σ_j C_ij d_j
+        body += [f"g{i} = " + " + ".join(f"C{i}_{j} * {d}{j}" for j in r) for i in r]  # g_i = Σ_j C_ij d_j
     else:
-        body += [f"g{j} = " + " + ".join(f"d{i} * C{i}_{j}" for i in r) for j in r]  # g_j = Σ_i d_i C_ij
+        body += [f"g{j} = " + " + ".join(f"{d}{i} * C{i}_{j}" for i in r) for j in r]  # g_j = Σ_i d_i C_ij
     if _sigma_prime_times_g(v, 0) is None:
         return body, "g"
     return body + [f"s{j} = {_sigma_prime_times_g(v, j)}" for j in r], "s"  # σ′(a_j)·g_j
@@ -205,33 +206,53 @@ def _batch_loop(r: range, v: Variant) -> list[str]:
     return lines + ["    " + line for line in body]
 
 
+#: Above :data:`PHASED_MIN_K`, how many samples each gradient sum adds a turn, and the names of
+#: their two factors' locals.
+TURN = 2
+_FACTORS = (("L", "R"), ("M", "N"), ("P", "Q"), ("U", "V"))[:TURN]
+
+
 def _hot_locals(r: range) -> list[str]:
     """For large K: a first line naming the locals that every multiply-add of the batch loop reads.
 
     CPython numbers a function's locals in the order it meets them, and reading one numbered
     256 or above takes an extra instruction (EXTENDED_ARG); with 6K² weights and sums as locals,
-    naming these first spares that on half the reads (3% of a K = 64 step)."""
+    naming these first spares that on half the reads."""
     if len(r) <= PHASED_MIN_K:
         return []
-    return [" = ".join(f"{n}{i}" for n in "LRzd" for i in r) + " = 0.0"]
+    return [" = ".join(f"{n}{i}" for pair in _FACTORS for n in pair for i in r) + " = 0.0"]
 
 
 def _batch_phases(r: range, v: Variant) -> list[str]:
     """The batch loop for large K: one loop over the samples for the forward and backward vectors,
     then one loop per matrix for its gradient sums, each adding the samples in order as before.
 
-    Each loop's code and sums are a third of the whole, so they stay in the processor's caches
-    (2.5% of a K = 64 step). The loops read their two factors as ``L{i}`` and ``R{j}`` (the
-    sample's x as L in the first), which :func:`_hot_locals` numbers first.
+    Each loop's code and sums are a third of the whole, so they stay in the processor's caches.
+    A sum takes two samples a turn, ``sA0_0 = sA0_0 + L0 * R0 + M0 * N0`` (left to right: the
+    same two additions as two ``+=``, with one store and load fewer); an odd batch gets a sample
+    of zeros, which adds 0.0 to sums that are never −0.0 (they start at +0.0), so nothing changes.
+    The loops read their factors as ``L``, ``R`` and ``M``, ``N``, which :func:`_hot_locals` numbers
+    first (in the first loop L, M and N are the sample's x, z and ∂L/∂w).
     """
-    body, s = _sample(r, v, "L")
+    body, s = _sample(r, v, "L", "M", "N")
     lines = ["S, G, Z, D = [], [], [], []", f"for ({''.join(f'L{i}, ' for i in r)}) in X:"]
-    body += [f"{n.upper()}.append(({''.join(f'{n}{i}, ' for i in r)}))" for n in sorted({s, "g", "z", "d"})]
+    kept = {s.upper(): s, "G": "g", "Z": "M", "D": "N"}  # what each list collects
+    body += [f"{name}.append(({''.join(f'{n}{i}, ' for i in r)}))" for name, n in sorted(kept.items())]
     lines += ["    " + line for line in body]
-    for m, rows in (("A", f"X, {s.upper()}"), ("B", "X, G"), ("C", "Z, D")):
-        unpack = ", ".join("(" + "".join(f"{n}{i}, " for i in r) + ")" for n in "LR")
-        lines.append(f"for {unpack} in zip({rows}):")
-        lines += ["    " + _accumulate(v, m, "L", "R", i, j) for i in r for j in r]
+    lines += ["XS = list(X)", f"if len(XS) % {TURN}:"]
+    lines.append(f"    O = (0.0,) * {len(r)}")
+    lines += [f"    {n} += [O] * ({TURN} - len(XS) % {TURN})" for n in (*sorted(kept), "XS")]
+    for m, left, right in (("A", "XS", s.upper()), ("B", "XS", "G"), ("C", "Z", "D")):
+        unpack = ", ".join("(" + "".join(f"{n}{i}, " for i in r) + ")" for pair in _FACTORS for n in pair)
+        slices = ", ".join(f"{rows}[{t}::{TURN}]" for t in range(TURN) for rows in (left, right))
+        lines.append(f"for {unpack} in zip({slices}):")
+        for i in r:
+            for j in r:
+                if v.row:
+                    terms = "".join(f" + {a}{i} * {b}{j}" for a, b in _FACTORS)
+                else:
+                    terms = "".join(f" + {b}{i} * {a}{j}" for a, b in _FACTORS)
+                lines.append(f"    s{m}{i}_{j} = s{m}{i}_{j}{terms}")
     return lines
 
 
