@@ -21,8 +21,8 @@ length and can be cached on disk (:mod:`engine.kernel_cache`).
 
 The report's own member (sigmoid, row vectors, no target) is written exactly as before the
 family existed up to K = 32. Above that (:data:`PHASED_MIN_K`) the batch loop takes another form,
-the same arithmetic in the same order in four loops (:func:`_batch_phases`): 7–9% less time for a
-step of 32 samples at K = 40 to 64, about 10% more for a batch of one.
+the same arithmetic in the same order in four loops (:func:`_batch_phases`): ~12% less time for a
+step of 32 samples at K = 64 (docs/performance.md), about 10% more for a batch of one.
 """
 
 from __future__ import annotations
