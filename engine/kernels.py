@@ -12,8 +12,10 @@ inlined, and the batch sums of the gradients are K² local accumulators per matr
 built per sample, no index arithmetic, no attribute or global look-ups: every operation is a
 float multiply or add on locals, which is the cheapest thing CPython does. The source depends on
 K and the variant's form alone (never on data, not even the target's values) and can be read
-with :func:`kernel_source` and :func:`step_source`. Compiled code is kept on disk per Python
-version (:mod:`engine.kernel_cache`), so only a machine's first run pays for compiling.
+with :func:`kernel_source` and :func:`step_source`. Above K = 32 the batch loop is split (the
+samples' vectors first, then each matrix's sums, two samples a turn; same arithmetic, same order).
+Compiled code is kept on disk per Python version (:mod:`engine.kernel_cache`), so only a
+machine's first run pays for compiling.
 
 **Columns (larger K).** Each forward entry is one ``sum(map(mul, row, column))`` (the loop runs
 in C; for row vectors the weights are transposed once per batch); the per-sample backward terms

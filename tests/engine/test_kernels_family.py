@@ -14,7 +14,7 @@ from itertools import product
 
 import pytest
 
-from backprop_lab.engine import kernels
+from backprop_lab.engine import kernel_source, kernels
 from backprop_lab.engine.model import Model, backward, forward
 from backprop_lab.engine.training import Trainer, TrainingSettings, epoch_order
 from backprop_lab.engine.variant import ACTIVATIONS, CONVENTIONS, DEFAULT_VARIANT, Variant
@@ -149,6 +149,53 @@ def test_large_k_kernels_equal_the_model_summed_in_order(form, k):
         kernels.step_function(k, variant)(X, A, B, C, x, 0.01), _plain_step(X, A, B, C, x, 0.01, variant)
     )
     assert _close(kernels.loss_at(x, A, B, C, variant), forward(x, A, B, C, variant)["loss"])
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 5])
+@pytest.mark.parametrize(
+    "form", [("sigmoid", "row", False), ("identity", "column", True), ("softplus", "row", True)], ids=_form_id
+)
+def test_large_k_kernels_add_two_samples_a_turn_and_pad_an_odd_batch_exactly(form, n):
+    # Above PHASED_MIN_K each gradient sum adds two samples a turn and an odd batch gets a sample
+    # of zeros: every sum, its sign included, is what adding the samples one by one gives.
+    k = kernel_source.PHASED_MIN_K + 1
+    variant, X, A, B, C, x = _case(k, form, n, seed=n + 40, scale=2.0)
+    got = kernels.unrolled_kernel(k, variant)(X, A, B, C)
+    want = _plain_sums(X, A, B, C, variant)
+    _assert_sums(got, want)
+    if EXACT:  # == cannot tell 0.0 from -0.0: compare the bits
+        assert [[[v.hex() for v in row] for row in m] for m in got[1:]] == [
+            [[v.hex() for v in row] for row in m] for m in want[1:]
+        ]
+    _assert_step(
+        kernels.step_function(k, variant)(X, A, B, C, x, 0.01), _plain_step(X, A, B, C, x, 0.01, variant)
+    )
+
+
+def test_a_batch_of_zeros_gives_positive_zero_sums_in_either_form():
+    # With x = 0 every term of ∂L/∂A and ∂L/∂B is 0 · (a negative number) = −0.0; the sums start
+    # at +0.0, so they stay +0.0, in the per-sample form and in the two-samples-a-turn form (whose
+    # padding adds +0.0 · +0.0).
+    for k in (kernel_source.PHASED_MIN_K, kernel_source.PHASED_MIN_K + 1):
+        A = B = C = [[-1.0] * k for _ in range(k)]
+        for n in (1, 2, 3):
+            _, sA, sB, sC = kernels.unrolled_kernel(k, DEFAULT_VARIANT)([[0.0] * k] * n, A, B, C)
+            assert all(v == 0.0 and math.copysign(1.0, v) == 1.0 for m in (sA, sB) for row in m for v in row)
+            assert all(v < 0.0 for row in sC for v in row), (k, n)  # z = 1/2, d = −K: the sums are not zero
+
+
+def test_the_large_k_form_is_the_only_change_to_the_source():
+    # Up to PHASED_MIN_K the report's variant is written per sample, three sums per (i, j); above
+    # it the sums have loops of their own.
+    small, large = (
+        kernels.kernel_source(kernel_source.PHASED_MIN_K),
+        kernels.kernel_source(kernel_source.PHASED_MIN_K + 1),
+    )
+    assert "sA0_0 += x0 * s0\n        sB0_0 += x0 * g0\n        sC0_0 += z0 * d0\n" in small
+    assert "XS" not in small and "sA0_0 += " not in large
+    assert "    sA0_0 = sA0_0 + L0 * R0 + M0 * N0\n" in large
+    column = kernels.kernel_source(kernel_source.PHASED_MIN_K + 1, Variant("tanh", "column"))
+    assert "    sA0_1 = sA0_1 + R0 * L1 + N0 * M1\n" in column
 
 
 def test_relu_s_derivative_at_zero_is_zero_in_the_kernels():
