@@ -1,7 +1,8 @@
 """The hand-derived gradients against central finite differences of the loss.
 
 The check perturbs one weight θ (an entry of A, B or C) at a time and compares the
-analytic ∂L/∂θ from :func:`engine.model.loss_and_grads` with the central difference
+analytic ∂L/∂θ from :func:`engine.model.model_loss_and_grads` (forward and backward) with the
+central difference
 
     D(h) = (L(θ + h) − L(θ − h)) / 2h
 
@@ -59,7 +60,7 @@ from backprop_lab.engine.model import (
     NumericalOverflowError,
     Vector,
     forward,
-    loss_and_grads,
+    model_loss_and_grads,
 )
 
 # The error scales live in their own module; they are part of this one's interface too.
@@ -286,11 +287,9 @@ def _loss_along(
 
 
 def analytic(model: Model) -> tuple[float, dict[str, Matrix]]:
-    """The engine's hand-derived loss and gradients of ``model``, in its variant."""
-    v = model.variant
-    return loss_and_grads(
-        model.x, model.A, model.B, model.C, activation=v.activation, convention=v.convention, target=v.target
-    )
+    """The engine's hand-derived loss and gradients of ``model``, in its variant: what is checked
+    is :func:`engine.model.backward` itself (the generated kernels are tested equal to it)."""
+    return model_loss_and_grads(model)
 
 
 def _entries(k: int) -> list[tuple[str, int, int, int]]:

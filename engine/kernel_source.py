@@ -1,7 +1,7 @@
 """The Python source of the generated, straight-line training kernels, for every member of the family.
 
 For each K and each *form* of a variant (its activation, its convention, and whether it has a
-target) this module writes three functions out entry by entry, in the names of
+target) this module writes four functions out entry by entry, in the names of
 :mod:`engine.model`:
 
 ``kernel(X, A, B, C)``
@@ -11,6 +11,8 @@ target) this module writes three functions out entry by entry, in the names of
     and L(x) with the new weights (see :func:`engine.kernels.step_function`).
 ``loss(x, A, B, C)``
     L(x), the forward pass only.
+``grads(x, A, B, C)``
+    one sample's loss and gradients, bit for bit :func:`engine.model.loss_and_grads`'s.
 
 The weights are unpacked into locals (``A{i}_{j}``), every Σ is written left to right (the
 order in which ``sum()`` adds in :mod:`engine.model`, so on CPython 3.11 the results are the
@@ -33,7 +35,15 @@ from pathlib import Path
 
 from backprop_lab.engine.variant import DEFAULT_VARIANT, SOFTPLUS_THRESHOLD, Variant
 
-__all__ = ["UNROLL_MAX_K", "fingerprint", "forward_source", "helpers", "kernel_source", "step_source"]
+__all__ = [
+    "UNROLL_MAX_K",
+    "fingerprint",
+    "forward_source",
+    "helpers",
+    "kernel_source",
+    "sample_source",
+    "step_source",
+]
 
 #: Largest K with generated, unrolled kernels. They beat the column layout at every K measured; the
 #: cost is compiling (as K² lines: ~10 ms at K = 3, ~0.2 s at 32, ~1 s at 64, once per K and form),
@@ -95,11 +105,12 @@ def _pack(r: range, name: str) -> str:
     return "[" + ", ".join("[" + ", ".join(f"{name}{i}_{j}" for j in r) + "]" for i in r) + "]"
 
 
-def _product(r: range, row: bool, v: str, M: str, out: int) -> str:
-    """Entry ``out`` of the vector-matrix product: Σ_i v_i M_i,out (row) or Σ_j M_out,j v_j (column)."""
+def _product(r: range, row: bool, v: str, M: str, out: int, start: str = "") -> str:
+    """Entry ``out`` of the vector-matrix product: Σ_i v_i M_i,out (row) or Σ_j M_out,j v_j (column),
+    after ``start`` ("0.0 + " where the sign of a zero sum must be sum()'s)."""
     if row:
-        return " + ".join(f"{v}{i} * {M}{i}_{out}" for i in r)
-    return " + ".join(f"{M}{out}_{j} * {v}{j}" for j in r)
+        return start + " + ".join(f"{v}{i} * {M}{i}_{out}" for i in r)
+    return start + " + ".join(f"{M}{out}_{j} * {v}{j}" for j in r)
 
 
 def _activation(v: Variant, j: int, prime: bool) -> list[str]:
@@ -148,16 +159,16 @@ def _sigma_prime_times_g(v: Variant, j: int) -> str | None:
     return None
 
 
-def _forward(r: range, v: Variant, x: str, prime: bool, z: str = "z") -> list[str]:
+def _forward(r: range, v: Variant, x: str, prime: bool, z: str = "z", start: str = "") -> list[str]:
     """Lines computing a_j, y_j, z_j and w_j from the locals x{i} and A{i}_{j}, B…, C… (z_j as ``{z}{j}``)."""
     lines = []
     for j in r:
         # Every Σ is written left to right, the order in which sum() adds: the same rounding.
-        lines.append(f"a{j} = " + _product(r, v.row, x, "A", j))
+        lines.append(f"a{j} = " + _product(r, v.row, x, "A", j, start))
         lines += _activation(v, j, prime)
         y = "a" if v.activation == "identity" else "y"
-        lines.append(f"{z}{j} = {y}{j} + (" + _product(r, v.row, x, "B", j) + ")")
-    lines += [f"w{j} = " + _product(r, v.row, z, "C", j) for j in r]
+        lines.append(f"{z}{j} = {y}{j} + (" + _product(r, v.row, x, "B", j, start) + ")")
+    lines += [f"w{j} = " + _product(r, v.row, z, "C", j, start) for j in r]
     return lines
 
 
@@ -302,6 +313,42 @@ def step_source(k: int, variant: Variant = DEFAULT_VARIANT) -> str:
     weights = ", ".join(_pack(r, m) for m in "ABC")
     lines.append(f"return loss / n, loss_x, {norms}, {weights}, okA, okB, okC")
     return _function("step", "X, A, B, C, x, lr", variant, ("hypot", "isfinite", "nan"), lines)
+
+
+def sample_source(k: int, variant: Variant = DEFAULT_VARIANT) -> str:
+    """Python source of one sample's loss and gradients (``grads(x, A, B, C) -> (loss, dA, dB, dC)``),
+    what :func:`engine.model.loss_and_grads` computes, to the bit.
+
+    The same operations as :func:`engine.model.forward` and ``backward`` in the same order: each
+    sum starts from ``0.0 +`` as ``sum()`` starts from 0 (so even a sum of negative zeros comes out
+    +0.0, as there), and each gradient entry is the one product ``backward()`` takes.
+    """
+    r = _check_k(k)
+    lines = [_unpack_vector(r, "x", "x"), *_start(r, variant)]
+    lines += _forward(r, variant, "x", prime=True, start="0.0 + ")
+    loss_lines, loss = _loss(r, variant)
+    lines += [*loss_lines, f"loss = {loss}"]
+    residual = "w" if variant.target is None else "r"
+    lines += [f"d{j} = 2.0 * {residual}{j}" for j in r]  # ∂L/∂w_j = 2 (w_j − t_j)
+    if variant.row:
+        lines += [f"g{i} = 0.0 + " + " + ".join(f"C{i}_{j} * d{j}" for j in r) for i in r]
+    else:
+        lines += [f"g{j} = 0.0 + " + " + ".join(f"d{i} * C{i}_{j}" for i in r) for j in r]
+    s = "g"
+    if _sigma_prime_times_g(variant, 0) is not None:
+        lines += [f"s{j} = {_sigma_prime_times_g(variant, j)}" for j in r]  # σ′(a_j)·g_j
+        s = "s"
+
+    def outer(left: str, right: str) -> str:
+        # Row vectors: ∂L/∂M_ij = left_i · right_j; column vectors: right_i · left_j.
+        if variant.row:
+            return (
+                "[" + ", ".join("[" + ", ".join(f"{left}{i} * {right}{j}" for j in r) + "]" for i in r) + "]"
+            )
+        return "[" + ", ".join("[" + ", ".join(f"{right}{i} * {left}{j}" for j in r) + "]" for i in r) + "]"
+
+    lines.append(f"return loss, {outer('x', s)}, {outer('x', 'g')}, {outer('z', 'd')}")
+    return _function("grads", "x, A, B, C", variant, (), lines)
 
 
 def forward_source(k: int, variant: Variant = DEFAULT_VARIANT) -> str:

@@ -47,6 +47,7 @@ from backprop_lab.engine.kernel_source import (
     fingerprint,
     forward_source,
     kernel_source,
+    sample_source,
     step_source,
 )
 from backprop_lab.engine.model import Matrix
@@ -62,6 +63,7 @@ __all__ = [
     "kernel_source",
     "loss_at",
     "loss_at_columns",
+    "sample_function",
     "step_columns",
     "step_function",
     "step_source",
@@ -133,6 +135,19 @@ def loss_at(x: Sequence[float], A: Matrix, B: Matrix, C: Matrix, variant: Varian
     return loss_at_columns(x, A, B, C, variant)
 
 
+#: grads(x, A, B, C) -> (loss, ∂L/∂A, ∂L/∂B, ∂L/∂C) for one input.
+SampleFunction: TypeAlias = Callable[[Sequence[float], Matrix, Matrix, Matrix], Sums]
+
+
+def sample_function(k: int, variant: Variant = DEFAULT_VARIANT) -> SampleFunction | None:
+    """Generated code for one sample's loss and gradients, bit for bit engine.model's forward and
+    backward passes (:func:`engine.kernel_source.sample_source`); None above
+    :data:`EVALUATION_UNROLL_MAX_K`, where compiling it on the spot would cost more than it saves."""
+    if k > min(UNROLL_MAX_K, EVALUATION_UNROLL_MAX_K):
+        return None
+    return _unrolled_sample(k, variant)
+
+
 def _div(m: Matrix, n: int) -> Matrix:
     return [[v / n for v in row] for row in m]
 
@@ -149,6 +164,7 @@ _SOURCES: dict[str, Callable[[int, Variant], str]] = {
     "kernel": kernel_source,
     "step": step_source,
     "loss": forward_source,
+    "grads": sample_source,
 }
 #: Below this K compiling takes a few milliseconds: a child process would cost more than it saves.
 SUBPROCESS_MIN_K = 12
@@ -278,6 +294,11 @@ def unrolled_kernel(
 @lru_cache(maxsize=8)
 def _unrolled_step(k: int, variant: Variant = DEFAULT_VARIANT) -> StepFunction:
     return _function("step", k, variant)  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=8)
+def _unrolled_sample(k: int, variant: Variant = DEFAULT_VARIANT) -> SampleFunction:
+    return _function("grads", k, variant)  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=8)

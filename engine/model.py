@@ -34,9 +34,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from numbers import Real
 from operator import mul
-from typing import TypeAlias, TypedDict
+from typing import TypeAlias, TypedDict, cast
 
 from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.variant import DEFAULT_VARIANT, Variant
@@ -193,6 +194,34 @@ def validate_matrix(name: str, m: object, k: int) -> Matrix:
             ]
         )
     return rows
+
+
+_chain = chain.from_iterable
+_SEQUENCES = frozenset((list, tuple))
+_FLOATS = frozenset((float,))
+
+
+def _is_plain_model(x: object, A: object, B: object, C: object) -> bool:
+    """Whether x is a list or tuple of 1…MAX_K finite floats and A, B, C are K lists or tuples of
+    K finite floats each: what :func:`validate_model` accepts as it is, checked without copying
+    (each test is one C-level pass; one sum per matrix finds a NaN or an infinity)."""
+    # isinstance first for the type checker; then the exact type (a subclass goes the long way).
+    if not isinstance(x, (list, tuple)) or type(x) not in _SEQUENCES:
+        return False
+    if not 0 < len(x) <= MAX_K or set(map(type, x)) != _FLOATS:
+        return False
+    k = len(x)
+    total: float = sum(x)
+    for m in (A, B, C):
+        if not isinstance(m, (list, tuple)) or type(m) not in _SEQUENCES:
+            return False
+        if len(m) != k or not _SEQUENCES.issuperset(map(type, m)):
+            return False
+        if set(map(len, m)) != {k} or set(map(type, _chain(m))) != _FLOATS:
+            return False
+        total += sum(map(sum, m))
+    # A finite total that overflowed only sends the input the long way, which accepts it.
+    return total - total == 0.0
 
 
 def validate_model(x: object, A: object, B: object, C: object) -> tuple[Vector, Matrix, Matrix, Matrix]:
@@ -377,26 +406,60 @@ def loss_and_grads(
     variant = DEFAULT_VARIANT
     if activation != "sigmoid" or convention != "row" or target is not None:
         variant = Variant(activation, convention, None if target is None else tuple(target))
-    xv, Av, Bv, Cv = validate_model(x, A, B, C)
+    if _is_plain_model(x, A, B, C):  # the common case: read as it is, nothing to copy
+        # (Lists or tuples of floats: what the math reads them as; the type says lists.)
+        xv, Av, Bv, Cv = cast(Vector, x), cast(Matrix, A), cast(Matrix, B), cast(Matrix, C)
+    else:
+        xv, Av, Bv, Cv = validate_model(x, A, B, C)
     variant.check_k(len(xv))
+    # Imported here: engine.kernels builds on this module. Its generated code for one sample does
+    # forward() and backward()'s operations in their order (the same bits) in a third of the time.
+    from backprop_lab.engine import kernels
+
+    sample = kernels.sample_function(len(xv), variant)
+    if sample is None:
+        return _hand_derived(xv, Av, Bv, Cv, variant)
+    loss, dA, dB, dC = sample(xv, Av, Bv, Cv)
+    return _checked(loss, {"A": dA, "B": dB, "C": dC}, xv, Av, Bv, Cv, variant)
+
+
+def model_loss_and_grads(model: Model) -> tuple[float, dict[str, Matrix]]:
+    """L and its gradients for a :class:`Model` in its variant, through :func:`forward` and
+    :func:`backward` themselves: the hand-derived passes the checks verify and the window shows
+    (:func:`loss_and_grads` gives the same bits, faster, through generated code). Raises
+    :class:`NumericalOverflowError` like it."""
+    return _hand_derived(model.x, model.A, model.B, model.C, model.variant)
+
+
+def _hand_derived(
+    x: Vector, A: Matrix, B: Matrix, C: Matrix, variant: Variant
+) -> tuple[float, dict[str, Matrix]]:
     try:
-        values = forward(xv, Av, Bv, Cv, variant)
-        grads = backward(xv, Cv, values, variant)
+        values = forward(x, A, B, C, variant)
+        grads = backward(x, C, values, variant)
     except OverflowError as exc:  # pragma: no cover - float ops saturate to inf instead
         raise NumericalOverflowError(f"the loss overflows a float64 ({exc})") from None
-    loss = values["loss"]
-    result: dict[str, Matrix] = {"A": grads["dA"], "B": grads["dB"], "C": grads["dC"]}
+    return _checked(
+        values["loss"], {"A": grads["dA"], "B": grads["dB"], "C": grads["dC"]}, x, A, B, C, variant
+    )
+
+
+def _checked(
+    loss: float, grads: dict[str, Matrix], x: Vector, A: Matrix, B: Matrix, C: Matrix, variant: Variant
+) -> tuple[float, dict[str, Matrix]]:
+    """(loss, grads) if all are finite, else NumericalOverflowError naming what overflowed."""
     if not math.isfinite(loss):
+        w = forward(x, A, B, C, variant)["w"]
         raise NumericalOverflowError(
-            f"the loss overflows a float64 (|w| reaches {max(abs(v) for v in values['w']):.3g})"
+            f"the loss overflows a float64 (|w| reaches {max(abs(v) for v in w):.3g})"
         )
-    for name, grad in result.items():
+    for name, grad in grads.items():
         # One C-level sum per matrix: finite only if every entry is (a sum that overflows although
         # every entry is finite sends it to the entry-by-entry scan, which then finds nothing).
         total = sum(map(sum, grad))
         if total - total != 0.0:
             _check_finite(f"∂L/∂{name}", grad)
-    return loss, result
+    return loss, grads
 
 
 def _check_finite(name: str, m: Matrix) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backprop_lab.engine.formatting import format_number
-from backprop_lab.engine.model import Model, forward, loss_and_grads
+from backprop_lab.engine.model import Model, forward, model_loss_and_grads
 
 Matrix = list[list[float]]
 
@@ -89,17 +89,9 @@ class ReportData:
         return f"{self.name} — {REPORT_TITLE}" if self.name else REPORT_TITLE
 
 
-def _variant_loss_and_grads(m: Model) -> tuple[float, dict[str, Matrix]]:
-    """``loss_and_grads`` in the model's own variant (its activation, convention and target)."""
-    v = m.variant
-    return loss_and_grads(
-        m.x, m.A, m.B, m.C, activation=v.activation, convention=v.convention, target=v.target
-    )
-
-
 def _loss(m: Model) -> float | None:
     try:
-        return _variant_loss_and_grads(m)[0]
+        return model_loss_and_grads(m)[0]
     except ValueError:  # NumericalOverflowError included: the report says so instead of failing
         return None
 
@@ -210,7 +202,7 @@ def _initial_numbers(
 ) -> tuple[float | None, dict[str, Matrix] | None, dict[str, list[float]], str]:
     """The loss, its gradients and the forward pass's vectors at ``initial``, or a note why not."""
     try:
-        loss, grads = _variant_loss_and_grads(initial)
+        loss, grads = model_loss_and_grads(initial)
         values = forward(initial.x, initial.A, initial.B, initial.C, initial.variant)
     except ValueError as exc:
         return None, None, {}, f"The loss cannot be computed at the initial model: {exc}"

@@ -38,7 +38,7 @@ from backprop_lab.engine.model import (
     Matrix,
     Model,
     NumericalOverflowError,
-    loss_and_grads,
+    model_loss_and_grads,
     validate_model,
 )
 from backprop_lab.engine.variant import DEFAULT_VARIANT, Variant
@@ -152,9 +152,7 @@ def torch_check(
             raise ValueError(f"{name} must be a number ≥ 0 (got {value!r})")
     xv, Av, Bv, Cv, v = model.x, model.A, model.B, model.C, model.variant
     _import_torch()  # before the work: a missing PyTorch is reported first
-    loss, grads = loss_and_grads(
-        xv, Av, Bv, Cv, activation=v.activation, convention=v.convention, target=v.target
-    )
+    loss, grads = model_loss_and_grads(model)
     ref_loss, ref_grads = torch_loss_and_grads(
         xv, Av, Bv, Cv, activation=v.activation, convention=v.convention, target=v.target
     )

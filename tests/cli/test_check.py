@@ -161,12 +161,12 @@ def test_wrong_printed_numbers_fail_the_check(capsys, tmp_path, report_example):
 
 
 def test_a_wrong_gradient_fails_the_check_with_exit_1(capsys, monkeypatch):
-    def forgot_sigma_prime(x, A, B, C, **variant):
-        loss, g = loss_and_grads(x, A, B, C, **variant)
+    def forgot_sigma_prime(m):
+        loss, g = loss_and_grads(m.x, m.A, m.B, m.C)
         g["A"] = [row.copy() for row in g["B"]]  # x_i · g_j: the chain rule without σ'(a_j)
         return loss, g
 
-    monkeypatch.setattr(gradcheck, "loss_and_grads", forgot_sigma_prime)
+    monkeypatch.setattr(gradcheck, "model_loss_and_grads", forgot_sigma_prime)
     status, out, _ = _run(capsys, ["check"])
     assert status == 1
     failed = [line for line in out.splitlines() if line.endswith("FAIL")]

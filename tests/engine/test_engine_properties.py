@@ -112,12 +112,12 @@ def test_a_wrong_sigma_prime_is_caught_wherever_the_reference_resolves_it(model)
         return loss, g
 
     # (monkeypatch is function-scoped; hypothesis runs many examples per call, so patch by hand.)
-    original = gradcheck.loss_and_grads
-    gradcheck.loss_and_grads = wrong
+    original = gradcheck.model_loss_and_grads
+    gradcheck.model_loss_and_grads = lambda m: wrong(m.x, m.A, m.B, m.C)
     try:
         report = finite_difference_check(Model(x, A, B, C))
     finally:
-        gradcheck.loss_and_grads = original
+        gradcheck.model_loss_and_grads = original
     a = forward(x, A, B, C)["a"]
     for e in (e for row in report.by_matrix("A") for e in row):
         # Wherever the mistake (a factor 1/(1 − σ)) is 1% or more and the differences resolve

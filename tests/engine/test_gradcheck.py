@@ -224,7 +224,8 @@ def _wrong_backward(mistake: str):
 def test_the_check_catches_a_wrong_gradient_and_names_the_entries(
     monkeypatch, report_example, mistake, expected_failures
 ):
-    monkeypatch.setattr(gradcheck, "loss_and_grads", _wrong_backward(mistake))
+    wrong = _wrong_backward(mistake)
+    monkeypatch.setattr(gradcheck, "model_loss_and_grads", lambda m: wrong(m.x, m.A, m.B, m.C))
     report = finite_difference_check(Model(*_model(report_example)))
     assert not report.passed
     assert {e.label for e in report.failures} == expected_failures

@@ -224,12 +224,12 @@ def test_property_engine_agrees_with_autograd_across_magnitudes(
 
 
 def test_the_torch_check_catches_a_wrong_gradient(torch, monkeypatch, report_example):
-    def missing_sigma_prime(x, A, B, C, **variant):
-        loss, g = loss_and_grads(x, A, B, C, **variant)
+    def missing_sigma_prime(m):
+        loss, g = loss_and_grads(m.x, m.A, m.B, m.C)
         g["A"] = [row.copy() for row in g["B"]]  # x_i · g_j: the chain rule without σ'(a_j)
         return loss, g
 
-    monkeypatch.setattr(torch_check_module, "loss_and_grads", missing_sigma_prime)
+    monkeypatch.setattr(torch_check_module, "model_loss_and_grads", missing_sigma_prime)
     report = torch_check(Model(*_model(report_example)))
     assert not report.passed
     assert {e.matrix for e in report.failures} == {"A"} and len(report.failures) == 9

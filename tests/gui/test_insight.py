@@ -287,14 +287,14 @@ def test_without_pytorch_the_panel_says_how_to_add_it(qtbot, win, monkeypatch):
 
 
 def test_a_wrong_gradient_is_shown_as_a_failure(qtbot, win, monkeypatch):
-    real = gradcheck.loss_and_grads
+    real = gradcheck.model_loss_and_grads
 
-    def wrong(*args, **variant):
-        loss, grads = real(*args, **variant)
+    def wrong(model):
+        loss, grads = real(model)
         grads["B"][1][2] *= 1.5  # the classic slip: a factor off
         return loss, grads
 
-    monkeypatch.setattr(gradcheck, "loss_and_grads", wrong)
+    monkeypatch.setattr(gradcheck, "model_loss_and_grads", wrong)
     panel = ins(win).verification
     panel.check_now()
     qtbot.waitUntil(lambda: panel.results is not None and not panel.is_busy, timeout=WAIT)
