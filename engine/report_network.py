@@ -8,6 +8,7 @@ the mode (forward values or backward gradients), the colour scales and the varia
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,21 +45,27 @@ class NetworkFigure:
 NETWORK_SRC = "network-figure"
 
 
+def _saturating(scale: float) -> str:
+    """Where a colour scale saturates, for the caption; nothing when there is no such number."""
+    if not (math.isfinite(scale) and scale > 0):
+        return ""
+    return f" on a scale saturating at ±{format_number(scale, 'short', digits=3)}"
+
+
 def network_html(data: ReportData, fig: NetworkFigure, flavour: Literal["web", "qt"]) -> str:
     """Figure 1: the network at the initial model, with a caption naming its mode and variant."""
-    scale = format_number(fig.edge_scale, "short", digits=3)
-    nodes = format_number(fig.node_scale, "short", digits=3)
+    nodes, edges = _saturating(fig.node_scale), _saturating(fig.edge_scale)
+    edges = f", both{edges}" if edges else ""
     if fig.mode == "forward":
         what = (
-            "forward pass: each unit shows its value (coloured on a scale saturating at "
-            f"±{nodes}), and each weight is an edge coloured by its value and drawn as wide as "
-            f"its |value| (saturating at ±{scale})"
+            f"forward pass: each unit shows its value (coloured{nodes}), and each weight is an "
+            f"edge coloured by its value and drawn as wide as its magnitude{edges}"
         )
     else:
         what = (
-            f"backward pass: each unit shows ∂{_v('L')}/∂(unit) (coloured on a scale saturating "
-            f"at ±{nodes}; ∂{_v('L')}/∂{_v('L')} = 1), and each weight is an edge coloured by "
-            f"∂{_v('L')}/∂(weight) and drawn as wide as its magnitude (saturating at ±{scale})"
+            f"backward pass: each unit shows ∂{_v('L')}/∂(unit) (coloured{nodes}; "
+            f"∂{_v('L')}/∂{_v('L')} = 1), and each weight is an edge coloured by "
+            f"∂{_v('L')}/∂(weight) and drawn as wide as its magnitude{edges}"
         )
     note = f" {html.escape(fig.note)}." if fig.note else ""
     caption = (
