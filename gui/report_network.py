@@ -14,6 +14,8 @@ thread: the window builds its report on a worker.
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, QSize
 from PySide6.QtGui import (
     QColor,
@@ -42,12 +44,16 @@ __all__ = [
     "network_png",
     "network_svg",
     "paint_network",
+    "png_scale",
     "report_picture",
     "reserve_network_figure",
 ]
 
-#: network.png is painted at this many pixels per scene unit.
+#: network.png is painted at this many pixels per scene unit, unless that makes more than
+#: MAX_PNG_PIXELS: a K = 32 picture at 2× is 13 Mpx, which took 4 s to paint and 2 s to encode
+#: (tests/bench/bench_report_network.py); 4 Mpx keeps a K = 32 network readable at 1.1×.
 NETWORK_PNG_SCALE = 2.0
+MAX_PNG_PIXELS = 4_000_000
 #: The text object type of the PDF figure's place (Qt leaves UserObject and above to us).
 NETWORK_OBJECT = int(QTextFormat.ObjectTypes.UserObject.value) + 1
 #: The figure in the PDF takes at most this share of a page's text height (a K = 32 network is
@@ -103,17 +109,20 @@ def network_svg(pic: NetworkPicture, title: str) -> bytes:
     return bytes(data.data())
 
 
+def png_scale(pic: NetworkPicture) -> float:
+    """Pixels per scene unit of network.png: NETWORK_PNG_SCALE, or less to stay within
+    MAX_PNG_PIXELS."""
+    return min(NETWORK_PNG_SCALE, math.sqrt(MAX_PNG_PIXELS / (pic.width * pic.height)))
+
+
 def network_png(pic: NetworkPicture) -> QImage:
-    """The picture as an image, NETWORK_PNG_SCALE pixels per scene unit."""
-    image = QImage(
-        round(pic.width * NETWORK_PNG_SCALE),
-        round(pic.height * NETWORK_PNG_SCALE),
-        QImage.Format.Format_RGB32,
-    )
+    """The picture as an image, :func:`png_scale` pixels per scene unit."""
+    scale = png_scale(pic)
+    image = QImage(round(pic.width * scale), round(pic.height * scale), QImage.Format.Format_RGB32)
     image.fill(QColor("white"))
     p = QPainter(image)
     try:
-        p.scale(NETWORK_PNG_SCALE, NETWORK_PNG_SCALE)
+        p.scale(scale, scale)
         _paint(p, pic)
     finally:
         p.end()

@@ -21,8 +21,10 @@ from backprop_lab.gui.report import build_report, export_report, grab_window
 from backprop_lab.gui.report_charts import render_plot_image
 from backprop_lab.gui.report_network import (
     MAX_PAGE_SHARE,
+    MAX_PNG_PIXELS,
     NETWORK_PNG_SCALE,
     network_places,
+    png_scale,
     report_picture,
 )
 from backprop_lab.gui.report_pdf import _page_geometry, layout_report, render_report_pdf
@@ -169,6 +171,7 @@ def test_the_folder_has_network_svg_and_png_of_the_same_picture(exported):
     assert set(_drawn_edges(svg, pic).values()) == {1}
     image = QImage(str(files.network_png))
     assert not image.isNull()
+    assert png_scale(pic) == NETWORK_PNG_SCALE  # K = 3 is well within MAX_PNG_PIXELS
     assert (image.width(), image.height()) == (
         round(pic.width * NETWORK_PNG_SCALE),
         round(pic.height * NETWORK_PNG_SCALE),
@@ -179,6 +182,14 @@ def test_the_folder_has_network_svg_and_png_of_the_same_picture(exported):
     pixel = image.pixelColor(round(mid[0] * NETWORK_PNG_SCALE), round(mid[1] * NETWORK_PNG_SCALE))
     assert pixel != QColor("white")
     assert image.pixelColor(1, 1) == QColor("white")
+
+
+def test_a_large_network_png_is_scaled_down_to_its_pixel_budget(qapp):
+    pic = report_picture(Session.random(32, 1).initial)
+    scale = png_scale(pic)
+    assert 1.0 <= scale < NETWORK_PNG_SCALE  # still at least one pixel per scene unit at K = 32
+    w, h = round(pic.width * scale), round(pic.height * scale)
+    assert w * h <= MAX_PNG_PIXELS * 1.001
 
 
 # --------------------------------------------------------------------------- the PDF
