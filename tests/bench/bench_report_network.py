@@ -1,6 +1,6 @@
 """Benchmark of the report's network figure (#15): what drawing it adds to a report, at K = 3, 16, 32.
 
-    QT_QPA_PLATFORM=offscreen python tests/bench/bench_report_network.py [--repeats N]
+    QT_QPA_PLATFORM=offscreen python tests/bench/bench_report_network.py [--repeats N] [--k K]
 
 For each K (the report example at K = 3, ``Session.random(K, 1)`` otherwise): the picture
 (``report_picture``: evaluate + layout), network.svg, network.png (painted and encoded), and the
@@ -33,7 +33,7 @@ def main() -> int:
     from benchlib import machine
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication([sys.argv[0]])  # noqa: F841 (fonts need one)
+    app = QApplication.instance() or QApplication([sys.argv[0]])  # noqa: F841 (fonts need one)
     from backprop_lab.engine.report_data import gather_report_data
     from backprop_lab.engine.session import Session
     from backprop_lab.gui.report import png_bytes
@@ -41,13 +41,14 @@ def main() -> int:
     from backprop_lab.gui.report_pdf import render_report_pdf
 
     repeats = int(sys.argv[sys.argv.index("--repeats") + 1]) if "--repeats" in sys.argv else 5
+    ks = [int(sys.argv[sys.argv.index("--k") + 1])] if "--k" in sys.argv else [3, 16, 32]
     print(f"Machine: {machine(os.environ['QT_QPA_PLATFORM'])}\n")
     print(f"Median of {repeats} runs, ms\n")
     print(
         "| K | edges | picture | network.svg | network.png (px/unit) | PDF without | PDF with | PDF: added |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for k in (3, 16, 32):
+    for k in ks:
         session = Session.report_example() if k == 3 else Session.random(k, 1)
         data = gather_report_data(session, torch=False)
         pic = report_picture(data.initial)
