@@ -50,7 +50,7 @@ from backprop_lab.engine.kernel_source import (
     sample_source,
     step_source,
 )
-from backprop_lab.engine.model import Matrix
+from backprop_lab.engine.shapes import Matrix
 from backprop_lab.engine.variant import DEFAULT_VARIANT, Variant
 
 __all__ = [

@@ -37,17 +37,16 @@ from dataclasses import dataclass
 from itertools import chain
 from numbers import Real
 from operator import mul
-from typing import TypeAlias, TypedDict, cast
+from typing import TypedDict, cast
 
 from backprop_lab.engine.formatting import format_count
+from backprop_lab.engine.shapes import Matrix as Matrix
+from backprop_lab.engine.shapes import Vector as Vector
 from backprop_lab.engine.variant import DEFAULT_VARIANT, Variant
 
 # Re-exported: σ and σ′ of the report's own variant, under their long-standing home.
 from backprop_lab.engine.variant import sigmoid as sigmoid
 from backprop_lab.engine.variant import sigmoid_prime as sigmoid_prime
-
-Vector: TypeAlias = list[float]
-Matrix: TypeAlias = list[list[float]]
 
 MATRIX_NAMES = ("A", "B", "C")
 

@@ -15,6 +15,7 @@ from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.report_data import ReportData, Verification
 from backprop_lab.engine.report_equations import describe_html, model_equations_html
 from backprop_lab.engine.report_equations import var as _v
+from backprop_lab.engine.report_network import NetworkFigure, network_html
 
 Matrix = list[list[float]]
 
@@ -84,6 +85,7 @@ table.data th { font-size: 9.5pt; }
 td.bl, td.br { width: 4px; padding: 0; }
 figure { margin: 10px 0; break-inside: avoid; }
 figure img { width: 100%; height: auto; }
+figure.network svg { display: block; width: 100%; height: auto; max-height: 85vh; margin: 0 auto; }
 p.caption { font-size: 9.5pt; margin-top: 4px; }
 p.small { font-size: 9.5pt; }
 p.loss { font-size: 12pt; }
@@ -344,21 +346,31 @@ def notes_html(notes: str, flavour: Flavour) -> str:
 
 
 def render_html(
-    data: ReportData, *, plot_src: str | None = None, flavour: Flavour = "web", plot_width: int = 640
+    data: ReportData,
+    *,
+    plot_src: str | None = None,
+    flavour: Flavour = "web",
+    plot_width: int = 640,
+    network: NetworkFigure | None = None,
 ) -> str:
     """The report as one HTML page.
 
     ``plot_src``: the curves' image URL (a ``data:`` URI for report.html; a resource name that the
     QTextDocument knows for the PDF); ``None`` leaves the figure out. ``flavour``: ``"web"`` for
     browsers, ``"qt"`` for Qt's rich-text subset (``plot_width`` pixels wide figure).
+    ``network``: the network figure (:class:`NetworkFigure`, Figure 1), or ``None`` for none.
     """
     parts = _head_html(data, flavour)
     parts += _model_section(data)
+    # Forward values belong with the model; the backward pass's gradients with the gradients.
+    figure = [network_html(data, network, flavour)] if network is not None else []
+    parts += figure if network is not None and network.mode == "forward" else []
     parts += _loss_section(data)
+    parts += figure if network is not None and network.mode != "forward" else []
     if data.verifications:
         parts += _verification_section(data)
     n = 4 if data.verifications else 3
-    parts += _descent_section(data, n, plot_src, flavour, plot_width)
+    parts += _descent_section(data, n, plot_src, flavour, plot_width, 2 if network is not None else 1)
     parts.append(f"<h2>{n + 1}. About this run</h2>")
     parts.append(_kv_table(data.facts, columns=2))
     parts.append("</body></html>")
@@ -424,7 +436,7 @@ def _loss_section(data: ReportData) -> list[str]:
 
 
 def _descent_section(
-    data: ReportData, n: int, plot_src: str | None, flavour: Flavour, plot_width: int
+    data: ReportData, n: int, plot_src: str | None, flavour: Flavour, plot_width: int, figure: int
 ) -> list[str]:
     """``n``. Gradient descent: the update rule, the settings, and the run's curves and results."""
     parts = [
@@ -448,14 +460,14 @@ def _descent_section(
     if data.divergence:
         parts.append(f'<p class="bad">{_e(data.divergence)}</p>')
     if plot_src:
-        parts.append(_figure_html(data, plot_src, flavour, plot_width))
+        parts.append(_figure_html(data, plot_src, flavour, plot_width, figure))
     return parts + _trained_html(data)
 
 
-def _figure_html(data: ReportData, plot_src: str, flavour: Flavour, plot_width: int) -> str:
+def _figure_html(data: ReportData, plot_src: str, flavour: Flavour, plot_width: int, figure: int) -> str:
     alt = "The loss and the gradient norms against the training step"
     caption = (
-        '<p class="caption"><b>Figure 1.</b> Left: the batch loss (the mean over a mini-batch) '
+        f'<p class="caption"><b>Figure {figure}.</b> Left: the batch loss (the mean over a mini-batch) '
         f"before each step and the loss at {_v('x')} after it; "
         "right: the Frobenius norms of the mean gradients; "
         f"{format_count(data.steps, 'step')}, {format_count(data.epochs, 'epoch')}.</p>"

@@ -1,4 +1,5 @@
-"""Export a session as a report folder: report.html, report.pdf, window.png, plot.png, plot.svg.
+"""Export a session as a report folder: report.html, report.pdf, window.png, plot.png, plot.svg,
+network.svg, network.png.
 
 Reports are rendered from data: this module is handed what it draws and builds no window.
 
@@ -15,7 +16,8 @@ API (all a caller needs):
 ``grab_window(widget) -> QPixmap``, ``png_bytes(image) -> bytes``, ``ReportError``, ``FILE_NAMES``.
 
 What the report says is decided by the Qt-free :mod:`engine.report_data`; the charts are drawn by
-:mod:`gui.report_charts`, the PDF laid out by :mod:`gui.report_pdf`.
+:mod:`gui.report_charts`, the PDF laid out by :mod:`gui.report_pdf`, the network figure drawn by
+:mod:`gui.report_network` (on the calling thread: its painter needs no GUI thread).
 
 The folder is written all or nothing: every file is rendered into a temporary sibling folder
 first, which is renamed into place; when the destination already exists, its report files are
@@ -59,6 +61,7 @@ from backprop_lab.engine.atomic import remove_stale_temporaries, temporary_prefi
 from backprop_lab.engine.report_data import ReportData, gather_report_data
 from backprop_lab.engine.report_html import render_html
 from backprop_lab.gui.report_charts import ChartDrawing, reduce_curves
+from backprop_lab.gui.report_network import figure_for, network_png, network_svg, report_picture
 from backprop_lab.gui.report_pdf import render_report_pdf
 
 __all__ = [
@@ -74,7 +77,7 @@ __all__ = [
 #: The window is grabbed at no less than this size, so the screenshot shows the whole layout.
 WINDOW_MIN_SIZE = QSize(1400, 900)
 
-FILE_NAMES = ("report.html", "report.pdf", "window.png", "plot.png", "plot.svg")
+FILE_NAMES = ("report.html", "report.pdf", "window.png", "plot.png", "plot.svg", "network.svg", "network.png")
 #: How often a worker waiting for the GUI thread to draw the curves checks for a cancel (seconds).
 GUI_WAIT_POLL_S = 0.05
 
@@ -95,10 +98,20 @@ class ReportFiles:
     window_png: Path
     plot_png: Path
     plot_svg: Path
+    network_svg: Path
+    network_png: Path
     pdf_pages: int
 
     def all(self) -> tuple[Path, ...]:
-        return (self.html, self.pdf, self.window_png, self.plot_png, self.plot_svg)
+        return (
+            self.html,
+            self.pdf,
+            self.window_png,
+            self.plot_png,
+            self.plot_svg,
+            self.network_svg,
+            self.network_png,
+        )
 
 
 def png_bytes(image: QImage | QPixmap) -> bytes:
@@ -260,14 +273,22 @@ def build_report(
     finally:
         drawing.close()
     plot_png = png_bytes(chart.image)
-    html_text = render_html(data, plot_src=_data_uri(plot_png) if data.trained else None, flavour="web")
-    pdf, pages = render_report_pdf(data, chart.image if data.trained else None)
+    network = report_picture(data.initial)
+    net_svg = network_svg(network, f"{data.document_title}: the network")
+    if check is not None:
+        check()
+    figure = figure_for(network, net_svg, network.width, network.height)
+    plot_src = _data_uri(plot_png) if data.trained else None
+    html_text = render_html(data, plot_src=plot_src, flavour="web", network=figure)
+    pdf, pages = render_report_pdf(data, chart.image if data.trained else None, network)
     files = {
         "report.html": html_text.encode("utf-8"),
         "report.pdf": pdf,
         "window.png": png_bytes(shot),
         "plot.png": plot_png,
         "plot.svg": chart.svg,
+        "network.svg": net_svg,
+        "network.png": png_bytes(network_png(network)),
     }
     return files, pages
 
@@ -378,6 +399,8 @@ def export_report(
         window_png=out / "window.png",
         plot_png=out / "plot.png",
         plot_svg=out / "plot.svg",
+        network_svg=out / "network.svg",
+        network_png=out / "network.png",
         pdf_pages=pages,
     )
 

@@ -32,6 +32,8 @@ from PySide6.QtGui import (
 
 from backprop_lab.engine.report_data import ReportData
 from backprop_lab.engine.report_html import render_html
+from backprop_lab.gui.network_layout import NetworkPicture
+from backprop_lab.gui.report_network import figure_for, network_places, paint_network, reserve_network_figure
 
 __all__ = ["count_pdf_pages", "layout_report", "paginate", "render_report_pdf"]
 
@@ -170,8 +172,11 @@ def _page_geometry() -> tuple[float, float, float]:
 _LAYOUT_DEVICE: QImage | None = None
 
 
-def layout_report(data: ReportData, plot: QImage | None) -> QTextDocument:
-    """The report's Qt rich text laid out on A4 pages (``doc.pageSize()``), tables kept whole."""
+def layout_report(
+    data: ReportData, plot: QImage | None, network: NetworkPicture | None = None
+) -> QTextDocument:
+    """The report's Qt rich text laid out on A4 pages (``doc.pageSize()``), tables kept whole;
+    ``network``, when given, is its Figure 1, painted as vectors (:mod:`gui.report_network`)."""
     global _LAYOUT_DEVICE
     if _LAYOUT_DEVICE is None:
         _LAYOUT_DEVICE = _layout_device()  # must outlive every document laid out on it
@@ -185,17 +190,23 @@ def layout_report(data: ReportData, plot: QImage | None) -> QTextDocument:
     if plot is not None:
         doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl("plot.png"), plot)
     src = "plot.png" if plot is not None else None
-    doc.setHtml(render_html(data, plot_src=src, flavour="qt", plot_width=round(width)))
+    figure = figure_for(network, None, width, height) if network is not None else None
+    doc.setHtml(render_html(data, plot_src=src, flavour="qt", plot_width=round(width), network=figure))
+    if network is not None:
+        reserve_network_figure(doc)
     doc.setPageSize(QSizeF(width, height))
     paginate(doc)
     return doc
 
 
-def render_report_pdf(data: ReportData, plot: QImage | None) -> tuple[bytes, int]:
+def render_report_pdf(
+    data: ReportData, plot: QImage | None, network: NetworkPicture | None = None
+) -> tuple[bytes, int]:
     """The report as an A4 PDF (bytes) and its page count, with a footer on every page."""
-    doc = layout_report(data, plot)
+    doc = layout_report(data, plot, network)
     width, height, footer = _page_geometry()
     pages = doc.pageCount()
+    figures = network_places(doc, width) if network is not None else []
 
     buffer = QByteArray()
     device = QBuffer(buffer)
@@ -218,6 +229,9 @@ def render_report_pdf(data: ReportData, plot: QImage | None) -> tuple[bytes, int
             p.save()
             p.translate(0, -n * height)
             doc.drawContents(p, QRectF(0, n * height, width, height))
+            for place in figures:
+                if network is not None and math.floor(place.top() / height) == n:
+                    paint_network(p, network, place)
             p.restore()
             y = height + footer * 0.35
             p.setPen(QPen(QColor(170, 170, 170), 0.6))

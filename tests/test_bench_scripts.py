@@ -140,6 +140,13 @@ def test_bench_report_notes_short_notes(bench, qapp, capsys, monkeypatch):
     assert [line.split()[0] for line in lines[-4:]] == ["100", "200", "400", "800"]
 
 
+def test_bench_report_network_at_k3(bench, qapp, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["bench_report_network.py", "--repeats", "1", "--k", "3"])
+    bench("bench_report_network").main()
+    row = capsys.readouterr().out.splitlines()[-1]
+    assert row.startswith("| 3 | 27 |") and "(2.00)" in row  # K = 3: 27 edges, PNG at 2 px a unit
+
+
 def test_bench_gui_runs_and_plot(bench, quiet_window, monkeypatch):
     module = bench("bench_gui")
     monkeypatch.setattr(module, "EPOCHS", 1)  # the report example: 100 steps

@@ -33,6 +33,7 @@ CASES = {
     "train_k32": "K = 32 training run (2,000 steps), Live plot tab shown",
     "train_k32_line": "same run with the Loss along gradient tab shown",
     "export_small": "Export report… of the report example after 1,000 steps",
+    "export_k32": "Export report… of a K = 32 session after 2,000 steps",
 }
 
 
@@ -77,6 +78,9 @@ def _child(case: str, workdir: Path) -> dict[str, object]:
         window.controller.runEnded.connect(lambda *_: loop.quit())
         window.controller.start()
         loop.exec()
+    elif case == "export_k32":
+        window.document.replace_session(Session.random(32, 1), None)
+        _fill_history(window.document, 2000)
     elif case.startswith("train_k32"):
         window.document.replace_session(Session.random(32, 1), None)
         window.document.set_training_settings(

@@ -396,7 +396,7 @@ def test_export_report_from_the_window(window, qtbot, dialogs, monkeypatch, tmp_
     files = blocker.args[0]
     assert files is not None and files.folder == out
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["report.html", "report.pdf", "window.png", "plot.png", "plot.svg"]
+        ["report.html", "report.pdf", "window.png", "plot.png", "plot.svg", "network.svg", "network.png"]
     )
     assert "finite differences" in files.html.read_text(encoding="utf-8")
     assert window.actions["export_report"].isEnabled() and QApplication.overrideCursor() is None
