@@ -9,10 +9,10 @@ against K; an unknown name is argparse's one-line "invalid choice" listing the v
 from __future__ import annotations
 
 import argparse
-import math
 import re
 from typing import TYPE_CHECKING
 
+from backprop_lab.engine.matrix_text import parse_vector_text
 from backprop_lab.engine.variant import ACTIVATIONS, CONVENTIONS, Variant
 
 if TYPE_CHECKING:
@@ -49,25 +49,17 @@ def add_variant_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_target(text: str, k: int) -> tuple[float, ...] | None:
-    """``--target``'s value as K floats (None for "none"); ValueError naming the bad entry or the count."""
+    """``--target``'s value as K floats (None for "none"); ValueError naming the bad entry or the count.
+
+    The numbers are read as the window's Variant dialog reads them (commas or spaces, brackets
+    allowed): :func:`engine.matrix_text.parse_vector_text`.
+    """
     if text.strip().lower() == "none":
         return None
-    items = [item.strip() for item in text.split(",")]
-    values = []
-    for j, item in enumerate(items):
-        if not item:
-            raise ValueError(f"--target: t[{j}] is empty in {text!r}")
-        try:
-            value = float(item)
-        except ValueError:
-            raise ValueError(f"--target: t[{j}] is not a number: {item!r}") from None
-        if not math.isfinite(value):
-            raise ValueError(f"--target: t[{j}] is not finite: {item!r}")
-        values.append(value)
-    if len(values) != k:
-        count = f"{len(values)} number" + ("" if len(values) == 1 else "s")
-        raise ValueError(f"--target has {count}; the model has K = {k}, so it needs {k}")
-    return tuple(values)
+    try:
+        return parse_vector_text(text, k)
+    except ValueError as exc:
+        raise ValueError(f"--target: {exc}") from None
 
 
 def apply_variant_options(args: argparse.Namespace, model: Model) -> Model:

@@ -78,12 +78,12 @@ def test_every_command_lists_the_choices_in_its_help(capsys, command):
             ["--convention", "col"],
             "argument --convention: invalid choice: 'col' (choose from 'row', 'column')",
         ),
-        (["--target", "1,2"], "--target has 2 numbers; the model has K = 3, so it needs 3"),
-        (["--target", "1,2,3,4"], "--target has 4 numbers; the model has K = 3, so it needs 3"),
-        (["--target", "1,x,2"], "--target: t[1] is not a number: 'x'"),
-        (["--target", "1,2,"], "--target: t[2] is empty in '1,2,'"),
-        (["--target", "1,nan,2"], "--target: t[1] is not finite: 'nan'"),
-        (["--target", "-inf,0,0"], "--target: t[0] is not finite: '-inf'"),
+        (["--target", "1,2"], "--target: t has 2 numbers; expected K = 3"),
+        (["--target", "1,2,3,4"], "--target: t has 4 numbers; expected K = 3"),
+        (["--target", "1,x,2"], "--target: t[1]: not a number: 'x'"),
+        (["--target", "1,2,"], "--target: t has 2 numbers; expected K = 3"),
+        (["--target", "1,nan,2"], "--target: t[1]: not a finite number: 'nan' is NaN"),
+        (["--target", "-inf,0,0"], "--target: t[0]: not a finite number: '-inf' is infinite"),
     ],
 )
 def test_a_bad_option_is_one_line_status_2_and_nothing_written(capsys, tmp_path, command, options, message):
@@ -98,7 +98,7 @@ def test_the_target_is_k_numbers_separated_by_commas():
     assert parse_target("1, -2.5,3e2", 3) == (1.0, -2.5, 300.0)
     assert parse_target(" none ", 3) is None and parse_target("None", 1) is None
     assert parse_target("0", 1) == (0.0,)
-    with pytest.raises(ValueError, match=r"^--target has 1 number; the model has K = 2, so it needs 2$"):
+    with pytest.raises(ValueError, match=r"^--target: t has 1 number; expected K = 2$"):
         parse_target("7", 2)
 
 
