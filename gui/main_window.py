@@ -154,7 +154,7 @@ class MainWindow(QMainWindow):
             self,
         )
         self.help = HelpController(doc, self.prompts, lambda: (self.actions, self.submenus), parent=self)
-        self.network_view = view = NetworkView(doc)
+        self.network_view = view = NetworkView(doc, self.prompts)
         editors, tables, chain = self.model_panel.editors, self.gradients_panel.tables, self.verify.chain_rule
         self.network_link = NetworkLink(doc, view, editors, tables, chain, self.verify.show_chain_rule, self)
 

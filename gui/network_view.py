@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.network_layout import Edge, Mode, NetworkPicture, network_picture
 from backprop_lab.gui.network_paint import paint_picture
+from backprop_lab.gui.prompts import Prompts
 
 __all__ = ["NetworkView"]
 
@@ -30,7 +31,9 @@ class NetworkView(QWidget):
     edgeHovered = Signal(str, int, int)
     edgeClicked = Signal(str, int, int)
 
-    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, document: Document, prompts: Prompts | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("networkGraph")
         self.setMouseTracking(True)
@@ -38,6 +41,9 @@ class NetworkView(QWidget):
         self._document = document
         self._mode: Mode = "forward"
         self._highlight: tuple[str, int, int] | None = None
+        # Lane B's stand-ins for lane A's set_lit / set_edge_deltas (same signatures; not painted yet).
+        self._lit: frozenset[str] | None = None
+        self._deltas: dict[tuple[str, int, int], float] | None = None
         self._picture: NetworkPicture | None = None
         document.modelChanged.connect(self.refresh)
         self.refresh()
@@ -61,6 +67,28 @@ class NetworkView(QWidget):
     def set_highlight(self, cell: tuple[str, int, int] | None) -> None:
         """Highlight the edge of ``cell`` (matrix, i, j) and the path its chain rule runs through."""
         self._highlight = cell
+        self.update()
+
+    @property
+    def highlight(self) -> tuple[str, int, int] | None:
+        return self._highlight
+
+    @property
+    def lit(self) -> frozenset[str] | None:
+        return self._lit
+
+    def set_lit(self, columns: frozenset[str] | None) -> None:
+        """Units of these kinds lit, the rest dimmed; None lights everything."""
+        self._lit = None if columns is None else frozenset(columns)
+        self.update()
+
+    @property
+    def edge_deltas(self) -> dict[tuple[str, int, int], float] | None:
+        return self._deltas
+
+    def set_edge_deltas(self, deltas: dict[tuple[str, int, int], float] | None) -> None:
+        """Edges by each weight's change instead of the mode's numbers; None goes back."""
+        self._deltas = None if deltas is None else dict(deltas)
         self.update()
 
     def refresh(self) -> None:
