@@ -104,10 +104,19 @@ class NetworkView(QWidget):
         return s, (self.width() - pic.width * s) / 2, (self.height() - pic.height * s) / 2
 
     def edge_position(self, matrix: str, i: int, j: int) -> QPointF:
-        """Where on the widget the edge of entry [i][j] of ``matrix`` is (its midpoint)."""
+        """A widget point on the edge of entry [i][j] of ``matrix`` that picks it (lane B's stand-in
+        for lane A's: the point along it farthest from every other edge; midpoints cross)."""
         e = self.picture.edge(matrix, i, j)
+        others = [o for o in self.picture.edges if o is not e]
+        best_t, best_d = 0.5, -1.0
+        for step in range(3, 18):
+            t = step / 20
+            px, py = e.x1 + t * (e.x2 - e.x1), e.y1 + t * (e.y2 - e.y1)
+            d = min((_distance_to_segment(px, py, o.x1, o.y1, o.x2, o.y2) for o in others), default=math.inf)
+            if d > best_d:
+                best_t, best_d = t, d
         s, ox, oy = self._scale()
-        return QPointF(ox + s * (e.x1 + e.x2) / 2, oy + s * (e.y1 + e.y2) / 2)
+        return QPointF(ox + s * (e.x1 + best_t * (e.x2 - e.x1)), oy + s * (e.y1 + best_t * (e.y2 - e.y1)))
 
     def edge_at(self, pos: QPointF) -> Edge | None:
         s, ox, oy = self._scale()
