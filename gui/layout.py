@@ -36,7 +36,7 @@ _MAX_SHARE = 0.3
 #: plot): at 1280×720 a row would leave the network and the plot under 250 pixels each.
 NETWORK_ROW_MIN_HEIGHT = 850
 #: The network row's share of the height training leaves (the plot takes the rest).
-_NETWORK_SHARE = 0.45
+_NETWORK_SHARE = 0.5
 #: Bump when the docks change, so that a saved arrangement of other docks is not restored.
 _STATE_VERSION = 2
 
