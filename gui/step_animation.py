@@ -15,7 +15,6 @@ Update      backward  everything lit, each edge coloured and sized by its weight
 New loss    forward   everything lit, the edges still showing the change just made
 ==========  ========  ==============================================================================
 
-Leaving the dialog (:meth:`StepAnimation.stop` with ``restore``) puts the view back as it was.
 The graph shows the model at its own x; the batch's samples are in the dialog's tables.
 """
 
@@ -84,7 +83,6 @@ class StepAnimation(QObject):
         super().__init__(parent)
         self._graph = graph
         self._deltas = plan_deltas(plan)
-        self._saved = (graph.mode, graph.lit, graph.edge_deltas)
         self._frames: list[frozenset[str]] = []
         self._timer = QTimer(self)
         self._timer.setInterval(FRAME_MS if frame_ms is None else frame_ms)
@@ -111,15 +109,10 @@ class StepAnimation(QObject):
         g.set_edge_deltas(self._deltas if phase >= 3 else None)
         g.set_lit(frozenset({"x"}) if phase == 0 else None)
 
-    def stop(self, restore: bool = True) -> None:
-        """Stop a pass; with ``restore`` the graph's mode, lit units and edges go back as they were."""
+    def stop(self) -> None:
+        """Stop a pass where it is (the dialog is closing)."""
         self._timer.stop()
         self._frames = []
-        if restore:
-            mode, lit, deltas = self._saved
-            self._graph.set_mode(mode)
-            self._graph.set_lit(lit)
-            self._graph.set_edge_deltas(deltas)
 
     def _next_frame(self) -> None:
         lit = self._frames.pop(0)

@@ -163,6 +163,7 @@ class StepThroughDialog(QDialog):
         self.graph.setObjectName("stepThroughGraph")
         self.graph.edgeClicked.connect(self._on_graph_edge_clicked)
         self.animation = StepAnimation(self.graph, self.plan, parent=self)
+        self.finished.connect(self._on_finished)
         split = QSplitter(Qt.Orientation.Vertical)
         split.setObjectName("stepThroughSplit")
         split.setChildrenCollapsible(False)
@@ -233,6 +234,9 @@ class StepThroughDialog(QDialog):
         self.next_button.setEnabled(not last)
         self.commit_button.setEnabled(last and p.finite)
         (self.commit_button if last else self.next_button).setDefault(True)
+
+    def _on_finished(self, _result: int) -> None:
+        self.animation.stop()
 
     def _on_graph_edge_clicked(self, matrix: str, i: int, j: int) -> None:
         # The weight's row in the update's table: what this step does to it.

@@ -353,9 +353,13 @@ def test_step_through_animation_runs_at_its_own_pace(big, qtbot):
     qtbot.waitUntil(lambda: not dialog.animation.running, timeout=WAIT)
     assert len(frames) == 6 and graph.lit is None
     dialog.next()  # a new phase mid-pass starts its own pass from the start
+    assert dialog.animation.running and graph.lit == frozenset({"L"})
     dialog.next()
     assert graph.mode == "backward" and graph.edge_deltas is not None and not dialog.animation.running
-    dialog.reject()
+    dialog.back()
+    assert dialog.animation.running
+    dialog.reject()  # closing mid-pass stops it
+    assert not dialog.animation.running
 
 
 def test_step_through_at_k32_fits_the_screen(qtbot, monkeypatch, fast_frames):
