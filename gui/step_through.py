@@ -201,9 +201,9 @@ class StepThroughDialog(QDialog):
         # Room for the graph above the tables, within the screen.
         room = self.screen().availableGeometry()
         self.resize(min(1100, room.width() - 40), min(860, room.height() - 40))
-        # Two fifths of the height to the graph; the pages' tables would otherwise ask for all of it.
+        # Nearly half the height to the graph; the pages' tables would otherwise ask for all of it.
         self.graph.setMinimumHeight(150)
-        split.setSizes([2 * self.height() // 5, 3 * self.height() // 5])
+        split.setSizes([9 * self.height() // 20, 11 * self.height() // 20])
         self._go(0)
 
     # ------------------------------------------------------------------ navigation
