@@ -77,8 +77,8 @@ class MainWindow(QMainWindow):
 
     Raises ``SessionError`` (one line) when ``path`` cannot be opened; ``backprop_lab.window`` reports it.
     Parts: ``document``, ``controller`` (training), ``prompts``, the panels (``model_panel``,
-    ``gradients_panel``, ``training_panel``, ``plot_panel``), the controllers ``files``, ``edit``,
-    ``verify``, ``reports``; ``actions`` (every action by id), ``menus`` (by id), ``toolbar``.
+    ``gradients_panel``, ``training_panel``, ``plot_panel``, ``network_view`` and its ``network_link``),
+    the controllers ``files``, ``edit``, ``verify``, ``reports``; ``actions``, ``menus`` (by id), ``toolbar``.
     """
 
     def __init__(self, path: str | Path | None = None, parent: QWidget | None = None) -> None:
