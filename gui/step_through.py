@@ -158,19 +158,7 @@ class StepThroughDialog(QDialog):
             self._page_new_loss,
         ):
             self.stack.addWidget(build())
-        # The dialog's own graph of the document's model: the window's may be hidden under the dialog.
-        self.graph = NetworkView(document, parent=self)
-        self.graph.setObjectName("stepThroughGraph")
-        self.graph.edgeClicked.connect(self._on_graph_edge_clicked)
-        self.animation = StepAnimation(self.graph, self.plan, parent=self)
-        self.finished.connect(self._on_finished)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.setObjectName("stepThroughSplit")
-        split.setChildrenCollapsible(False)
-        split.addWidget(self.graph)
-        split.addWidget(self.stack)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
+        split = self._build_graph(document)
         self.back_button = QPushButton("◀ Back")
         self.back_button.setObjectName("stepBack")
         self.next_button = QPushButton("Next ▶")
@@ -202,9 +190,28 @@ class StepThroughDialog(QDialog):
         room = self.screen().availableGeometry()
         self.resize(min(1100, room.width() - 40), min(860, room.height() - 40))
         # Nearly half the height to the graph; the pages' tables would otherwise ask for all of it.
-        self.graph.setMinimumHeight(150)
         split.setSizes([9 * self.height() // 20, 11 * self.height() // 20])
         self._go(0)
+
+    def _build_graph(self, document: Document) -> QSplitter:
+        """The dialog's own graph of the model (``graph``, animated by ``animation``) above the pages.
+
+        Its own: the window's Network dock may be closed, behind a tab, or under this dialog.
+        """
+        self.graph = NetworkView(document, parent=self)
+        self.graph.setObjectName("stepThroughGraph")
+        self.graph.setMinimumHeight(150)
+        self.graph.edgeClicked.connect(self._on_graph_edge_clicked)
+        self.animation = StepAnimation(self.graph, self.plan, parent=self)
+        self.finished.connect(self._on_finished)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.setObjectName("stepThroughSplit")
+        split.setChildrenCollapsible(False)
+        split.addWidget(self.graph)
+        split.addWidget(self.stack)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        return split
 
     # ------------------------------------------------------------------ navigation
 
