@@ -32,11 +32,15 @@ MODES: tuple[Mode, ...] = ("forward", "backward")
 ALL_EDGES_UP_TO = 16
 TOP_EDGES = 4
 
-#: Geometry in scene units (the view scales to fit and zooms): column spacing, unit spacing, radius.
+#: Geometry in scene units (the view scales to fit and zooms): the narrowest column spacing, unit
+#: spacing, radius. Columns move apart as K grows (:func:`column_step`) so that a large network is
+#: about as wide as it is tall, which is the shape of a dock and of a report's page.
 COLUMN_STEP = 170.0
-UNIT_STEP = 46.0
-RADIUS = 17.0
+UNIT_STEP = 56.0
+RADIUS = 15.0
 MARGIN = 60.0
+#: The number under a unit takes at most this much of the gap between two units (scene units).
+NUMBER_ROOM = UNIT_STEP - 2 * RADIUS - 2.0
 
 #: The unit columns in forward order: (key, title). "y" is σ(a).
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -102,6 +106,22 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A fixed connection that is no weight: a_j → σ(a)_j, σ(a)_j → z_j, u_j → z_j, w_j → L.
+
+    ``operation`` names what it carries out ("σ", "+" or "‖·‖²"): the painter draws these thin and
+    quiet, so that the weights stay what the eye follows."""
+
+    source: str
+    target: str
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    operation: str
+
+
+@dataclass(frozen=True)
 class Caption:
     """A column's formula, written above it, in the variant's convention."""
 
@@ -127,6 +147,7 @@ class NetworkPicture:
     edge_scale: float
     #: A sentence for the screen when some edges are faded; "" when all are drawn.
     note: str
+    links: tuple[Link, ...] = ()
 
     def node(self, key: str) -> Node:
         for n in self.nodes:
@@ -139,6 +160,11 @@ class NetworkPicture:
             if e.matrix == matrix and e.i == i and e.j == j:
                 return e
         raise KeyError((matrix, i, j))
+
+
+def column_step(k: int) -> float:
+    """The distance between two columns at ``k`` units a column."""
+    return max(COLUMN_STEP, 36.0 * k)
 
 
 def _unit_y(kind: str, index: int, k: int) -> float:
@@ -154,8 +180,8 @@ def _unit_y(kind: str, index: int, k: int) -> float:
     return top + band / 2 + UNIT_STEP / 2 + (index + 0.5) * UNIT_STEP
 
 
-def _column_x(kind: str) -> float:
-    return MARGIN + _COLUMN_X[kind] * COLUMN_STEP
+def _column_x(kind: str, k: int) -> float:
+    return MARGIN + _COLUMN_X[kind] * column_step(k)
 
 
 def _upstream(model: Model, ev: Evaluation) -> dict[str, list[float]]:
@@ -200,16 +226,16 @@ def network_picture(model: Model, ev: Evaluation, mode: Mode = "forward") -> Net
     for kind, _title in COLUMNS:
         if kind == "L":
             nodes.append(
-                Node("L", 0, _column_x("L"), _unit_y("L", 0, k), loss, loss if mode == "forward" else 1.0)
+                Node("L", 0, _column_x("L", k), _unit_y("L", 0, k), loss, loss if mode == "forward" else 1.0)
             )
             continue
         for index in range(k):
             value = values[kind][index]
             shown = value if mode == "forward" else grads[kind][index]
-            nodes.append(Node(kind, index, _column_x(kind), _unit_y(kind, index, k), value, shown))
+            nodes.append(Node(kind, index, _column_x(kind, k), _unit_y(kind, index, k), value, shown))
     edges = _edges(model, ev, mode)
     captions = _captions(model, k)
-    operations = _operations(k)
+    operations = _operations(model, k)
     node_scale = max((abs(n.shown) for n in nodes if n.kind != "L" and n.shown == n.shown), default=0.0)
     edge_scale = max((abs(e.shown(mode)) for e in edges), default=0.0)
     faded = sum(1 for e in edges if not e.strong)
@@ -220,10 +246,58 @@ def network_picture(model: Model, ev: Evaluation, mode: Mode = "forward") -> Net
         else ""
     )
     height = _unit_y("u", k - 1, k) + UNIT_STEP + MARGIN
-    width = _column_x("L") + MARGIN + 40.0
+    width = _column_x("L", k) + MARGIN + 40.0
     return NetworkPicture(
-        mode, k, width, height, tuple(nodes), tuple(edges), operations, captions, node_scale, edge_scale, note
+        mode,
+        k,
+        width,
+        height,
+        tuple(nodes),
+        tuple(edges),
+        operations,
+        captions,
+        node_scale,
+        edge_scale,
+        note,
+        _links(k),
     )
+
+
+def _links(k: int) -> tuple[Link, ...]:
+    def link(src: str, si: int, dst: str, di: int, op: str) -> Link:
+        x1, y1 = _column_x(src, k) + RADIUS, _unit_y(src, si, k)
+        x2, y2 = _column_x(dst, k) - RADIUS, _unit_y(dst, di, k)
+        return Link(f"{src}{si}", "L" if dst == "L" else f"{dst}{di}", x1, y1, x2, y2, op)
+
+    out: list[Link] = []
+    for j in range(k):
+        out += [link("a", j, "y", j, "σ"), link("y", j, "z", j, "+"), link("u", j, "z", j, "+")]
+        out.append(link("w", j, "L", 0, "‖·‖²"))
+    return tuple(out)
+
+
+def chain_path(pic: NetworkPicture, cell: tuple[str, int, int]) -> tuple[set[tuple[str, int, int]], set[str]]:
+    """The edges and units the chain rule of ∂L/∂``cell`` runs through (``cell`` = matrix, i, j).
+
+    For A[i][j] (row convention, x_i → a_j): the edge, a_j and σ(a)_j (the σ′ factor), z_j, the
+    upstream sum over the C edges out of z_j, every w they reach and L. For B the same without σ;
+    for C the edge, its z and w, and L. KeyError for an entry the picture does not have.
+    """
+    edge = pic.edge(*cell)
+    nodes = {edge.source, edge.target, "L"}
+    edges = {cell}
+    z = edge.target.replace("a", "y").replace("u", "z") if edge.matrix != "C" else edge.source
+    if edge.matrix == "A":
+        nodes.add(z)
+        z = "z" + z[1:]
+    nodes.add(z)
+    if edge.matrix == "C":
+        return edges, nodes
+    for e in pic.edges:
+        if e.matrix == "C" and e.source == z:
+            edges.add((e.matrix, e.i, e.j))
+            nodes.add(e.target)
+    return edges, nodes
 
 
 def _edges(model: Model, ev: Evaluation, mode: Mode) -> tuple[Edge, ...]:
@@ -244,9 +318,9 @@ def _edges(model: Model, ev: Evaluation, mode: Mode) -> tuple[Edge, ...]:
                         j,
                         f"{src_kind}{src}",
                         f"{dst_kind}{dst}",
-                        _column_x(src_kind) + RADIUS,
+                        _column_x(src_kind, k) + RADIUS,
                         _unit_y(src_kind, src, k),
-                        _column_x(dst_kind) - RADIUS,
+                        _column_x(dst_kind, k) - RADIUS,
                         _unit_y(dst_kind, dst, k),
                         weights[i][j],
                         grad[i][j] if grad else 0.0,
@@ -274,27 +348,33 @@ def _mark_strongest(edges: list[Edge], mode: Mode) -> list[Edge]:
 
 def _captions(model: Model, k: int) -> tuple[Caption, ...]:
     row = model.variant.row
-    sigma = model.variant.activation
     texts = {
         "x": "x (input)",
         "a": "a = xA" if row else "a = Ax",
-        "y": f"σ(a), σ = {sigma}",
-        "z": "z = σ(a) + u",
+        "y": "y = σ(a)",
+        "z": "z = y + u",
         "w": "w = zC" if row else "w = Cz",
         "L": "L = Σ (w − t)²" if model.variant.target is not None else "L = Σ w²",
     }
     top = MARGIN
-    captions = [Caption(text, _column_x(kind), top) for kind, text in texts.items()]
+    captions = [Caption(text, _column_x(kind, k), top) for kind, text in texts.items()]
     captions.append(
-        Caption("u = xB (skip)" if row else "u = Bx (skip)", _column_x("u"), _unit_y("u", 0, k) - UNIT_STEP)
+        Caption(
+            "u = xB (skip)" if row else "u = Bx (skip)", _column_x("u", k), _unit_y("u", 0, k) - UNIT_STEP
+        )
     )
     return tuple(captions)
 
 
-def _operations(k: int) -> tuple[Operation, ...]:
-    mid_ay = (_column_x("a") + _column_x("y")) / 2
+def _operations(model: Model, k: int) -> tuple[Operation, ...]:
+    # Each operation sits on the links it acts on, halfway between the columns it joins: σ in the
+    # middle of the a → σ(a) links, + between the two branches and z, ‖·‖² on the way into L.
+    def between(left: str, right: str) -> float:
+        return (_column_x(left, k) + _column_x(right, k)) / 2
+
+    middle_a = (_unit_y("a", 0, k) + _unit_y("a", k - 1, k)) / 2
     return (
-        Operation("σ", mid_ay, MARGIN + 22.0),
-        Operation("+", (_column_x("y") + _column_x("z")) / 2, _unit_y("z", 0, k) - UNIT_STEP / 2),
-        Operation("‖·‖²", (_column_x("w") + _column_x("L")) / 2, _unit_y("L", 0, k) - UNIT_STEP / 2),
+        Operation(f"σ = {model.variant.activation}", between("a", "y"), middle_a),
+        Operation("+", between("y", "z"), (_unit_y("y", k - 1, k) + _unit_y("u", 0, k)) / 2),
+        Operation("‖·‖²", between("w", "L"), _unit_y("L", 0, k)),
     )
