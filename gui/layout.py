@@ -22,13 +22,15 @@ from PySide6.QtWidgets import QDockWidget, QGroupBox, QMainWindow, QScrollArea, 
 #: The window's size when the screen has room for it.
 DEFAULT_SIZE = (1400, 900)
 #: Dock ids, titles, and whether the content scrolls when its dock is smaller than it (the matrix
-#: panels grow with K; the others lay themselves out in the room they get).
+#: panels grow with K; the network scrolls only below its least size, so that tabbed with the plot
+#: on a small window it asks no more height of the window than the plot does; the others lay
+#: themselves out in the room they get).
 DOCKS: tuple[tuple[str, str, bool], ...] = (
     ("model", "Model", True),
     ("gradients", "Gradients and forward pass", True),
     ("training", "Training", False),
     ("views", "Plot and verification", False),
-    ("network", "Network", False),
+    ("network", "Network", True),
 )
 #: The most of the window's width the model or the gradients column takes by default.
 _MAX_SHARE = 0.3

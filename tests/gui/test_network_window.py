@@ -103,6 +103,15 @@ def test_on_a_small_screen_the_graph_is_a_tab_beside_the_plot(small, qtbot):
     _settle(qtbot)
     view = _graph(small)
     assert not view.visibleRegion().isEmpty() and view.height() >= 300
+    area = d["network"].widget()  # scrolls only below the view's least size: not here
+    assert area.verticalScrollBar().maximum() == 0 and area.horizontalScrollBar().maximum() == 0
+
+
+def test_tabbed_with_the_plot_the_graph_asks_the_window_for_no_more_height(small):
+    # The window's least height (640×480 windows are restored exactly) is the plot's, not the graph's.
+    d = small.docks
+    assert d["network"].minimumSizeHint().height() <= d["views"].minimumSizeHint().height()
+    assert _graph(small).minimumSize().height() > d["network"].minimumSizeHint().height()
 
 
 def test_reset_layout_brings_a_floated_graph_back_to_its_row(big, qtbot):
