@@ -429,8 +429,16 @@ def paint_legend(
     return rect
 
 
-def picture_svg(pic: NetworkPicture, decor: Decor | None = None, title: str = "Network") -> bytes:
-    """``pic`` as an SVG document (vectors: one line per drawn edge)."""
+def _clean(text: str) -> str:
+    # A session name may hold a lone surrogate (its file format keeps one), which Qt cannot take.
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def picture_svg(
+    pic: NetworkPicture, decor: Decor | None = None, title: str = "Network", description: str = ""
+) -> bytes:
+    """``pic`` as an SVG document, one scene unit a pixel (vectors: one line per drawn edge);
+    ``title`` and ``description`` are escaped by QSvgGenerator."""
     data = QByteArray()
     buf = QBuffer(data)
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
@@ -438,24 +446,43 @@ def picture_svg(pic: NetworkPicture, decor: Decor | None = None, title: str = "N
     gen.setOutputDevice(buf)
     size = QSize(math.ceil(pic.width), math.ceil(pic.height))
     gen.setSize(size)
+    gen.setResolution(96)  # so that a browser shows it at its size in pixels
     gen.setViewBox(QRect(0, 0, size.width(), size.height()))
-    gen.setTitle(title)
+    gen.setTitle(_clean(title))
+    gen.setDescription(_clean(description or f"The network in {pic.mode} mode, K = {pic.K} (Backprop Lab)"))
     painter = QPainter(gen)
-    paint_picture(painter, pic, decor=decor)
-    painter.end()
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        paint_picture(painter, pic, decor=decor)
+    finally:
+        painter.end()
     buf.close()
     return bytes(data.data())
 
 
+#: An image of a picture has at most this many pixels: a K = 32 picture at 2 px a scene unit is
+#: tens of megapixels, seconds to paint and encode (tests/bench/bench_report_network.py).
+MAX_IMAGE_PIXELS = 4_000_000
+
+
+def image_scale(pic: NetworkPicture, scale: float = 2.0) -> float:
+    """``scale`` pixels a scene unit, or fewer to stay within :data:`MAX_IMAGE_PIXELS`."""
+    return min(scale, math.sqrt(MAX_IMAGE_PIXELS / (pic.width * pic.height)))
+
+
 def picture_image(pic: NetworkPicture, decor: Decor | None = None, scale: float = 2.0) -> QImage:
-    """``pic`` as an image, ``scale`` pixels a scene unit (2: sharp on a high-density screen or a page)."""
+    """``pic`` as an image, ``scale`` pixels a scene unit (2: sharp on a high-density screen or a
+    page) or fewer for a large picture (:func:`image_scale`)."""
+    scale = image_scale(pic, scale)
     image = QImage(
         math.ceil(pic.width * scale), math.ceil(pic.height * scale), QImage.Format.Format_ARGB32_Premultiplied
     )
     image.fill(QColor(255, 255, 255))
     painter = QPainter(image)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.scale(scale, scale)
-    paint_picture(painter, pic, decor=decor)
-    painter.end()
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.scale(scale, scale)
+        paint_picture(painter, pic, decor=decor)
+    finally:
+        painter.end()
     return image
