@@ -28,7 +28,8 @@ MENUS: tuple[tuple[str, str, tuple[Entry, ...]], ...] = (
     ("training", "&Training", ("start", "pause", "step", "stop", None, "step_through")),
     ("view", "&View", (
         "log_y", "auto_range", None, "show_verification", "show_line_search", None,
-        "dock_model", "dock_gradients", "dock_training", "dock_views", "toggle_chain_rule", None,
+        "dock_model", "dock_gradients", "dock_training", "dock_views", "dock_network",
+        "toggle_chain_rule", None,
         "reset_layout",
     )),
     ("verify", "&Verify", (

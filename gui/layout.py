@@ -1,10 +1,12 @@
 """The window's docks, their default arrangement, and the arrangement kept per screen size.
 
-Five docks (objectName ``<id>Dock``): model, gradients, training, views (the live plot, verification
-and loss-along-gradient tabs) and chain rule. Each can be moved, stacked, tabbed or floated. The
-default arrangement puts model and gradients side by side on the left, training above the views on
-the right, and the chain rule tabbed with the views, so that opening it takes the plot's place
-instead of squeezing every other panel.
+Six docks (objectName ``<id>Dock``): model, gradients, training, views (the live plot, verification
+and loss-along-gradient tabs), network (the model drawn as a graph) and chain rule. Each can be
+moved, stacked, tabbed or floated. The default arrangement puts model and gradients side by side on
+the left and training above the views on the right, with the chain rule tabbed with the views, so
+that opening it takes the plot's place instead of squeezing every other panel. The network gets a
+row of its own between training and the views where the window is tall enough for both it and the
+plot (:data:`NETWORK_ROW_MIN_HEIGHT`); on a shorter window it is a tab beside the plot.
 
 The arrangement is saved, with the window's geometry, under a key naming the screen's available size
 (``layout/1280x720/state``): a layout made for a laptop screen is not forced onto a large monitor,
@@ -20,17 +22,25 @@ from PySide6.QtWidgets import QDockWidget, QGroupBox, QMainWindow, QScrollArea, 
 #: The window's size when the screen has room for it.
 DEFAULT_SIZE = (1400, 900)
 #: Dock ids, titles, and whether the content scrolls when its dock is smaller than it (the matrix
-#: panels grow with K; the others lay themselves out in the room they get).
+#: panels grow with K; the network scrolls only below its least size, so that tabbed with the plot
+#: on a small window it asks no more height of the window than the plot does; the others lay
+#: themselves out in the room they get).
 DOCKS: tuple[tuple[str, str, bool], ...] = (
     ("model", "Model", True),
     ("gradients", "Gradients and forward pass", True),
     ("training", "Training", False),
     ("views", "Plot and verification", False),
+    ("network", "Network", True),
 )
 #: The most of the window's width the model or the gradients column takes by default.
 _MAX_SHARE = 0.3
+#: The least window height at which the network has a row of its own (below, it is a tab beside the
+#: plot): at 1280×720 a row would leave the network and the plot under 250 pixels each.
+NETWORK_ROW_MIN_HEIGHT = 850
+#: The network row's share of the height training leaves (the plot takes the rest).
+_NETWORK_SHARE = 0.5
 #: Bump when the docks change, so that a saved arrangement of other docks is not restored.
-_STATE_VERSION = 1
+_STATE_VERSION = 2
 
 
 def screen_key(window: QWidget) -> str:
@@ -94,7 +104,7 @@ def _untitle(panel: QWidget, title: str) -> None:
 class WindowLayout:
     """The docks of ``window`` holding ``panels`` (by dock id) and ``chain_rule`` (an existing dock).
 
-    ``docks`` by id (model, gradients, training, views, chain_rule); :meth:`reset` puts them back
+    ``docks`` by id (model, gradients, training, views, network, chain_rule); :meth:`reset` puts them back
     where they start; :meth:`restore` and :meth:`save` keep the arrangement per screen size.
     """
 
@@ -122,7 +132,10 @@ class WindowLayout:
             self.docks[dock_id] = dock
         chain_rule.setAllowedAreas(Qt.DockWidgetArea.AllDockWidgetAreas)
         self.docks["chain_rule"] = chain_rule
-        self.arrange()
+        # In the window, for restore() to place; arranged once the window has its size (a tab group
+        # made now, at the unsized window's height, and rearranged later leaves its tab bar behind).
+        for dock in self.docks.values():
+            window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
 
     def arrange(self) -> None:
         """The default arrangement (see the module docstring), sized for the window's current width."""
@@ -135,8 +148,12 @@ class WindowLayout:
         w.splitDockWidget(d["model"], d["gradients"], Qt.Orientation.Horizontal)
         w.splitDockWidget(d["gradients"], d["training"], Qt.Orientation.Horizontal)
         w.splitDockWidget(d["training"], d["views"], Qt.Orientation.Vertical)
+        if self.network_has_row():
+            w.splitDockWidget(d["training"], d["network"], Qt.Orientation.Vertical)
+        else:
+            w.tabifyDockWidget(d["views"], d["network"])
         w.tabifyDockWidget(d["views"], d["chain_rule"])
-        for dock_id in ("model", "gradients", "training", "views"):
+        for dock_id in ("model", "gradients", "training", "views", "network"):
             d[dock_id].show()
         d["chain_rule"].hide()
         d["views"].raise_()
@@ -155,8 +172,20 @@ class WindowLayout:
         columns.append(width - sum(columns))
         w.resizeDocks([d["model"], d["gradients"], d["training"]], columns, Qt.Orientation.Horizontal)
         training = self.panels["training"].sizeHint().height()
-        views = max(w.height() - training, 300)
-        w.resizeDocks([d["training"], d["views"]], [training, views], Qt.Orientation.Vertical)
+        rest = max(w.height() - training, 300)
+        if d["network"] in w.tabifiedDockWidgets(d["views"]) or d["network"].isFloating():
+            w.resizeDocks([d["training"], d["views"]], [training, rest], Qt.Orientation.Vertical)
+        else:
+            network = int(rest * _NETWORK_SHARE)
+            w.resizeDocks(
+                [d["training"], d["network"], d["views"]],
+                [training, network, rest - network],
+                Qt.Orientation.Vertical,
+            )
+
+    def network_has_row(self) -> bool:
+        """Whether the default arrangement gives the network a row (a tall enough window)."""
+        return self.window.height() >= NETWORK_ROW_MIN_HEIGHT
 
     def default_size(self) -> tuple[int, int]:
         """:data:`DEFAULT_SIZE`, or the screen's available size where that is smaller."""

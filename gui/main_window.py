@@ -7,14 +7,15 @@ hands each what it needs through its constructor, and places their actions from 
     ├── Document ◄──────────────── every panel and controller below gets it
     ├── Prompts(self)               every dialog the controllers show
     ├── TrainingController(document)
-    ├── ModelPanel, GradientsPanel, TrainingPanel(training), PlotPanel
+    ├── ModelPanel, GradientsPanel, TrainingPanel(training), PlotPanel, NetworkView
     ├── FileController(document, training, prompts)          New/Open/Recent/Save/Revert/drop/recovery
     ├── EditController(document, self)                        Undo/Redo/Copy/Copy as/Paste
     ├── VerifyController(document, prompts, self, tabs,       verification, chain rule, step through
     │                    gradient tables, editors)
     ├── ReportController(document, prompts, self, plot,       Export report, screenshots
     │                    verify, files.start_dir, files.base_name)
-    └── HelpController(document, prompts, catalog)            shortcut list, user guide, Session properties
+    ├── HelpController(document, prompts, catalog)            shortcut list, user guide, Session properties
+    └── NetworkLink(document, view, editors, tables, chain rule)  an edge ↔ its cells and chain rule
 
 Menus and toolbar come from :mod:`gui.actions` (``MENUS``, ``TOOLBAR``); whenever the state they
 depend on changes, :meth:`MainWindow.update_enabled` applies :func:`gui.actions.enabled`. The window
@@ -56,6 +57,8 @@ from backprop_lab.gui.gradients_panel import GradientsPanel
 from backprop_lab.gui.help_controller import HelpController
 from backprop_lab.gui.layout import WindowLayout
 from backprop_lab.gui.model_panel import ModelPanel
+from backprop_lab.gui.network_link import NetworkLink
+from backprop_lab.gui.network_view import NetworkView
 from backprop_lab.gui.plot_panel import PlotPanel
 from backprop_lab.gui.prompts import Prompts
 from backprop_lab.gui.report_controller import ReportController
@@ -74,8 +77,8 @@ class MainWindow(QMainWindow):
 
     Raises ``SessionError`` (one line) when ``path`` cannot be opened; ``backprop_lab.window`` reports it.
     Parts: ``document``, ``controller`` (training), ``prompts``, the panels (``model_panel``,
-    ``gradients_panel``, ``training_panel``, ``plot_panel``), the controllers ``files``, ``edit``,
-    ``verify``, ``reports``; ``actions`` (every action by id), ``menus`` (by id), ``toolbar``.
+    ``gradients_panel``, ``training_panel``, ``plot_panel``, ``network_view`` and its ``network_link``),
+    the controllers ``files``, ``edit``, ``verify``, ``reports``; ``actions``, ``menus`` (by id), ``toolbar``.
     """
 
     def __init__(self, path: str | Path | None = None, parent: QWidget | None = None) -> None:
@@ -151,6 +154,9 @@ class MainWindow(QMainWindow):
             self,
         )
         self.help = HelpController(doc, self.prompts, lambda: (self.actions, self.submenus), parent=self)
+        self.network_view = view = NetworkView(doc, self.prompts)
+        editors, tables, chain = self.model_panel.editors, self.gradients_panel.tables, self.verify.chain_rule
+        self.network_link = NetworkLink(doc, view, editors, tables, chain, self.verify.show_chain_rule, self)
 
     def _build_central(self) -> None:
         """The plot and verification tabs, and the docks (gui.layout) holding them and the panels."""
@@ -162,6 +168,7 @@ class MainWindow(QMainWindow):
             "gradients": self.gradients_panel,
             "training": self.training_panel,
             "views": self.tabs,
+            "network": self.network_view,
         }
         self.layout_ = WindowLayout(self, panels, self.verify.dock)
         self.docks = self.layout_.docks
@@ -252,6 +259,7 @@ class MainWindow(QMainWindow):
             ("gradients", "&Gradients panel"),
             ("training", "&Training panel"),
             ("views", "&Plot and verification panel"),
+            ("network", "&Network panel"),
         ):
             toggle = self.docks[dock_id].toggleViewAction()
             toggle.setText(text)

@@ -1,6 +1,7 @@
 """One training step taken apart: a dialog that walks through the next mini-batch step in phases.
 
-Batch → Forward → Gradients → Update → New loss, with Back/Next. Nothing changes until **Commit** on
+Batch → Forward → Gradients → Update → New loss, with Back/Next, above the phases the network graph
+lighting up as each phase runs (:mod:`gui.step_animation`). Nothing changes until **Commit** on
 the last phase; Cancel (or Esc, or closing) leaves the document as it was. The numbers are
 :func:`engine.step_phases.plan_step`'s: the very step the next training run would take first.
 
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
+    QSplitter,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -39,6 +41,8 @@ from backprop_lab.engine.step_phases import PHASES, StepPlan, plan_step
 from backprop_lab.gui.contrast import ink
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.heat_map import diverging_color, text_color
+from backprop_lab.gui.network_view import NetworkView
+from backprop_lab.gui.step_animation import StepAnimation
 
 # The one formatter (engine.formatting) at the precisions this panel shows.
 _cell = partial(format_number, precision="cell")
@@ -125,7 +129,7 @@ class StepThroughDialog(QDialog):
 
     ``plan`` is the :class:`StepPlan` shown; ``phase`` the current page (0 … 4); :meth:`next`,
     :meth:`back`, :meth:`commit` and ``reject()`` are what the buttons do. ``committed`` tells
-    whether the step was applied.
+    whether the step was applied. ``graph`` is the network the phases animate (``animation``).
     """
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
@@ -154,6 +158,7 @@ class StepThroughDialog(QDialog):
             self._page_new_loss,
         ):
             self.stack.addWidget(build())
+        split = self._build_graph(document)
         self.back_button = QPushButton("◀ Back")
         self.back_button.setObjectName("stepBack")
         self.next_button = QPushButton("Next ▶")
@@ -174,15 +179,39 @@ class StepThroughDialog(QDialog):
         buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
-        layout.addWidget(self.stack, 1)
+        layout.addWidget(split, 1)
         layout.addLayout(buttons)
         self.back_button.clicked.connect(self.back)
         self.next_button.clicked.connect(self.next)
         self.commit_button.clicked.connect(self.commit)
         self.cancel_button.clicked.connect(self.reject)
         self.next_button.setDefault(True)
-        self.resize(980, 640)
+        # Room for the graph above the tables, within the screen.
+        room = self.screen().availableGeometry()
+        self.resize(min(1100, room.width() - 40), min(860, room.height() - 40))
+        # Nearly half the height to the graph; the pages' tables would otherwise ask for all of it.
+        split.setSizes([9 * self.height() // 20, 11 * self.height() // 20])
         self._go(0)
+
+    def _build_graph(self, document: Document) -> QSplitter:
+        """The dialog's own graph of the model (``graph``, animated by ``animation``) above the pages.
+
+        Its own: the window's Network dock may be closed, behind a tab, or under this dialog.
+        """
+        self.graph = NetworkView(document, parent=self)
+        self.graph.setObjectName("stepThroughGraph")
+        self.graph.setMinimumHeight(150)
+        self.graph.edgeClicked.connect(self._on_graph_edge_clicked)
+        self.animation = StepAnimation(self.graph, self.plan, parent=self)
+        self.finished.connect(self._on_finished)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.setObjectName("stepThroughSplit")
+        split.setChildrenCollapsible(False)
+        split.addWidget(self.graph)
+        split.addWidget(self.stack)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        return split
 
     # ------------------------------------------------------------------ navigation
 
@@ -198,6 +227,7 @@ class StepThroughDialog(QDialog):
 
     def _go(self, phase: int) -> None:
         self.stack.setCurrentIndex(phase)
+        self.animation.show_phase(phase)
         p = self.plan
         steps = " → ".join(f"<b>{name}</b>" if s == phase else name for s, name in enumerate(PHASES))
         self.title.setText(
@@ -211,6 +241,17 @@ class StepThroughDialog(QDialog):
         self.next_button.setEnabled(not last)
         self.commit_button.setEnabled(last and p.finite)
         (self.commit_button if last else self.next_button).setDefault(True)
+
+    def _on_finished(self, _result: int) -> None:
+        self.animation.stop()
+
+    def _on_graph_edge_clicked(self, matrix: str, i: int, j: int) -> None:
+        # The weight's row in the update's table: what this step does to it.
+        self.graph.set_highlight((matrix, i, j))
+        k = len(self.plan.x)
+        table = self.findChild(QTableWidget, "stepUpdateTable")
+        if table is not None:
+            table.selectRow((MATRIX_NAMES.index(matrix) * k + i) * k + j)
 
     # ------------------------------------------------------------------ commit
 

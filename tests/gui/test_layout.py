@@ -59,7 +59,8 @@ def _scrolling(window: QWidget) -> list[str]:
     """Every visible scroll area of the main views showing a scroll bar, with which bar."""
     found = []
     for area in window.findChildren(FitScrollArea):
-        if not area.isVisible():
+        # A dock behind another's tab is "visible" to Qt, parked off screen at a size of its own.
+        if not area.isVisible() or area.visibleRegion().isEmpty():
             continue
         for bar, which in (
             (area.horizontalScrollBar(), "horizontal"),

@@ -280,7 +280,7 @@ def run_to_the_end(window, qtbot) -> None:
 def test_rate_and_eta_show_during_a_run_and_go_with_stop(win, qtbot):
     start_long_run(win, qtbot)
     # A measured rate and time left ("— steps/s · ETA —" until the first batches are timed).
-    qtbot.waitUntil(lambda: re.match(r"[\d,]+ steps/s · ETA \d", progress_text(win)[1]), timeout=WAIT)
+    qtbot.waitUntil(lambda: bool(re.match(r"[\d,]+ steps/s · ETA \d", progress_text(win)[1])), timeout=WAIT)
     stop(win, qtbot)
     done = len(win.document.history)
     assert progress_text(win) == (f"{done:,} / {LONG.total_steps:,} steps", "")
