@@ -297,3 +297,21 @@ def test_a_model_change_and_a_mode_switch_close_together_end_consistent(make_vie
     assert pic.edge("A", 0, 0).gradient == pytest.approx(doc.evaluation.grads["A"][0][0], rel=1e-12)
     assert view.highlight == ("A", 0, 0)
     view.repaint()  # paints the new picture with the kept highlight without error
+
+
+def test_a_hidden_view_draws_nothing_until_it_is_shown(make_view, monkeypatch):
+    doc = Document()
+    doc.set_model(lone_a00(2.0))
+    view = make_view(doc)
+    view.hide()
+    import backprop_lab.gui.network_view as module
+
+    made: list[int] = []
+    real = module.network_picture
+    monkeypatch.setattr(module, "network_picture", lambda *a: made.append(1) or real(*a))
+    for value in (-1.0, -2.0, -3.0):  # a run's live showings behind a closed dock
+        doc.set_entry("A", 0, 0, value)
+    assert made == []
+    view.show()
+    assert made == [1]
+    assert view.picture.edge("A", 0, 0).weight == -3.0 and made == [1]
