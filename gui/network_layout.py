@@ -358,9 +358,10 @@ def _captions(model: Model, k: int) -> tuple[Caption, ...]:
     }
     top = MARGIN
     captions = [Caption(text, _column_x(kind, k), top) for kind, text in texts.items()]
+    # Under the skip's units: above them, the "+" between the branches would cover it.
     captions.append(
         Caption(
-            "u = xB (skip)" if row else "u = Bx (skip)", _column_x("u", k), _unit_y("u", 0, k) - UNIT_STEP
+            "u = xB (skip)" if row else "u = Bx (skip)", _column_x("u", k), _unit_y("u", k - 1, k) + UNIT_STEP
         )
     )
     return tuple(captions)
