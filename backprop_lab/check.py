@@ -263,10 +263,7 @@ def _describe(report: CheckReport) -> str:
 def describe_variant(variant: Variant) -> list[str]:
     """The lines that say which member of the family is checked: its name, the loss, σ and σ′."""
     sigma = variant.sigma
-    if variant.row:
-        layout = "row vectors: a = xA, u = xB, w = zC; A[i][j] is the weight from input i to unit j"
-    else:
-        layout = "column vectors: a = Ax, u = Bx, w = Cz; A[i][j] is the weight from input j to unit i"
+    layout = f"{variant.convention} vectors: {variant.forward_formula()}; {variant.weight_meaning()}"
     return [
         f"Variant: {variant.describe()}",
         f"  {variant.loss_formula()}, {sigma.formula}, {sigma.derivative_formula}",

@@ -31,6 +31,9 @@ class Evaluation:
     #: The largest |entry| of each gradient (the heat maps' colour scale), computed here so that
     #: an evaluation made on a worker thread (File ▸ Open) leaves no K² pass to the GUI thread.
     scales: dict[str, float] = field(default_factory=dict)
+    #: The backward pass's shared upstream terms, K-vectors: "dw" (∂L/∂w) and "g" (∂L/∂z), kept
+    #: for the network view's ∂L/∂unit (empty when the numbers overflow).
+    upstream: dict[str, list[float]] = field(default_factory=dict)
 
 
 def evaluate(model: Model) -> Evaluation:
@@ -62,4 +65,4 @@ def evaluate(model: Model) -> Evaluation:
         name: max((max(map(abs, row), default=0.0) for row in grad), default=0.0)
         for name, grad in named.items()
     }
-    return Evaluation(loss, named, vectors, scales=scales)
+    return Evaluation(loss, named, vectors, scales=scales, upstream={"dw": grads["dw"], "g": grads["g"]})

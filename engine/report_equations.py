@@ -46,7 +46,7 @@ def model_equations_html(variant: Variant) -> list[str]:
             "Row vectors throughout, as in the report's numbers and its PyTorch check: "
             f"{var('A')}[{var('i')}][{var('j')}] is the weight from input {var('i')} to unit {var('j')}"
         )
-        products = (var("xA"), var("xB"), var("zC"))
+        products = tuple(var(p) for p in variant.products)
         g = f"{var('g', 'i')} = Σ<sub>{var('j')}</sub> {var('C', 'ij')} · {_dw(variant, 'j')}"
         grads = (
             f"∂{var('L')}/∂{var('C', 'ij')} = {_dw(variant, 'j')} {var('z', 'i')}",
@@ -58,7 +58,7 @@ def model_equations_html(variant: Variant) -> list[str]:
             "Column vectors throughout, as in the report's title: "
             f"{var('A')}[{var('i')}][{var('j')}] is the weight from input {var('j')} to unit {var('i')}"
         )
-        products = (var("Ax"), var("Bx"), var("Cz"))
+        products = tuple(var(p) for p in variant.products)
         g = (
             f"{var('g', 'j')} = Σ<sub>{var('i')}</sub> {var('C', 'ij')} · {_dw(variant, 'i')} "
             f"(that is, {var('g')} = {var('C')}<sup>T</sup> ∂{var('L')}/∂{var('w')})"

@@ -270,6 +270,23 @@ class Variant:
         target = "target t" if self.target is not None else "no target"
         return f"{self.activation}, {self.convention} vectors, {target}"
 
+    @property
+    def products(self) -> tuple[str, str, str]:
+        """The forward pass's three products, a, u and w, in this convention: ("xA", "xB", "zC") or
+        ("Ax", "Bx", "Cz"). Every text that writes the forward pass takes them from here."""
+        return ("xA", "xB", "zC") if self.row else ("Ax", "Bx", "Cz")
+
+    def forward_formula(self) -> str:
+        """ "a = xA, u = xB, w = zC" (row vectors) or "a = Ax, u = Bx, w = Cz" (column vectors)."""
+        a, u, w = self.products
+        return f"a = {a}, u = {u}, w = {w}"
+
+    def weight_meaning(self) -> str:
+        """What an entry of A (and of B and C alike) connects in this convention."""
+        if self.row:
+            return "A[i][j] is the weight from input i to unit j"
+        return "A[i][j] is the weight from input j to unit i"
+
     def loss_formula(self) -> str:
         """The model in one line of plain text, in the variant's convention: "L = ‖C(σ(Ax) + Bx)‖²"."""
         inner = "(σ(xA) + xB)C" if self.row else "C(σ(Ax) + Bx)"

@@ -132,7 +132,8 @@ class GradientsPanel(QWidget):
         self.loss_title.setText(
             "L = Σ (w<sub>j</sub> − t<sub>j</sub>)² at x:" if target else "Loss L = Σ w<sub>j</sub>² at x:"
         )
-        products = "a = xA, u = xB, z = σ(a) + u, w = zC" if v.row else "a = Ax, u = Bx, z = σ(a) + u, w = Cz"
+        a, u, w = v.products
+        products = f"a = {a}, u = {u}, z = σ(a) + u, w = {w}"
         self.forward_title.setText(f"<b>Forward pass at x</b> (σ = {v.activation})<br>{products}")
 
     def _live_text(self) -> str:

@@ -38,7 +38,7 @@ def block_titles(variant: Variant) -> dict[str, str]:
 
 def variant_line(variant: Variant) -> str:
     """The variant in one short line: "tanh · a = Ax · t = [0.5, -1]" (the product names the convention)."""
-    product = "a = xA" if variant.row else "a = Ax"
+    product = f"a = {variant.products[0]}"
     t = variant.target
     if t is None:
         target = "no target"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from backprop_lab.engine.evaluation import Evaluation
-from backprop_lab.engine.model import ForwardValues, Model, backward
+from backprop_lab.engine.model import Model
 
 Mode = Literal["forward", "backward"]
 MODES: tuple[Mode, ...] = ("forward", "backward")
@@ -185,18 +185,9 @@ def _column_x(kind: str, k: int) -> float:
 
 
 def _upstream(model: Model, ev: Evaluation) -> dict[str, list[float]]:
-    """∂L/∂unit for every unit column, from the evaluation's forward values (engine.model.backward)."""
+    """∂L/∂unit for every unit column, from the backward pass the evaluation already made."""
     v = model.variant
-    forward_values: ForwardValues = {
-        "a": ev.values["a"],
-        "y": ev.values["y"],
-        "u": ev.values["u"],
-        "z": ev.values["z"],
-        "w": ev.values["w"],
-        "loss": ev.loss if ev.loss is not None else math.nan,
-    }
-    back = backward(model.x, model.C, forward_values, v)
-    g = back["g"]  # ∂L/∂z = ∂L/∂y = ∂L/∂u
+    g = ev.upstream["g"]  # ∂L/∂z = ∂L/∂y = ∂L/∂u
     sigma_prime = v.sigma.derivative
     da = [sigma_prime(a) * gj for a, gj in zip(ev.values["a"], g, strict=True)]
     # ∂L/∂x_i: every edge out of x_i, through a (σ′ applied) and through u.
@@ -206,7 +197,7 @@ def _upstream(model: Model, ev: Evaluation) -> dict[str, list[float]]:
         dx = [sum(A[i][j] * da[j] + B[i][j] * g[j] for j in range(k)) for i in range(k)]
     else:
         dx = [sum(A[j][i] * da[j] + B[j][i] * g[j] for j in range(k)) for i in range(k)]
-    return {"x": dx, "a": da, "y": g, "u": g, "z": g, "w": back["dw"]}
+    return {"x": dx, "a": da, "y": g, "u": g, "z": g, "w": ev.upstream["dw"]}
 
 
 def _edge_ends(convention_row: bool, i: int, j: int) -> tuple[int, int]:
@@ -220,7 +211,11 @@ def network_picture(model: Model, ev: Evaluation, mode: Mode = "forward") -> Net
         raise ValueError(f"unknown mode {mode!r}; expected forward or backward")
     k = model.K
     values = {"x": model.x, **{key: ev.values.get(key, [0.0] * k) for key in ("a", "y", "u", "z", "w")}}
-    grads = _upstream(model, ev) if ev.values else {key: [0.0] * k for key in values}
+    # ∂L/∂unit only where it is shown: a forward picture at a live showing needs none of it.
+    if mode == "backward" and ev.upstream:
+        grads = _upstream(model, ev)
+    else:
+        grads = {key: [0.0] * k for key in values}
     loss = ev.loss if ev.loss is not None else math.nan
     nodes: list[Node] = []
     for kind, _title in COLUMNS:
@@ -347,23 +342,19 @@ def _mark_strongest(edges: list[Edge], mode: Mode) -> list[Edge]:
 
 
 def _captions(model: Model, k: int) -> tuple[Caption, ...]:
-    row = model.variant.row
+    a, u, w = model.variant.products
     texts = {
         "x": "x (input)",
-        "a": "a = xA" if row else "a = Ax",
+        "a": f"a = {a}",
         "y": "y = σ(a)",
         "z": "z = y + u",
-        "w": "w = zC" if row else "w = Cz",
+        "w": f"w = {w}",
         "L": "L = Σ (w − t)²" if model.variant.target is not None else "L = Σ w²",
     }
     top = MARGIN
     captions = [Caption(text, _column_x(kind, k), top) for kind, text in texts.items()]
     # Under the skip's units: above them, the "+" between the branches would cover it.
-    captions.append(
-        Caption(
-            "u = xB (skip)" if row else "u = Bx (skip)", _column_x("u", k), _unit_y("u", k - 1, k) + UNIT_STEP
-        )
-    )
+    captions.append(Caption(f"u = {u} (skip)", _column_x("u", k), _unit_y("u", k - 1, k) + UNIT_STEP))
     return tuple(captions)
 
 

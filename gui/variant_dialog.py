@@ -42,12 +42,12 @@ from backprop_lab.gui.contrast import ink
 #: What each convention computes and what an entry of A then connects (B and C alike).
 CONVENTION_TEXT = {
     "row": (
-        "Row vectors: a = xA, u = xB, w = zC",
-        "A[i][j] is the weight from input i to unit j (the report's numbers and its PyTorch check)",
+        f"Row vectors: {Variant(convention='row').forward_formula()}",
+        f"{Variant(convention='row').weight_meaning()} (the report's numbers and its PyTorch check)",
     ),
     "column": (
-        "Column vectors: a = Ax, u = Bx, w = Cz",
-        "A[i][j] is the weight from input j to unit i (the report's title, C(σ(Ax) + Bx))",
+        f"Column vectors: {Variant(convention='column').forward_formula()}",
+        f"{Variant(convention='column').weight_meaning()} (the report's title, C(σ(Ax) + Bx))",
     ),
 }
 
