@@ -34,10 +34,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain
 from numbers import Real
 from operator import mul
-from typing import TypedDict, cast
+from typing import TypedDict
 
 from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.shapes import Matrix as Matrix
@@ -193,34 +192,6 @@ def validate_matrix(name: str, m: object, k: int) -> Matrix:
             ]
         )
     return rows
-
-
-_chain = chain.from_iterable
-_SEQUENCES = frozenset((list, tuple))
-_FLOATS = frozenset((float,))
-
-
-def _is_plain_model(x: object, A: object, B: object, C: object) -> bool:
-    """Whether x is a list or tuple of 1…MAX_K finite floats and A, B, C are K lists or tuples of
-    K finite floats each: what :func:`validate_model` accepts as it is, checked without copying
-    (each test is one C-level pass; one sum per matrix finds a NaN or an infinity)."""
-    # isinstance first for the type checker; then the exact type (a subclass goes the long way).
-    if not isinstance(x, (list, tuple)) or type(x) not in _SEQUENCES:
-        return False
-    if not 0 < len(x) <= MAX_K or set(map(type, x)) != _FLOATS:
-        return False
-    k = len(x)
-    total: float = sum(x)
-    for m in (A, B, C):
-        if not isinstance(m, (list, tuple)) or type(m) not in _SEQUENCES:
-            return False
-        if len(m) != k or not _SEQUENCES.issuperset(map(type, m)):
-            return False
-        if set(map(len, m)) != {k} or set(map(type, _chain(m))) != _FLOATS:
-            return False
-        total += sum(map(sum, m))
-    # A finite total that overflowed only sends the input the long way, which accepts it.
-    return total - total == 0.0
 
 
 def validate_model(x: object, A: object, B: object, C: object) -> tuple[Vector, Matrix, Matrix, Matrix]:
@@ -405,11 +376,7 @@ def loss_and_grads(
     variant = DEFAULT_VARIANT
     if activation != "sigmoid" or convention != "row" or target is not None:
         variant = Variant(activation, convention, None if target is None else tuple(target))
-    if _is_plain_model(x, A, B, C):  # the common case: read as it is, nothing to copy
-        # (Lists or tuples of floats: what the math reads them as; the type says lists.)
-        xv, Av, Bv, Cv = cast(Vector, x), cast(Matrix, A), cast(Matrix, B), cast(Matrix, C)
-    else:
-        xv, Av, Bv, Cv = validate_model(x, A, B, C)
+    xv, Av, Bv, Cv = validate_model(x, A, B, C)
     variant.check_k(len(xv))
     # Imported here: engine.kernels builds on this module. Its generated code for one sample does
     # forward() and backward()'s operations in their order (the same bits) in a third of the time.
