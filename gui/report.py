@@ -19,20 +19,15 @@ What the report says is decided by the Qt-free :mod:`engine.report_data`; the ch
 :mod:`gui.report_charts`, the PDF laid out by :mod:`gui.report_pdf`, the network figure drawn by
 :mod:`gui.report_network` (on the calling thread: its painter needs no GUI thread).
 
-The folder is written all or nothing: every file is rendered into a temporary sibling folder
-first, which is renamed into place; when the destination already exists, its report files are
-replaced one by one with a hard link to each old file kept aside, and any failure puts every old
-file back (:func:`_swap_in`). A failure anywhere leaves the destination as it was.
+The folder is written all or nothing by :func:`engine.atomic_folder.write_folder`: a failure
+anywhere leaves the destination as it was.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import itertools
 import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,7 +52,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QImage, QPixmap, QRegion
 from PySide6.QtWidgets import QApplication, QWidget
 
-from backprop_lab.engine.atomic import remove_stale_temporaries, temporary_prefix
+from backprop_lab.engine.atomic_folder import FolderError, prepare_folder, write_folder
 from backprop_lab.engine.report_data import ReportData, gather_report_data
 from backprop_lab.engine.report_html import render_html
 from backprop_lab.gui.report_charts import ChartDrawing, reduce_curves
@@ -293,67 +288,6 @@ def build_report(
     return files, pages
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform can open a directory
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    with open(path, "xb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _keep_aside(target: Path, aside: Path) -> None:
-    """A second name for the file at ``target`` (a hard link: the file itself stays in place and
-    keeps its identity), or a copy where the file system has no hard links."""
-    try:
-        os.link(target, aside, follow_symlinks=False)
-    except OSError:
-        shutil.copy2(target, aside, follow_symlinks=False)
-
-
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Move the report files in ``tmp`` over their namesakes in the existing folder ``out``, all or
-    nothing: if any replacement fails, the ones already made are undone, so ``out`` keeps exactly
-    the files (the same inodes, the same bytes) it had. The user's other files are never touched.
-
-    Not atomic against a SIGKILL half-way (POSIX cannot swap several files at once); the old files
-    are then in ``tmp``/.previous, which the next export to the same place removes as stale.
-    """
-    in_the_way = [name for name in FILE_NAMES if (out / name).is_dir() and not (out / name).is_symlink()]
-    if in_the_way:
-        raise ReportError(
-            f"cannot write {out / in_the_way[0]}: a folder of that name is in the way "
-            "(nothing in the report folder was changed)"
-        )
-    aside = tmp / ".previous"
-    aside.mkdir()
-    existed = set()
-    for name in FILE_NAMES:
-        if os.path.lexists(out / name):  # a file, or a symbolic link (replaced as a link)
-            _keep_aside(out / name, aside / name)
-            existed.add(name)
-    done: list[str] = []
-    try:
-        for name in FILE_NAMES:
-            os.replace(tmp / name, out / name)
-            done.append(name)
-    except BaseException:
-        for name in reversed(done):
-            with contextlib.suppress(OSError):
-                if name in existed:
-                    os.replace(aside / name, out / name)
-                else:
-                    os.unlink(out / name)
-        raise
-
-
 def export_report(
     session: Any,
     out_dir: str | os.PathLike[str],
@@ -379,19 +313,14 @@ def export_report(
     """
     if not isinstance(QApplication.instance(), QApplication):  # the charts need a QApplication
         raise ReportError("a QApplication must exist before a report is exported")
-    out = _report_folder(out_dir)
-    tmp = _temporary_folder(out)
     try:
+        prepare_folder(out_dir)  # a file in the way is refused before the rendering
         files, pages = build_report(
             session, shot=shot, verifications=verifications, torch=torch, data=data, check=check
         )
-        for name in FILE_NAMES:
-            _write_file(tmp / name, files[name])
-        _fsync_dir(tmp)
-        _move_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        out = write_folder(out_dir, {name: files[name] for name in FILE_NAMES})
+    except FolderError as exc:
+        raise ReportError(str(exc)) from None
     return ReportFiles(
         folder=out,
         html=out / "report.html",
@@ -403,35 +332,3 @@ def export_report(
         network_png=out / "network.png",
         pdf_pages=pages,
     )
-
-
-def _report_folder(out_dir: str | os.PathLike[str]) -> Path:
-    """The absolute report folder; its parent made, and temporaries of a killed export removed."""
-    out = Path(out_dir).expanduser().absolute()
-    if out.exists() and not out.is_dir():
-        raise ReportError(f"{out} exists and is not a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out.parent, out.name, ".partial")  # left by a killed export
-    return out
-
-
-def _temporary_folder(out: Path) -> Path:
-    """A new folder beside ``out`` to render into, with the permissions a new folder gets."""
-    tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(out.name), suffix=".partial", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would make the renamed report folder private
-    return tmp
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    """``tmp``'s files become ``out``'s report files, all of them or none."""
-    if not out.exists():
-        os.rename(tmp, out)
-    else:
-        # The folder exists (perhaps with the user's other files): nothing in it was touched
-        # until everything rendered, and then all its report files change or none does.
-        _swap_in(tmp, out)
-        shutil.rmtree(tmp, ignore_errors=True)
-    _fsync_dir(out)
-    _fsync_dir(out.parent)

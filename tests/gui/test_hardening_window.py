@@ -134,10 +134,10 @@ def test_a_report_export_failing_half_way_says_so_and_loses_nothing(
     win, qtbot, dialogs, monkeypatch, tmp_path
 ):
     window = win
-    from backprop_lab.gui import report
+    from backprop_lab.engine import atomic_folder
 
     window.document.set_entry("A", 1, 1, 0.625)  # unsaved work that must survive
-    real_write = report._write_file
+    real_write = atomic_folder._write_file
     written: list[str] = []
 
     def disk_fills_up(path, data):
@@ -147,7 +147,7 @@ def test_a_report_export_failing_half_way_says_so_and_loses_nothing(
         written.append(path.name)
         real_write(path, data)
 
-    monkeypatch.setattr(report, "_write_file", disk_fills_up)
+    monkeypatch.setattr(atomic_folder, "_write_file", disk_fills_up)
     out = tmp_path / "report"
     out.mkdir()
     (out / "mine.txt").write_text("the user's own file")

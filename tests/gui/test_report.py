@@ -14,6 +14,7 @@ import pytest
 from PySide6.QtGui import QImage, QTextBlock, QTextFrame
 from PySide6.QtWidgets import QLabel
 
+import backprop_lab.engine.atomic_folder as atomic_folder
 import backprop_lab.gui.report as report
 from backprop_lab.cli import main as cli_main
 from backprop_lab.engine.report_data import gather_report_data
@@ -194,7 +195,7 @@ def test_pdf_pages_never_cut_a_table_or_strand_a_heading(case):
 
 def test_failure_while_writing_leaves_no_new_folder(trained_example, small_window, tmp_path, monkeypatch):
     written = []
-    real = report._write_file
+    real = atomic_folder._write_file
 
     def flaky(path, data):
         if len(written) == 2:
@@ -203,7 +204,7 @@ def test_failure_while_writing_leaves_no_new_folder(trained_example, small_windo
         written.append(path.name)
         real(path, data)
 
-    monkeypatch.setattr(report, "_write_file", flaky)
+    monkeypatch.setattr(atomic_folder, "_write_file", flaky)
     with pytest.raises(OSError, match="No space left"):
         export_report(trained_example, tmp_path / "report", shot=_shot(small_window), torch=False)
     assert list(tmp_path.iterdir()) == []

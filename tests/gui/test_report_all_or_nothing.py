@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QImage
 
+import backprop_lab.engine.atomic_folder as atomic_folder
 import backprop_lab.gui.report as report
 from backprop_lab.cli import main as cli_main
 from backprop_lab.engine.atomic import temporary_prefix
@@ -100,7 +101,7 @@ def test_a_rename_failing_midway_puts_every_old_file_back(tmp_path, fake_render,
 def test_a_write_error_while_rendering_changes_nothing(tmp_path, fake_render, monkeypatch, failing_file):
     out = _previous_report(tmp_path)
     before = _snapshot(tmp_path)
-    real = report._write_file
+    real = atomic_folder._write_file
     written = []
 
     def flaky(path, data):
@@ -110,7 +111,7 @@ def test_a_write_error_while_rendering_changes_nothing(tmp_path, fake_render, mo
         written.append(path.name)
         real(path, data)
 
-    monkeypatch.setattr(report, "_write_file", flaky)
+    monkeypatch.setattr(atomic_folder, "_write_file", flaky)
     with pytest.raises(OSError, match="No space left"):
         _export(out)
     assert _snapshot(tmp_path) == before
@@ -130,14 +131,14 @@ def test_injected_save_faults_change_nothing(tmp_path, fake_render, monkeypatch,
 def test_keeping_the_old_files_aside_failing_changes_nothing(tmp_path, fake_render, monkeypatch):
     out = _previous_report(tmp_path)
     before = _snapshot(tmp_path)
-    real = report._keep_aside
+    real = atomic_folder._keep_aside
 
     def flaky(target, aside):
         if target.name == "plot.png":
             raise OSError(errno.EMLINK, "Too many links")
         real(target, aside)
 
-    monkeypatch.setattr(report, "_keep_aside", flaky)
+    monkeypatch.setattr(atomic_folder, "_keep_aside", flaky)
     with pytest.raises(OSError, match="Too many links"):
         _export(out)
     assert _snapshot(tmp_path) == before
