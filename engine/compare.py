@@ -42,6 +42,7 @@ __all__ = [
     "Verdict",
     "compare_answers",
     "program_rtol",
+    "tolerances",
 ]
 
 #: A printed number is never judged more finely than this, relative to its entry's magnitude.
@@ -171,6 +172,31 @@ def _check_shape(name: str, rows: Sequence[Sequence[PrintedNumber]], k: int) -> 
         raise ValueError(f"∂L/∂{name} is {shape[0]}×{shape[1]}; the model is {k}×{k}")
 
 
+def tolerances(
+    model: Model, answers: Answers, rtol: float | None = None
+) -> tuple[float | None, dict[str, Matrix]]:
+    """Each given number's tolerance: the loss's (None when not given) and, by name, every given
+    gradient's K×K (see the module docstring). ValueError for a bad ``rtol`` or a gradient that is
+    not K×K."""
+    if rtol is not None and (
+        isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not 0.0 <= rtol < math.inf
+    ):
+        raise ValueError(f"rtol must be a finite number ≥ 0 (got {rtol!r})")
+    scales = rounding_scales(model)
+    loss = None if answers.loss is None else _tolerance(answers.loss, scales.loss, rtol, model.K)
+    grads: dict[str, Matrix] = {}
+    for name in GRADIENT_NAMES:
+        printed = answers.grads.get(name)
+        if printed is None:
+            continue
+        _check_shape(name, printed.rows, model.K)
+        grads[name] = [
+            [_tolerance(n, m, rtol, model.K) for n, m in zip(row, mrow, strict=True)]
+            for row, mrow in zip(printed.rows, scales.grads[name], strict=True)
+        ]
+    return loss, grads
+
+
 def compare_answers(model: Model, answers: Answers, rtol: float | None = None) -> Comparison:
     """The comparison of ``answers`` with the model's hand-derived loss and gradients.
 
@@ -179,33 +205,18 @@ def compare_answers(model: Model, answers: Answers, rtol: float | None = None) -
     module docstring). ValueError for a bad ``rtol`` or a gradient that is not K×K;
     :class:`engine.model.NumericalOverflowError` when the model's own loss overflows.
     """
-    if rtol is not None and (
-        isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not rtol >= 0 or math.isinf(rtol)
-    ):
-        raise ValueError(f"rtol must be a finite number ≥ 0 (got {rtol!r})")
+    loss_tol, grad_tols = tolerances(model, answers, rtol)
     loss, truth = model_loss_and_grads(model)
-    scales = rounding_scales(model)
     verdicts: list[Verdict] = []
-    if answers.loss is not None:
-        tol = _tolerance(answers.loss, scales.loss, rtol, model.K)
-        verdicts.append(_judge("loss", [[answers.loss]], [[loss]], [[tol]]))
-    given: dict[str, Matrix] = {}
-    tolerances: dict[str, Matrix] = {}
-    for name in GRADIENT_NAMES:
-        printed = answers.grads.get(name)
-        if printed is None:
-            continue
-        _check_shape(name, printed.rows, model.K)
-        given[name] = printed.values
-        tolerances[name] = [
-            [_tolerance(n, m, rtol, model.K) for n, m in zip(row, mrow, strict=True)]
-            for row, mrow in zip(printed.rows, scales.grads[name], strict=True)
-        ]
-        verdicts.append(_judge(name, printed.rows, truth[name], tolerances[name]))
+    if answers.loss is not None and loss_tol is not None:
+        verdicts.append(_judge("loss", [[answers.loss]], [[loss]], [[loss_tol]]))
+    given = {name: answers.grads[name].values for name in grad_tols}
+    for name, tol in grad_tols.items():
+        verdicts.append(_judge(name, answers.grads[name].rows, truth[name], tol))
     diagnosed = [
         v
         if v.agree or v.name == "loss"
-        else replace(v, diagnosis=diagnose(model, v.name, given, tolerances, truth))
+        else replace(v, diagnosis=diagnose(model, v.name, given, grad_tols, truth))
         for v in verdicts
     ]
     return Comparison(tuple(diagnosed))

@@ -89,8 +89,9 @@ PRECEDENCE = (
     "scaled",
 )
 
-#: Factors ``scaled`` never names: 1 is right, ½ and −1 have their own ids, 0 is no gradient at all.
-_EXCLUDED_FACTORS = ("1", "0.5", "-1", "0", "-0")
+#: Factors ``scaled`` never names: 1 is right, ½ and −1 have their own ids, 0 is no gradient at
+#: all. A matrix any of them reproduces is not ``scaled``, whatever least squares makes of it.
+_EXCLUDED_FACTORS = (1.0, 0.5, -1.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -198,11 +199,19 @@ def least_squares_factor(given: Matrix, truth: Matrix) -> float | None:
 def _scaled_factor(
     name: str, given: Mapping[str, Matrix], tol: Mapping[str, Matrix], truth: Mapping[str, Matrix]
 ) -> float | None:
-    """The factor c when c · truth reproduces the student's matrix and c is not excluded."""
+    """The factor c when c · truth reproduces the student's matrix and no excluded factor does."""
     c = least_squares_factor(given[name], truth[name])
-    if c is None or format_number(c, "short") in _EXCLUDED_FACTORS:
+    if c is None or not _fits(name, _scaled(truth[name], c), given, tol, truth):
         return None
-    return c if _fits(name, _scaled(truth[name], c), given, tol, truth) else None
+    if any(_within(given[name], _scaled(truth[name], r), tol[name]) for r in _EXCLUDED_FACTORS):
+        return None
+    return c
+
+
+def _factor_text(c: float) -> str:
+    """c with 4 significant digits, more if 4 would read as a factor ``scaled`` never names."""
+    text = format_number(c, "short")
+    return format_number(c, "short", digits=8) if float(text) in _EXCLUDED_FACTORS else text
 
 
 def matching_mistakes(
@@ -311,7 +320,7 @@ def _sentence(mistake: str, name: str, variant: Variant, factor: float | None) -
             "square is missing."
         ),
         "scaled": lambda: (
-            f"{d} is the right matrix times {format_number(factor, 'short')}: a constant factor "
+            f"{d} is the right matrix times {_factor_text(factor or 0.0)}: a constant factor "
             "went wrong somewhere along the chain."
         ),
         "sign-flipped": lambda: (
