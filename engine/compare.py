@@ -16,7 +16,7 @@ float64 keeps 1e-13).
   unit in its last printed digit (1e-4), but never closer than :data:`PRINTED_FLOOR` · m, so that
   a float32 program printed with all its digits is not failed for float32's last ones.
 * A number with no printed digits (a program's, ``grade``) agrees within :func:`program_rtol` · m
-  (1e-5 for K ≤ 21). float32, PyTorch's and many NumPy programs' precision, was measured within
+  (1e-5 for K ≤ 16). float32, PyTorch's and many NumPy programs' precision, was measured within
   3.2e-7 · m of the truth on 3,000 random models of every variant, saturating ones among them;
   every mistake of the catalogue that changes the numbers at all moves some entry by several
   percent of m on the report's example (docs/math.md, "Checking a student's numbers").
@@ -48,7 +48,7 @@ __all__ = [
 #: A printed number is never judged more finely than this, relative to its entry's magnitude.
 PRINTED_FLOOR = 1e-6
 #: A number with no printed digits (a program's) agrees within this, relative to its magnitude
-#: (more for K > 21: see :func:`program_rtol`).
+#: (more for K > 16: see :func:`program_rtol`).
 PROGRAM_RTOL = 1e-5
 #: float32's machine epsilon, 2⁻²³: PyTorch's default precision.
 FLOAT32_EPS = 2.0**-23
