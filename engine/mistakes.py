@@ -185,7 +185,7 @@ def _fits(
     return _within(given[name], candidate, tol[name]) and not _within(candidate, truth[name], tol[name])
 
 
-def least_squares_factor(given: Matrix, truth: Matrix) -> float | None:
+def _least_squares_factor(given: Matrix, truth: Matrix) -> float | None:
     """The c minimising ‖given − c · truth‖ (None when the truth is all zeros)."""
     tt = sum(t * t for row in truth for t in row)
     if tt == 0.0:
@@ -200,7 +200,7 @@ def _scaled_factor(
     name: str, given: Mapping[str, Matrix], tol: Mapping[str, Matrix], truth: Mapping[str, Matrix]
 ) -> float | None:
     """The factor c when c · truth reproduces the student's matrix and no excluded factor does."""
-    c = least_squares_factor(given[name], truth[name])
+    c = _least_squares_factor(given[name], truth[name])
     if c is None or not _fits(name, _scaled(truth[name], c), given, tol, truth):
         return None
     if any(_within(given[name], _scaled(truth[name], r), tol[name]) for r in _EXCLUDED_FACTORS):

@@ -406,3 +406,12 @@ def test_every_diagnosis_is_one_sentence_about_its_matrix(report_example: dict, 
             # The variant's own notation: column vectors write a = Ax.
             if case in ("derivative-at-input", "other-convention"):
                 assert variant.products[0] in text
+
+
+def test_the_math_docs_list_every_id() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "math.md").read_text(encoding="utf-8")
+    section = text.split("## Checking a student's numbers", 1)[1].split("\n## ", 1)[0]
+    for mistake in MISTAKE_IDS:
+        assert f"| `{mistake}` |" in section, mistake
