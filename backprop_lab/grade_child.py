@@ -28,6 +28,7 @@ from __future__ import annotations
 import faulthandler
 import importlib.util
 import json
+import numbers
 import os
 import resource
 import signal
@@ -41,6 +42,10 @@ from typing import Any, NoReturn
 ANSWER_LIMIT = 4_000_000
 #: ``.tolist()`` results and containers nested deeper than this are not numbers.
 DEPTH_LIMIT = 8
+#: An array of more numbers than this is not a gradient of a grading model either.
+SIZE_LIMIT = 100_000
+#: An exception's last line, as reported, is cut to this many characters.
+DETAIL_LIMIT = 300
 
 PR_SET_PDEATHSIG = 1
 
@@ -108,8 +113,8 @@ def _last_line(exc: BaseException) -> str:
         where = f" (line {exc.lineno})" if exc.lineno else ""
         return f"{type(exc).__name__}: {exc.msg}{where}"
     lines = traceback.format_exception_only(type(exc), exc)
-    text = lines[-1].strip() if lines else ""
-    return text or type(exc).__name__
+    text = (lines[-1].strip() if lines else "") or type(exc).__name__
+    return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
 
 
 def _looks_out_of_memory(exc: BaseException) -> bool:
@@ -163,8 +168,11 @@ def _plain(value: object, depth: int = 0) -> object:
                 raise _BadOutput(f"returned a dict with the key {key!r}; the keys must be text")
             plain[key] = _plain(item, depth + 1)
         return plain
+    if isinstance(value, numbers.Real):
+        return float(value)  # a Fraction, say: a number, just not a float
     tolist = getattr(value, "tolist", None)
     if callable(tolist):
+        _check_size(value)
         try:
             listed = tolist()
         except Exception as exc:
@@ -173,6 +181,16 @@ def _plain(value: object, depth: int = 0) -> object:
     if isinstance(value, complex):
         raise _BadOutput(f"returned the complex number {value!r}")
     raise _BadOutput(f"returned a {type(value).__name__}, which is not numbers")
+
+
+def _check_size(array: object) -> None:
+    """Refuse a huge array before ``.tolist()`` turns it into millions of Python floats."""
+    size = getattr(array, "size", None)  # NumPy: an int; PyTorch: a method, and numel() counts
+    if not isinstance(size, int):
+        numel = getattr(array, "numel", None)
+        size = numel() if callable(numel) else None
+    if isinstance(size, int) and size > SIZE_LIMIT:
+        raise _BadOutput(f"returned an array of {size:,} numbers, far more than the model's gradients")
 
 
 def _encode(value: object) -> str:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "DEFAULT_LOAD_TIMEOUT",
     "DEFAULT_MEMORY",
     "DEFAULT_TIMEOUT",
     "OUTPUT_KEPT",
@@ -42,7 +43,11 @@ __all__ = [
 ]
 
 OUTPUT_KEPT = 1_000_000
+#: Of the bytes kept, how many come from the end of the output.
+OUTPUT_TAIL = 100_000
 DEFAULT_TIMEOUT = 10.0
+#: Loading is not a model: importing PyTorch alone takes seconds on a busy machine.
+DEFAULT_LOAD_TIMEOUT = 60.0
 DEFAULT_MEMORY = 1 << 30
 #: Every status an Outcome can have, in the order the grader reports them.
 STATUSES = ("ok", "error", "timeout", "out-of-memory", "crashed", "unloadable", "bad-output", "cancelled")
@@ -62,9 +67,11 @@ class Outcome:
     "bad-output" (a returned value that is not numbers, e.g. a set or an object without
     ``.tolist()``: ``detail``), "cancelled" (the caller's ``cancel`` event was set).
     ``returned``: one JSON value per model answered, in order (a prefix when it stopped early).
-    ``output``: its standard output and error, at most OUTPUT_KEPT bytes kept; ``output_dropped``
-    counts the bytes printed beyond them. ``seconds``: wall time. ``failed_model``: the index of
-    the model being computed when it stopped (None when it stopped while loading, or did not)."""
+    ``output``: its standard output and error, at most OUTPUT_KEPT bytes: all of it, or its
+    beginning and its last :data:`OUTPUT_TAIL` bytes (where a traceback is) around a line saying
+    how much is left out; ``output_dropped`` counts the bytes left out. ``seconds``: wall time.
+    ``failed_model``: the index of the model being computed when it stopped (None when it stopped
+    while loading, or did not stop early)."""
 
     status: str
     returned: tuple[object, ...] = ()
@@ -111,19 +118,25 @@ def run_submission(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     memory: int = DEFAULT_MEMORY,
+    load_timeout: float = DEFAULT_LOAD_TIMEOUT,
     cancel: threading.Event | None = None,
 ) -> Outcome:
     """Run the submission at ``path`` on each model ``(x, A, B, C)`` (plain nested lists).
 
-    ``timeout``: seconds of wall time allowed to load the file and to each model's call.
-    ``memory``: bytes of address space. ``cancel``: set it (from any thread) to stop the run at
-    once; the outcome is then "cancelled". Safe to call from several threads at a time."""
+    ``timeout``: seconds of wall time allowed to each model's call; ``load_timeout``: to starting
+    and importing the file. ``memory``: bytes of address space. ``cancel``: set it (from any
+    thread) to stop the run at once; the outcome is then "cancelled". Safe to call from several
+    threads at a time."""
     start = time.monotonic()
     path = Path(path)
     try:
         file = submission_file(path)
     except SubmissionError as exc:
         return Outcome("unloadable", detail=str(exc), seconds=time.monotonic() - start)
+    if not (timeout > 0 and load_timeout > 0 and memory > 0):
+        raise ValueError(
+            f"timeouts and memory must be positive: {timeout!r} s, {load_timeout!r} s, {memory!r} bytes"
+        )
     plain = [list(model) for model in models]
     if any(len(model) != 4 for model in plain):
         raise ValueError("each model is (x, A, B, C)")
@@ -132,13 +145,14 @@ def run_submission(
         "folder": str(file.parent.resolve()) if path.is_dir() else None,
         "memory": int(memory),
         # A CPU-time backstop: generous, since the wall-clock limit per model is the real one.
-        "cpu": int(2 * timeout * (len(plain) + 1)) + 10,
+        "cpu": int(2 * (load_timeout + timeout * len(plain))) + 10,
         "parent": os.getpid(),
         "models": plain,
     }
+    payload = json.dumps(job).encode("utf-8")
     work = Path(tempfile.mkdtemp(prefix="backprop-lab-submission-"))
     try:
-        run = _Run(json.dumps(job).encode("utf-8"), work, timeout, cancel)
+        run = _Run(payload, work, (load_timeout, timeout), cancel)
         try:
             run.loop()
         finally:
@@ -162,14 +176,51 @@ def _environment(work: Path) -> dict[str, str]:
     return env
 
 
+class _Capture:
+    """The beginning and the end of an output stream, OUTPUT_KEPT bytes in all, however long it runs."""
+
+    _MARK = 200  # room for the line that says how much is left out
+
+    def __init__(self) -> None:
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        room = OUTPUT_KEPT - OUTPUT_TAIL - self._MARK - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail += data
+            if len(self.tail) > 2 * OUTPUT_TAIL:  # trimmed now and then, not at every read
+                del self.tail[:-OUTPUT_TAIL]
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self.head) - min(len(self.tail), OUTPUT_TAIL)
+
+    def last(self, count: int) -> bytes:
+        return bytes((self.head + self.tail)[-count:])
+
+    def text(self) -> str:
+        head = self.head.decode("utf-8", errors="replace")
+        tail = self.tail[-OUTPUT_TAIL:].decode("utf-8", errors="replace")
+        if not self.dropped:
+            return head + tail
+        return f"{head}\n[… {self.dropped:,} bytes of output left out …]\n{tail}"
+
+
 class _Run:
     """One child process and the three pipes between it and the grader, driven by one selector."""
 
-    def __init__(self, job: bytes, work: Path, timeout: float, cancel: threading.Event | None) -> None:
-        self.timeout = timeout
+    def __init__(
+        self, job: bytes, work: Path, timeouts: tuple[float, float], cancel: threading.Event | None
+    ) -> None:
+        self.load_timeout, self.timeout = timeouts
         self.cancel = cancel
-        self.output = bytearray()
-        self.dropped = 0
+        self.output = _Capture()
         self.answers = bytearray()
         self.events: list[dict[str, object]] = []
         self.timed_out = self.cancelled = self.exited = False
@@ -200,7 +251,7 @@ class _Run:
         self._output = self.proc.stdout.fileno()
         for fd in (self._models, self._answers, self._output):
             os.set_blocking(fd, False)
-        self.deadline = time.monotonic() + timeout
+        self.deadline = time.monotonic() + self.load_timeout
         self._sel = selectors.DefaultSelector()
         self._sel.register(self._output, selectors.EVENT_READ, self._read_output)
         self._sel.register(self._answers, selectors.EVENT_READ, self._read_answers)
@@ -251,9 +302,7 @@ class _Run:
         data = self._read(self._output)
         if not data:
             return False
-        room = OUTPUT_KEPT - len(self.output)
-        self.output += data[:room]
-        self.dropped += max(0, len(data) - room)
+        self.output.add(data)
         return True
 
     def _read_answers(self) -> bool:
@@ -349,10 +398,10 @@ class _Run:
             status,
             returned=returned,
             detail=detail,
-            output=self.output.decode("utf-8", errors="replace"),
+            output=self.output.text(),
             seconds=seconds,
             failed_model=failed,
-            output_dropped=self.dropped,
+            output_dropped=self.output.dropped,
         )
 
     def _ending(self, memory: int) -> tuple[str, str]:
@@ -364,10 +413,10 @@ class _Run:
         if self.cancelled:
             return "cancelled", "stopped by the grader"
         if self.timed_out:
-            loading = not any(e["event"] == "loaded" for e in self.events)
-            what = "loading the file" if loading else "the call"
-            return "timeout", f"{what} took longer than {self.timeout:g} s"
-        return _died(self.status, self.peak_rss, memory, self.output)
+            if not any(e["event"] == "loaded" for e in self.events):
+                return "timeout", f"loading the file took longer than {self.load_timeout:g} s"
+            return "timeout", f"the call took longer than {self.timeout:g} s"
+        return _died(self.status, self.peak_rss, memory, self.output.last(4096))
 
 
 _EVENT_STATUS = {
@@ -378,10 +427,11 @@ _EVENT_STATUS = {
     "unloadable": "unloadable",
     "bad-output": "bad-output",
 }
+_MEMORY_SIGNALS = (signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT)
 _ALLOCATION_WORDS = (b"bad_alloc", b"cannot allocate memory", b"out of memory", b"MemoryError")
 
 
-def _died(status: int, peak_rss: int, memory: int, output: bytes | bytearray) -> tuple[str, str]:
+def _died(status: int, peak_rss: int, memory: int, output: bytes) -> tuple[str, str]:
     """The status of a child that ended without a final event: os._exit, a signal, the kernel."""
     if os.WIFEXITED(status):
         return "crashed", f"exited with status {os.WEXITSTATUS(status)} before answering"
@@ -389,15 +439,13 @@ def _died(status: int, peak_rss: int, memory: int, output: bytes | bytearray) ->
     name = _signal_name(number)
     if number == signal.SIGXCPU:
         return "timeout", "used up its CPU time"
-    if number == signal.SIGKILL:
-        # The grader sends SIGKILL only after the child has ended or overrun; the kernel's
-        # out-of-memory killer is what sends it otherwise.
-        return "out-of-memory", "killed by SIGKILL (most likely the system ran out of memory)"
-    # Native code that finds malloc returning NULL under the limit tends to crash rather than raise.
+    # Native code that finds malloc returning NULL under the limit tends to crash rather than raise,
+    # and the kernel's out-of-memory killer sends SIGKILL (the grader's own SIGKILL comes only
+    # after the child ended, overran or was cancelled, none of which reaches here).
     near_limit = peak_rss >= memory // 2
-    said_so = any(word.lower() in output[-4096:].lower() for word in _ALLOCATION_WORDS)
-    if number in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT) and (near_limit or said_so):
-        return "out-of-memory", f"killed by {name} near the memory limit of {memory // (1 << 20)} MiB"
+    said_so = any(word.lower() in output.lower() for word in _ALLOCATION_WORDS)
+    if number in _MEMORY_SIGNALS and (near_limit or said_so):
+        return "out-of-memory", f"killed by {name} with {peak_rss / (1 << 20):.0f} MiB in use"
     return "crashed", f"killed by {name}"
 
 
