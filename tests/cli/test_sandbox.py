@@ -9,10 +9,12 @@ own timeout).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -702,6 +704,49 @@ def test_without_pidfd_the_exit_is_polled(tmp_path, models, monkeypatch) -> None
     for index, (source, expected) in enumerate(cases.items()):
         outcome = _run(tmp_path / str(index), source, models, timeout=SHORT)
         assert (outcome.status, outcome.detail) == expected
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize("how", ["SIGINT", "SIGKILL"])
+def test_when_the_grader_is_stopped_the_submission_goes_too(tmp_path, how) -> None:
+    """Ctrl+C in the grader kills the process group (forks too); a grader killed outright takes the
+    submission's own process with it (the kernel's parent-death signal)."""
+    marker = tmp_path / "pids"
+    source = f"""
+    import os
+
+    def gradients(x, A, B, C):
+        fork = os.fork()
+        if fork == 0:
+            while True:
+                pass
+        with open({str(marker) + ".tmp"!r}, "w") as f:
+            f.write(f"{{os.getpid()}} {{fork}}")
+        os.rename({str(marker) + ".tmp"!r}, {str(marker)!r})
+        while True:
+            pass
+    """
+    submission = _write(tmp_path / "sub", source)
+    script = (
+        "import sys\nfrom backprop_lab.sandbox import run_submission\n"
+        f"run_submission({str(submission)!r}, [([1.0], [[1.0]], [[1.0]], [[1.0]])], timeout=600)\n"
+    )
+    grader = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stderr=subprocess.DEVNULL)
+    try:
+        _wait_until(marker.exists, "the submission to start")
+        child, fork = (int(pid) for pid in marker.read_text().split())
+        grader.send_signal(getattr(signal, how))
+        grader.wait(SAFETY)
+        _wait_until(lambda: _gone(child), "the submission's process to be gone")
+        if how == "SIGINT":
+            _wait_until(lambda: _gone(fork), "its fork to be gone")
+    finally:
+        grader.kill()
+        grader.wait()
+        if marker.exists():  # a failed test leaves no loop behind
+            for pid in marker.read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
 
 
 def test_every_status_is_listed() -> None:
