@@ -38,6 +38,7 @@ COMMANDS = {
     "check": "print the loss and the gradients at full precision and verify them",
     "train": "train by mini-batch gradient descent and write the session to a file",
     "report": "write a session's report (HTML, PDF, PNG, SVG) into a folder, without a display",
+    "export": "write a session's numbers to CSV (history), JSON (model, gradients) or NPZ (arrays)",
 }
 #: The commands that run without a display (named in the "no display" message).
 HEADLESS_COMMANDS = ("check", "train", "report")
@@ -92,7 +93,7 @@ def _top_level_parser() -> Parser:
 
 def build_parser() -> Parser:
     """The whole command line: top-level options and one sub-parser per command."""
-    from backprop_lab import check, report, train  # cheap: none imports Qt at module level
+    from backprop_lab import check, export, report, train  # cheap: none imports Qt at module level
 
     parser = _top_level_parser()
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", prog=PROG)
@@ -136,6 +137,14 @@ def build_parser() -> Parser:
         "a folder. Needs no display. Exit status: 0 written, 2 unusable input or not writable.",
         report.add_arguments,
         report.run,
+    )
+    command(
+        "export",
+        "Write SESSION's numbers to FILE, in the format its extension names: .csv the history (one row "
+        "per step), .json the model and its gradients, .npz both as NumPy arrays. Exit status: 0 written, "
+        "2 unusable input or not writable (nothing written).",
+        export.add_arguments,
+        export.run,
     )
     return parser
 

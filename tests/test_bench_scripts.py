@@ -117,6 +117,19 @@ def test_bench_session_small_history(bench, capsys, monkeypatch):
     ]
 
 
+def test_bench_export_small_history(bench, capsys):
+    # Checks the export's CSV byte for byte against the csv module's on the way.
+    assert bench("bench_export").main(["--steps", "3000", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "History: 3,000 steps" in out
+    rows = [
+        line.split()[0] + " " + line.split()[1]
+        for line in out.splitlines()
+        if line.startswith(("export", "csv", "in "))
+    ]
+    assert rows == ["export csv", "csv module", "in memory", "export npz"]
+
+
 def test_bench_one_sample_tiny(bench, capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["bench_one_sample.py", "--k", "2", "--rounds", "1", "--steps", "200"])
     bench("bench_one_sample").main()  # asserts loss_and_grads and the report's loops agree

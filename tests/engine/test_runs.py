@@ -250,6 +250,16 @@ def test_a_version_2_history_becomes_one_segment_under_the_files_settings(enc):
     assert loads_session(json.dumps(d)) == s
 
 
+@pytest.mark.parametrize("enc", ["json", "base64"])
+def test_the_writer_keeps_the_version_2_bytes_apart_from_the_version_and_the_two_new_lines(enc):
+    v2_text = (V2 / f"v2-{enc}.json").read_text(encoding="utf-8")
+    training = json.dumps(json.loads(v2_text)["training"])
+    added = f' "segments": [\n  {{"first_step": 1, "training": {training}}}\n ],\n "compared": [],\n'
+    expected = v2_text.replace('\n "version": 2,\n', '\n "version": 3,\n', 1)
+    expected = expected.replace('\n "history": {', "\n" + added + ' "history": {', 1)
+    assert dumps_session(load_session(V2 / f"v2-{enc}.json"), enc) == expected
+
+
 def test_a_version_2_session_without_history_has_no_segment():
     s = load_session(V2 / "v2-empty.json")
     assert s.segments == [] and json.loads(dumps_session(s))["segments"] == []
