@@ -38,7 +38,7 @@ from typing import Any, TextIO
 from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.model import forward
 from backprop_lab.engine.session import MAX_HISTORY_STEPS, Session, SessionError, load_session, save_session
-from backprop_lab.engine.training import Trainer, TrainingSettings
+from backprop_lab.engine.training import StepRecord, TrainingSettings, train_session
 from backprop_lab.engine.variant import Variant
 from backprop_lab.interrupt import Interrupted, deferred, pending
 from backprop_lab.variant_options import apply_variant_options
@@ -244,26 +244,24 @@ def _train_and_save(
     """Run the steps (until done or a signal), then save to ``output`` and print the summary.
     ``previous``: the session's own variant when the options replaced it."""
     loss_before = _loss_at_x(session)
-    trainer = session.make_trainer(settings)
-    outcome = _Outcome(session.history.last_step + 1, trainer.total_steps)
+    outcome = _Outcome(session.history.last_step + 1, settings.total_steps)
     started = time.perf_counter()
-    bar = _progress_bar(trainer.total_steps, sys.stderr)
+    bar = _progress_bar(settings.total_steps, sys.stderr)
     try:
         # From the first step to the end of the save a signal is only noted (backprop_lab.interrupt):
         # the run stops between two steps, never inside one (raised in the middle of History.append
         # it would leave columns of different lengths, a file that cannot be loaded), and a save that
         # has started is finished.
         with deferred():
-            outcome.stopped_by = _steps(session, trainer, bar)
+            outcome.stopped_by = _steps(session, settings, bar)
             elapsed = time.perf_counter() - started
-            session.finish_run(trainer)
             try:
                 save_session(session, output)
             except (SessionError, OSError) as exc:
                 outcome.failure = str(exc)
             else:
                 _summary(
-                    session, source, settings, trainer.total_steps, outcome.first_step, elapsed, loss_before
+                    session, source, settings, outcome.total_steps, outcome.first_step, elapsed, loss_before
                 )
                 _say_variant(session.model.variant, previous)
                 print(f"Wrote {output} (history: {len(session.history):,} steps)")
@@ -273,21 +271,28 @@ def _train_and_save(
     return outcome
 
 
-def _steps(session: Session, trainer: Trainer, bar: Any) -> int | None:
-    """Append the trainer's steps to the history, ``bar`` counting; the signal that stopped them, if any."""
-    append = session.history.append
+def _steps(session: Session, settings: TrainingSettings, bar: Any) -> int | None:
+    """Train ``session`` (engine.training.train_session: the sweep's loop too), ``bar`` counting;
+    the signal that stopped the run, if any."""
+    stopped_by: list[int] = []
+
+    def on_step(record: StepRecord) -> None:
+        bar.update(1)  # cheap: tqdm redraws at most every mininterval
+        if not record.step % 1000:
+            bar.set_postfix(loss=f"{record.batch_loss:.4g}", refresh=False)
+
+    def should_stop() -> bool:
+        signum = pending()
+        if signum is not None:
+            stopped_by.append(signum)
+        return signum is not None
+
     try:
         with bar:
-            for record in trainer.steps():
-                append(record)
-                bar.update(1)  # cheap: tqdm redraws at most every mininterval
-                if not record.step % 1000:
-                    bar.set_postfix(loss=f"{record.batch_loss:.4g}", refresh=False)
-                if pending() is not None:
-                    return pending()
+            train_session(session, settings, should_stop=should_stop, on_step=on_step)
     except KeyboardInterrupt:  # a Ctrl+C where no handler is installed (an in-process caller)
         return signal.SIGINT
-    return None
+    return stopped_by[0] if stopped_by else None
 
 
 def _exit(outcome: _Outcome, session: Session, output: str) -> int:
