@@ -33,6 +33,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from backprop_lab.engine.formatting import format_count
@@ -143,11 +144,11 @@ def _progress_bar(total: int, stream: TextIO) -> Any:
         unit="step",
         dynamic_ncols=True,
         mininterval=0.2,
-        disable=not _is_terminal(stream),
+        disable=not is_terminal(stream),
     )
 
 
-def _is_terminal(stream: TextIO) -> bool:
+def is_terminal(stream: TextIO) -> bool:
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):  # no isatty, or a closed stream
@@ -178,15 +179,10 @@ class _Outcome:
 def _load(args: argparse.Namespace) -> tuple[Session, str, TrainingSettings, Variant | None] | int:
     """The session, its name for messages, the settings to train with and the session's own variant
     when the options changed it (else None); or the exit code of bad input."""
-    if args.session is None:
-        session = Session.report_example()
-        source = "the report example"
-    else:
-        try:
-            session = load_session(args.session)
-        except SessionError as exc:
-            return _error(str(exc))
-        source = args.session
+    opened = open_session(args, _error)
+    if isinstance(opened, int):
+        return opened
+    session, source, previous = opened
     overrides = {
         field: getattr(args, dest)
         for dest, field in _OVERRIDES.items()
@@ -197,9 +193,6 @@ def _load(args: argparse.Namespace) -> tuple[Session, str, TrainingSettings, Var
         settings.validate(session.model.K)
     except ValueError as exc:
         return _error(f"invalid training settings: {exc}")
-    previous = _change_variant(args, session, source)
-    if isinstance(previous, int):
-        return previous
     if len(session.history) + settings.total_steps > MAX_HISTORY_STEPS:
         return _error(
             f"{source} has {len(session.history):,} steps and this run would add {settings.total_steps:,}; "
@@ -211,18 +204,41 @@ def _load(args: argparse.Namespace) -> tuple[Session, str, TrainingSettings, Var
     return session, source, settings, previous
 
 
-def _change_variant(args: argparse.Namespace, session: Session, source: str) -> Variant | int | None:
+def open_session(
+    args: argparse.Namespace, error: Callable[[str], int]
+) -> tuple[Session, str, Variant | None] | int:
+    """``args.session`` (the report example when None) under the variant options, as train and sweep
+    start from it: the session, its name for messages and its own variant when the options changed it
+    (else None); or ``error(message)``'s exit code for an unreadable session or a refused variant."""
+    if args.session is None:
+        session = Session.report_example()
+        source = "the report example"
+    else:
+        try:
+            session = load_session(args.session)
+        except SessionError as exc:
+            return error(str(exc))
+        source = args.session
+    previous = _change_variant(args, session, source, error)
+    if isinstance(previous, int):
+        return previous
+    return session, source, previous
+
+
+def _change_variant(
+    args: argparse.Namespace, session: Session, source: str, error: Callable[[str], int]
+) -> Variant | int | None:
     """Put the session under the options' variant, starting a new history if it changed; returns
     the session's own variant then (None when unchanged), or the exit code of a refusal."""
     try:
         model = apply_variant_options(args, session.model)
     except ValueError as exc:
-        return _error(str(exc))
+        return error(str(exc))
     previous = session.model.variant
     if model.variant == previous:
         return None
     if session.history and args.session is not None and _same_file(args.session, args.output):
-        return _error(
+        return error(
             f"{source} holds {len(session.history):,} steps trained as {previous.describe()}; another "
             "variant starts a new history, which would replace them: write it to another file with -o"
         )
