@@ -37,11 +37,12 @@ COMMANDS = {
     "window": "open the window on SESSION, or on the report example (the default command)",
     "check": "print the loss and the gradients at full precision and verify them",
     "train": "train by mini-batch gradient descent and write the session to a file",
+    "sweep": "train once per combination of learning rates, batch sizes, seeds, epochs, in parallel",
     "report": "write a session's report (HTML, PDF, PNG, SVG) into a folder, without a display",
     "export": "write a session's numbers to CSV (history), JSON (model, gradients) or NPZ (arrays)",
 }
 #: The commands that run without a display (named in the "no display" message).
-HEADLESS_COMMANDS = ("check", "train", "report")
+HEADLESS_COMMANDS = ("check", "train", "sweep", "report")
 
 
 class UsageError(Exception):
@@ -93,7 +94,7 @@ def _top_level_parser() -> Parser:
 
 def build_parser() -> Parser:
     """The whole command line: top-level options and one sub-parser per command."""
-    from backprop_lab import check, export, report, train  # cheap: none imports Qt at module level
+    from backprop_lab import check, export, report, sweep, train  # cheap: none imports Qt at module level
 
     parser = _top_level_parser()
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", prog=PROG)
@@ -130,6 +131,16 @@ def build_parser() -> Parser:
         "130/143 interrupted by SIGINT/SIGTERM (OUT written with the steps taken).",
         train.add_arguments,
         train.run,
+    )
+    command(
+        "sweep",
+        "Train SESSION once per combination of the listed settings (from the same starting model, each "
+        f"run exactly as '{PROG} train' would write it) in parallel processes, into DIR/<name>.bpl.json, "
+        "with DIR/summary.csv, summary.svg and summary.png. "
+        "Exit status: 0 every run trained, 1 a run diverged or failed (the rest written), 2 unusable input "
+        "(nothing written), 130/143 interrupted (the finished runs and their summary written).",
+        sweep.add_arguments,
+        sweep.run,
     )
     command(
         "report",

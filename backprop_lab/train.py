@@ -33,12 +33,13 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.model import forward
 from backprop_lab.engine.session import MAX_HISTORY_STEPS, Session, SessionError, load_session, save_session
-from backprop_lab.engine.training import Trainer, TrainingSettings
+from backprop_lab.engine.training import StepRecord, TrainingSettings, train_session
 from backprop_lab.engine.variant import Variant
 from backprop_lab.interrupt import Interrupted, deferred, pending
 from backprop_lab.variant_options import apply_variant_options
@@ -143,11 +144,11 @@ def _progress_bar(total: int, stream: TextIO) -> Any:
         unit="step",
         dynamic_ncols=True,
         mininterval=0.2,
-        disable=not _is_terminal(stream),
+        disable=not is_terminal(stream),
     )
 
 
-def _is_terminal(stream: TextIO) -> bool:
+def is_terminal(stream: TextIO) -> bool:
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):  # no isatty, or a closed stream
@@ -178,15 +179,10 @@ class _Outcome:
 def _load(args: argparse.Namespace) -> tuple[Session, str, TrainingSettings, Variant | None] | int:
     """The session, its name for messages, the settings to train with and the session's own variant
     when the options changed it (else None); or the exit code of bad input."""
-    if args.session is None:
-        session = Session.report_example()
-        source = "the report example"
-    else:
-        try:
-            session = load_session(args.session)
-        except SessionError as exc:
-            return _error(str(exc))
-        source = args.session
+    opened = open_session(args, _error)
+    if isinstance(opened, int):
+        return opened
+    session, source, previous = opened
     overrides = {
         field: getattr(args, dest)
         for dest, field in _OVERRIDES.items()
@@ -197,9 +193,6 @@ def _load(args: argparse.Namespace) -> tuple[Session, str, TrainingSettings, Var
         settings.validate(session.model.K)
     except ValueError as exc:
         return _error(f"invalid training settings: {exc}")
-    previous = _change_variant(args, session, source)
-    if isinstance(previous, int):
-        return previous
     if len(session.history) + settings.total_steps > MAX_HISTORY_STEPS:
         return _error(
             f"{source} has {len(session.history):,} steps and this run would add {settings.total_steps:,}; "
@@ -211,18 +204,41 @@ def _load(args: argparse.Namespace) -> tuple[Session, str, TrainingSettings, Var
     return session, source, settings, previous
 
 
-def _change_variant(args: argparse.Namespace, session: Session, source: str) -> Variant | int | None:
+def open_session(
+    args: argparse.Namespace, error: Callable[[str], int]
+) -> tuple[Session, str, Variant | None] | int:
+    """``args.session`` (the report example when None) under the variant options, as train and sweep
+    start from it: the session, its name for messages and its own variant when the options changed it
+    (else None); or ``error(message)``'s exit code for an unreadable session or a refused variant."""
+    if args.session is None:
+        session = Session.report_example()
+        source = "the report example"
+    else:
+        try:
+            session = load_session(args.session)
+        except SessionError as exc:
+            return error(str(exc))
+        source = args.session
+    previous = _change_variant(args, session, source, error)
+    if isinstance(previous, int):
+        return previous
+    return session, source, previous
+
+
+def _change_variant(
+    args: argparse.Namespace, session: Session, source: str, error: Callable[[str], int]
+) -> Variant | int | None:
     """Put the session under the options' variant, starting a new history if it changed; returns
     the session's own variant then (None when unchanged), or the exit code of a refusal."""
     try:
         model = apply_variant_options(args, session.model)
     except ValueError as exc:
-        return _error(str(exc))
+        return error(str(exc))
     previous = session.model.variant
     if model.variant == previous:
         return None
     if session.history and args.session is not None and _same_file(args.session, args.output):
-        return _error(
+        return error(
             f"{source} holds {len(session.history):,} steps trained as {previous.describe()}; another "
             "variant starts a new history, which would replace them: write it to another file with -o"
         )
@@ -244,26 +260,24 @@ def _train_and_save(
     """Run the steps (until done or a signal), then save to ``output`` and print the summary.
     ``previous``: the session's own variant when the options replaced it."""
     loss_before = _loss_at_x(session)
-    trainer = session.make_trainer(settings)
-    outcome = _Outcome(session.history.last_step + 1, trainer.total_steps)
+    outcome = _Outcome(session.history.last_step + 1, settings.total_steps)
     started = time.perf_counter()
-    bar = _progress_bar(trainer.total_steps, sys.stderr)
+    bar = _progress_bar(settings.total_steps, sys.stderr)
     try:
         # From the first step to the end of the save a signal is only noted (backprop_lab.interrupt):
         # the run stops between two steps, never inside one (raised in the middle of History.append
         # it would leave columns of different lengths, a file that cannot be loaded), and a save that
         # has started is finished.
         with deferred():
-            outcome.stopped_by = _steps(session, trainer, bar)
+            outcome.stopped_by = _steps(session, settings, bar)
             elapsed = time.perf_counter() - started
-            session.finish_run(trainer)
             try:
                 save_session(session, output)
             except (SessionError, OSError) as exc:
                 outcome.failure = str(exc)
             else:
                 _summary(
-                    session, source, settings, trainer.total_steps, outcome.first_step, elapsed, loss_before
+                    session, source, settings, outcome.total_steps, outcome.first_step, elapsed, loss_before
                 )
                 _say_variant(session.model.variant, previous)
                 print(f"Wrote {output} (history: {len(session.history):,} steps)")
@@ -273,21 +287,28 @@ def _train_and_save(
     return outcome
 
 
-def _steps(session: Session, trainer: Trainer, bar: Any) -> int | None:
-    """Append the trainer's steps to the history, ``bar`` counting; the signal that stopped them, if any."""
-    append = session.history.append
+def _steps(session: Session, settings: TrainingSettings, bar: Any) -> int | None:
+    """Train ``session`` (engine.training.train_session: the sweep's loop too), ``bar`` counting;
+    the signal that stopped the run, if any."""
+    stopped_by: list[int] = []
+
+    def on_step(record: StepRecord) -> None:
+        bar.update(1)  # cheap: tqdm redraws at most every mininterval
+        if not record.step % 1000:
+            bar.set_postfix(loss=f"{record.batch_loss:.4g}", refresh=False)
+
+    def should_stop() -> bool:
+        signum = pending()
+        if signum is not None:
+            stopped_by.append(signum)
+        return signum is not None
+
     try:
         with bar:
-            for record in trainer.steps():
-                append(record)
-                bar.update(1)  # cheap: tqdm redraws at most every mininterval
-                if not record.step % 1000:
-                    bar.set_postfix(loss=f"{record.batch_loss:.4g}", refresh=False)
-                if pending() is not None:
-                    return pending()
+            train_session(session, settings, should_stop=should_stop, on_step=on_step)
     except KeyboardInterrupt:  # a Ctrl+C where no handler is installed (an in-process caller)
         return signal.SIGINT
-    return None
+    return stopped_by[0] if stopped_by else None
 
 
 def _exit(outcome: _Outcome, session: Session, output: str) -> int:

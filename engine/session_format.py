@@ -6,6 +6,7 @@ See :mod:`engine.session` for the file layout. ``MAX_FILE_BYTES``, ``MAX_HISTORY
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from datetime import UTC, datetime
 
@@ -92,6 +93,15 @@ def short_value(value: object) -> str:
 
 
 def utc_now() -> str:
+    """Now as a session file stamps it; ``SOURCE_DATE_EPOCH`` (reproducible-builds.org: whole
+    seconds since 1970), when set, stands for now, so that two runs of the same work write the
+    same bytes (a sweep's file and train's are compared so)."""
+    fixed = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if fixed.isdigit():
+        try:
+            return datetime.fromtimestamp(int(fixed), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except (OverflowError, ValueError, OSError):  # past year 9999: the variable is ignored
+            pass
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

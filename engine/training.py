@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from numbers import Real
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from backprop_lab.engine import kernels
 from backprop_lab.engine.model import Matrix, Model, loss_and_grads, validate_model, validate_vector
@@ -61,6 +61,7 @@ __all__ = [
     "epoch_permutation",
     "generate_samples",
     "per_sample_grads",
+    "train_session",
 ]
 
 T = TypeVar("T")
@@ -309,6 +310,59 @@ class Trainer:
                 self._weights = (A2, B2, C2)
                 self.steps_done += 1
                 yield StepRecord(step, epoch, loss, loss_x, nA, nB, nC)
+
+
+class _Appends(Protocol):
+    def append(self, record: StepRecord) -> None: ...
+
+
+class TrainableSession(Protocol):
+    """What :func:`train_session` needs of an ``engine.session.Session`` (which imports this
+    module, so the type is named by its shape here)."""
+
+    @property
+    def history(self) -> _Appends: ...
+
+    def make_trainer(self, settings: TrainingSettings | None = None) -> Trainer: ...
+
+    def finish_run(self, trainer: Trainer) -> None: ...
+
+
+def train_session(
+    session: TrainableSession,
+    settings: TrainingSettings,
+    *,
+    should_stop: Callable[[], object] | None = None,
+    on_step: Callable[[StepRecord], object] | None = None,
+) -> Trainer:
+    """Train ``session`` with ``settings`` as ``backprop-lab train`` does, in place: continue its
+    history, append every step to it, then take the trainer's weights and divergence. The one
+    loop of the train and sweep commands (a sweep's file is bit-identical to train's because it
+    is made by this very code).
+
+    ``on_step(record)`` is called after each step is in the history; ``should_stop()`` after
+    that, and a true answer ends the run between two steps (the steps taken are kept). Raises
+    ValueError for invalid settings before anything changes. An exception from a callback (a
+    KeyboardInterrupt too) ends the run the same way and then propagates: the session holds the
+    steps taken and their weights either way. Returns the trainer (``steps_done``, ``total_steps``,
+    ``divergence``).
+    """
+    trainer = session.make_trainer(settings)
+    append = session.history.append
+    try:
+        if on_step is None and should_stop is None:  # the sweep's workers: nothing to call per step
+            for record in trainer.steps():
+                append(record)
+        else:
+            for record in trainer.steps():
+                append(record)
+                if on_step is not None:
+                    on_step(record)
+                if should_stop is not None and should_stop():
+                    break
+    finally:
+        session.finish_run(trainer)
+    return trainer
 
 
 def _first_problem(*checks: tuple[str, bool]) -> str | None:
