@@ -7,7 +7,7 @@ of SESSION's model (default: the report example) in its member of the family, or
 options ask for. It prints, per quantity given (loss, ∂L/∂A, ∂L/∂B, ∂L/∂C), whether it agrees, over
 how many entries, the worst entry with both values, and for a disagreeing gradient the mistake
 that reproduces it (its catalogue id, one sentence, the correct line of the chain rule). The words
-are :mod:`engine.comparison_text`'s, which the window's Check my numbers… shows too.
+are :mod:`engine.check_numbers`'s, which the window's Check my numbers… shows too.
 
 Each number is judged to the digits it was printed with; ``--rtol R`` judges every one to the
 relative tolerance R instead.
@@ -23,35 +23,31 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import textwrap
-from typing import BinaryIO, TextIO
+from typing import TextIO
 
+from backprop_lab.check import describe_variant, load_input, report_example_input
 from backprop_lab.engine import __version__
 from backprop_lab.engine.answers import parse_answers
-from backprop_lab.engine.compare import Comparison, compare_answers
-from backprop_lab.engine.comparison_text import (
+from backprop_lab.engine.check_numbers import (
     QUANTITIES,
     disagreeing_text,
     outcome_text,
     quantity_title,
+    read_answers_text,
     tolerance_text,
     verdict_text,
     worst_text,
 )
+from backprop_lab.engine.compare import Comparison, compare_answers
 from backprop_lab.engine.model import Model
+from backprop_lab.variant_options import apply_variant_options
 
 PROG = "backprop-lab"
 #: Every line fits this many columns (a long file name in the title aside), as check's do.
 WIDTH = 100
-#: The most text ANSWERS may hold: a K = 100 model printed at full precision is under 1 MiB.
-MAX_ANSWERS_BYTES = 8 * 1024 * 1024
 STDIN_NAME = "standard input"
-
-
-class InputError(ValueError):
-    """Unusable input; ``str()`` is the one line to print after ``backprop-lab compare: error:``."""
 
 
 def _rtol(text: str) -> float:
@@ -93,37 +89,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------- reading
 
 
-def read_answers_text(path: str) -> str:
-    """The text of ANSWERS (``path`` "-": standard input); InputError (one line) when unreadable."""
-    name = STDIN_NAME if path == "-" else path
-    try:
-        if path == "-":
-            data = _read_capped(sys.stdin.buffer, name)
-        else:
-            if os.path.isdir(path):
-                raise InputError(f"{path} is a folder, not a file of answers")
-            with open(path, "rb") as fh:
-                data = _read_capped(fh, name)
-    except OSError as exc:
-        raise InputError(f"cannot read {name}: {exc.strerror or exc}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{name} is not UTF-8 text (byte {exc.start + 1} cannot be read)") from None
-
-
-def _read_capped(fh: BinaryIO, name: str) -> bytes:
-    data = fh.read(MAX_ANSWERS_BYTES + 1)
-    if len(data) > MAX_ANSWERS_BYTES:
-        raise InputError(f"{name} holds more than {MAX_ANSWERS_BYTES // 2**20} MiB: not a program's answers")
-    return data
-
-
 def _model_and_source(args: argparse.Namespace) -> tuple[Model, str]:
     """The session's model under the variant options, and how the title names it."""
-    from backprop_lab.check import load_input, report_example_input
-    from backprop_lab.variant_options import apply_variant_options
-
     source = report_example_input() if args.session is None else load_input(args.session)
     name = STDIN_NAME if source.source == "-" else source.source
     return apply_variant_options(args, source.model), name
@@ -168,8 +135,6 @@ def comparison_lines(comparison: Comparison, rtol: float | None = None, width: i
 
 def describe_title(model: Model, answers: str, source: str) -> list[str]:
     """The heading: what was compared with what, and the member of the family it was judged in."""
-    from backprop_lab.check import describe_variant
-
     return [
         f"Backprop Lab {__version__}: compare of {answers} with {source} (K = {model.K})",
         *describe_variant(model.variant),
@@ -198,14 +163,14 @@ def run(args: argparse.Namespace) -> int:
         return _error("SESSION and ANSWERS cannot both be standard input ('-')")
     answers_name = STDIN_NAME if args.answers == "-" else args.answers
     try:
-        text = read_answers_text(args.answers)
+        text = read_answers_text(sys.stdin.buffer if args.answers == "-" else args.answers, answers_name)
         model, source = _model_and_source(args)
         try:
             answers = parse_answers(text, model.K)
         except ValueError as exc:  # AnswersError: "line N: expected …"
-            raise InputError(f"{answers_name}: {exc}") from None
+            raise ValueError(f"{answers_name}: {exc}") from None
         comparison = compare_answers(model, answers, args.rtol)
-    except ValueError as exc:  # InputError, SessionError, NumericalOverflowError
+    except ValueError as exc:  # AnswersFileError, AnswersError, SessionError, NumericalOverflowError
         return _error(str(exc))
     print_comparison(sys.stdout, model, comparison, answers=answers_name, source=source, rtol=args.rtol)
     return 0 if comparison.agree else 1

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import backprop_lab.compare as compare_cli
+import backprop_lab.engine.check_numbers as check_numbers
 from backprop_lab.cli import main as cli_main
 from backprop_lab.engine.compare import Comparison, Difference, Verdict
 from backprop_lab.engine.mistakes import Diagnosis
@@ -148,7 +149,7 @@ def test_unreadable_answers_are_one_line_and_exit_2(capsys, tmp_path, make, mess
 
 
 def test_answers_beyond_the_size_limit_are_refused_unread(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(compare_cli, "MAX_ANSWERS_BYTES", 64)
+    monkeypatch.setattr(check_numbers, "MAX_ANSWERS_BYTES", 64)
     path = _write(tmp_path / "big.txt", "1.0 " * 40)
     status, out, err = _run(capsys, ["compare", str(path)])
     assert (status, out) == (2, "")

@@ -1,5 +1,6 @@
-"""The words of a comparison (:mod:`engine.compare`): what ``backprop-lab compare`` prints and the
-window's Check my numbers… dialog shows, phrased once so that the two always say the same thing.
+"""What the two ways of checking a student's numbers share: ``backprop-lab compare`` and the
+window's Verify ▸ Check my numbers… read a file of answers the same way (:func:`read_answers_text`)
+and say what :mod:`engine.compare` found in the same words, phrased once here.
 
 Entries are named as ``check`` names them, ``B[2][0]`` (row 2, column 0, counted from 0); numbers
 are shown at full precision (:func:`engine.formatting.format_number`), the student's as the float
@@ -8,15 +9,21 @@ they printed, so ``2.1648`` reads ``2.1648``.
 
 from __future__ import annotations
 
+import os
+from typing import BinaryIO
+
 from backprop_lab.engine.compare import Comparison, Verdict
 from backprop_lab.engine.formatting import format_count, format_number
 
 __all__ = [
+    "MAX_ANSWERS_BYTES",
     "QUANTITIES",
+    "AnswersFileError",
     "disagreeing_text",
     "entry_label",
     "outcome_text",
     "quantity_title",
+    "read_answers_text",
     "tolerance_text",
     "verdict_text",
     "worst_text",
@@ -27,6 +34,42 @@ QUANTITIES = ("loss", "A", "B", "C")
 
 #: At most this many disagreeing entries are named one by one.
 NAMED_ENTRIES = 8
+#: The most text a file of answers may hold: a K = 100 model printed at full precision is under 1 MiB.
+MAX_ANSWERS_BYTES = 8 * 1024 * 1024
+
+
+class AnswersFileError(ValueError):
+    """A file of answers that cannot be read as text; ``str()`` is one line naming it and why."""
+
+
+def read_answers_text(source: str | os.PathLike[str] | BinaryIO, name: str | None = None) -> str:
+    """The text of a file of answers: a path, or an open binary stream (standard input) called
+    ``name``. UTF-8 (a byte-order mark is dropped); at most :data:`MAX_ANSWERS_BYTES`, so that a file
+    given by mistake is refused before it fills the memory. AnswersFileError (one line) otherwise."""
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        name = name or path
+        if os.path.isdir(path):
+            raise AnswersFileError(f"{name} is a folder, not a file of answers")
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_ANSWERS_BYTES + 1)
+        except OSError as exc:
+            raise AnswersFileError(f"cannot read {name}: {exc.strerror or exc}") from None
+    else:
+        name = name or "standard input"
+        try:
+            data = source.read(MAX_ANSWERS_BYTES + 1)
+        except OSError as exc:
+            raise AnswersFileError(f"cannot read {name}: {exc.strerror or exc}") from None
+    if len(data) > MAX_ANSWERS_BYTES:
+        raise AnswersFileError(
+            f"{name} holds more than {MAX_ANSWERS_BYTES // 2**20} MiB: not a program's answers"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AnswersFileError(f"{name} is not UTF-8 text (byte {exc.start + 1} cannot be read)") from None
 
 
 def quantity_title(name: str) -> str:

@@ -1,19 +1,25 @@
-"""The words of a comparison (engine.comparison_text), on comparisons built by hand."""
+"""The words of a comparison (engine.check_numbers), on comparisons built by hand."""
 
 from __future__ import annotations
 
+import io
 import math
 
-from backprop_lab.engine.compare import Comparison, Difference, Verdict
-from backprop_lab.engine.comparison_text import (
+import pytest
+
+import backprop_lab.engine.check_numbers as check_numbers
+from backprop_lab.engine.check_numbers import (
+    AnswersFileError,
     disagreeing_text,
     entry_label,
     outcome_text,
     quantity_title,
+    read_answers_text,
     tolerance_text,
     verdict_text,
     worst_text,
 )
+from backprop_lab.engine.compare import Comparison, Difference, Verdict
 from backprop_lab.engine.mistakes import Diagnosis
 
 
@@ -66,3 +72,34 @@ def test_the_outcome_lists_what_disagrees_in_order():
     assert outcome_text(Comparison((_verdict("A"), _verdict("B", ((0, 0),))))) == "∂L/∂B disagrees"
     wrong = Comparison((_verdict("loss", ((0, 0),), 1), _verdict("A", ((0, 0),)), _verdict("C", ((1, 1),))))
     assert outcome_text(wrong) == "the loss, ∂L/∂A and ∂L/∂C disagree"
+
+
+def test_answers_are_read_as_utf8_without_a_byte_order_mark(tmp_path):
+    path = tmp_path / "answers.txt"
+    path.write_bytes("\ufeff∂L/∂A =\n[[1.5, 2]]\n".encode())
+    assert read_answers_text(path) == "∂L/∂A =\n[[1.5, 2]]\n"
+    assert read_answers_text(io.BytesIO(b"Loss = 1\n")) == "Loss = 1\n"
+
+
+def test_an_unreadable_file_of_answers_is_one_line_naming_it(tmp_path, monkeypatch):
+    with pytest.raises(AnswersFileError, match=r"^cannot read .*nope\.txt: No such file or directory$"):
+        read_answers_text(tmp_path / "nope.txt")
+    with pytest.raises(AnswersFileError, match=r"is a folder, not a file of answers$"):
+        read_answers_text(tmp_path)
+    with pytest.raises(
+        AnswersFileError, match=r"^standard input is not UTF-8 text \(byte 3 "
+    ):
+        read_answers_text(io.BytesIO(b"1 \xff 2"))
+    monkeypatch.setattr(check_numbers, "MAX_ANSWERS_BYTES", 10)
+    with pytest.raises(AnswersFileError, match=r"^pasted holds more than 0 MiB"):
+        read_answers_text(io.BytesIO(b"1.0 " * 3), "pasted")
+    assert read_answers_text(io.BytesIO(b"1.0 2.0 3")) == "1.0 2.0 3"  # exactly at the limit
+
+
+def test_a_stream_that_fails_is_one_line():
+    class Broken(io.RawIOBase):
+        def read(self, n=-1):
+            raise OSError(5, "Input/output error")
+
+    with pytest.raises(AnswersFileError, match=r"^cannot read standard input: Input/output error$"):
+        read_answers_text(Broken())
