@@ -86,9 +86,7 @@ def test_an_unreadable_file_of_answers_is_one_line_naming_it(tmp_path, monkeypat
         read_answers_text(tmp_path / "nope.txt")
     with pytest.raises(AnswersFileError, match=r"is a folder, not a file of answers$"):
         read_answers_text(tmp_path)
-    with pytest.raises(
-        AnswersFileError, match=r"^standard input is not UTF-8 text \(byte 3 "
-    ):
+    with pytest.raises(AnswersFileError, match=r"^standard input is not UTF-8 text \(byte 3 "):
         read_answers_text(io.BytesIO(b"1 \xff 2"))
     monkeypatch.setattr(check_numbers, "MAX_ANSWERS_BYTES", 10)
     with pytest.raises(AnswersFileError, match=r"^pasted holds more than 0 MiB"):

@@ -1,0 +1,216 @@
+"""Verify ▸ Check my numbers…: the dialog, the outlines in the gradient tables, the chain rule on
+the worst entry.
+
+The outlines and the chain rule are tested on comparisons built by hand (what the window does with
+one); the dialog end to end on what students print: the report's own text, a mistake from the
+catalogue built here, unreadable text.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+from backprop_lab.engine.compare import Comparison, Difference, Verdict
+from backprop_lab.engine.mistakes import Diagnosis
+from backprop_lab.gui.cell_highlighter import DISAGREEING_CELLS
+from backprop_lab.gui.check_numbers_dialog import CheckNumbersDialog, comparison_html
+
+MAGENTA = DISAGREEING_CELLS.colour
+
+
+def _diagnosis(name: str = "B") -> Diagnosis:
+    return Diagnosis(
+        "transposed", f"Your ∂L/∂{name} is the transpose of the true one.", "∂L/∂B_ij = x_i · g_j"
+    )
+
+
+def _comparison(
+    wrong: dict[str, tuple[tuple[int, int], ...]], worst: dict[str, tuple[int, int]]
+) -> Comparison:
+    """A comparison of A, B, C in which ``wrong[name]`` disagree, ``worst[name]`` the worst of them."""
+    verdicts = []
+    for name in "ABC":
+        cells = wrong.get(name, ())
+        i, j = worst.get(name, (0, 0))
+        diff = Difference(i, j, 1.0, 0.5 if cells else 1.0, 1.0 if cells else 0.0)
+        verdicts.append(Verdict(name, not cells, 9, cells, diff, _diagnosis(name) if cells else None))
+    return Comparison(tuple(verdicts))
+
+
+def _shown(window, comparison: Comparison) -> None:
+    """What the window does after the dialog checked: the comparison of the document's model."""
+    window.verify.check_dialog = None
+    window.verify._on_check_dialog_checked(comparison, window.document.model)
+
+
+def _pixels(table, i: int, j: int) -> set[tuple[int, int, int]]:
+    """The colours painted inside cell (i, j) of a table, overlays included."""
+    rect = table.visualRect(table.model().index(i, j))
+    image = table.viewport().grab().toImage()
+    ratio = image.devicePixelRatio()
+    colours = set()
+    for x in range(rect.left(), rect.right() + 1):
+        for y in range(rect.top(), rect.bottom() + 1):
+            c = QColor(image.pixel(int(x * ratio), int(y * ratio)))
+            colours.add((c.red(), c.green(), c.blue()))
+    return colours
+
+
+def _magenta(table, i: int, j: int) -> bool:
+    return (MAGENTA.red(), MAGENTA.green(), MAGENTA.blue()) in _pixels(table, i, j)
+
+
+# --------------------------------------------------------------------------- the menu entry
+
+
+def test_check_my_numbers_is_in_the_verify_menu_with_its_shortcut(window, qtbot):
+    menu = window.findChild(QMenu, "menu_verify")
+    names = [a.objectName() for a in menu.actions()]
+    assert names.index("action_check_numbers") == names.index("action_verify_now") + 1
+    action = window.findChild(QAction, "action_check_numbers")
+    assert action.text() == "Check my &numbers…"
+    assert action.shortcut() == QKeySequence("Shift+F7")
+    action.trigger()
+    dialog = window.verify.check_dialog
+    assert isinstance(dialog, CheckNumbersDialog) and dialog.isVisible()
+    assert not dialog.isModal()  # the tables and the chain rule stay in reach
+    action.trigger()  # a second time: the same dialog, brought forward
+    assert window.verify.check_dialog is dialog
+    dialog.close()
+
+
+# --------------------------------------------------------------------------- outlines and the chain rule
+
+
+def test_the_disagreeing_entries_are_outlined_and_the_chain_rule_opens_on_the_worst(window, qtbot):
+    tables = window.gradients_panel.tables
+    wrong = {"B": ((0, 1), (1, 0), (2, 0)), "C": ((1, 1),)}
+    _shown(window, _comparison(wrong, {"B": (2, 0), "C": (1, 1)}))
+    panel = window.gradients_panel
+    assert panel.disagreeing_cells() == {"B": frozenset(wrong["B"]), "C": frozenset(wrong["C"])}
+    # Painted: magenta inside each disagreeing cell, none in an agreeing one.
+    qtbot.waitUntil(lambda: _magenta(tables["B"], 2, 0), timeout=10_000)
+    assert _magenta(tables["B"], 0, 1) and _magenta(tables["C"], 1, 1)
+    assert not _magenta(tables["B"], 1, 1) and not _magenta(tables["A"], 0, 0)
+    # The worst entry of the first disagreeing matrix is selected and explained.
+    chain = window.verify.chain_rule
+    assert chain.entry == ("B", 2, 0)
+    assert window.verify.dock.isVisible()
+    current = tables["B"].currentIndex()
+    assert (current.row(), current.column()) == (2, 0)
+    assert panel.check_note.isVisible()
+    assert panel.check_note.text() == (
+        "Outlined: the 4 entries of ∂L/∂B, ∂L/∂C your numbers disagree with (solid: the worst)"
+    )
+
+
+def test_the_outlines_go_when_the_model_changes_and_stay_for_a_repaint_of_the_same_model(window, qtbot):
+    panel = window.gradients_panel
+    _shown(window, _comparison({"A": ((0, 0),)}, {"A": (0, 0)}))
+    assert panel.disagreeing_cells() == {"A": frozenset({(0, 0)})}
+    window.document.modelChanged.emit()  # the same numbers again (a live step's marks): they stay
+    assert panel.disagreeing_cells() == {"A": frozenset({(0, 0)})}
+    window.document.set_entry("A", 1, 1, 0.25)
+    assert panel.disagreeing_cells() == {} and not panel.check_note.isVisible()
+    assert not _magenta(panel.tables["A"], 0, 0)
+    window.document.undo_stack.undo()  # the checked numbers are back, but the check is not redone
+    assert panel.disagreeing_cells() == {}
+
+
+def test_a_check_that_agrees_clears_the_outlines(window):
+    panel = window.gradients_panel
+    _shown(window, _comparison({"C": ((2, 2),)}, {"C": (2, 2)}))
+    assert panel.disagreeing_cells()
+    entry = window.verify.chain_rule.entry
+    _shown(window, _comparison({}, {}))
+    assert panel.disagreeing_cells() == {} and not panel.check_note.isVisible()
+    assert window.verify.chain_rule.entry == entry  # nothing to open: the chain rule stays put
+
+
+def test_a_comparison_of_another_model_outlines_nothing(window):
+    panel = window.gradients_panel
+    before = window.document.model
+    window.document.set_entry("x", 0, 0, 2.0)
+    panel.show_comparison(_comparison({"A": ((0, 0),)}, {"A": (0, 0)}), before)
+    assert panel.disagreeing_cells() == {}
+
+
+def test_only_the_loss_disagreeing_outlines_no_cell_and_opens_no_chain_rule(window):
+    loss = Verdict("loss", False, 1, ((0, 0),), Difference(0, 0, 40.0, 44.06, 0.09))
+    agree = _comparison({}, {})
+    _shown(window, Comparison((loss, *agree.verdicts)))
+    assert window.gradients_panel.disagreeing_cells() == {}
+    assert window.verify.chain_rule.entry is None
+
+
+# --------------------------------------------------------------------------- the dialog
+
+
+def test_the_verdicts_are_shown_in_the_commands_words():
+    c = _comparison({"B": ((0, 1), (2, 0))}, {"B": (2, 0)})
+    html = comparison_html(c)
+    assert "✗ ∂L/∂B disagrees." in html
+    assert "∂L/∂A</b>: <span" in html and "agrees (all 9 entries)" in html
+    assert "DISAGREES in 2 of 9 entries" in html
+    assert "worst entry B[2][0]: given 1.0, true 0.5 (relative difference 1.0e+00)" in html
+    assert "disagreeing: B[0][1], B[2][0]" in html
+    assert "<tt>transposed</tt>" in html and "Your ∂L/∂B is the transpose of the true one." in html
+    assert "Loss</b>: <span" in html and "not given" in html
+    assert "✓ Everything you gave agrees." in comparison_html(_comparison({}, {}))
+
+
+def test_nothing_pasted_is_one_line_and_no_check(window, qtbot):
+    dialog = window.verify.check_numbers()
+    with qtbot.assertNotEmitted(dialog.checked):
+        assert dialog.check() is None
+    assert dialog.error == "Nothing to check: paste what your program printed, or open a file."
+    assert dialog.error in dialog.verdicts.toPlainText()
+    dialog.close()
+
+
+def test_check_waits_while_a_run_trains(window, qtbot):
+    dialog = window.verify.check_numbers()
+    window.document.set_training_state("running")
+    assert not dialog.check_button.isEnabled()
+    assert dialog.status.text() == "Training is running: pause or stop it to check."
+    dialog.editor.setPlainText("Loss = 44.0612")
+    with qtbot.assertNotEmitted(dialog.checked):
+        assert dialog.check() is None
+    window.document.set_training_state("paused")
+    assert dialog.check_button.isEnabled() and dialog.status.text() == ""
+    window.document.set_training_state("idle")
+    dialog.close()
+
+
+def test_the_dialog_names_the_model_it_checks_against(window):
+    dialog = window.verify.check_numbers()
+    assert "(K = 3; sigmoid, row vectors, no target)" in dialog.about.text()
+    window.model_panel.k_spin.setValue(4)
+    assert "(K = 4; sigmoid, row vectors, no target)" in dialog.about.text()
+    dialog.close()
+
+
+def test_an_unreadable_file_is_named_in_the_dialog_and_the_text_is_kept(window, dialogs, tmp_path):
+    dialog = window.verify.check_numbers()
+    dialog.editor.setPlainText("Loss = 44.0612")
+    bad = tmp_path / "out.txt"
+    bad.write_bytes(b"\xff\xfe\x00")
+    dialogs.open_path = str(bad)
+    assert dialog.open_file() is False
+    assert dialog.error == f"{bad} is not UTF-8 text (byte 1 cannot be read)"
+    assert dialog.editor.toPlainText() == "Loss = 44.0612"  # nothing the user typed is lost
+    dialogs.open_path = ""  # cancelled: nothing happens
+    assert dialog.open_file() is False and dialog.editor.toPlainText() == "Loss = 44.0612"
+    good = tmp_path / "good.txt"
+    good.write_text("Loss = 44.06\n", encoding="utf-8")
+    dialogs.open_path = str(good)
+    assert dialog.open_file() is True and dialog.editor.toPlainText() == "Loss = 44.06\n"
+    dialog.close()
+
+
+def test_closing_the_window_closes_the_dialog(window):
+    dialog = window.verify.check_numbers()
+    assert dialog.parent() is window
+    window.close()
+    assert not dialog.isVisible()
