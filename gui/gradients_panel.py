@@ -7,9 +7,16 @@ After Verify ▸ Check my numbers… the tables outline each entry the student's
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
-from backprop_lab.engine.check_numbers import quantity_title
 from backprop_lab.engine.compare import Comparison
 from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.model import Model
@@ -46,6 +53,8 @@ class GradientsPanel(QWidget):
         self.check_note = QLabel()
         self.check_note.setObjectName("checkNote")
         self.check_note.setStyleSheet(muted_style(self.check_note.palette()))
+        # Never wider than the tables: a narrow panel cuts the note rather than growing for it.
+        self.check_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.check_note.hide()
         inner.addWidget(self.check_note)
         for name in ("A", "B", "C"):
@@ -141,11 +150,7 @@ class GradientsPanel(QWidget):
         self._checked_model = model
         self.disagreements.show_cells(cells, comparison.worst_cell)
         n = sum(len(c) for c in cells.values())
-        names = ", ".join(quantity_title(name) for name in cells)
-        self.check_note.setText(
-            f"Outlined: the {format_count(n, 'entry', 'entries')} of {names} your numbers disagree "
-            "with (solid: the worst)"
-        )
+        self.check_note.setText(f"Outlined: {format_count(n, 'entry', 'entries')} disagree with your numbers")
         self.check_note.show()
 
     def clear_comparison(self) -> None:
