@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QFontDatabase, QTextCursor
+from PySide6.QtGui import QFontDatabase, QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -131,6 +131,8 @@ class CheckNumbersDialog(QDialog):
         self.check_button.setObjectName("answersCheck")
         self.check_button.setDefault(True)
         self.check_button.clicked.connect(self.check)
+        # Return types a new line in the text, so Check is Ctrl+Return (Alt+C too).
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.check_button.animateClick)
         self.status = QLabel()
         self.status.setObjectName("answersStatus")
         self.verdicts = QTextBrowser()

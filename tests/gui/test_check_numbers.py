@@ -8,6 +8,7 @@ catalogue built here, unreadable text.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import QMenu
 
@@ -212,3 +213,16 @@ def test_closing_the_window_closes_the_dialog(window):
     assert dialog.parent() is window
     window.close()
     assert not dialog.isVisible()
+
+
+def test_ctrl_return_checks_from_the_text(window, qtbot):
+    dialog = window.verify.check_numbers()
+    qtbot.waitExposed(dialog)
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow, timeout=10_000)
+    dialog.editor.setFocus()
+    qtbot.keyClick(dialog.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: dialog.error is not None, timeout=10_000)
+    assert dialog.error.startswith("Nothing to check")
+    assert dialog.editor.toPlainText() == ""  # no new line typed
+    dialog.close()
