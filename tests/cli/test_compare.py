@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +19,9 @@ import backprop_lab.engine.check_numbers as check_numbers
 from backprop_lab.cli import main as cli_main
 from backprop_lab.engine.compare import Comparison, Difference, Verdict
 from backprop_lab.engine.mistakes import Diagnosis
+from backprop_lab.engine.model import model_loss_and_grads
+from backprop_lab.engine.session import Session, save_session
+from backprop_lab.engine.variant import Variant
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = ("PySide6", "shiboken6", "pyqtgraph", "numpy", "torch")
@@ -177,3 +181,204 @@ def test_a_bad_target_is_refused_before_any_work(capsys, tmp_path):
     status, out, err = _run(capsys, ["compare", str(answers), "--target", "1,2"])
     assert (status, out) == (2, "")
     assert err == "backprop-lab compare: error: --target: t has 2 numbers; expected K = 3\n"
+
+
+# --------------------------------------------------------------------------- end to end: what students print
+
+#: The seed report's own text, verbatim: its "Resulting gradients" (full precision) and its
+#: PyTorch block (four decimals, B's tensor continuing after a fence and a blank line).
+REPORT_RESULTING = (
+    "Resulting gradients are,\n"
+    "\n"
+    "A =\n"
+    "\n"
+    "[[2.164841106297983, 2.6681140650967543, 1.2098228357464476], [2.1981558022807874, "
+    "2.7091736184596087, 1.2284407748869652], [2.1848830308131784, 2.69281525010984, "
+    "1.2210232780700203]]\n"
+    "\n"
+    "B =\n"
+    "\n"
+    "[[14.089372084700397, 13.535386460481702, 8.792896243733097], [14.306193146636476, "
+    "13.743682248855672, 8.928209946118045], [14.21981035611282, 13.660695977626299, "
+    "8.87430016860969]]\n"
+    "\n"
+    "C =\n"
+    "\n"
+    "[[14.65610661598256, 18.529402674179796, 18.78898960873385], [12.038309499435838, "
+    "15.219777671936383, 15.432998545805004], [11.676555948682925, 14.762420381467074, "
+    "14.969233926447846]]\n"
+    "\n"
+    "Loss = 44.061213140343526\n"
+)
+REPORT_PYTORCH = (
+    "Here is what I obtain using pyTorch's torch.backward() function\n"
+    "\n"
+    "A =\n"
+    "\n"
+    "```\n"
+    "tensor([[2.1648, 2.6681, 1.2098], [2.1982, 2.7092, 1.2284], [2.1849, 2.6928, 1.2210]])\n"
+    "```\n"
+    "\n"
+    "B =\n"
+    "\n"
+    "```\n"
+    "tensor([[14.0894, 13.5354, 8.7929], [14.3062, 13.7437, 8.9282],\n"
+    "```\n"
+    "\n"
+    "[14.2198, 13.6607, 8.8743]])\n"
+    "\n"
+    "C =\n"
+    "\n"
+    "tensor([[14.6561, 18.5294, 18.7890], [12.0383, 15.2198, 15.4330], [11.6766, 14.7624, "
+    "14.9692]])\n"
+    "\n"
+    "Loss = tensor(44.0612, grad_fn=<SumBackward0>)\n"
+)
+
+
+def _example():
+    return Session.report_example().model
+
+
+def _printed(m, digits: int = 4) -> str:
+    """A matrix as the report prints one: a nested list, ``digits`` decimals."""
+    return "[" + ",\n ".join("[" + ", ".join(f"{v:.{digits}f}" for v in row) + "]" for row in m) + "]"
+
+
+def _answers(loss: float | None, grads: dict, digits: int = 4) -> str:
+    parts = [] if loss is None else [f"Loss = {loss:.{digits}f}", ""]
+    for name, m in grads.items():
+        parts += [f"dL/d{name} =", _printed(m, digits), ""]
+    return "\n".join(parts)
+
+
+def _transpose(m):
+    return [list(r) for r in zip(*m, strict=True)]
+
+
+def test_the_reports_own_resulting_gradients_agree(capsys, tmp_path):
+    answers = _write(tmp_path / "report.txt", REPORT_RESULTING)
+    assert "Resulting gradients are," in answers.read_text(encoding="utf-8")
+    status, out, err = _run(capsys, ["compare", str(answers)])
+    assert (status, err) == (0, "")
+    assert f"compare of {answers} with the report example (K = 3)" in out
+    assert "Variant: sigmoid, row vectors, no target" in out
+    for name in "ABC":
+        assert f"∂L/∂{name}: agrees (all 9 entries)" in out
+    assert "Loss: agrees" in out and "given 44.061213140343526" in out
+    assert out.rstrip().endswith("compare: everything given agrees")
+
+
+def test_the_reports_pytorch_block_agrees_to_its_four_digits_and_not_to_1e_9(capsys, tmp_path):
+    answers = _write(tmp_path / "torch.txt", REPORT_PYTORCH)
+    status, out, err = _run(capsys, ["compare", str(answers)])
+    assert (status, err) == (0, ""), out
+    assert "Loss: agrees" in out and "given 44.0612, true 44.06121314034353" in out
+    assert out.rstrip().endswith("compare: everything given agrees")
+    status, out, err = _run(capsys, ["compare", str(answers), "--rtol", "1e-9"])
+    assert (status, err) == (1, "")
+    assert "Each number is judged to a relative tolerance of 1e-09 (--rtol)." in out
+    assert "∂L/∂A: DISAGREES in 9 of 9 entries" in out
+
+
+def test_a_transposed_gradient_is_named_with_its_correct_line(capsys, tmp_path):
+    model = _example()
+    loss, grads = model_loss_and_grads(model)
+    dB = grads["B"]
+    answers = _write(tmp_path / "a.txt", _answers(loss, {**grads, "B": _transpose(dB)}))
+    status, out, err = _run(capsys, ["compare", str(answers)])
+    assert (status, err) == (1, "")
+    wrong = sorted((i, j) for i in range(3) for j in range(3) if abs(dB[i][j] - dB[j][i]) > 2e-4)
+    assert f"∂L/∂B: DISAGREES in {len(wrong)} of 9 entries" in out
+    # The worst entry is one of the pair furthest from its transpose (the two are as far).
+    far = max(abs(dB[i][j] - dB[j][i]) for i, j in wrong)
+    worst = [(i, j) for i, j in wrong if abs(dB[i][j] - dB[j][i]) == far]
+    assert any(
+        f"worst entry B[{i}][{j}]: given {round(dB[j][i], 4)!r}, true {dB[i][j]!r}" in out for i, j in worst
+    )
+    assert "  diagnosis: transposed. " in out
+    assert "  correct: ∂L/∂B" in out
+    for name in ("A", "C"):
+        assert f"∂L/∂{name}: agrees (all 9 entries)" in out
+    assert out.rstrip().endswith("compare: ∂L/∂B disagrees")
+
+
+def test_a_halved_dC_from_standard_input_is_the_missing_factor_2(capsys, monkeypatch):
+    model = _example()
+    _, grads = model_loss_and_grads(model)
+    half = [[v / 2 for v in row] for row in grads["C"]]
+    text = "tensor(" + _printed(half, 6) + ")\n"  # unlabelled: the one matrix is read as ∂L/∂A…
+    labelled = "C.grad = " + text
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(labelled.encode())))
+    status, out, err = _run(capsys, ["compare", "-"])
+    assert (status, err) == (1, "")
+    assert "compare of standard input with the report example" in out
+    assert "∂L/∂C: DISAGREES in 9 of 9 entries" in out and "diagnosis: missing-factor-2." in out
+    assert "Loss: not given" in out and "∂L/∂A: not given" in out
+
+
+def test_all_three_transposed_is_the_other_convention(capsys, tmp_path):
+    model = _example()
+    loss, grads = model_loss_and_grads(model)
+    answers = _write(tmp_path / "col.txt", _answers(loss, {n: _transpose(m) for n, m in grads.items()}, 6))
+    status, out, _ = _run(capsys, ["compare", str(answers)])
+    assert status == 1
+    assert out.count("diagnosis: other-convention.") == 3, out
+
+
+def test_the_variant_options_choose_the_truth(capsys, tmp_path):
+    model = _example().with_variant(Variant("tanh", "column", (-1.0, 0.5, 2.0)))
+    loss, grads = model_loss_and_grads(model)
+    answers = _write(tmp_path / "tanh.txt", _answers(loss, grads, 8))
+    options = ["--activation", "tanh", "--convention", "column", "--target", "-1,0.5,2"]
+    status, out, err = _run(capsys, ["compare", str(answers), *options])
+    assert (status, err) == (0, ""), out
+    assert "Variant: tanh, column vectors, target t" in out
+    status, out, _ = _run(capsys, ["compare", str(answers)])  # the report's own member: other numbers
+    assert status == 1 and "Loss: DISAGREES" in out
+
+
+def test_a_session_file_gives_the_model(capsys, tmp_path):
+    session = Session.random(2, 7)
+    path = tmp_path / "s.json"
+    save_session(session, path)
+    loss, grads = model_loss_and_grads(session.model)
+    answers = _write(tmp_path / "a.txt", _answers(loss, {"A": grads["A"]}, 10))
+    status, out, err = _run(capsys, ["compare", str(path), str(answers)])
+    assert (status, err) == (0, ""), out
+    assert f"with {path} (K = 2)" in out and "∂L/∂A: agrees (all 4 entries)" in out
+    assert "∂L/∂B: not given" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("Loss = 44.06\n\nA =\n[[1.0, 2.0, oops], [1, 2, 3], [1, 2, 3]]\n", 4),
+        ("A =\n[[1.0, 2.0], [3.0, 4.0]]\n", 0),
+    ],
+    ids=["a-word", "not-KxK"],
+)
+def test_unreadable_answers_name_the_line_in_one_line_and_exit_2(capsys, tmp_path, text, line):
+    answers = _write(tmp_path / "a.txt", text)
+    status, out, err = _run(capsys, ["compare", str(answers)])
+    assert (status, out) == (2, "")
+    assert err.startswith(f"backprop-lab compare: error: {answers}: ") and err.count("\n") == 1, err
+    if line:
+        assert f": line {line}: " in err
+
+
+def test_compare_never_imports_qt_numpy_or_torch(tmp_path):
+    answers = _write(tmp_path / "a.txt", REPORT_PYTORCH)
+    code = (
+        "import sys\n"
+        "from backprop_lab.cli import main\n"
+        f"status = main(['compare', {str(answers)!r}])\n"
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r})\n"
+        "print('FORBIDDEN', bad)\n"
+        "sys.exit(status)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith("FORBIDDEN []")
