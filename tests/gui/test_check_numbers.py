@@ -14,6 +14,8 @@ from PySide6.QtWidgets import QMenu
 
 from backprop_lab.engine.compare import Comparison, Difference, Verdict
 from backprop_lab.engine.mistakes import Diagnosis
+from backprop_lab.engine.model import model_loss_and_grads
+from backprop_lab.engine.variant import Variant
 from backprop_lab.gui.cell_highlighter import DISAGREEING_CELLS
 from backprop_lab.gui.check_numbers_dialog import CheckNumbersDialog, comparison_html
 
@@ -225,4 +227,88 @@ def test_ctrl_return_checks_from_the_text(window, qtbot):
     qtbot.waitUntil(lambda: dialog.error is not None, timeout=10_000)
     assert dialog.error.startswith("Nothing to check")
     assert dialog.editor.toPlainText() == ""  # no new line typed
+    dialog.close()
+
+
+# --------------------------------------------------------------------------- end to end: what students print
+
+
+def _printed(m, digits: int = 4) -> str:
+    return "[" + ",\n ".join("[" + ", ".join(f"{v:.{digits}f}" for v in row) + "]" for row in m) + "]"
+
+
+def _answers(loss, grads, digits: int = 4) -> str:
+    parts = [f"Loss = {loss:.{digits}f}", ""]
+    for name, m in grads.items():
+        parts += [f"{name} =", _printed(m, digits), ""]
+    return "\n".join(parts)
+
+
+def _paste_and_check(dialog, text: str):
+    dialog.editor.setPlainText(text)
+    dialog.check_button.click()
+    return dialog.comparison
+
+
+def test_the_true_numbers_to_four_digits_agree_and_outline_nothing(window, qtbot):
+    loss, grads = model_loss_and_grads(window.document.model)
+    dialog = window.verify.check_numbers()
+    with qtbot.waitSignal(dialog.checked, timeout=10_000):
+        comparison = _paste_and_check(dialog, _answers(loss, grads))
+    assert comparison is not None and comparison.agree
+    assert "✓ Everything you gave agrees." in dialog.verdicts.toHtml()
+    assert window.gradients_panel.disagreeing_cells() == {}
+    assert window.verify.chain_rule.entry is None
+    dialog.close()
+
+
+def test_a_transposed_dB_is_outlined_explained_and_diagnosed(window, qtbot):
+    loss, grads = model_loss_and_grads(window.document.model)
+    dB = grads["B"]
+    wrong = {(i, j) for i in range(3) for j in range(3) if abs(dB[i][j] - dB[j][i]) > 2e-4}
+    dialog = window.verify.check_numbers()
+    transposed = [list(r) for r in zip(*dB, strict=True)]
+    comparison = _paste_and_check(dialog, _answers(loss, {**grads, "B": transposed}))
+    assert comparison is not None and not comparison.agree
+    assert set(comparison.verdict("B").disagreeing) == wrong
+    assert window.gradients_panel.disagreeing_cells() == {"B": frozenset(wrong)}
+    worst = comparison.worst_cell
+    assert worst[0] == "B" and worst[1:] in wrong
+    assert window.verify.chain_rule.entry == worst
+    text = dialog.verdicts.toPlainText()
+    assert "✗ ∂L/∂B disagrees." in text and "Diagnosis (transposed)" in text
+    qtbot.waitUntil(lambda: _magenta(window.gradients_panel.tables["B"], *worst[1:]), timeout=10_000)
+    # The model changes: the outlines go and the dialog says its verdicts are out of date.
+    window.document.set_entry("B", 0, 0, 0.5)
+    assert window.gradients_panel.disagreeing_cells() == {}
+    assert dialog.status.text() == "The model has changed since this check: Check again."
+    dialog.close()
+
+
+def test_an_unreadable_line_is_named_and_selected(window):
+    dialog = window.verify.check_numbers()
+    assert (
+        _paste_and_check(dialog, "Loss = 44.0612\n\nA =\n[[1.0, 2.0, oops],\n [1, 2, 3],\n [1, 2, 3]]\n")
+        is None
+    )
+    assert dialog.error is not None and dialog.error.startswith("line 4: ")
+    assert dialog.editor.textCursor().blockNumber() == 3
+    assert "oops" in dialog.editor.textCursor().selectedText()
+    assert window.gradients_panel.disagreeing_cells() == {}
+    dialog.close()
+
+
+def test_an_opened_file_is_checked_against_the_variant_in_the_window(window, dialogs, tmp_path):
+    variant = Variant("relu", "column", None)
+    window.document.set_variant(variant)
+    loss, grads = model_loss_and_grads(window.document.model)
+    path = tmp_path / "out.txt"
+    path.write_text(_answers(loss, {"C": grads["C"]}, 10), encoding="utf-8")
+    dialog = window.verify.check_numbers()
+    assert "relu, column vectors, no target" in dialog.about.text()
+    dialogs.open_path = str(path)
+    assert dialog.open_file()
+    comparison = dialog.check()
+    assert comparison is not None and comparison.agree
+    assert [v.name for v in comparison.verdicts] == ["loss", "C"]
     dialog.close()
