@@ -16,6 +16,7 @@ While a run is training the model changes several times a second, so Check waits
 from __future__ import annotations
 
 import html
+import re
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QFontDatabase, QKeySequence, QShortcut, QTextCursor
@@ -50,7 +51,7 @@ from backprop_lab.gui.contrast import ink
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.prompts import Prompts
 
-__all__ = ["ANSWERS_FILTER", "CheckNumbersDialog", "comparison_html"]
+__all__ = ["ANSWERS_FILTER", "CheckNumbersDialog", "chain_rule_html", "comparison_html"]
 
 ANSWERS_FILTER = "Text files (*.txt *.out *.log *.md);;All files (*)"
 
@@ -63,6 +64,16 @@ _PLACEHOLDER = (
     "plain or comma-separated rows all work, labelled (dL/dA, ∂L/∂A, grad_A, A.grad, …) or not "
     "(a lone number is the loss; matrices are ∂L/∂A, ∂L/∂B, ∂L/∂C in that order). Give any of them."
 )
+
+
+#: The words between the formulas of a chain-rule line ("…, with g_j = … and σ′(a) = …").
+_PROSE = re.compile(r"(, with | and )")
+
+
+def chain_rule_html(text: str) -> str:
+    """A diagnosis' correct line typeset: its formulas as formulas, the words between them as words."""
+    parts = _PROSE.split(text)
+    return "".join(html.escape(p) if n % 2 else formula_html(p) for n, p in enumerate(parts))
 
 
 def comparison_html(comparison: Comparison, rtol: float | None = None) -> str:
@@ -92,7 +103,7 @@ def comparison_html(comparison: Comparison, rtol: float | None = None) -> str:
         if v.diagnosis is not None:
             d = v.diagnosis
             lines.append(f"<b>Diagnosis</b> (<tt>{html.escape(d.id)}</tt>): {html.escape(d.sentence)}")
-            lines.append(f"The correct line: {formula_html(d.correct)}")
+            lines.append(f"The correct line: {chain_rule_html(d.correct)}")
         parts.append("<p>" + "<br>".join(lines) + "</p>")
     return "".join(parts)
 

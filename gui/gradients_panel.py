@@ -150,7 +150,7 @@ class GradientsPanel(QWidget):
         self._checked_model = model
         self.disagreements.show_cells(cells, comparison.worst_cell)
         n = sum(len(c) for c in cells.values())
-        self.check_note.setText(f"Outlined: {format_count(n, 'entry', 'entries')} disagree with your numbers")
+        self.check_note.setText(f"Outlined: {format_count(n, 'disagreeing entry', 'disagreeing entries')}")
         self.check_note.show()
 
     def clear_comparison(self) -> None:

@@ -226,6 +226,11 @@ class VerifyController(QObject):
         if self.check_dialog is None:
             self.check_dialog = CheckNumbersDialog(self.document, self.prompts, self.window)
             self.check_dialog.checked.connect(self._on_check_dialog_checked)
+            # Over the right of the window (the training panel and the plot), not centred on it:
+            # the gradient tables it outlines stay in view.
+            frame = self.window.frameGeometry()
+            x = max(frame.left(), frame.right() - self.check_dialog.width() - 16)
+            self.check_dialog.move(x, frame.top() + 60)
         self.check_dialog.show()
         self.check_dialog.raise_()
         self.check_dialog.activateWindow()

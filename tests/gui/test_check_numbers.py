@@ -17,7 +17,7 @@ from backprop_lab.engine.mistakes import Diagnosis
 from backprop_lab.engine.model import model_loss_and_grads
 from backprop_lab.engine.variant import Variant
 from backprop_lab.gui.cell_highlighter import DISAGREEING_CELLS
-from backprop_lab.gui.check_numbers_dialog import CheckNumbersDialog, comparison_html
+from backprop_lab.gui.check_numbers_dialog import CheckNumbersDialog, chain_rule_html, comparison_html
 
 MAGENTA = DISAGREEING_CELLS.colour
 
@@ -103,7 +103,7 @@ def test_the_disagreeing_entries_are_outlined_and_the_chain_rule_opens_on_the_wo
     current = tables["B"].currentIndex()
     assert (current.row(), current.column()) == (2, 0)
     assert panel.check_note.isVisible()
-    assert panel.check_note.text() == "Outlined: 4 entries disagree with your numbers"
+    assert panel.check_note.text() == "Outlined: 4 disagreeing entries"
 
 
 def test_the_outlines_go_when_the_model_changes_and_stay_for_a_repaint_of_the_same_model(window, qtbot):
@@ -159,6 +159,15 @@ def test_the_verdicts_are_shown_in_the_commands_words():
     assert "<tt>transposed</tt>" in html and "Your ∂L/∂B is the transpose of the true one." in html
     assert "Loss</b>: <span" in html and "not given" in html
     assert "✓ Everything you gave agrees." in comparison_html(_comparison({}, {}))
+
+
+def test_the_correct_line_sets_its_formulas_as_formulas_and_its_words_as_words():
+    line = chain_rule_html(
+        "∂L/∂A_ij = x_i · σ′(a_j) · g_j, with g_j = Σ_k C_j,k · 2w_k and σ′(a) = 1 − tanh(a)²"
+    )
+    assert ", with <i>g</i><sub><i>j</i></sub> = Σ" in line  # "with" upright, no comma in a subscript
+    assert " and σ′(<i>a</i>) = 1 − tanh(<i>a</i>)²" in line
+    assert "<i>w</i><i>i</i>" not in line
 
 
 def test_nothing_pasted_is_one_line_and_no_check(window, qtbot):
@@ -311,4 +320,15 @@ def test_an_opened_file_is_checked_against_the_variant_in_the_window(window, dia
     comparison = dialog.check()
     assert comparison is not None and comparison.agree
     assert [v.name for v in comparison.verdicts] == ["loss", "C"]
+    dialog.close()
+
+
+def test_the_dialog_opens_clear_of_the_gradient_tables(window, qtbot):
+    window.resize(1400, 900)
+    qtbot.waitUntil(lambda: window.width() == 1400, timeout=10_000)
+    dialog = window.verify.check_numbers()
+    panel = window.gradients_panel
+    right_of_tables = panel.mapToGlobal(panel.rect().topRight()).x()
+    assert dialog.frameGeometry().left() > right_of_tables
+    assert dialog.frameGeometry().right() <= window.frameGeometry().right()
     dialog.close()
