@@ -251,6 +251,7 @@ class VerifyController(QObject):
         """The window is closing: stop and join the verification threads, close Check my numbers…"""
         self.verification.shutdown()
         if self.check_dialog is not None:
+            self.check_dialog.shutdown()
             self.check_dialog.close()
 
     # ------------------------------------------------------------------ slots
@@ -271,3 +272,5 @@ class VerifyController(QObject):
 
     def _on_app_about_to_quit(self) -> None:
         self.verification.shutdown()
+        if self.check_dialog is not None:
+            self.check_dialog.shutdown()

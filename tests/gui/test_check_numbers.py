@@ -8,6 +8,9 @@ catalogue built here, unreadable text.
 
 from __future__ import annotations
 
+import threading
+
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import QMenu
@@ -16,6 +19,7 @@ from backprop_lab.engine.compare import Comparison, Difference, Verdict
 from backprop_lab.engine.mistakes import Diagnosis
 from backprop_lab.engine.model import model_loss_and_grads
 from backprop_lab.engine.variant import Variant
+from backprop_lab.gui import check_numbers_dialog
 from backprop_lab.gui.cell_highlighter import DISAGREEING_CELLS
 from backprop_lab.gui.check_numbers_dialog import CheckNumbersDialog, chain_rule_html, comparison_html
 
@@ -332,3 +336,71 @@ def test_the_dialog_opens_clear_of_the_gradient_tables(window, qtbot):
     assert dialog.frameGeometry().left() > right_of_tables
     assert dialog.frameGeometry().right() <= window.frameGeometry().right()
     dialog.close()
+
+
+# --------------------------------------------------------------------------- big answers: a worker thread
+
+
+def _big(window, k: int = 24):
+    """A random K×K model in the window and its gradients with ∂L/∂C halved, at full precision."""
+    window.model_panel.k_spin.setValue(k)
+    loss, grads = model_loss_and_grads(window.document.model)
+    grads = {**grads, "C": [[v / 2 for v in row] for row in grads["C"]]}
+    return _answers(loss, grads, 17)
+
+
+def test_big_answers_are_checked_on_a_worker_thread(window, qtbot):
+    text = _big(window)
+    dialog = window.verify.check_numbers()
+    dialog.editor.setPlainText(text)
+    with qtbot.waitSignal(dialog.checked, timeout=120_000) as checked:
+        assert dialog.check() is None and dialog.is_busy
+        assert not dialog.check_button.isEnabled() and dialog.status.text() == "Checking…"
+        assert dialog.check() is None  # one check at a time
+    comparison, model = checked.args
+    assert model == window.document.model and not dialog.is_busy and dialog.check_button.isEnabled()
+    assert comparison.verdict("C").diagnosis.id == "missing-factor-2"
+    assert window.gradients_panel.disagreeing_cells()["C"] == frozenset(
+        (i, j) for i in range(24) for j in range(24)
+    )
+    assert window.verify.chain_rule.entry[0] == "C"
+    dialog.close()
+
+
+@pytest.mark.parametrize("delay_ms", [0, 10, 50])
+def test_the_model_changing_during_a_check_drops_its_result(window, qtbot, monkeypatch, delay_ms):
+    text = _big(window)
+    dialog = window.verify.check_numbers()
+    dialog.editor.setPlainText(text)
+    # The worker holds its result until the edit has happened, however fast this machine reads.
+    edited = threading.Event()
+    real = check_numbers_dialog.compare_text
+    monkeypatch.setattr(
+        check_numbers_dialog, "compare_text", lambda model, text: edited.wait(60) and real(model, text)
+    )
+    dialog.check()
+    job = dialog._job
+    ended = []
+    job.finished.connect(lambda: ended.append(True))
+    qtbot.wait(delay_ms)  # the edit comes 0–50 ms after Check
+    with qtbot.assertNotEmitted(dialog.checked, wait=200):
+        window.document.set_entry("A", 0, 0, 0.125)
+        edited.set()
+        qtbot.waitUntil(lambda: bool(ended), timeout=120_000)
+    assert dialog.status.text() == "The model changed while checking: Check again."
+    assert not dialog.is_busy and dialog.comparison is None and dialog.check_button.isEnabled()
+    assert window.gradients_panel.disagreeing_cells() == {}
+    dialog.close()
+
+
+def test_closing_the_window_during_a_check_joins_its_thread(window, qtbot, monkeypatch):
+    dialog = window.verify.check_numbers()
+    dialog.editor.setPlainText(_big(window))
+    release = threading.Event()  # the worker is still reading when the window closes
+    real = check_numbers_dialog.compare_text
+    monkeypatch.setattr(check_numbers_dialog, "compare_text", lambda m, t: release.wait(60) and real(m, t))
+    dialog.check()
+    release.set()
+    assert dialog.is_busy
+    window.close()
+    assert len(dialog.jobs) == 0 and not dialog.isVisible()
