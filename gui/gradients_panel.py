@@ -50,12 +50,7 @@ class GradientsPanel(QWidget):
         inner.addLayout(loss_row)
         inner.addWidget(self.live_label)  # a row of its own: beside the loss it is cut at K ≥ 10
         inner.addWidget(self.error_label)
-        self.check_note = QLabel()
-        self.check_note.setObjectName("checkNote")
-        self.check_note.setStyleSheet(muted_style(self.check_note.palette()))
-        # Never wider than the tables: a narrow panel cuts the note rather than growing for it.
-        self.check_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.check_note.hide()
+        self.check_note = self._build_check_note()
         inner.addWidget(self.check_note)
         for name in ("A", "B", "C"):
             model = GradientModel(document, name, self)
@@ -116,6 +111,16 @@ class GradientsPanel(QWidget):
         loss_row.addWidget(self.loss_label)
         loss_row.addStretch(1)
         return loss_row
+
+    def _build_check_note(self) -> QLabel:
+        """ "Outlined: n disagreeing entries", shown while a check's outlines are (show_comparison)."""
+        note = QLabel()
+        note.setObjectName("checkNote")
+        note.setStyleSheet(muted_style(note.palette()))
+        # Never wider than the tables: a narrow panel cuts the note rather than growing for it.
+        note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        note.hide()
+        return note
 
     def _build_live_label(self) -> QLabel:
         """ "live (step n)" while the numbers follow a running run's weights (gui.live_pace.live_text)."""
