@@ -2,18 +2,18 @@
 
 ::
 
-    backprop-lab [SESSION]                 the window (the default command)
-    backprop-lab check|train|report ...    the tools; none of them needs a display
+    backprop-lab [SESSION]                         the window (the default command)
+    backprop-lab check|train|report|compare ...    the tools; none of them needs a display
 
 A first argument that is a command's name runs that command; one that names an existing file
 opens it in the window; anything else is a usage error: ``did you mean …?`` when it is close
 to a command's name (difflib), else "does not exist". Usage errors are one line on standard
 error ending with a pointer to ``--help``, and exit with status 2.
 
-``check``, ``train`` and ``report`` share the options that choose the member of the assignment's
-family (``--activation``, ``--convention``, ``--target``; backprop_lab.variant_options), which
-override the session's. ``check`` and ``train`` run the engine alone and never import Qt;
-``report`` renders with Qt's offscreen platform. In those three, SIGINT and SIGTERM end the
+``check``, ``train``, ``report`` and ``compare`` share the options that choose the member of the
+assignment's family (``--activation``, ``--convention``, ``--target``; backprop_lab.variant_options),
+which override the session's. ``check``, ``train`` and ``compare`` run the engine alone and never
+import Qt; ``report`` renders with Qt's offscreen platform. In these tools, SIGINT and SIGTERM end the
 command with one line on standard error and the status 130 or 143 (backprop_lab.interrupt), never half a file.
 """
 
@@ -40,9 +40,12 @@ COMMANDS = {
     "sweep": "train once per combination of learning rates, batch sizes, seeds, epochs, in parallel",
     "report": "write a session's report (HTML, PDF, PNG, SVG) into a folder, without a display",
     "export": "write a session's numbers to CSV (history), JSON (model, gradients) or NPZ (arrays)",
+    "compare": "compare a student's printed loss and gradients with the true ones; name the mistake",
 }
+#: The commands besides the window, as a usage error lists them.
+_TOOLS = ", ".join(name for name in COMMANDS if name != "window")
 #: The commands that run without a display (named in the "no display" message).
-HEADLESS_COMMANDS = ("check", "train", "sweep", "report")
+HEADLESS_COMMANDS = ("check", "train", "sweep", "report", "compare")
 
 
 class UsageError(Exception):
@@ -94,7 +97,7 @@ def _top_level_parser() -> Parser:
 
 def build_parser() -> Parser:
     """The whole command line: top-level options and one sub-parser per command."""
-    from backprop_lab import check, export, report, sweep, train  # cheap: none imports Qt at module level
+    from backprop_lab import check, compare, export, report, sweep, train  # none imports Qt at module level
 
     parser = _top_level_parser()
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", prog=PROG)
@@ -157,6 +160,15 @@ def build_parser() -> Parser:
         export.add_arguments,
         export.run,
     )
+    command(
+        "compare",
+        "Compare what a student's program printed (ANSWERS: the loss and any of ∂L/∂A, ∂L/∂B, ∂L/∂C) "
+        "with the hand-derived numbers of SESSION's model, each judged to the digits printed; name "
+        "the mistake behind a disagreeing gradient. "
+        "Exit status: 0 everything given agrees, 1 something disagrees, 2 unusable input.",
+        compare.add_arguments,
+        compare.run,
+    )
     return parser
 
 
@@ -165,7 +177,7 @@ def _route(args: list[str], window: bool) -> list[str]:
     if not args:
         if window:
             return ["window"]
-        raise UsageError(f"{PROG}: error: a command is required: check, train or report (see {PROG} --help)")
+        raise UsageError(f"{PROG}: error: a command is required: {_TOOLS} (see {PROG} --help)")
     first = args[0]
     if first == "--" and window:
         return ["window", *args[1:]]
@@ -245,7 +257,7 @@ def main(argv: Sequence[str] | None = None, *, window: bool = True) -> int:
                     return _desktop(ns)
                 if ns.command is None:
                     if not window:
-                        build_parser().error("a command is required: check, train or report")
+                        build_parser().error(f"a command is required: {_TOOLS}")
                     return _run_window(argparse.Namespace(session=None))
                 status = int(ns.handler(ns))
                 sys.stdout.flush()

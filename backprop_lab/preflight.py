@@ -54,7 +54,7 @@ XCB_LIBRARIES = (
 
 NO_DISPLAY = (
     f"{PROG}: no display: set DISPLAY or WAYLAND_DISPLAY to open the window, "
-    "or use the commands that need none: check, train, report"
+    "or use the commands that need none: check, train, report, compare"
 )
 
 

@@ -1,7 +1,7 @@
-"""The options that choose the member of the assignment's family, shared by check, train and report.
+"""The options that choose the member of the assignment's family, shared by check, train, report and compare.
 
 ``--activation``, ``--convention`` and ``--target`` are defined once here; backprop_lab.cli adds
-them to each of the three commands, and each command applies them to the model it loaded with
+them to each of those commands, and each command applies them to the model it loaded with
 :func:`apply_variant_options`. A bad target is one ValueError line naming the entry, or the count
 against K; an unknown name is argparse's one-line "invalid choice" listing the valid ones.
 """

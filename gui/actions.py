@@ -33,7 +33,7 @@ MENUS: tuple[tuple[str, str, tuple[Entry, ...]], ...] = (
         "reset_layout",
     )),
     ("verify", "&Verify", (
-        "verify_now", "verify_torch", "verify_sweep", None,
+        "verify_now", "check_numbers", "verify_torch", "verify_sweep", None,
         "show_verification", "explain_entry", "show_line_search", None, "step_through",
     )),
     ("help", "&Help", ("keyboard_shortcuts", "user_guide", None, "about")),

@@ -1,13 +1,28 @@
-"""The gradients panel: the loss, ∂L/∂A, ∂L/∂B, ∂L/∂C (coloured by sign and size), the intermediates."""
+"""The gradients panel: the loss, ∂L/∂A, ∂L/∂B, ∂L/∂C (coloured by sign and size), the intermediates.
+
+After Verify ▸ Check my numbers… the tables outline each entry the student's numbers disagree with
+(:meth:`GradientsPanel.show_comparison`), until the model changes or a new check agrees.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
-from backprop_lab.engine.formatting import format_number
+from backprop_lab.engine.compare import Comparison
+from backprop_lab.engine.formatting import format_count, format_number
+from backprop_lab.engine.model import Model
 from backprop_lab.engine.variant import Variant
-from backprop_lab.gui.contrast import ink
+from backprop_lab.gui.cell_highlighter import DISAGREEING_CELLS, CellHighlighter
+from backprop_lab.gui.contrast import ink, muted_style
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.heat_map import ScaleLegend
 from backprop_lab.gui.live_pace import live_text
@@ -35,6 +50,8 @@ class GradientsPanel(QWidget):
         inner.addLayout(loss_row)
         inner.addWidget(self.live_label)  # a row of its own: beside the loss it is cut at K ≥ 10
         inner.addWidget(self.error_label)
+        self.check_note = self._build_check_note()
+        inner.addWidget(self.check_note)
         for name in ("A", "B", "C"):
             model = GradientModel(document, name, self)
             table = MatrixTable(model, f"grad{name}", f"∂L/∂{name}")
@@ -65,6 +82,9 @@ class GradientsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(box)
+        #: The entries a check of a student's numbers found disagreeing, and the model checked.
+        self.disagreements = CellHighlighter(dict(self.tables), self, DISAGREEING_CELLS)
+        self._checked_model: Model | None = None
         document.modelChanged.connect(self._on_document_model_changed)
         document.trainingStateChanged.connect(self._on_document_training_state_changed)
         self._on_document_training_state_changed(document.training_state)
@@ -92,6 +112,16 @@ class GradientsPanel(QWidget):
         loss_row.addStretch(1)
         return loss_row
 
+    def _build_check_note(self) -> QLabel:
+        """ "Outlined: n disagreeing entries", shown while a check's outlines are (show_comparison)."""
+        note = QLabel()
+        note.setObjectName("checkNote")
+        note.setStyleSheet(muted_style(note.palette()))
+        # Never wider than the tables: a narrow panel cuts the note rather than growing for it.
+        note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        note.hide()
+        return note
+
     def _build_live_label(self) -> QLabel:
         """ "live (step n)" while the numbers follow a running run's weights (gui.live_pace.live_text)."""
         live = QLabel()
@@ -110,7 +140,37 @@ class GradientsPanel(QWidget):
         self.live_label.setText(self._live_text())
         self.live_label.setVisible(state != "idle")  # its row is there only while a run exists
 
+    def show_comparison(self, comparison: Comparison, model: Model) -> None:
+        """Outline each gradient entry ``comparison`` found disagreeing (dashed; its worst entry solid),
+        for as long as the document shows ``model``, the model it compared with. A comparison in
+        which every gradient given agrees (or one of another model) clears the outlines."""
+        cells = {
+            v.name: frozenset(v.disagreeing)
+            for v in comparison.verdicts
+            if v.name in self.tables and not v.agree
+        }
+        if not cells or model != self._document.model:
+            self.clear_comparison()
+            return
+        self._checked_model = model
+        self.disagreements.show_cells(cells, comparison.worst_cell)
+        n = sum(len(c) for c in cells.values())
+        self.check_note.setText(f"Outlined: {format_count(n, 'disagreeing entry', 'disagreeing entries')}")
+        self.check_note.show()
+
+    def clear_comparison(self) -> None:
+        """No outlines: the check they came from is no longer about the numbers shown."""
+        self._checked_model = None
+        self.disagreements.clear()
+        self.check_note.hide()
+
+    def disagreeing_cells(self) -> dict[str, frozenset[tuple[int, int]]]:
+        """The outlined entries by matrix name (empty when none are)."""
+        return self.disagreements.highlighted()
+
     def _on_document_model_changed(self) -> None:
+        if self._checked_model is not None and self._document.model != self._checked_model:
+            self.clear_comparison()
         ev = self._document.evaluation
         self.live_label.setText(self._live_text())
         self.loss_label.setText(format_number(ev.loss, "cell"))

@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
             self.files.base_name,
             self,
         )
+        self.verify.numbersChecked.connect(self.gradients_panel.show_comparison)
         self.help = HelpController(doc, self.prompts, lambda: (self.actions, self.submenus), parent=self)
         self.network_view = view = NetworkView(doc, self.prompts)
         editors, tables, chain = self.model_panel.editors, self.gradients_panel.tables, self.verify.chain_rule

@@ -10,9 +10,13 @@ into, and the gradient tables and matrix editors the chain rule follows and outl
 * a "Chain rule" dock (the window docks it at the bottom) that follows the selected gradient cell:
   hidden at start-up (so the window keeps its restored geometry), it opens at the first gradient
   cell selected; after that View ▸ Chain rule panel and F8 show it;
-* the actions of the Verify menu: Check now (F7), Compare with PyTorch, eps sweep, Show
-  verification (Ctrl+Shift+V), Explain selected entry / chain rule (F8), Loss along gradient
-  (Ctrl+Shift+L), Training ▸ Step through… (Shift+F10), and the dock's toggle.
+* the actions of the Verify menu: Check now (F7), Check my numbers… (Shift+F7), Compare with
+  PyTorch, eps sweep, Show verification (Ctrl+Shift+V), Explain selected entry / chain rule (F8),
+  Loss along gradient (Ctrl+Shift+L), Training ▸ Step through… (Shift+F10), and the dock's toggle.
+
+Check my numbers… opens :class:`gui.check_numbers_dialog.CheckNumbersDialog` (one, not modal); after
+each check ``numbersChecked(comparison, model)`` goes out (the window has the gradient tables
+outline the disagreeing entries) and the chain rule opens on the worst entry, selected in its table.
 
 The window calls :meth:`VerifyController.shutdown` as it closes (cancels and joins any
 verification thread); quitting the application waits for them too.
@@ -22,13 +26,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt
+from PySide6.QtCore import QCoreApplication, QItemSelectionModel, QObject, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QMainWindow, QTabWidget
 
+from backprop_lab.engine.compare import Comparison
+from backprop_lab.engine.model import Model
 from backprop_lab.engine.verification import CheckResults
 from backprop_lab.gui.actions import make_action
 from backprop_lab.gui.chain_rule_panel import ChainRulePanel
+from backprop_lab.gui.check_numbers_dialog import CheckNumbersDialog
 from backprop_lab.gui.document import Document
 from backprop_lab.gui.layout import FitScrollArea
 from backprop_lab.gui.line_search_panel import LineSearchPanel
@@ -40,11 +47,15 @@ from backprop_lab.gui.verification_panel import VerificationPanel
 class VerifyController(QObject):
     """The "seeing why" views and their actions (see the module docstring).
 
-    ``actions`` by id: verify_now, verify_torch, verify_sweep, show_verification, explain_entry,
-    show_line_search, step_through, toggle_chain_rule. ``verification``, ``line_search`` and
-    ``chain_rule`` are the panels; ``verification_area`` and ``line_search_area`` the scrolling
-    tabs holding the first two; ``dock`` the chain rule's dock.
+    ``actions`` by id: verify_now, check_numbers, verify_torch, verify_sweep, show_verification,
+    explain_entry, show_line_search, step_through, toggle_chain_rule. ``verification``,
+    ``line_search`` and ``chain_rule`` are the panels; ``verification_area`` and
+    ``line_search_area`` the scrolling tabs holding the first two; ``dock`` the chain rule's dock;
+    ``check_dialog`` Check my numbers… once opened.
     """
+
+    #: A check of a student's numbers: (Comparison, the Model it compared with).
+    numbersChecked = Signal(object, object)
 
     def __init__(
         self,
@@ -80,7 +91,9 @@ class VerifyController(QObject):
         self.chain_rule.set_highlighting(False)
         self.chain_rule.entryShown.connect(self._on_chain_rule_entry_shown)
         self.chain_rule.attach(dict(gradient_tables), dict(editors))
+        self._gradient_tables = dict(gradient_tables)
         self.dialog: StepThroughDialog | None = None
+        self.check_dialog: CheckNumbersDialog | None = None
         # In scroll areas, so that the tabs (and so the window) need no more room than before.
         self.verification_area = FitScrollArea(self.verification)
         self.line_search_area = FitScrollArea(self.line_search)
@@ -101,6 +114,15 @@ class VerifyController(QObject):
                 p.check_now,
                 "F7",
                 "Compare every gradient entry with central differences (and PyTorch, if ticked)",
+            ),
+            "check_numbers": act(
+                self,
+                "check_numbers",
+                "Check my &numbers…",
+                self.check_numbers,
+                "Shift+F7",
+                "Paste or open the loss and gradients your program printed: each compared with the "
+                "hand-derived ones, a mistake named",
             ),
             "verify_torch": act(
                 self,
@@ -199,9 +221,38 @@ class VerifyController(QObject):
         dialog.open()
         return dialog
 
+    def check_numbers(self) -> CheckNumbersDialog:
+        """Verify ▸ Check my numbers…: open (or bring forward) the one dialog; returns it for tests."""
+        if self.check_dialog is None:
+            self.check_dialog = CheckNumbersDialog(self.document, self.prompts, self.window)
+            self.check_dialog.checked.connect(self._on_check_dialog_checked)
+            # Over the right of the window (the training panel and the plot), not centred on it:
+            # the gradient tables it outlines stay in view.
+            frame = self.window.frameGeometry()
+            x = max(frame.left(), frame.right() - self.check_dialog.width() - 16)
+            self.check_dialog.move(x, frame.top() + 60)
+        self.check_dialog.show()
+        self.check_dialog.raise_()
+        self.check_dialog.activateWindow()
+        return self.check_dialog
+
+    def show_entry(self, matrix: str, i: int, j: int) -> None:
+        """Select gradient entry (``matrix``, i, j) in its table and open the chain rule on it."""
+        table = self._gradient_tables.get(matrix)
+        if table is not None:
+            index = table.model().index(i, j)
+            table.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            table.scrollTo(index)
+        if self.chain_rule.entry != (matrix, i, j):  # the table's current cell was this one already
+            self.chain_rule.show_entry(matrix, i, j)
+        self.show_chain_rule()
+
     def shutdown(self) -> None:
-        """The window is closing: stop and join the verification threads."""
+        """The window is closing: stop and join the verification threads, close Check my numbers…"""
         self.verification.shutdown()
+        if self.check_dialog is not None:
+            self.check_dialog.shutdown()
+            self.check_dialog.close()
 
     # ------------------------------------------------------------------ slots
 
@@ -210,8 +261,16 @@ class VerifyController(QObject):
         if not self._dock_shown_once:
             self.show_chain_rule()
 
+    def _on_check_dialog_checked(self, comparison: Comparison, model: Model) -> None:
+        self.numbersChecked.emit(comparison, model)
+        worst = comparison.worst_cell
+        if worst is not None:
+            self.show_entry(*worst)
+
     def _on_dialog_finished(self, _result: int) -> None:
         self.dialog = None
 
     def _on_app_about_to_quit(self) -> None:
         self.verification.shutdown()
+        if self.check_dialog is not None:
+            self.check_dialog.shutdown()

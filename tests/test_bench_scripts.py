@@ -99,6 +99,13 @@ def test_bench_training_quick_no_torch(bench, capsys):
     assert [row.split("|")[1].strip() for row in rows] == ["3", "16", "64"]
 
 
+def test_bench_check_numbers_tiny(bench, capsys):
+    assert bench("bench_check_numbers").main(["--k", "2", "3", "--rounds", "1"]) == 0  # asserts the diagnosis
+    out = capsys.readouterr().out.splitlines()
+    rows = [line for line in out if line.startswith("| ") and line[2].isdigit()]
+    assert [row.split("|")[1].strip() for row in rows] == ["2", "3"]
+
+
 def test_bench_family_accuracy_two_models(bench, capsys):
     pytest.importorskip("torch", reason="PyTorch is not installed (optional extra 'torch')")
     assert bench("bench_family_accuracy").main(["--models", "2"]) == 0

@@ -31,11 +31,11 @@ def test_help_lists_every_command_with_its_description(capsys):
     flat = " ".join(out.split())
     for name, description in COMMANDS.items():
         assert f"{name} {description}" in flat
-    assert set(COMMANDS) == {"window", "check", "train", "sweep", "report", "export"}
+    assert set(COMMANDS) == {"window", "check", "train", "sweep", "report", "export", "compare"}
     assert "--install-desktop-entry" in out and "--uninstall-desktop-entry" in out
 
 
-@pytest.mark.parametrize("command", ["window", "check", "train", "sweep", "report"])
+@pytest.mark.parametrize("command", ["window", "check", "train", "sweep", "report", "compare"])
 def test_every_help_shows_the_defaults(capsys, command):
     status, out, _ = _run(capsys, [command, "--help"])
     assert status == 0 and out.startswith(f"usage: backprop-lab {command} ")
