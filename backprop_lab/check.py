@@ -50,6 +50,13 @@ from backprop_lab.variant_options import apply_variant_options
 
 PROG = "backprop-lab"
 
+#: The command's description in ``backprop-lab check --help``.
+DESCRIPTION = (
+    "Print x, A, B, C, the loss and its gradients at full precision, and verify the gradients "
+    "against central finite differences (and PyTorch with --torch). "
+    "Exit status: 0 every check passes, 1 one fails, 2 unusable input."
+)
+
 #: With more entries than this the table lists the failures and the worst entries only (see --all).
 TABLE_ROWS = 75
 WORST_ROWS = 10
@@ -336,7 +343,7 @@ def _error(command: str, message: str) -> int:
     return 2
 
 
-def run_check(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """``backprop-lab check``: 0 when every check passes, 1 when one fails, 2 on bad input."""
     try:
         source = report_example_input() if args.session is None else load_input(args.session)

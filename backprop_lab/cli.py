@@ -118,57 +118,9 @@ def build_parser() -> Parser:
         _window_arguments,
         _run_window,
     )
-    command(
-        "check",
-        "Print x, A, B, C, the loss and its gradients at full precision, and verify the gradients "
-        "against central finite differences (and PyTorch with --torch). "
-        "Exit status: 0 every check passes, 1 one fails, 2 unusable input.",
-        check.add_arguments,
-        check.run_check,
-    )
-    command(
-        "train",
-        "Train a session by mini-batch gradient descent and write the result to OUT. Options override "
-        "the session's settings; without SESSION the report example is trained with the report's settings. "
-        "Exit status: 0 trained, 1 diverged (OUT still written), 2 unusable input (nothing written), "
-        "130/143 interrupted by SIGINT/SIGTERM (OUT written with the steps taken).",
-        train.add_arguments,
-        train.run,
-    )
-    command(
-        "sweep",
-        "Train SESSION once per combination of the listed settings (from the same starting model, each "
-        f"run exactly as '{PROG} train' would write it) in parallel processes, into DIR/<name>.bpl.json, "
-        "with DIR/summary.csv, summary.svg and summary.png. "
-        "Exit status: 0 every run trained, 1 a run diverged or failed (the rest written), 2 unusable input "
-        "(nothing written), 130/143 interrupted (the finished runs and their summary written).",
-        sweep.add_arguments,
-        sweep.run,
-    )
-    command(
-        "report",
-        "Write the report of a session (report.html, report.pdf, window.png, plot.png, plot.svg) into "
-        "a folder. Needs no display. Exit status: 0 written, 2 unusable input or not writable.",
-        report.add_arguments,
-        report.run,
-    )
-    command(
-        "export",
-        "Write SESSION's numbers to FILE, in the format its extension names: .csv the history (one row "
-        "per step), .json the model and its gradients, .npz both as NumPy arrays. Exit status: 0 written, "
-        "2 unusable input or not writable (nothing written).",
-        export.add_arguments,
-        export.run,
-    )
-    command(
-        "compare",
-        "Compare what a student's program printed (ANSWERS: the loss and any of ∂L/∂A, ∂L/∂B, ∂L/∂C) "
-        "with the hand-derived numbers of SESSION's model, each judged to the digits printed; name "
-        "the mistake behind a disagreeing gradient. "
-        "Exit status: 0 everything given agrees, 1 something disagrees, 2 unusable input.",
-        compare.add_arguments,
-        compare.run,
-    )
+    for module in (check, train, sweep, report, export, compare):
+        name = module.__name__.rpartition(".")[2]
+        command(name, module.DESCRIPTION, module.add_arguments, module.run)
     return parser
 
 

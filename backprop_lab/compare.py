@@ -45,6 +45,14 @@ from backprop_lab.engine.model import Model
 from backprop_lab.variant_options import apply_variant_options
 
 PROG = "backprop-lab"
+
+#: The command's description in ``backprop-lab compare --help``.
+DESCRIPTION = (
+    "Compare what a student's program printed (ANSWERS: the loss and any of ∂L/∂A, ∂L/∂B, ∂L/∂C) "
+    "with the hand-derived numbers of SESSION's model, each judged to the digits printed; name "
+    "the mistake behind a disagreeing gradient. "
+    "Exit status: 0 everything given agrees, 1 something disagrees, 2 unusable input."
+)
 #: Every line fits this many columns (a long file name in the title aside), as check's do.
 WIDTH = 100
 STDIN_NAME = "standard input"

@@ -27,6 +27,13 @@ from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.session import SessionError, load_session
 
 PROG = "backprop-lab export"
+
+#: The command's description in ``backprop-lab export --help``.
+DESCRIPTION = (
+    "Write SESSION's numbers to FILE, in the format its extension names: .csv the history (one row "
+    "per step), .json the model and its gradients, .npz both as NumPy arrays. Exit status: 0 written, "
+    "2 unusable input or not writable (nothing written)."
+)
 EXIT_BAD_INPUT = 2
 
 

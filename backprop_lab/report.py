@@ -32,6 +32,12 @@ from backprop_lab.interrupt import Interrupted, deferred
 
 PROG = "backprop-lab report"
 
+#: The command's description in ``backprop-lab report --help``.
+DESCRIPTION = (
+    "Write the report of a session (report.html, report.pdf, window.png, plot.png, plot.svg) into "
+    "a folder. Needs no display. Exit status: 0 written, 2 unusable input or not writable."
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add report's arguments to ``parser`` (backprop_lab.cli builds the sub-command with this)."""

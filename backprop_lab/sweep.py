@@ -51,6 +51,15 @@ from backprop_lab.train import is_terminal, open_session
 
 PROG = "backprop-lab sweep"
 
+#: The command's description in ``backprop-lab sweep --help``.
+DESCRIPTION = (
+    "Train SESSION once per combination of the listed settings (from the same starting model, each "
+    "run exactly as 'backprop-lab train' would write it) in parallel processes, into DIR/<name>.bpl.json, "
+    "with DIR/summary.csv, summary.svg and summary.png. "
+    "Exit status: 0 every run trained, 1 a run diverged or failed (the rest written), 2 unusable input "
+    "(nothing written), 130/143 interrupted (the finished runs and their summary written)."
+)
+
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_BAD_INPUT = 2

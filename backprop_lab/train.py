@@ -46,6 +46,14 @@ from backprop_lab.variant_options import apply_variant_options
 
 PROG = "backprop-lab train"
 
+#: The command's description in ``backprop-lab train --help``.
+DESCRIPTION = (
+    "Train a session by mini-batch gradient descent and write the result to OUT. Options override "
+    "the session's settings; without SESSION the report example is trained with the report's settings. "
+    "Exit status: 0 trained, 1 diverged (OUT still written), 2 unusable input (nothing written), "
+    "130/143 interrupted by SIGINT/SIGTERM (OUT written with the steps taken)."
+)
+
 EXIT_OK = 0
 EXIT_DIVERGED = 1
 EXIT_BAD_INPUT = 2
