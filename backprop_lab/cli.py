@@ -38,9 +38,10 @@ COMMANDS = {
     "check": "print the loss and the gradients at full precision and verify them",
     "train": "train by mini-batch gradient descent and write the session to a file",
     "report": "write a session's report (HTML, PDF, PNG, SVG) into a folder, without a display",
+    "grade": "run a class's gradients(x, A, B, C) programs in sandboxes and write a gradebook",
 }
 #: The commands that run without a display (named in the "no display" message).
-HEADLESS_COMMANDS = ("check", "train", "report")
+HEADLESS_COMMANDS = ("check", "train", "report", "grade")
 
 
 class UsageError(Exception):
@@ -92,7 +93,7 @@ def _top_level_parser() -> Parser:
 
 def build_parser() -> Parser:
     """The whole command line: top-level options and one sub-parser per command."""
-    from backprop_lab import check, report, train  # cheap: none imports Qt at module level
+    from backprop_lab import check, grade, report, train  # cheap: none imports Qt at module level
 
     parser = _top_level_parser()
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", prog=PROG)
@@ -136,6 +137,15 @@ def build_parser() -> Parser:
         "a folder. Needs no display. Exit status: 0 written, 2 unusable input or not writable.",
         report.add_arguments,
         report.run,
+    )
+    command(
+        "grade",
+        "Run each SUBMISSION's gradients(x, A, B, C) in a process of its own on the report example and "
+        "N seeded random models, and write grades.csv, grades.html and a feedback text per submission "
+        "into OUT. Isolation and limits guard against mistakes, not malice. "
+        "Exit status: 0 written, 2 unusable input or not writable, 130/143 interrupted (nothing written).",
+        grade.add_arguments,
+        grade.run,
     )
     return parser
 
