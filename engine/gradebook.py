@@ -127,7 +127,7 @@ def feedback_names(names: Sequence[str]) -> list[str]:
     files = []
     for name in names:
         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in unicodedata.normalize("NFC", name))
-        stem = stem.strip(".")[:100] or "submission"
+        stem = re.sub("_+", "_", stem).strip("._")[:100] or "submission"
         candidate, n = f"feedback-{stem}.txt", 1
         while candidate.lower() in used:  # case-insensitive file systems would merge two
             n += 1
@@ -231,11 +231,13 @@ _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 1.5em; color: #1a1a1a; background: #fff; }
 table { border-collapse: collapse; }
 th, td { border-bottom: 1px solid #ccc; padding: 0.3em 0.7em; text-align: left; vertical-align: top; }
+th { white-space: nowrap; position: sticky; top: 0; background: #fff; }
 th button { font: inherit; font-weight: bold; border: 0; background: none; cursor: pointer; padding: 0; }
 th[aria-sort=ascending] button::after { content: " ▲"; }
 th[aria-sort=descending] button::after { content: " ▼"; }
-td.number { text-align: right; font-variant-numeric: tabular-nums; }
-td.detail { max-width: 40em; overflow-wrap: anywhere; }
+td.number { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.text { min-width: 12em; max-width: 36em; overflow-wrap: break-word; }
+td.file { max-width: 18em; overflow-wrap: anywhere; }
 .verdict { font-weight: bold; padding: 0 0.3em; border-radius: 3px; }
 .correct { background: #d7f0d7; color: #0b4d0b; }
 .wrong, .bad-output { background: #fbe3c8; color: #6b3700; }
@@ -269,22 +271,22 @@ def _html_row(grade: Grade, feedback: str) -> str:
     judged = [grade.agreement(q) for q in QUANTITIES]
     worst_value = grade.worst_relative
     cells = [
-        _td(name),
+        _td(name, css="text"),
         f'<td data-sort="{VERDICTS.index(grade.verdict)}"><span class="verdict {html.escape(verdict)}">'
         f"{html.escape(verdict)}</span></td>",
         *(
             _td(text, sort=f"{a / n:.6f}" if n else "", css="number")
             for text, (a, n) in zip(agree, judged, strict=True)
         ),
-        _td(diagnosis),
+        _td(diagnosis, css="text"),
         _td(
             worst,
             sort="" if worst_value is None else repr(worst_value).replace("inf", "Infinity"),
             css="number",
         ),
         _td(seconds, css="number"),
-        _td(detail, css="detail"),
-        f'<td><a href="{html.escape(quote(feedback))}">{html.escape(feedback)}</a></td>',
+        _td(detail, css="text"),
+        f'<td class="file"><a href="{html.escape(quote(feedback))}">{html.escape(feedback)}</a></td>',
     ]
     return "<tr>" + "".join(cells) + "</tr>"
 
