@@ -10,8 +10,8 @@ submission (:mod:`engine.gradebook`).
 
 Submissions run ``--jobs`` at a time (default: the number of cores) on a thread pool: each thread
 only waits on its submission's process. Progress goes to standard error: a bar on a terminal, a
-line per submission otherwise. SIGINT or SIGTERM stop the grading (the runs in progress are let
-finish or time out) and nothing is written.
+line per submission otherwise. SIGINT or SIGTERM stop the grading (the runs in progress are
+cancelled: their processes killed) and nothing is written.
 
 Process isolation and resource limits protect the grader from mistakes, not from malice: run
 untrusted code in a container or a throwaway account.
@@ -26,17 +26,27 @@ import argparse
 import concurrent.futures
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from backprop_lab.engine.atomic_folder import write_folder
 from backprop_lab.engine.formatting import format_count
 from backprop_lab.engine.gradebook import Setup, gradebook_files, submission_names
-from backprop_lab.engine.grading import DEFAULT_MODELS, DEFAULT_SEED, Grade, grade_run, grading_models
-from backprop_lab.engine.model import Model
+from backprop_lab.engine.grading import (
+    DEFAULT_MODELS,
+    DEFAULT_SEED,
+    VERDICTS,
+    Grade,
+    grade_run,
+    grading_models,
+)
 from backprop_lab.engine.variant import Variant
 from backprop_lab.interrupt import Interrupted, deferred
+
+if TYPE_CHECKING:
+    from backprop_lab.sandbox import Outcome
 
 PROG = "backprop-lab grade"
 
@@ -115,12 +125,12 @@ def _settings(args: argparse.Namespace) -> tuple[Setup, int]:
 
 
 def _check_submissions(paths: Sequence[str]) -> list[str]:
-    """The submissions' names; ValueError for one that does not exist or is given twice."""
+    """The submissions' names; ValueError for a path that does not exist or is given twice. (What
+    a path holds is the submission's own business: a folder without a .py file, say, is graded
+    as an error in the gradebook, not a reason to grade nobody.)"""
     for path in paths:
         if not os.path.exists(path):
             raise ValueError(f"{path} does not exist")
-        if not os.path.isdir(path) and not path.endswith(".py"):
-            raise ValueError(f"{path} is not a .py file or a folder")
     return submission_names(paths)
 
 
@@ -158,13 +168,6 @@ class Progress:
             self.stream.flush()
 
 
-def _run_one(path: str, setup: Setup) -> object:
-    from backprop_lab.sandbox import run_submission
-
-    arguments = [(m.x, m.A, m.B, m.C) for m in setup.models]
-    return run_submission(path, arguments, timeout=setup.timeout, memory=setup.memory)
-
-
 def grade_all(
     paths: Sequence[str],
     names: Sequence[str],
@@ -172,17 +175,28 @@ def grade_all(
     jobs: int,
     on_done: Callable[[Grade], None] = lambda grade: None,
 ) -> list[Grade]:
-    """Every submission's grade, in the order given, ``jobs`` running at a time. An interrupt
-    (KeyboardInterrupt) cancels those not started and waits for the runs in progress."""
-    models: tuple[Model, ...] = setup.models
+    """Every submission's grade, in the order given, ``jobs`` running at a time. An exception here
+    (KeyboardInterrupt included) cancels every run, stopping the ones in progress at once."""
+    from backprop_lab.sandbox import run_submission
+
+    models = setup.models
+    arguments = [(m.x, m.A, m.B, m.C) for m in models]
+    cancel = threading.Event()
+
+    def run_one(path: str) -> Outcome:
+        return run_submission(path, arguments, timeout=setup.timeout, memory=setup.memory, cancel=cancel)
+
     grades: dict[int, Grade] = {}
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade")
     try:
-        futures = {pool.submit(_run_one, path, setup): i for i, path in enumerate(paths)}
+        futures = {pool.submit(run_one, path): i for i, path in enumerate(paths)}
         for future in concurrent.futures.as_completed(futures):
             i = futures[future]
-            grades[i] = grade_run(names[i], models, future.result())  # type: ignore[arg-type]
+            grades[i] = grade_run(names[i], models, future.result())
             on_done(grades[i])
+    except BaseException:
+        cancel.set()
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return [grades[i] for i in range(len(paths))]
@@ -214,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
             late, folder = exc, Path(out)
     except OSError as exc:
         return _error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    counts = [f"{sum(g.verdict == v for g in grades)} {v}" for v in dict.fromkeys(g.verdict for g in grades)]
+    counts = [f"{n} {v}" for v in VERDICTS if (n := sum(g.verdict == v for g in grades))]
     print(
         f"Graded {format_count(len(grades), 'submission')} on {format_count(len(setup.models), 'model')}: "
         f"{', '.join(counts)}. Wrote {folder}: grades.csv, grades.html, "

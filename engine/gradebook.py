@@ -405,7 +405,8 @@ def _stopped_lines(grade: Grade, setup: Setup, failed: int) -> list[str]:
             lines.append(f"Before it stopped, {right} of its {len(grade.judged)} answers were correct.")
     where = "where it stopped" if grade.verdict != "bad-output" else "the first it answered that way"
     model = setup.models[failed]
-    return [*lines, f"{model_label(failed, model)}, {where}, was:", *_model_lines(model)]
+    label = model_label(failed, model)
+    return [*lines, f"{label[0].upper()}{label[1:]}, {where}, was:", *_model_lines(model)]
 
 
 def feedback_text(grade: Grade, setup: Setup) -> str:
@@ -414,7 +415,7 @@ def feedback_text(grade: Grade, setup: Setup) -> str:
     lines = [
         f"Feedback on {_one_line(grade.name)}",
         "",
-        f"Verdict: {grade.verdict}" + (f" ({_one_line(grade.detail)})" if grade.detail else ""),
+        f"Verdict: {grade.verdict}" + (f" — {_one_line(grade.detail)}" if grade.detail else ""),
         "",
         _EXPLAIN[grade.verdict],
         "",

@@ -214,7 +214,7 @@ def test_the_page_has_a_sortable_header_and_a_row_per_submission_linking_its_fee
 
 def test_feedback_on_wrong_numbers_names_the_mistake_and_gives_the_model_to_try():
     text = feedback_text(_wrong_grade(), SETUP)
-    assert "Verdict: wrong (∂L/∂A disagrees on 3 of 5 models)" in text
+    assert "Verdict: wrong — ∂L/∂A disagrees on 3 of 5 models" in text
     assert "∂L/∂A    2 of 5   (diagnosis: derivative-at-input, unknown)" in text
     assert "The first model it disagrees on is model 1 (the report example, K = 3):" in text
     assert f"x = [{', '.join(repr(v) for v in SETUP.models[0].x)}]" in text
@@ -226,7 +226,7 @@ def test_feedback_on_wrong_numbers_names_the_mistake_and_gives_the_model_to_try(
 def test_feedback_on_an_error_quotes_the_end_of_the_output_without_control_characters():
     error = _grades()[2]
     text = feedback_text(error, SETUP)
-    assert f"model 3 (K = {SETUP.models[2].K}), where it stopped, was:" in text
+    assert f"Model 3 (K = {SETUP.models[2].K}), where it stopped, was:" in text
     assert f"What it printed (the last {OUTPUT_LINES} of 41 lines):" in text
     assert "line 19\n" not in text and "line 39\n" in text
     assert "\x1b" not in text and "\r" not in text
