@@ -263,3 +263,13 @@ def test_grade_is_listed_with_the_commands(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     assert "mistakes, not malice" in help_text
     assert "--jobs J" in help_text
+
+
+def test_the_bench_grades_a_toy_class(capsys, monkeypatch):
+    # Not timed here: tests/bench/bench_grade.py's figures are its own business; it must still run.
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "bench"))
+    import bench_grade
+
+    assert bench_grade.main(["--submissions", "3", "--models", "1", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "verdicts: correct\n" in out and "| 2 |" in out
