@@ -69,6 +69,9 @@ SUBMISSIONS = {
     "shape.py": "def gradients(x, A, B, C):\n    return 1.0, [[0.0]], [[0.0]], [[0.0]]\n",
     "loops.py": "def gradients(x, A, B, C):\n    while True:\n        pass\n",
     "nothing.py": "def grad(x, A, B, C):\n    return 0\n",
+    "hungry.py": "def gradients(x, A, B, C):\n    keep = []\n    while True:\n"
+    "        keep.append(bytearray(1 << 24))\n",
+    "chatty.py": "DERIVATIVE_AT = 'a'\nprint('x' * 5_000_000)\n" + HAND_DERIVED,
 }
 
 
@@ -97,7 +100,7 @@ def graded(tmp_path_factory) -> tuple[Path, list[str], str]:
     out = folder / "out"
     result = subprocess.run(
         [sys.executable, "-m", "backprop_lab", "grade", *paths, "-o", str(out), "--models", "3",
-         "--timeout", "2", "--jobs", "2"],
+         "--timeout", "2", "--memory", "256", "--jobs", "2"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -116,6 +119,8 @@ def test_every_verdict_is_given_and_each_submission_gets_its_feedback(graded):
         "shape": "bad-output",
         "loops": "timeout",
         "nothing": "error",
+        "hungry": "out-of-memory",
+        "chatty": "correct",
     }
     assert rows["correct"]["A"] == rows["correct"]["loss"] == "4 of 4"
     assert rows["at_input"]["A"] == "0 of 4" and rows["at_input"]["B"] == "4 of 4"
@@ -126,8 +131,8 @@ def test_every_verdict_is_given_and_each_submission_gets_its_feedback(graded):
     assert "gradients" in rows["nothing"]["detail"]
     files = sorted(p.name for p in out.iterdir())
     assert files == sorted(["grades.csv", "grades.html", *(f"feedback-{n}.txt" for n in verdicts)])
-    assert "Graded 7 submissions on 4 models" in printed
-    assert re.search(r"graded 7 of 7: \w+: \w+", printed)  # a plain count: stderr is not a terminal
+    assert "Graded 9 submissions on 4 models" in printed
+    assert re.search(r"graded 9 of 9: \w+: \S+", printed)  # a plain count: stderr is not a terminal
 
 
 def test_the_feedback_names_the_mistake_and_shows_the_model(graded):
@@ -143,7 +148,8 @@ def test_the_feedback_names_the_mistake_and_shows_the_model(graded):
 def test_a_second_run_gives_the_same_files_apart_from_the_seconds(graded, tmp_path):
     first, paths, _ = graded
     second = tmp_path / "again"
-    assert grade(*paths, "-o", str(second), "--models", "3", "--timeout", "2", "--jobs", "1") == 0
+    args = ["--models", "3", "--timeout", "2", "--memory", "256", "--jobs", "1"]
+    assert grade(*paths, "-o", str(second), *args) == 0
 
     def without_seconds(folder: Path, name: str) -> str:
         text = (folder / name).read_text(encoding="utf-8")

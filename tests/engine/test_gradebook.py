@@ -8,6 +8,8 @@ import hashlib
 import io
 import os
 import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
 
 import pytest
@@ -255,3 +257,43 @@ def test_the_folder_differs_between_runs_only_in_the_seconds(tmp_path):
     assert gradebook_files(_grades(1.25), SETUP) == first
     out = write_folder(tmp_path / "out", first)  # every name is one write_folder accepts
     assert sorted(p.name for p in out.iterdir()) == sorted(first)
+
+
+def _browser() -> str | None:
+    return next(
+        (p for n in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(n))), None
+    )
+
+
+@pytest.mark.skipif(_browser() is None, reason="no Chromium to run the page's script in")
+def test_in_a_browser_a_header_click_sorts_and_an_injected_script_does_not_run(tmp_path):
+    # The page as written, plus a probe script the policy is told to allow (by its hash) that
+    # clicks Verdict twice and Name once and records the orders in the title; a second, unlisted
+    # script tries to overwrite the title, and must be blocked by the page's policy.
+    page = gradebook_files(_grades(), SETUP)["grades.html"].decode("utf-8")
+    probe = (
+        'const b = document.querySelectorAll("thead th button");'
+        'const rows = () => Array.from(document.querySelector("tbody").rows);'
+        "const order = () => rows().map(r => r.cells[1].textContent);"
+        "b[1].click(); const up = order(); b[1].click(); const down = order(); b[0].click();"
+        'document.title = [up, down, order()].map(o => o.join(",")).join("|");'
+    )
+    digest = base64.b64encode(hashlib.sha256(probe.encode()).digest()).decode()
+    page = page.replace("script-src 'sha256-", f"script-src 'sha256-{digest}' 'sha256-", 1)
+    page = page.replace(
+        "</body>", f'<script>{probe}</script><script>document.title = "INJECTED"</script></body>'
+    )
+    (tmp_path / "probe.html").write_text(page, encoding="utf-8")
+    result = subprocess.run(
+        [_browser(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
+         "--dump-dom", (tmp_path / "probe.html").as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    (title,) = re.findall(r"<title>(.*?)</title>", result.stdout)
+    up, down, by_name = title.split("|")
+    assert up == "correct,wrong,error,timeout"
+    assert down == "timeout,error,wrong,correct"
+    assert by_name.split(",")[-2:] == [
+        "correct",
+        "wrong",
+    ]  # alice, carol after the names starting "<" and "="

@@ -151,7 +151,7 @@ def test_a_run_that_stopped_is_graded_by_how_it_stopped():
     assert grade.agreement("A") == (0, 0)
 
 
-@pytest.mark.parametrize("status", ["error", "out-of-memory", "crashed"])
+@pytest.mark.parametrize("status", ["error", "out-of-memory", "crashed", "bad-output"])
 def test_each_sandbox_status_is_its_own_verdict(status):
     grade = grade_run("s", grading_models(1), FakeRun(status, detail="why"))
     assert (grade.verdict, grade.detail) == (status, "why")
@@ -162,8 +162,9 @@ def test_an_unloadable_file_is_an_error_and_an_unknown_status_is_refused():
         "s", grading_models(1), FakeRun("unloadable", detail="defines no gradients(x, A, B, C)")
     )
     assert (grade.verdict, grade.detail) == ("error", "defines no gradients(x, A, B, C)")
-    with pytest.raises(ValueError, match="unknown run status"):
-        grade_run("s", grading_models(1), FakeRun("confused"))
+    for status in ("confused", "cancelled"):  # a cancelled run is never graded
+        with pytest.raises(ValueError, match="unknown run status"):
+            grade_run("s", grading_models(1), FakeRun(status))
 
 
 def test_a_run_that_answered_too_few_models_is_bad_output():
