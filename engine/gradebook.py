@@ -366,7 +366,7 @@ def _wrong_lines(grade: Grade, setup: Setup) -> list[str]:
         ids = grade.diagnoses(q) if q != "loss" else ()
         label = "the loss" if q == "loss" else f"∂L/∂{q}"
         lines.append(
-            f"  {label:<8} {agreed} of {judged}" + (f"   (diagnosis: {', '.join(ids)})" if ids else "")
+            f"  {label:<9} {agreed} of {judged}" + (f"   (diagnosis: {', '.join(ids)})" if ids else "")
         )
     first = grade.first_wrong
     if first is None or first.comparison is None:

@@ -217,7 +217,7 @@ def test_the_page_has_a_sortable_header_and_a_row_per_submission_linking_its_fee
 def test_feedback_on_wrong_numbers_names_the_mistake_and_gives_the_model_to_try():
     text = feedback_text(_wrong_grade(), SETUP)
     assert "Verdict: wrong — ∂L/∂A disagrees on 3 of 5 models" in text
-    assert "∂L/∂A    2 of 5   (diagnosis: derivative-at-input, unknown)" in text
+    assert "∂L/∂A     2 of 5   (diagnosis: derivative-at-input, unknown)" in text
     assert "The first model it disagrees on is model 1 (the report example, K = 3):" in text
     assert f"x = [{', '.join(repr(v) for v in SETUP.models[0].x)}]" in text
     assert "dA[1][2]: yours 2.5, correct 2.0 (1 entry of 9 disagree)" in text
