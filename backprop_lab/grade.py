@@ -116,12 +116,21 @@ def _settings(args: argparse.Namespace) -> tuple[Setup, int]:
         raise ValueError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
     if args.memory < 16:
         raise ValueError(f"--memory must be at least 16 (MiB), not {args.memory}")
-    jobs = os.cpu_count() or 1 if args.jobs is None else args.jobs
+    jobs = cores() if args.jobs is None else args.jobs
     if jobs < 1:
         raise ValueError(f"--jobs must be 1 or more, not {jobs}")
     variant = Variant(args.activation or "sigmoid", args.convention or "row")
     models = grading_models(args.models, variant, args.seed)
     return Setup(models, args.seed, args.timeout, args.memory << 20), jobs
+
+
+def cores() -> int:
+    """The cores this process may run on (fewer than the machine's under taskset or a container's
+    CPU set): --jobs' default."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
 
 def _check_submissions(paths: Sequence[str]) -> list[str]:
@@ -218,6 +227,9 @@ def run(args: argparse.Namespace) -> int:
     except Interrupted:
         progress.stop()
         raise
+    except OSError as exc:  # the grader's own trouble (no processes or files left), not a student's
+        progress.stop()
+        return _error(f"could not run the submissions: {exc}; nothing was written")
     files = gradebook_files(grades, setup)
     late: Interrupted | None = None
     try:

@@ -279,3 +279,46 @@ def test_the_bench_grades_a_toy_class(capsys, monkeypatch):
     assert bench_grade.main(["--submissions", "3", "--models", "1", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "verdicts: correct\n" in out and "| 2 |" in out
+
+
+def test_a_signal_while_the_folder_is_written_lets_it_finish(tmp_path, capsys, monkeypatch):
+    from backprop_lab import grade as grade_module
+
+    (ok,) = _write(tmp_path / "s", {"ok.py": SUBMISSIONS["correct.py"]})
+    real = grade_module.write_folder
+
+    def interrupted_half_way(out, files):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives inside the write: noted, acted on after it
+        return real(out, files)
+
+    monkeypatch.setattr(grade_module, "write_folder", interrupted_half_way)
+    assert grade(ok, "-o", str(tmp_path / "out"), "--models", "0") == 143
+    err = capsys.readouterr().err
+    assert "interrupted by SIGTERM while writing; it was finished first" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "feedback-ok.txt",
+        "grades.csv",
+        "grades.html",
+    ]
+
+
+def test_the_graders_own_trouble_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    import backprop_lab.sandbox
+
+    def no_processes(*args, **kwargs):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(backprop_lab.sandbox, "run_submission", no_processes)
+    (ok,) = _write(tmp_path / "s", {"ok.py": SUBMISSIONS["correct.py"]})
+    assert grade(ok, "-o", str(tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("backprop-lab grade: error: could not run the submissions: ") and err.count("\n") == 1
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_jobs_default_to_the_cores_this_process_may_use():
+    from backprop_lab.grade import cores
+
+    assert 1 <= cores() <= (os.cpu_count() or 1)
