@@ -61,6 +61,18 @@ def gradients(x, A, B, C):
             "C": np.outer(z, 2 * w)}
 """
 
+TORCH_AUTOGRAD = """
+import torch
+
+def gradients(x, A, B, C):
+    x = torch.tensor(x, dtype=torch.float32)
+    A, B, C = (torch.tensor(m, dtype=torch.float32, requires_grad=True) for m in (A, B, C))
+    w = (torch.sigmoid(x @ A) + x @ B) @ C
+    loss = (w * w).sum()
+    loss.backward()
+    return loss, A.grad, B.grad, C.grad
+"""
+
 SUBMISSIONS = {
     "correct.py": "DERIVATIVE_AT = 'a'\n" + HAND_DERIVED,
     "at_input.py": "DERIVATIVE_AT = 'x'\n" + HAND_DERIVED,
@@ -165,9 +177,10 @@ def test_a_second_run_gives_the_same_files_apart_from_the_seconds(graded, tmp_pa
         assert without_seconds(first, name) == without_seconds(second, name), name
 
 
-def test_a_float32_numpy_program_is_correct_on_every_model_saturating_ones_too(tmp_path):
-    pytest.importorskip("numpy")
-    paths = _write(tmp_path / "np", {"float32.py": NUMPY_FLOAT32})
+@pytest.mark.parametrize(("module", "text"), [("numpy", NUMPY_FLOAT32), ("torch", TORCH_AUTOGRAD)])
+def test_a_float32_program_is_correct_on_every_model_saturating_ones_too(tmp_path, module, text):
+    pytest.importorskip(module)
+    paths = _write(tmp_path / "s", {"float32.py": text})
     out = tmp_path / "out"
     assert grade(*paths, "-o", str(out), "--models", "8") == 0
     row = _rows(out)["float32"]
