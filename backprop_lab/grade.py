@@ -102,7 +102,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="J",
-        help="submissions graded at a time (default: the number of cores)",
+        help="submissions graded at a time (default: the cores this process may use)",
     )
 
 
