@@ -10,14 +10,18 @@ formulas in plain Python loops, the same in float32 NumPy (each process imports 
 central finite differences in plain Python (two forward passes per weight: the slow honest
 kind). Then grades the whole class with :func:`backprop_lab.grade.grade_all`, as the command
 does, at ``--jobs 1`` and ``--jobs 2``, the two interleaved round by round so that a busy moment
-of a shared machine hits both alike, and prints the seconds of each (best and median) and the
-speed-up, best over best. Every run must give the same verdicts (checked).
+of a shared machine hits both alike, and prints the seconds of each (best and median), the CPU seconds
+the submissions' processes used (the same work either way: on a busy machine it is the cores
+free, not --jobs, that bound the gain), and the speed-up, best over best. Every run must give
+the same verdicts (checked).
 Not collected by pytest (the file is not named test_*.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -102,11 +106,16 @@ def write_class(folder: Path, n: int) -> list[str]:
     return paths
 
 
-def grade_once(paths: list[str], setup: Setup, jobs: int) -> tuple[float, list[str]]:
+def grade_once(paths: list[str], setup: Setup, jobs: int) -> tuple[float, float, list[str]]:
+    """Wall seconds, the CPU seconds of the submissions' processes, and the verdicts."""
     names = submission_names(paths)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     grades = grade_all(paths, names, setup, jobs)
-    return time.perf_counter() - start, [g.verdict for g in grades]
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu, [g.verdict for g in grades]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,25 +126,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup = Setup(grading_models(args.models), 16, 10.0, 1 << 30)
     times: dict[int, list[float]] = {1: [], 2: []}
+    cpu: dict[int, list[float]] = {1: [], 2: []}
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_class(Path(tmp), args.submissions)
         verdicts = None
         for _ in range(args.repeats):
             for jobs in (1, 2):
-                seconds, got = grade_once(paths, setup, jobs)
+                seconds, used, got = grade_once(paths, setup, jobs)
                 assert verdicts is None or got == verdicts, (got, verdicts)
                 verdicts = got
                 times[jobs].append(seconds)
-    print(machine())
+                cpu[jobs].append(used)
+    print(f"{machine()}; load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(
         f"{args.submissions} submissions ({', '.join(k for k, _ in KINDS)} in turn), "
         f"{len(setup.models)} models, {args.repeats} rounds; "
         f"verdicts: {', '.join(sorted(set(verdicts or [])))}"
     )
-    print("| --jobs | best s | median s |")
-    print("|---|---|---|")
+    print("| --jobs | best s | median s | submissions' CPU s (median) |")
+    print("|---|---|---|---|")
     for jobs, runs in times.items():
-        print(f"| {jobs} | {min(runs):.2f} | {statistics.median(runs):.2f} |")
+        best, median = min(runs), statistics.median(runs)
+        print(f"| {jobs} | {best:.2f} | {median:.2f} | {statistics.median(cpu[jobs]):.2f} |")
     print(f"speed-up of --jobs 2 over --jobs 1 (best over best): {min(times[1]) / min(times[2]):.2f}×")
     return 0
 
