@@ -162,9 +162,12 @@ def _unpack(value: object, k: int) -> tuple[float, dict[str, Matrix]]:
         shown = "None" if value is None else f"a {_json_type(value)}"
         raise ValueError(f"returned {shown}; expected (loss, dA, dB, dC) or a dict with keys loss, A, B, C")
     loss = _loss(parts[0])
-    grads = {
-        name: validate_matrix(f"∂L/∂{name}", m, k) for name, m in zip(MATRIX_NAMES, parts[1:], strict=True)
-    }
+    grads = {}
+    for name, m in zip(MATRIX_NAMES, parts[1:], strict=True):
+        try:
+            grads[name] = validate_matrix(f"∂L/∂{name}", m, k)
+        except OverflowError:  # an integer beyond any float (JSON carries them whole)
+            raise ValueError(f"∂L/∂{name} holds an integer too large for a float: not finite") from None
     return loss, grads
 
 

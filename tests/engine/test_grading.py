@@ -132,10 +132,24 @@ def test_a_wrong_shape_type_or_a_non_finite_number_is_named(example, where, bad,
     assert expected in judged.detail
 
 
-def test_a_huge_integer_loss_is_not_finite_rather_than_an_overflow(example):
+def test_a_huge_integer_is_not_finite_rather_than_an_overflow(example):
     value = _truth(example)
     value[0] = 10**400
-    assert "not finite" in judge_returned(0, example, value).detail
+    assert "the loss is not finite" in judge_returned(0, example, value).detail
+    value = _truth(example)
+    value[2] = [[0.0, 0.0, 0.0], [0.0, 10**400, 0.0], [0.0, 0.0, 0.0]]
+    judged = judge_returned(0, example, value)
+    assert judged.status == "bad-output"
+    assert "∂L/∂B holds an integer too large for a float: not finite" in judged.detail
+
+
+def test_huge_or_tiny_finite_numbers_are_judged_wrong_not_refused(example):
+    for bad in (1e308, -1e308, 5e-324):
+        value = _truth(example)
+        value[1] = [[bad] * 3] * 3
+        judged = judge_returned(0, example, value)
+        assert judged.status == "wrong" and judged.comparison is not None
+        assert not judged.comparison.verdict("A").agree
 
 
 # --------------------------------------------------------------------------- how a run ended
@@ -244,3 +258,44 @@ def test_the_answers_before_a_crash_are_judged_for_the_feedback():
     assert grade.verdict == "crashed"
     assert [j.status for j in grade.judged] == ["correct"]
     assert grade.agreement("B") == (1, 1)
+
+
+def _random_json(rng, depth=0):
+    kinds = ["float", "int", "str", "none", "bool", "list", "dict", "special"]
+    kind = rng.choice(kinds if depth < 4 else kinds[:5])
+    if kind == "float":
+        return rng.uniform(-1e3, 1e3)
+    if kind == "int":
+        return rng.choice([0, 1, -7, 10**400, -(10**400)])
+    if kind == "str":
+        return rng.choice(["", "1.0", "nan", "A"])
+    if kind in ("none", "bool"):
+        return None if kind == "none" else rng.random() < 0.5
+    if kind == "special":
+        return rng.choice([math.nan, math.inf, -math.inf, 1e308, -0.0, 5e-324])
+    if kind == "list":
+        return [_random_json(rng, depth + 1) for _ in range(rng.choice([0, 1, 3, 4]))]
+    return {
+        rng.choice(["loss", "A", "B", "C", "x"]): _random_json(rng, depth + 1)
+        for _ in range(rng.randint(0, 5))
+    }
+
+
+def _mutated(rng, value):
+    """``value`` with one part, at any depth, replaced by random JSON."""
+    if not isinstance(value, list) or not value or rng.random() < 0.3:
+        return _random_json(rng)
+    i = rng.randrange(len(value))
+    return [*value[:i], _mutated(rng, value[i]), *value[i + 1 :]]
+
+
+def test_no_returned_value_makes_the_judging_raise(example):
+    import random
+
+    rng = random.Random(16)
+    truth = _truth(example)
+    for n in range(3000):
+        value = _random_json(rng) if n % 2 else _mutated(rng, truth)
+        judged = judge_returned(0, example, value)
+        assert judged.status in ("correct", "wrong", "bad-output")
+        assert (judged.comparison is None) == (judged.status == "bad-output")
