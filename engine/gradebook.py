@@ -231,14 +231,14 @@ _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 1.5em; color: #1a1a1a; background: #fff; }
 table { border-collapse: collapse; }
 th, td { border-bottom: 1px solid #ccc; padding: 0.3em 0.7em; text-align: left; vertical-align: top; }
-th { white-space: nowrap; position: sticky; top: 0; background: #fff; }
+th { position: sticky; top: 0; background: #fff; }
 th button { font: inherit; font-weight: bold; border: 0; background: none; cursor: pointer; padding: 0; }
 th[aria-sort=ascending] button::after { content: " ▲"; }
 th[aria-sort=descending] button::after { content: " ▼"; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.text { min-width: 12em; max-width: 36em; overflow-wrap: break-word; }
-td.file { max-width: 18em; overflow-wrap: anywhere; }
-.verdict { font-weight: bold; padding: 0 0.3em; border-radius: 3px; }
+td.name { min-width: 6em; max-width: 16em; overflow-wrap: break-word; }
+td.text { min-width: 12em; max-width: 32em; overflow-wrap: break-word; }
+.verdict { font-weight: bold; padding: 0 0.3em; border-radius: 3px; white-space: nowrap; }
 .correct { background: #d7f0d7; color: #0b4d0b; }
 .wrong, .bad-output { background: #fbe3c8; color: #6b3700; }
 .error, .timeout, .out-of-memory, .crashed { background: #f6d3d3; color: #6e0f0f; }
@@ -271,7 +271,7 @@ def _html_row(grade: Grade, feedback: str) -> str:
     judged = [grade.agreement(q) for q in QUANTITIES]
     worst_value = grade.worst_relative
     cells = [
-        _td(name, css="text"),
+        _td(name, css="name"),
         f'<td data-sort="{VERDICTS.index(grade.verdict)}"><span class="verdict {html.escape(verdict)}">'
         f"{html.escape(verdict)}</span></td>",
         *(
@@ -286,7 +286,7 @@ def _html_row(grade: Grade, feedback: str) -> str:
         ),
         _td(seconds, css="number"),
         _td(detail, css="text"),
-        f'<td class="file"><a href="{html.escape(quote(feedback))}">{html.escape(feedback)}</a></td>',
+        f'<td><a href="{html.escape(quote(feedback))}" title="{html.escape(feedback)}">feedback</a></td>',
     ]
     return "<tr>" + "".join(cells) + "</tr>"
 
