@@ -282,7 +282,7 @@ def grade_run(name: str, models: Sequence[Model], run: Run) -> Grade:
             raise ValueError(f"unknown run status {run.status!r}")
         failed = run.failed_model
         known = failed is not None and 0 <= failed < len(models)
-        where = f" on {model_label(failed, models[failed])}" if known and failed is not None else ""
+        where = f", on {model_label(failed, models[failed])}" if known and failed is not None else ""
         return grade(verdict, (run.detail or verdict) + where, failed)
     if len(run.returned) != len(models):
         return grade("bad-output", f"answered {len(run.returned)} of {len(models)} models")

@@ -137,7 +137,7 @@ def test_every_verdict_is_given_and_each_submission_gets_its_feedback(graded):
     assert rows["correct"]["A"] == rows["correct"]["loss"] == "4 of 4"
     assert rows["at_input"]["A"] == "0 of 4" and rows["at_input"]["B"] == "4 of 4"
     assert rows["at_input"]["diagnosis"] == "A: derivative-at-input"
-    assert rows["raises"]["detail"].startswith("ValueError: I have not finished this yet on model 1")
+    assert rows["raises"]["detail"].startswith("ValueError: I have not finished this yet, on model 1")
     assert "3" in rows["exits"]["detail"]
     assert rows["shape"]["detail"].startswith("model 1 (the report example, K = 3): ∂L/∂A has 1 row")
     assert "gradients" in rows["nothing"]["detail"]
@@ -154,7 +154,7 @@ def test_the_feedback_names_the_mistake_and_shows_the_model(graded):
     assert "Diagnosis (derivative-at-input)" in text
     assert "The first model it disagrees on is model 1 (the report example, K = 3):" in text
     raises = (out / "feedback-raises.txt").read_text(encoding="utf-8")
-    assert "Verdict: error — ValueError: I have not finished this yet on model 1" in raises
+    assert "Verdict: error — ValueError: I have not finished this yet, on model 1" in raises
 
 
 def test_a_second_run_gives_the_same_files_apart_from_the_seconds(graded, tmp_path):

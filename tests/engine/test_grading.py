@@ -159,7 +159,7 @@ def test_a_run_that_stopped_is_graded_by_how_it_stopped():
     models = grading_models(3)
     grade = grade_run("bob", models, FakeRun("timeout", detail="no answer within 10 s", failed_model=2))
     assert (grade.verdict, grade.failed_model) == ("timeout", 2)
-    assert grade.detail == f"no answer within 10 s on model 3 (K = {models[2].K})"
+    assert grade.detail == f"no answer within 10 s, on model 3 (K = {models[2].K})"
     assert grade.judged == ()
     assert grade.worst_relative is None
     assert grade.agreement("A") == (0, 0)
