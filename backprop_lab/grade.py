@@ -44,6 +44,7 @@ from backprop_lab.engine.grading import (
 )
 from backprop_lab.engine.variant import Variant
 from backprop_lab.interrupt import Interrupted, deferred
+from backprop_lab.variant_options import VARIANT_OPTIONS
 
 if TYPE_CHECKING:
     from backprop_lab.sandbox import Outcome
@@ -108,7 +109,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace) -> tuple[Setup, int]:
     """The models and limits the options ask for, and the jobs; ValueError (one line) if unusable."""
-    if args.target is not None and args.target.strip().lower() != "none":
+    # The variant options come from cli's HEADLESS_COMMANDS list (grade must be in it for them).
+    activation, convention, target = (getattr(args, name, None) for name in VARIANT_OPTIONS)
+    if target is not None and target.strip().lower() != "none":
         raise ValueError("--target is not available: gradients(x, A, B, C) is not given a target")
     if args.models < 0:
         raise ValueError(f"--models must be 0 or more, not {args.models}")
@@ -119,7 +122,7 @@ def _settings(args: argparse.Namespace) -> tuple[Setup, int]:
     jobs = cores() if args.jobs is None else args.jobs
     if jobs < 1:
         raise ValueError(f"--jobs must be 1 or more, not {jobs}")
-    variant = Variant(args.activation or "sigmoid", args.convention or "row")
+    variant = Variant(activation or "sigmoid", convention or "row")
     models = grading_models(args.models, variant, args.seed)
     return Setup(models, args.seed, args.timeout, args.memory << 20), jobs
 
