@@ -118,6 +118,16 @@ def test_numpy_reads_the_csv():
     assert data[:, 2].tobytes() == h.column("loss").tobytes()
 
 
+def test_pandas_reads_the_csv_with_the_right_types_bit_for_bit():
+    pd = pytest.importorskip("pandas")
+    h = _awkward_history()
+    frame = pd.read_csv(io.StringIO(_text(history_csv(h))))
+    assert tuple(frame.columns) == CSV_HEADER
+    assert str(frame["step"].dtype) == "int64" and frame["epoch"].tolist() == h.column("epoch").tolist()
+    for name in HISTORY_COLUMNS:
+        assert frame[name].to_numpy().tobytes() == h.column(name).tobytes(), name
+
+
 # --------------------------------------------------------------------------- JSON
 
 
