@@ -301,6 +301,12 @@ def test_curves_take_numpy_arrays_and_write_plain_numbers():
     assert _text(curves_csv([curve])).splitlines()[1:] == ["1,0.1", "2,0.2", "3,0.3"]
 
 
+def test_no_curves_is_refused_before_any_file_is_touched(tmp_path):
+    with pytest.raises(ValueError, match="^there are no curves to export: show at least one run$"):
+        write_curves_csv([], tmp_path / "c.csv")
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_curve_with_more_x_than_y_is_refused():
     with pytest.raises(ValueError, match=r"curve 'a' has 2 x values but 1 y values"):
         Curve("a", "step", [1, 2], "loss", [0.5])
