@@ -302,7 +302,7 @@ def test_curves_take_numpy_arrays_and_write_plain_numbers():
 
 
 def test_no_curves_is_refused_before_any_file_is_touched(tmp_path):
-    with pytest.raises(ValueError, match="^there are no curves to export: show at least one run$"):
+    with pytest.raises(ValueError, match=r"^there are no curves to export: show at least one run$"):
         write_curves_csv([], tmp_path / "c.csv")
     assert os.listdir(tmp_path) == []
 
