@@ -2,8 +2,8 @@
 
 The same sweep (the report example, 4 learning rates × 2 seeds, batch size 1, N samples, one
 epoch: 8 runs of N steps) is run through :func:`engine.sweep.run_sweep` with a process pool of 1
-and of 2 workers, alternately, ``--repeats`` times each (best wall time of each kept), and once in
-this process with no pool at all (the same train_session calls one after the other: the work
+and of 2 workers, alternately, ``--repeats`` times each (best wall time of each kept), and in this
+process with no pool at all (the same train_session calls one after the other: the work
 itself, without processes, pickling or file writing). The work is CPU-bound pure Python, so only
 processes run it side by side.
 
@@ -66,11 +66,16 @@ def main() -> None:
     times: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
     with tempfile.TemporaryDirectory() as tmp:
         _sweep_seconds(session, grid, 2, Path(tmp) / "warm")  # kernels compiled and cached once
+        serials = []
         for repeat in range(args.repeats):
-            order = (1, 2) if repeat % 2 == 0 else (2, 1)  # alternate: drift in the load hits both
+            # In turn, each first in one repeat: a drift in the machine's load hits all three alike.
+            order = [0, 1, 2][repeat % 3 :] + [0, 1, 2][: repeat % 3]
             for jobs in order:
-                times[jobs].append(_sweep_seconds(session, grid, jobs, Path(tmp) / f"j{jobs}"))
-    serial = _serial_seconds(session, grid)
+                if jobs:
+                    times[jobs].append(_sweep_seconds(session, grid, jobs, Path(tmp) / f"j{jobs}"))
+                else:
+                    serials.append(_serial_seconds(session, grid))
+    serial = min(serials)
     load_after = os.getloadavg()
     (one, at_once_1), (two, at_once_2) = min(times[1]), min(times[2])
     steps = sum(p.settings.total_steps for p in grid.points)
@@ -95,7 +100,9 @@ def main() -> None:
         f"| **{one / two:.2f}×** |"
     )
     print()
-    print("All wall times (s):", {jobs: [round(t, 2) for t, _ in ts] for jobs, ts in times.items()})
+    walls = {jobs: [round(t, 2) for t, _ in ts] for jobs, ts in times.items()}
+    walls[0] = [round(t, 2) for t in serials]
+    print(f"All wall times (s): no pool {walls[0]}, --jobs 1 {walls[1]}, --jobs 2 {walls[2]}")
 
 
 if __name__ == "__main__":  # the pool's processes import this module: it must not run again there
