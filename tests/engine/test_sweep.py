@@ -372,3 +372,14 @@ def test_a_sweep_stopped_before_any_run_finished_still_draws():
     texts = _texts(svg)
     assert "Final loss at x: 0 of 4 runs (the sweep was stopped)" in texts
     assert not list(ET.fromstring(svg).iter(f"{SVG}circle"))
+
+
+def test_a_sweep_of_one_run_charts_its_one_point_against_the_setting_given():
+    grid = make_grid(SMALL, {"seed": [4], "batch_size": [5]}, k=3)
+    results = SweepResults(grid, "/x", runs=[_result("bs5_seed4", grid.points[0].settings, loss=0.00045)])
+    svg = summary_svg(results)
+    texts = _texts(svg)
+    assert "Final loss at x: 1 of 1 run" in texts and "batch size" in texts and "5" in texts
+    assert not any(t.startswith("seed ") for t in texts)  # no legend for a seed that was not swept
+    assert {"0", "0.0008"} <= set(texts)  # one value: a linear axis from zero, the point in the middle
+    assert len(list(ET.fromstring(svg).iter(f"{SVG}circle"))) == 1
