@@ -18,18 +18,18 @@ GRADIENT_NAMES = ("A", "B", "C")
 # --------------------------------------------------------------------------- numbers
 
 
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:nan|inf|infinity)", re.I)
-_PARTS = re.compile(r"[+-]?[0-9]*(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?")
+_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?i:nan|inf|infinity)"
+# Every power of ten a float64 holds, as "1e<p>" reads it (10.0 ** p is not always the nearest).
+_POWERS = {p: float(f"1e{p}") for p in range(-323, 309)}
 
 
 def unit(text: str) -> float:
-    """One unit in the last printed digit of ``text`` (a number without its sign):
-    10^(exponent − digits after the point)."""
-    m = _PARTS.fullmatch(text)
-    assert m is not None  # only called on text parse_number accepted and _NUMBER matched
-    power = int(m.group(2) or 0) - len(m.group(1) or "")
-    # Clamped so a unit is never 0 or infinite (1e-324 is 0.0 in float64).
-    return float(f"1e{max(-323, min(308, power))}")
+    """One unit in the last printed digit of ``text`` (a finite number as :data:`_NUMBER` reads
+    it): 10^(exponent − digits after the point), clamped so it is never 0 or infinite."""
+    mantissa, _, exponent = text.lower().partition("e")
+    point = mantissa.find(".")
+    power = int(exponent or 0) - (len(mantissa) - point - 1 if point >= 0 else 0)
+    return _POWERS[max(-323, min(308, power))]
 
 
 # --------------------------------------------------------------------------- tokens
@@ -40,6 +40,7 @@ _TOKEN = re.compile(
     f"(?P<nl>\\r\\n|[{_EOL}])"
     f"|(?P<str>'[^'{_EOL}]*'|\"[^\"{_EOL}]*\")"
     r"|(?P<punct>[\[\](){},;=:])"
+    f"|(?P<num>(?:{_NUMBER})(?![^\\s\\[\\](){{}},;=:]))"
     r"|(?P<word>[^\s\[\](){},;=:]+)"
 )
 _WRAPPERS = {"tensor", "array", "asarray", "matrix", "float64", "float32", "float16", "double", "parameter"}
@@ -69,8 +70,6 @@ def tokens(text: str) -> Iterator[Tok]:
                 yield Tok("fence", s, line, m.start())
                 skipping = True
                 continue
-            if _NUMBER.fullmatch(s):
-                kind = "num"
         elif kind == "punct":
             kind = s
         at_start = False
@@ -85,7 +84,8 @@ def found(tok: Tok) -> str:
         return "the end of the text"
     if tok.kind in ("nl", "fence"):
         return "the end of the line"
-    return repr(tok.text if len(tok.text) <= 30 else tok.text[:27] + "...")
+    text = tok.text[1:-1] if tok.kind == "str" else tok.text  # a quoted dict key: its words
+    return repr(text if len(text) <= 30 else text[:27] + "...")
 
 
 # --------------------------------------------------------------------------- names

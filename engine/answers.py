@@ -30,6 +30,7 @@ found at all). No other exception escapes, whatever the text (tests/engine/test_
 
 from __future__ import annotations
 
+import math
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -139,6 +140,7 @@ class _Block:
 
 
 _ENDS = ("nl", "end", "fence")
+_SEPARATORS = (",", ";", "nl", "fence")
 _ABBREVIATED = (
     "expected a number, found '...': the matrix was printed abbreviated; print it in full "
     "(numpy.set_printoptions(threshold=sys.maxsize) or torch.set_printoptions(profile='full'))"
@@ -211,6 +213,8 @@ class _Reader:
     def _item(self, mid_line: bool) -> bool:
         """One name and its value; False when the rest of the line was skipped as prose."""
         first = self.peek()
+        if first.kind == "]":
+            raise AnswersError(first.line, "unbalanced brackets: expected no ']' here, as no '[' is open")
         i = 0
         # A label is short: a line with no value within 64 tokens is prose, skipped as it streams.
         while i < 64 and self.peek(i).kind not in _ENDS and not self._value_start(i):
@@ -223,6 +227,7 @@ class _Reader:
         label = self.text[first.start : self.peek(i).start].strip() if i else ""
         name = name_of(label) if i else None
         if i and name is None:
+            self._words_after_a_name(first, i)
             self._unknown(label, first, i)
             return False
         for _ in range(i):
@@ -240,6 +245,17 @@ class _Reader:
         self._take(name, self._value(name, mid_line), first.line if i else 0)
         return True
 
+    def _words_after_a_name(self, first: Tok, i: int) -> None:
+        # "Loss = abc", "dA: see below": a word where the named quantity's number belongs.
+        e = next((j for j in range(i - 1) if self.peek(j).kind in ("=", ":")), None)
+        if e is not None:
+            name = name_of(self.text[first.start : self.peek(e + 1).start])
+            if name is not None:
+                tok = self.peek(e + 1)
+                raise AnswersError(
+                    tok.line, f"expected {describe(name)}'s value (a number or a matrix), found {found(tok)}"
+                )
+
     def _line_has_words(self) -> bool:
         # "Loss" alone, then prose starting with a number ("3 steps later") is not its value: say
         # which name was left without one rather than "expected a number, found 'steps'".
@@ -256,7 +272,7 @@ class _Reader:
         if single and self._value_start(j) and self.peek(j).kind != "num":
             raise AnswersError(
                 first.line,
-                f"{label.rstrip('=: ')!r} names neither the loss nor a gradient: expected Loss, "
+                f"{found(first)} names neither the loss nor a gradient: expected Loss, "
                 "dL/dA, ∂L/∂B, grad_C, A.grad, A = … (or delete the line)",
             )
         self._skip_line()
@@ -276,30 +292,38 @@ class _Reader:
     # -- numbers and rows
 
     def _number(self, tok: Tok) -> PrintedNumber:
-        try:
-            value = parse_number(tok.text)
-        except ValueError as exc:
-            raise AnswersError(tok.line, f"expected a finite number, found {found(tok)} ({exc})") from None
-        return PrintedNumber(value, unit(tok.text.lstrip("+-")), tok.line)
+        value = float(tok.text)  # the token is float()'s own syntax (answer_tokens._NUMBER)
+        if not math.isfinite(value):
+            try:
+                parse_number(tok.text)  # for its words: NaN, infinite or too large
+            except ValueError as exc:
+                raise AnswersError(
+                    tok.line, f"expected a finite number, found {found(tok)} ({exc})"
+                ) from None
+        return PrintedNumber(value, unit(tok.text), tok.line)
 
     def _cells(self, stops: tuple[str, ...], what: str) -> tuple[list[PrintedNumber], int]:
         """The numbers up to a token of ``stops`` (not consumed): the first K kept, all counted.
         Separators are skipped, and line ends too unless they stop."""
         row: list[PrintedNumber] = []
-        count = 0
-        while (tok := self.peek()).kind not in stops:
-            if tok.kind == "num":
-                number = self._number(self.next())
+        count, k, buf, stream = 0, self.k, self._buf, self._tokens
+        # The one hot loop (a 1024×1024 matrix is a million numbers): tokens are pulled straight
+        # from the stream rather than through peek() and next().
+        while True:
+            tok = buf.popleft() if buf else next(stream)
+            kind = tok.kind
+            if kind == "num":
+                number = self._number(tok)
                 count += 1
-                if count <= self.k:
+                if count <= k:
                     row.append(number)
-            elif tok.kind in (",", ";", "nl", "fence"):
-                self.next()
-            else:
+            elif kind in stops:
+                buf.appendleft(tok)
+                return row, count
+            elif kind not in _SEPARATORS:
                 raise AnswersError(
                     tok.line, _ABBREVIATED if tok.text == "..." else f"expected {what}, found {found(tok)}"
                 )
-        return row, count
 
     def _add_row(
         self, block: _Block, row: list[PrintedNumber], count: int, line: int, name: str | None
