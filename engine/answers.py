@@ -3,7 +3,7 @@
 ``parse_answers(text, k)`` reads the forms people print, parsed and never evaluated:
 
 * values: a number (``44.06``, ``1.2e-05``); a nested list ``[[…], […]]`` (commas or NumPy's blanks,
-  across lines, through Markdown ``````` fences and blank lines); PyTorch's ``tensor(…)`` and
+  across lines, through Markdown code fences and blank lines); PyTorch's ``tensor(…)`` and
   NumPy's ``array(…)``/``np.float64(…)`` around either, with keywords such as ``dtype=…``,
   ``grad_fn=<…>``, ``requires_grad=True``, ``device='cpu'``; rows of numbers separated by blanks,
   tabs, commas or semicolons, one row a line.
@@ -206,7 +206,10 @@ class _Reader:
         while True:
             while self.peek().kind in decoration:
                 self.next()
-            if self.peek().kind in _ENDS or not self._item(decoration != ("(", "{")):
+            mid_line = decoration != ("(", "{")
+            if mid_line and self.peek().text.startswith("#"):  # a comment after a value
+                self._skip_line()
+            if self.peek().kind in _ENDS or not self._item(mid_line):
                 return
             decoration = ("(", "{", ")", "}", ",", ";")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,47 +16,11 @@ from backprop_lab.engine.model import model_loss_and_grads
 from backprop_lab.engine.resources import report_example_path
 from backprop_lab.engine.session import load_session
 
-# The seed report, lines 51-87, verbatim: the hand-derived block, then the PyTorch block (whose B
-# runs on after a closing fence and a blank line).
-REPORT_HAND = """Resulting gradients are,
-
-A =
-
-[[2.164841106297983, 2.6681140650967543, 1.2098228357464476], [2.1981558022807874, 2.7091736184596087, 1.2284407748869652], [2.1848830308131784, 2.69281525010984, 1.2210232780700203]]
-
-B =
-
-[[14.089372084700397, 13.535386460481702, 8.792896243733097], [14.306193146636476, 13.743682248855672, 8.928209946118045], [14.21981035611282, 13.660695977626299, 8.87430016860969]]
-
-C =
-
-[[14.65610661598256, 18.529402674179796, 18.78898960873385], [12.038309499435838, 15.219777671936383, 15.432998545805004], [11.676555948682925, 14.762420381467074, 14.969233926447846]]
-
-Loss = 44.061213140343526
-"""
-
-REPORT_TORCH = """Here is what I obtain using pyTorch's torch.backward() function
-
-A =
-
-```
-tensor([[2.1648, 2.6681, 1.2098], [2.1982, 2.7092, 1.2284], [2.1849, 2.6928, 1.2210]])
-```
-
-B =
-
-```
-tensor([[14.0894, 13.5354, 8.7929], [14.3062, 13.7437, 8.9282],
-```
-
-[14.2198, 13.6607, 8.8743]])
-
-C =
-
-tensor([[14.6561, 18.5294, 18.7890], [12.0383, 15.2198, 15.4330], [11.6766, 14.7624, 14.9692]])
-
-Loss = tensor(44.0612, grad_fn=<SumBackward0>)
-"""
+# The seed report's lines 51-87, verbatim: the hand-derived block (51-65), a line of prose, and the
+# PyTorch block (67-87), whose B runs on after a closing fence and a blank line.
+SEED = (Path(__file__).parent / "answers" / "seed-report-lines-51-87.md").read_text(encoding="utf-8")
+REPORT_HAND = "".join(SEED.splitlines(keepends=True)[:15])
+REPORT_TORCH = "".join(SEED.splitlines(keepends=True)[16:])
 
 M = [[1.5, -2.0], [3e-7, 4.25]]
 N = [[0.5, 0.25], [-1.0, 8.0]]
@@ -102,7 +67,7 @@ def test_the_reports_hand_derived_block_verbatim(truth):
 
 def test_the_reports_pytorch_block_verbatim(truth):
     answers = parse_answers(REPORT_TORCH, 3)
-    loss, grads = truth
+    grads = truth[1]
     for name, m in answers.grads.items():
         for row, true_row in zip(m.rows, grads[name], strict=True):
             for printed, true in zip(row, true_row, strict=True):
@@ -116,7 +81,8 @@ def test_the_reports_pytorch_block_verbatim(truth):
 
 def test_the_whole_seed_passage_gives_each_gradient_twice():
     # Both blocks together: the second A is the same quantity again, and that is said, not guessed.
-    assert str(error(REPORT_HAND + "\n" + REPORT_TORCH, 3)) == "line 19: ∂L/∂A is given twice (first on line 3)"
+    assert str(error(SEED, 3)) == "line 19: ∂L/∂A is given twice (first on line 3)"
+    assert REPORT_HAND + "\n" + REPORT_TORCH == SEED
 
 
 # --------------------------------------------------------------------------- the forms of a value
@@ -241,6 +207,11 @@ def test_a_python_dict_or_tuple_on_one_line():
     assert values(parse_answers(f"loss: 3.5, dA: {M}", 2)) == {"loss": 3.5, "A": M}
 
 
+def test_rows_may_start_on_the_names_line_and_a_comment_may_follow_a_value():
+    assert values(parse_answers("dA = 1.5 -2\n3e-7 4.25\nLoss = 2  # by hand", 2)) == {"A": M, "loss": 2.0}
+    assert values(parse_answers(f"dB = {M}  # from PyTorch\n", 2)) == {"B": M}
+
+
 def test_any_subset_in_any_order():
     text = f"dL/dC = {M}\nLoss = 2\n\ndL/dA = {N}\n"
     answers = parse_answers(text, 2)
@@ -270,22 +241,33 @@ def test_unnamed_values_a_lone_number_is_the_loss_and_matrices_are_a_b_c_in_orde
 def test_rows_with_no_blank_line_between_matrices_are_split_and_a_trailing_number_is_the_loss():
     text = "1 2\n3 4\n5 6\n7 8\n9 10\n11 12\n0.5\n"
     answers = parse_answers(text, 2)
-    assert values(answers) == {"A": [[1, 2], [3, 4]], "B": [[5, 6], [7, 8]], "C": [[9, 10], [11, 12]], "loss": 0.5}
+    assert values(answers) == {
+        "A": [[1, 2], [3, 4]],
+        "B": [[5, 6], [7, 8]],
+        "C": [[9, 10], [11, 12]],
+        "loss": 0.5,
+    }
     assert [answers.grads[n].line for n in "ABC"] == [1, 3, 5] and answers.loss.line == 7
     assert values(parse_answers("44.06\n1 2\n3 4", 2)) == {"loss": 44.06, "A": [[1, 2], [3, 4]]}
 
 
 def test_named_and_unnamed_matrices_are_not_mixed():
     assert str(error(f"dA = {M}\n{N}")) == (
-        "line 2: some matrices are named and some not (see line 1): name every gradient (dL/dA, dL/dB, dL/dC) or none"
+        "line 2: some matrices are named and some not (see line 1): "
+        "name every gradient (dL/dA, dL/dB, dL/dC) or none"
     )
-    assert str(error(f"{N}\n\ndB: {M}")).startswith("line 3: some matrices are named and some not (see line 1)")
+    assert str(error(f"{N}\n\ndB: {M}")).startswith(
+        "line 3: some matrices are named and some not (see line 1)"
+    )
     # A named loss and unnamed matrices do mix: only matrices could be confused.
     assert values(parse_answers(f"Loss = 1\n{M}", 2)) == {"loss": 1.0, "A": M}
 
 
 def test_a_fourth_unnamed_matrix_is_refused():
-    assert str(error(f"{M}\n{M}\n{M}\n{M}")) == "line 4: a fourth matrix: expected at most ∂L/∂A, ∂L/∂B and ∂L/∂C"
+    assert (
+        str(error(f"{M}\n{M}\n{M}\n{M}"))
+        == "line 4: a fourth matrix: expected at most ∂L/∂A, ∂L/∂B and ∂L/∂C"
+    )
 
 
 # --------------------------------------------------------------------------- units
@@ -339,15 +321,31 @@ def test_from_values_has_no_units():
         ("dA:\n1 2\n3 four", 2, "line 3: expected a number, found 'four'"),
         ("Loss = abc", 2, "line 1: expected the loss's value (a number or a matrix), found 'abc'"),
         ("dB: about [[1]]", 1, "line 1: expected ∂L/∂B's value (a number or a matrix), found 'about'"),
-        ("A =\n\nC =\n[[1]]", 1, "line 3: expected ∂L/∂A's value (a number or a matrix) after 'A =' on line 1, found 'C'"),
-        ("dB =", 2, "line 1: expected ∂L/∂B's value (a number or a matrix) after 'dB =' on line 1, found the end"),
+        (
+            "A =\n\nC =\n[[1]]",
+            1,
+            "line 3: expected ∂L/∂A's value (a number or a matrix) after 'A =' on line 1, found 'C'",
+        ),
+        (
+            "dB =",
+            2,
+            "line 1: expected ∂L/∂B's value (a number or a matrix) after 'dB =' on line 1, found the end",
+        ),
         ("\n\ndA = [[1, 2],\n [3, 4]", 2, "line 3: unbalanced brackets: this '[' is never closed"),
         ("dA = [[1, 2], [3, 4]]]", 2, "line 1: unbalanced brackets: expected no ']' here"),
         ("dA = tensor([[1, 2], [3, 4]]\n", 2, "line 1: unbalanced brackets: 'tensor(' is never closed"),
         ("dA = [[[1, 2], [3, 4]]]", 2, "line 1: expected a number or ']', found '['"),
         ("dA = [[1, 2], 3]", 2, "line 1: expected '[' to start a row, found a number outside any row"),
-        ("dA = [[1, 2],\n [3]]", 2, "line 2: a ragged row: row 2 of ∂L/∂A has 1 number but row 1 (line 1) has 2"),
-        ("\ndC:\n1 2 3\n4 5\n", 3, "line 4: a ragged row: row 2 of ∂L/∂C has 2 numbers but row 1 (line 3) has 3"),
+        (
+            "dA = [[1, 2],\n [3]]",
+            2,
+            "line 2: a ragged row: row 2 of ∂L/∂A has 1 number but row 1 (line 1) has 2",
+        ),
+        (
+            "\ndC:\n1 2 3\n4 5\n",
+            3,
+            "line 4: a ragged row: row 2 of ∂L/∂C has 2 numbers but row 1 (line 3) has 3",
+        ),
         ("∂L/∂B = [[1, 2, 3], [4, 5, 6]]", 3, "line 1: ∂L/∂B is 2×3; the model is 3×3"),
         ("dA = 5", 2, "line 1: ∂L/∂A is one number; the model is 2×2"),
         ("[[1, 2, 3], [4, 5, 6]]", 2, "line 1: ∂L/∂A (matrix 1 without a name) is 2×3; the model is 2×2"),
@@ -361,7 +359,11 @@ def test_from_values_has_no_units():
         ("Loss = 44.06 (after 3 steps)", 2, "line 1: expected the end of the line, found 'after'"),
         ("dA = tensor([[1., 2.]] 5)", 2, "line 1: expected ',' or ')' to close 'tensor(', found '5'"),
         ("dA = tensor(x)", 2, "line 1: expected a number or '[' after 'tensor(', found 'x'"),
-        ("dA = tensor([[1., 2.]], 5)", 2, "line 1: expected a keyword such as dtype=… or ')' in 'tensor(', found '5'"),
+        (
+            "dA = tensor([[1., 2.]], 5)",
+            2,
+            "line 1: expected a keyword such as dtype=… or ')' in 'tensor(', found '5'",
+        ),
         ("[[ 1.0e+00 ...]]", 2, "line 1: expected a number, found '...': the matrix was printed abbreviated"),
         ("dA = [[1, 2], [3, 4]]\n\nLoss = 2\n3.5", 2, "line 4: the loss is given twice (first on line 3)"),
     ],
@@ -372,10 +374,14 @@ def test_each_refusal_is_one_line_naming_the_line(text, k, message):
     assert "\n" not in found
 
 
-@pytest.mark.parametrize("text", ["", "   \n\n", "hello world", "Resulting gradients are,\n\nThe end.", "```\n```"])
+@pytest.mark.parametrize(
+    "text", ["", "   \n\n", "hello world", "Resulting gradients are,\n\nThe end.", "```\n```"]
+)
 def test_nothing_found_at_all(text):
     e = error(text)
-    assert e.line == 0 and str(e).startswith("no loss or gradient found: expected lines such as 'Loss = 44.06'")
+    assert e.line == 0 and str(e).startswith(
+        "no loss or gradient found: expected lines such as 'Loss = 44.06'"
+    )
 
 
 def test_too_long_a_text_is_refused_before_it_is_read(monkeypatch):
@@ -403,10 +409,10 @@ def test_an_oversized_matrix_is_counted_not_kept():
 
 PIECES = [
     "[", "]", "[[", "]]", "(", ")", "{", "}", ",", ";", "=", ":", " ", "\t", "\n", "\r\n", "\n\n", "```\n",
-    "1", "-2.5", "3e-7", "1e999", "nan", "-inf", "0.", ".5", "1.2.3", "...", "'", '"', "'A'", "<SumBackward0>",
-    "tensor(", "array(", "np.float64(", "dtype=torch.float32", "grad_fn=", "Loss", "L", "dL/dA", "∂L/∂B",
-    "grad_C", "A.grad", "A", "B", "C", "x", "W1", "Resulting gradients are", "\u2212", "\u2028", "\\frac{",
-    "∇", "#", "**", "$", "é",
+    "1", "-2.5", "3e-7", "1e999", "nan", "-inf", "0.", ".5", "1.2.3", "...", "'", '"', "'A'", "#",
+    "<SumBackward0>", "tensor(", "array(", "np.float64(", "dtype=torch.float32", "grad_fn=", "Loss", "L",
+    "dL/dA", "∂L/∂B", "grad_C", "A.grad", "A", "B", "C", "x", "W1", "Resulting gradients are", "\u2212",
+    "\u2028", "\\frac{", "∇", "**", "$", "é",
 ]  # fmt: skip
 
 
@@ -443,7 +449,7 @@ def test_random_text_only_ever_raises_answers_error(text, k):
     check(text, k)
 
 
-VALID = [REPORT_HAND, REPORT_TORCH]
+VALID = [REPORT_HAND, REPORT_TORCH, SEED]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
