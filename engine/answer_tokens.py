@@ -132,7 +132,7 @@ def name_of(label: str) -> str | None:
 
 
 def describe(name: str | None) -> str:
-    return {"loss": "the loss", None: "the value"}.get(name, f"∂L/∂{name}")
+    return {"loss": "the loss", None: "the matrix"}.get(name, f"∂L/∂{name}")
 
 
 def is_wrapper(word: str) -> bool:

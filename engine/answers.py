@@ -16,7 +16,7 @@
 * values without a name: a single number is the loss; matrices are ∂L/∂A, ∂L/∂B, ∂L/∂C in the
   order they come, and a block of rows that is two or three K×K matrices one under the other is
   split. Named and unnamed matrices are never mixed (which one would the unnamed be?): that is an
-  error. With K = 1 a lone number is always the loss: name the gradients or bracket them.
+  error. With K = 1 a lone number is always the loss: name the gradients or print them as ``[[x]]``.
 * everything else is skipped as prose (``Resulting gradients are,``, ``lr=0.01, N=1000``), except a
   matrix under a name that is neither the loss nor a gradient (``W1 = [[…]]``, ``x = tensor(…)``),
   which is an error rather than a silently dropped gradient.
@@ -239,7 +239,7 @@ class _Reader:
             self.next()
             while self.peek().kind in ("nl", "fence"):
                 self.next()
-            if not self._value_start(0) or (self.peek().kind == "num" and self._line_has_words()):
+            if not self._value_start(0):
                 raise AnswersError(
                     self.peek().line,
                     f"expected {describe(name)}'s value (a number or a matrix) after {label!r} on "
@@ -258,14 +258,6 @@ class _Reader:
                 raise AnswersError(
                     tok.line, f"expected {describe(name)}'s value (a number or a matrix), found {found(tok)}"
                 )
-
-    def _line_has_words(self) -> bool:
-        # "Loss" alone, then prose starting with a number ("3 steps later") is not its value: say
-        # which name was left without one rather than "expected a number, found 'steps'".
-        i = 0
-        while self.peek(i).kind in ("num", ",", ";"):
-            i += 1
-        return self.peek(i).kind not in _ENDS
 
     def _unknown(self, label: str, first: Tok, i: int) -> None:
         # A matrix under an unknown single name ("W1 =", "'x':") is refused rather than dropped:
@@ -296,14 +288,14 @@ class _Reader:
 
     def _number(self, tok: Tok) -> PrintedNumber:
         value = float(tok.text)  # the token is float()'s own syntax (answer_tokens._NUMBER)
-        if not math.isfinite(value):
-            try:
-                parse_number(tok.text)  # for its words: NaN, infinite or too large
-            except ValueError as exc:
-                raise AnswersError(
-                    tok.line, f"expected a finite number, found {found(tok)} ({exc})"
-                ) from None
-        return PrintedNumber(value, unit(tok.text), tok.line)
+        if math.isfinite(value):
+            return PrintedNumber(value, unit(tok.text), tok.line)
+        try:
+            parse_number(tok.text)  # for its words: NaN, infinite or too large
+            reason = "not finite"
+        except ValueError as exc:
+            reason = str(exc)
+        raise AnswersError(tok.line, f"expected a finite number, found {found(tok)} ({reason})")
 
     def _cells(self, stops: tuple[str, ...], what: str) -> tuple[list[PrintedNumber], int]:
         """The numbers up to a token of ``stops`` (not consumed): the first K kept, all counted.
@@ -427,7 +419,8 @@ class _Reader:
 
     def _skip_keyword(self) -> None:
         """``name=value`` inside a wrapper (``grad_fn=<SumBackward0>``, ``device=device(type='cpu')``)."""
-        self.next(), self.next()
+        self.next()  # the name
+        self.next()  # "="
         depth = 0
         while depth or self.peek().kind not in (",", ")", "end"):
             tok = self.next()
