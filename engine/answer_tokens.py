@@ -80,6 +80,7 @@ def tokens(text: str) -> Iterator[Tok]:
 
 
 def found(tok: Tok) -> str:
+    """What was found instead, for "expected …, found …": the token quoted and cut short."""
     if tok.kind == "end":
         return "the end of the text"
     if tok.kind in ("nl", "fence"):
@@ -107,12 +108,12 @@ _LATEX = (
     ("W.R.T.", "wrt"),
     ("∂", "d"),
 )
-_DECORATION = str.maketrans("", "", " \t$`*'\"{}\\")
+_DECORATION = str.maketrans("", "", " \t\xa0$`*'\"{}\\")
 _PARENTHETICAL = re.compile(r"\s*\([^()]*\)\s*$")
 
 
 def name_of(label: str) -> str | None:
-    """ "loss", "A", "B", "C" or None for a label's text ("dL/dA =", "'loss':", "grad(B)")."""
+    """What a label's text names: "loss", "A", "B", "C", or None (``dL/dA =``, ``'loss':``, ``grad(B)``)."""
     s = label.strip().rstrip("=:,").strip().lstrip("#>-({").strip()
     if not s or len(s) > 80:
         return None
@@ -132,6 +133,7 @@ def name_of(label: str) -> str | None:
 
 
 def describe(name: str | None) -> str:
+    """The quantity in an error message: "the loss", "∂L/∂A", or "the matrix" when unnamed."""
     return {"loss": "the loss", None: "the matrix"}.get(name, f"∂L/∂{name}")
 
 

@@ -50,7 +50,19 @@ from backprop_lab.engine.matrix_text import MAX_TEXT_CHARS, MINUSES, parse_numbe
 from backprop_lab.engine.model import MAX_K
 from backprop_lab.engine.shapes import Matrix
 
-__all__ = ["GRADIENT_NAMES", "Answers", "AnswersError", "PrintedMatrix", "PrintedNumber", "parse_answers"]
+#: Longest text read: three of the longest matrices a paste accepts (three 1024×1024 gradients at
+#: full precision are about 63 million characters), and room for the words around them.
+MAX_ANSWERS_CHARS = 3 * MAX_TEXT_CHARS + 1_000_000
+
+__all__ = [
+    "GRADIENT_NAMES",
+    "MAX_ANSWERS_CHARS",
+    "Answers",
+    "AnswersError",
+    "PrintedMatrix",
+    "PrintedNumber",
+    "parse_answers",
+]
 
 
 class AnswersError(ValueError):
@@ -107,7 +119,7 @@ def parse_answers(text: str, k: int) -> Answers:
     matrix is not K×K, when a gradient is given twice, or when nothing is found."""
     if not 1 <= k <= MAX_K:
         raise ValueError(f"K must be between 1 and {MAX_K}, not {k}")
-    if len(text) > MAX_TEXT_CHARS:
+    if len(text) > MAX_ANSWERS_CHARS:
         raise AnswersError(0, f"the text is too long to be answers ({len(text):,} characters)")
     answers = _Reader(text.translate(MINUSES), k).read()
     if answers.loss is None and not answers.grads:

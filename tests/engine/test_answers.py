@@ -395,7 +395,7 @@ def test_nothing_found_at_all(text):
 def test_too_long_a_text_is_refused_before_it_is_read(monkeypatch):
     import backprop_lab.engine.answers as answers_module
 
-    monkeypatch.setattr(answers_module, "MAX_TEXT_CHARS", 100)
+    monkeypatch.setattr(answers_module, "MAX_ANSWERS_CHARS", 100)
     assert str(error("Loss = 1\n" + " " * 100)).startswith("the text is too long to be answers")
 
 
