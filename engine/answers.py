@@ -136,7 +136,7 @@ def parse_answers(text: str, k: int) -> Answers:
 
 @dataclass
 class _Block:
-    """A value being read: rows of numbers (kept up to K columns and 3K rows, counted beyond)."""
+    """A value being read: its rows of numbers and the line each starts on."""
 
     line: int
     nested: bool = False  # written as a matrix ([[x]], several numbers), not as one number
@@ -292,7 +292,7 @@ class _Reader:
             return self._wrapped(name)
         if name == "loss" or mid_line:
             block = _Block(tok.line)
-            self._add_row(block, [self._number(self.next())], 1, tok.line, name)
+            self._add_row(block, [self._number(self.next())], tok.line, name)
             return block
         return self._rows(name)
 
@@ -309,44 +309,47 @@ class _Reader:
             reason = str(exc)
         raise AnswersError(tok.line, f"expected a finite number, found {found(tok)} ({reason})")
 
-    def _cells(self, stops: tuple[str, ...], what: str) -> tuple[list[PrintedNumber], int]:
-        """The numbers up to a token of ``stops`` (not consumed): the first K kept, all counted.
-        Separators are skipped, and line ends too unless they stop."""
+    def _cells(self, stops: tuple[str, ...], what: str, name: str | None) -> list[PrintedNumber]:
+        """The numbers up to a token of ``stops`` (not consumed); separators are skipped, and line
+        ends too unless they stop. A row far longer than K is refused as soon as it is: hostile
+        text costs no more than a matrix a little too wide."""
         row: list[PrintedNumber] = []
-        count, k, buf, stream = 0, self.k, self._buf, self._tokens
+        buf, stream, wide = self._buf, self._tokens, 2 * self.k + 8
         # The one hot loop (a 1024×1024 matrix is a million numbers): tokens are pulled straight
         # from the stream rather than through peek() and next().
         while True:
             tok = buf.popleft() if buf else next(stream)
             kind = tok.kind
             if kind == "num":
-                number = self._number(tok)
-                count += 1
-                if count <= k:
-                    row.append(number)
+                row.append(self._number(tok))
+                if len(row) > wide:
+                    raise AnswersError(tok.line, self._too_big(name, f"more than {wide} numbers in a row"))
             elif kind in stops:
                 buf.appendleft(tok)
-                return row, count
+                return row
             elif kind not in _SEPARATORS:
                 raise AnswersError(
                     tok.line, _ABBREVIATED if tok.text == "..." else f"expected {what}, found {found(tok)}"
                 )
 
-    def _add_row(
-        self, block: _Block, row: list[PrintedNumber], count: int, line: int, name: str | None
-    ) -> None:
+    def _too_big(self, name: str | None, what: str) -> str:
+        expected = "expected one number" if name == "loss" else f"the model is {self.k}×{self.k}"
+        return f"{describe(name)} has {what}; {expected}"
+
+    def _add_row(self, block: _Block, row: list[PrintedNumber], line: int, name: str | None) -> None:
         if block.height == 0:
-            block.width = count
-        elif count != block.width:
+            block.width = len(row)
+        elif len(row) != block.width:
             raise AnswersError(
                 line,
                 f"a ragged row: row {block.height + 1} of {describe(name)} has "
-                f"{format_count(count, 'number')} but row 1 (line {block.row_lines[0]}) has {block.width}",
+                f"{format_count(len(row), 'number')} but row 1 (line {block.row_lines[0]}) has {block.width}",
             )
         block.height += 1
-        if block.height <= 3 * self.k:
-            block.rows.append(tuple(row))
-            block.row_lines.append(line)
+        if block.height > 3 * self.k + 8:  # three K×K matrices one under another, and some
+            raise AnswersError(line, self._too_big(name, f"more than {3 * self.k + 8} rows"))
+        block.rows.append(tuple(row))
+        block.row_lines.append(line)
 
     def _rows(self, name: str | None) -> _Block:
         """Rows of numbers, one a line, down to a line that is not one. A line of one number is a
@@ -354,9 +357,9 @@ class _Reader:
         block = _Block(self.peek().line, splits=name is None)
         while True:
             line = self.peek().line
-            row, count = self._cells(_ENDS, "a number")
-            self._add_row(block, row, count, line, name)
-            if count == 1 or self.peek().kind != "nl" or self.peek(1).kind != "num":
+            row = self._cells(_ENDS, "a number", name)
+            self._add_row(block, row, line, name)
+            if len(row) == 1 or self.peek().kind != "nl" or self.peek(1).kind != "num":
                 break
             if self.peek(2).kind in _ENDS:  # the next line is one number
                 break
@@ -369,29 +372,29 @@ class _Reader:
         block = _Block(opening.line)
         depth, row_line, flat = 1, opening.line, True
         while depth:
-            row, count = self._cells(("[", "]", "end"), "a number, ',' or ']'")
+            row = self._cells(("[", "]", "end"), "a number, ',' or ']'", name)
             tok = self.next()
             if tok.kind == "end":
                 raise AnswersError(
                     opening.line,
                     "unbalanced brackets: this '[' is never closed (expected ']', found the end of the text)",
                 )
-            if tok.kind == "[" and (depth == 2 or count):
+            if tok.kind == "[" and (depth == 2 or row):
                 raise AnswersError(
                     tok.line, "expected a number or ']', found '[': a gradient is a list of rows"
                 )
-            if count and depth == 1 and not flat:
+            if row and depth == 1 and not flat:
                 raise AnswersError(row[0].line, "expected '[' to start a row, found a number outside any row")
             if tok.kind == "[":
                 depth, flat, row_line, block.nested = 2, False, tok.line, True
             elif depth == 2:
-                self._add_row(block, row, count, row_line, name)
+                self._add_row(block, row, row_line, name)
                 depth = 1
             else:
                 depth = 0
                 if flat:
-                    self._add_row(block, row, count, opening.line, name)
-                    block.nested = count != 1
+                    self._add_row(block, row, opening.line, name)
+                    block.nested = len(row) != 1
         return block
 
     def _wrapped(self, name: str | None) -> _Block:
@@ -403,7 +406,7 @@ class _Reader:
             block = self._nested(self.next(), name)
         elif tok.kind == "num":
             block = _Block(tok.line)
-            self._add_row(block, [self._number(self.next())], 1, tok.line, name)
+            self._add_row(block, [self._number(self.next())], tok.line, name)
         else:
             raise AnswersError(tok.line, f"expected a number or '[' after {what}, found {found(tok)}")
         while True:

@@ -404,12 +404,22 @@ def test_a_bad_k_is_a_programming_error():
         parse_answers("Loss = 1", 0)
 
 
-def test_an_oversized_matrix_is_counted_not_kept():
-    # 400 columns and 400 rows against K = 2: refused with the exact shape, holding only 2×6 cells.
+def test_a_matrix_far_too_big_is_refused_as_soon_as_it_is():
+    # Up to 2K + 8 columns and 3K + 8 rows the shape is stated exactly; beyond, reading stops there.
+    assert (
+        str(error("dA = " + "[" + ", ".join(["[1, 2, 3]"] * 14) + "]"))
+        == "line 1: ∂L/∂A is 14×3; the model is 2×2"
+    )
     row = " ".join(["1.5"] * 400)
-    assert str(error("dA:\n" + "\n".join([row] * 400))) == "line 1: ∂L/∂A is 400×400; the model is 2×2"
-    nested = "[" + ", ".join(["[" + ", ".join(["1"] * 300) + "]"] * 300) + "]"
-    assert str(error(f"dB = {nested}")) == "line 1: ∂L/∂B is 300×300; the model is 2×2"
+    assert str(error("dA:\n" + "\n".join([row] * 400))) == (
+        "line 2: ∂L/∂A has more than 12 numbers in a row; the model is 2×2"
+    )
+    assert (
+        str(error("\n".join(["1 2"] * 400))) == "line 15: the matrix has more than 14 rows; the model is 2×2"
+    )
+    assert str(error("Loss = [" + "1, " * 10_000 + "]")) == (
+        "line 1: the loss has more than 12 numbers in a row; expected one number"
+    )
 
 
 # --------------------------------------------------------------------------- only AnswersError escapes
