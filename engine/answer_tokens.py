@@ -6,11 +6,23 @@ Standard library only.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import NamedTuple
 
-__all__ = ["GRADIENT_NAMES", "Tok", "describe", "found", "is_wrapper", "name_of", "tokens", "unit"]
+__all__ = [
+    "GRADIENT_NAMES",
+    "SKIP_LINE",
+    "Tok",
+    "describe",
+    "found",
+    "is_wrapper",
+    "name_of",
+    "single_break",
+    "tokens",
+    "unit",
+]
 
 GRADIENT_NAMES = ("A", "B", "C")
 
@@ -36,8 +48,11 @@ def unit(text: str) -> float:
 
 _EOL = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 # Lines end where str.splitlines ends them, so line numbers match what an editor shows.
+_BREAK = re.compile(f"\\r\\n|[{_EOL}]")
+_BLANK = f"[^\\S{_EOL}]"  # white space within a line
 _TOKEN = re.compile(
-    f"(?P<nl>\\r\\n|[{_EOL}])"
+    # A run of line ends and blank lines is one token: a million empty lines cost one match.
+    f"(?P<nl>(?:\\r\\n|[{_EOL}])(?:{_BLANK}*(?:\\r\\n|[{_EOL}]))*)"
     f"|(?P<str>'[^'{_EOL}]*'|\"[^\"{_EOL}]*\")"
     r"|(?P<punct>[\[\](){},;=:])"
     f"|(?P<num>(?:{_NUMBER})(?![^\\s\\[\\](){{}},;=:]))"
@@ -45,38 +60,51 @@ _TOKEN = re.compile(
 )
 _WRAPPERS = {"tensor", "array", "asarray", "matrix", "float64", "float32", "float16", "double", "parameter"}
 
+#: What to send() the token stream to drop the rest of the current line: the next token it gives
+#: is the line's end. Prose is skipped at the speed of a regular expression, not token by token.
+SKIP_LINE = "skip line"
+
 
 class Tok(NamedTuple):
     kind: str  # "nl", "fence", "num", "word", "str", "end" or the punctuation character itself
-    text: str
+    text: str  # for "nl", every line end and blank line of the run
     line: int
     start: int
 
 
-def tokens(text: str) -> Iterator[Tok]:
+def tokens(text: str) -> Generator[Tok, str | None, None]:
     """The text's tokens, lazily (hostile text costs time, not memory); a Markdown fence line is
-    one "fence" token; after the end, "end" forever."""
-    line, at_start, skipping = 1, True, False
-    for m in _TOKEN.finditer(text):
-        kind, s = m.lastgroup or "word", m.group()
-        if kind == "nl":
-            yield Tok("nl", s, line, m.start())
-            line, at_start, skipping = line + 1, True, False
-            continue
-        if skipping:
-            continue
-        if kind == "word":
-            if at_start and s.startswith(("```", "~~~")):
-                yield Tok("fence", s, line, m.start())
-                skipping = True
-                continue
-        elif kind == "punct":
-            kind = s
-        at_start = False
-        yield Tok(kind, s, line, m.start())
-    end = Tok("end", "", line, len(text))
+    one "fence" token; after the end, "end" forever. ``send(SKIP_LINE)`` drops the rest of the
+    line of the token given last."""
+    line, at_start, it = 1, True, _TOKEN.finditer(text)
     while True:
-        yield end
+        for m in it:
+            kind, s = m.lastgroup or "word", m.group()
+            if kind == "nl":
+                command = yield Tok("nl", s, line, m.start())
+                line, at_start = line + len(_BREAK.findall(s)), True
+            else:
+                if kind == "word" and at_start and s.startswith(("```", "~~~")):
+                    kind, command = "fence", SKIP_LINE  # its language and the rest: not read
+                    yield Tok("fence", s, line, m.start())
+                elif kind == "punct":
+                    kind = s
+                at_start = False
+                if kind != "fence":
+                    command = yield Tok(kind, s, line, m.start())
+            if command == SKIP_LINE and kind != "nl":
+                eol = _BREAK.search(text, m.end())
+                it = _TOKEN.finditer(text, eol.start() if eol else len(text))
+                break
+        else:
+            end = Tok("end", "", line, len(text))
+            while True:
+                yield end
+
+
+def single_break(tok: Tok) -> bool:
+    """Whether an "nl" token ends one line only, with no blank line after it."""
+    return _BREAK.fullmatch(tok.text) is not None
 
 
 def found(tok: Tok) -> str:
@@ -112,6 +140,7 @@ _DECORATION = str.maketrans("", "", " \t\xa0$`*'\"{}\\")
 _PARENTHETICAL = re.compile(r"\s*\([^()]*\)\s*$")
 
 
+@functools.lru_cache(maxsize=256)  # a log repeats its lines: each is recognised once
 def name_of(label: str) -> str | None:
     """What a label's text names: "loss", "A", "B", "C", or None (``dL/dA =``, ``'loss':``, ``grad(B)``)."""
     s = label.strip().rstrip("=:,").strip().lstrip("#>-({").strip()

@@ -37,11 +37,13 @@ from dataclasses import dataclass, field
 
 from backprop_lab.engine.answer_tokens import (
     GRADIENT_NAMES,
+    SKIP_LINE,
     Tok,
     describe,
     found,
     is_wrapper,
     name_of,
+    single_break,
     tokens,
     unit,
 )
@@ -186,8 +188,12 @@ class _Reader:
         return tok
 
     def _skip_line(self) -> None:
-        while self.peek().kind not in ("nl", "end"):
-            self.next()
+        """Drop the rest of the line; its end is the next token."""
+        while self._buf:
+            if self._buf[0].kind in ("nl", "end"):
+                return
+            self._buf.popleft()
+        self._buf.append(self._tokens.send(SKIP_LINE))
 
     def _value_start(self, i: int) -> bool:
         tok = self.peek(i)
@@ -275,7 +281,7 @@ class _Reader:
         # A matrix under an unknown single name ("W1 =", "'x':") is refused rather than dropped:
         # it may be the gradient the student meant. Anything else unknown is prose, skipped.
         single = label.endswith(("=", ":")) and not re.search(r"\s", label.rstrip("=: \t"))
-        j = self._next_value(i) if self.peek(i).kind in _ENDS else i
+        j = self._next_value(i) if single and self.peek(i).kind in _ENDS else i
         if single and self._value_start(j) and self.peek(j).kind != "num":
             raise AnswersError(
                 first.line,
@@ -359,7 +365,7 @@ class _Reader:
             line = self.peek().line
             row = self._cells(_ENDS, "a number", name)
             self._add_row(block, row, line, name)
-            if len(row) == 1 or self.peek().kind != "nl" or self.peek(1).kind != "num":
+            if len(row) == 1 or not single_break(self.peek()) or self.peek(1).kind != "num":
                 break
             if self.peek(2).kind in _ENDS:  # the next line is one number
                 break

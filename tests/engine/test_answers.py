@@ -212,6 +212,21 @@ def test_rows_may_start_on_the_names_line_and_a_comment_may_follow_a_value():
     assert values(parse_answers(f"dB = {M}  # from PyTorch\n", 2)) == {"B": M}
 
 
+def test_line_numbers_count_every_kind_of_line_end_and_blank_line():
+    text = "Loss = 1\r\n\r\n  \t \r\ndA:\r[[1, 2],\u2028 \n[3, 4]]\x0c\n\ndB\n1 2\n3 4\n"
+    answers = parse_answers(text, 2)
+    assert text.splitlines()[3] == "dA:" and text.splitlines()[9] == "dB"
+    assert (answers.loss.line, answers.grads["A"].line, answers.grads["B"].line) == (1, 4, 10)
+    assert [[n.line for n in row] for row in answers.grads["A"].rows] == [[5, 5], [7, 7]]
+    assert [row[0].line for row in answers.grads["B"].rows] == [11, 12]
+    # A blank line ends rows, even one holding only blanks.
+    assert values(parse_answers("1 2\n3 4\n \t\n5 6\n7 8", 2)) == {
+        "A": [[1, 2], [3, 4]],
+        "B": [[5, 6], [7, 8]],
+    }
+    assert str(error("Loss = 1\n\n\n\n\nLoss = 2")) == "line 6: the loss is given twice (first on line 1)"
+
+
 def test_any_subset_in_any_order():
     text = f"dL/dC = {M}\nLoss = 2\n\ndL/dA = {N}\n"
     answers = parse_answers(text, 2)
