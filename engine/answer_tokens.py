@@ -12,12 +12,15 @@ from collections.abc import Generator
 from typing import NamedTuple
 
 __all__ = [
+    "ABBREVIATED",
     "GRADIENT_NAMES",
+    "NOTHING_FOUND",
     "SKIP_LINE",
     "Tok",
     "describe",
     "found",
     "is_wrapper",
+    "mixing",
     "name_of",
     "single_break",
     "tokens",
@@ -102,6 +105,17 @@ def tokens(text: str) -> Generator[Tok, str | None, None]:
                 yield end
 
 
+NOTHING_FOUND = (
+    "no loss or gradient found: expected lines such as 'Loss = 44.06' and "
+    "'dL/dA = [[2.16, 2.67, …], …]', or what PyTorch or NumPy prints"
+)
+#: A matrix NumPy or PyTorch shortened with "...": what to do about it.
+ABBREVIATED = (
+    "expected a number, found '...': the matrix was printed abbreviated; print it in full "
+    "(numpy.set_printoptions(threshold=sys.maxsize) or torch.set_printoptions(profile='full'))"
+)
+
+
 def single_break(tok: Tok) -> bool:
     """Whether an "nl" token ends one line only, with no blank line after it."""
     return _BREAK.fullmatch(tok.text) is not None
@@ -140,9 +154,14 @@ _DECORATION = str.maketrans("", "", " \t\xa0$`*'\"{}\\")
 _PARENTHETICAL = re.compile(r"\s*\([^()]*\)\s*$")
 
 
-@functools.lru_cache(maxsize=256)  # a log repeats its lines: each is recognised once
 def name_of(label: str) -> str | None:
     """What a label's text names: "loss", "A", "B", "C", or None (``dL/dA =``, ``'loss':``, ``grad(B)``)."""
+    # Only short labels are looked at, and cached: the cache never keeps a long stretch of text.
+    return None if len(label) > 160 else _name_of(label)
+
+
+@functools.lru_cache(maxsize=256)  # a log repeats its lines: each is recognised once
+def _name_of(label: str) -> str | None:
     s = label.strip().rstrip("=:,").strip().lstrip("#>-({").strip()
     if not s or len(s) > 80:
         return None
@@ -169,3 +188,11 @@ def describe(name: str | None) -> str:
 def is_wrapper(word: str) -> bool:
     """Whether ``word`` followed by "(" wraps a value: ``tensor``, ``np.array``, ``np.float64``…"""
     return word.rsplit(".", 1)[-1].lower() in _WRAPPERS
+
+
+def mixing(other: int) -> str:
+    """Named and unnamed matrices in one text: which would the unnamed be?"""
+    return (
+        f"some matrices are named and some not (see line {other}): "
+        "name every gradient (dL/dA, dL/dB, dL/dC) or none"
+    )

@@ -3,16 +3,15 @@
 ``parse_answers(text, k)`` reads the forms people print, parsed and never evaluated:
 
 * values: a number (``44.06``, ``1.2e-05``); a nested list ``[[…], […]]`` (commas or NumPy's blanks,
-  across lines, through Markdown code fences and blank lines); PyTorch's ``tensor(…)`` and
-  NumPy's ``array(…)``/``np.float64(…)`` around either, with keywords such as ``dtype=…``,
-  ``grad_fn=<…>``, ``requires_grad=True``, ``device='cpu'``; rows of numbers separated by blanks,
-  tabs, commas or semicolons, one row a line.
-* names, before the value on its line or on a line of their own above it (then ``=`` or ``:``
-  optional): the loss is ``Loss``, ``loss``, ``L``; ∂L/∂A is ``dL/dA``, ``∂L/∂A``, ``dA``, ``d_A``,
-  ``dLdA``, ``dl_da``, ``grad_A``, ``grad A``, ``A.grad``, ``A_grad``, ``gradient of A``, ``∇A`` or
-  the bare capital ``A`` (the report prints its gradients under the weights' names), with B and C
-  alike; a parenthesis after a name is ignored (``dA (PyTorch)``). A Python dict or tuple printed
-  on one line (``{'loss': …, 'A': […]}``) reads too.
+  across lines, Markdown code fences and blank lines); PyTorch's ``tensor(…)``, NumPy's ``array(…)``
+  or ``np.float64(…)`` around either, with keywords (``dtype=…``, ``grad_fn=<…>``, ``device='cpu'``);
+  rows of numbers separated by blanks, tabs, commas or semicolons, one row a line.
+* names, before the value on its line or alone on the line above it (``=`` or ``:`` optional): the
+  loss is ``Loss``, ``loss``, ``L``; ∂L/∂A is ``dL/dA``, ``∂L/∂A``, ``dA``, ``d_A``, ``dLdA``,
+  ``dl_da``, ``grad_A``, ``grad A``, ``A.grad``, ``A_grad``, ``gradient of A``, ``∇A`` or the bare
+  capital ``A`` (the report prints its gradients under the weights' names), B and C alike; a
+  parenthesis after a name is ignored (``dA (PyTorch)``), and so is a ``# comment`` after a value.
+  A Python dict or tuple printed on one line (``{'loss': …, 'A': […]}``) reads too.
 * values without a name: a single number is the loss; matrices are ∂L/∂A, ∂L/∂B, ∂L/∂C in the
   order they come, and a block of rows that is two or three K×K matrices one under the other is
   split. Named and unnamed matrices are never mixed (which one would the unnamed be?): that is an
@@ -36,12 +35,15 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from backprop_lab.engine.answer_tokens import (
+    ABBREVIATED,
     GRADIENT_NAMES,
+    NOTHING_FOUND,
     SKIP_LINE,
     Tok,
     describe,
     found,
     is_wrapper,
+    mixing,
     name_of,
     single_break,
     tokens,
@@ -125,11 +127,7 @@ def parse_answers(text: str, k: int) -> Answers:
         raise AnswersError(0, f"the text is too long to be answers ({len(text):,} characters)")
     answers = _Reader(text.translate(MINUSES), k).read()
     if answers.loss is None and not answers.grads:
-        raise AnswersError(
-            0,
-            "no loss or gradient found: expected lines such as 'Loss = 44.06' and "
-            "'dL/dA = [[2.16, 2.67, …], …]', or what PyTorch or NumPy prints",
-        )
+        raise AnswersError(0, NOTHING_FOUND)
     return answers
 
 
@@ -155,10 +153,6 @@ class _Block:
 
 _ENDS = ("nl", "end", "fence")
 _SEPARATORS = (",", ";", "nl", "fence")
-_ABBREVIATED = (
-    "expected a number, found '...': the matrix was printed abbreviated; print it in full "
-    "(numpy.set_printoptions(threshold=sys.maxsize) or torch.set_printoptions(profile='full'))"
-)
 
 
 class _Reader:
@@ -335,7 +329,7 @@ class _Reader:
                 return row
             elif kind not in _SEPARATORS:
                 raise AnswersError(
-                    tok.line, _ABBREVIATED if tok.text == "..." else f"expected {what}, found {found(tok)}"
+                    tok.line, ABBREVIATED if tok.text == "..." else f"expected {what}, found {found(tok)}"
                 )
 
     def _too_big(self, name: str | None, what: str) -> str:
@@ -466,14 +460,14 @@ class _Reader:
             self._unnamed(block)
         else:
             if self._unnamed_matrix:
-                raise AnswersError(line, _mixing(self._unnamed_matrix))
+                raise AnswersError(line, mixing(self._unnamed_matrix))
             self._named_matrix = self._named_matrix or line
             self._matrix(name, block, line, f"∂L/∂{name}")
 
     def _unnamed(self, block: _Block) -> None:
         k = self.k
         if self._named_matrix:
-            raise AnswersError(block.line, _mixing(self._named_matrix))
+            raise AnswersError(block.line, mixing(self._named_matrix))
         parts = [block]
         # Rows printed with no blank line between matrices: two or three K×K, one under another.
         if block.splits and block.width == k and block.height in (2 * k, 3 * k):
@@ -502,10 +496,3 @@ class _Reader:
         if name in self._first:
             raise AnswersError(line, f"{describe(name)} is given twice (first on line {self._first[name]})")
         self._first[name] = line
-
-
-def _mixing(other: int) -> str:
-    return (
-        f"some matrices are named and some not (see line {other}): "
-        "name every gradient (dL/dA, dL/dB, dL/dC) or none"
-    )

@@ -73,6 +73,8 @@ def main() -> None:
         ("words", "ab " * (HOSTILE // 3), 3),
         ("blank lines", "\n" * HOSTILE, 3),
         ("a label, then only blank lines", "dA =" + "\n" * HOSTILE, 3),
+        ("lines of prose, each different", "".join(f"line {i} of prose\n" for i in range(HOSTILE // 20)), 3),
+        ("an unknown name alone on each line", "W1 =\n" * (HOSTILE // 5), 3),
     ]
     print("\n| Hostile answers (refused) | Characters | Seconds (best) | × a valid paste as long |")
     print("|---|---:|---:|---:|")
