@@ -272,11 +272,12 @@ class _Reader:
                 )
 
     def _unknown(self, label: str, first: Tok, i: int) -> None:
-        # A matrix under an unknown single name ("W1 =", "'x':") is refused rather than dropped:
-        # it may be the gradient the student meant. Anything else unknown is prose, skipped.
+        # A matrix under an unknown single name ("W1 =", "'x':"), or any value on the lines below
+        # one, is refused rather than dropped or taken for ∂L/∂A: it may be the gradient the
+        # student meant. Anything else unknown ("lr=0.01, N=1000", sentences) is prose, skipped.
         single = label.endswith(("=", ":")) and not re.search(r"\s", label.rstrip("=: \t"))
         j = self._next_value(i) if single and self.peek(i).kind in _ENDS else i
-        if single and self._value_start(j) and self.peek(j).kind != "num":
+        if single and self._value_start(j) and (j != i or self.peek(j).kind != "num"):
             raise AnswersError(
                 first.line,
                 f"{found(first)} names neither the loss nor a gradient: expected Loss, "

@@ -181,6 +181,7 @@ def test_a_matrix_under_another_name_is_refused_not_dropped(label):
     message = str(error(f"dL/dA = {N}\n{label} = [[1.5, -2.0], [3e-7, 4.25]]"))
     assert message.startswith("line 2: ") and "names neither the loss nor a gradient" in message
     assert str(error(f"{label}:\ntensor([[1.0]])", 1)).startswith("line 1: ")
+    assert "names neither" in str(error(f"{label} =\n1.5 -2\n3e-7 4.25"))  # not taken for ∂L/∂A
 
 
 def test_prose_and_other_numbers_are_skipped():
