@@ -63,7 +63,9 @@ def program_rtol(k: int) -> float:
 @dataclass(frozen=True)
 class Difference:
     """One entry: where (``i``, ``j``; 0, 0 for the loss), the student's value, the true one, and
-    their difference relative to the truth (``inf`` when the truth is 0 and they differ)."""
+    their difference relative to the largest true entry of that quantity (the matrix's, or the
+    loss itself), so that an entry whose σ′ saturated to 10⁻⁴⁶ does not show a relative error of
+    10⁴⁵ (``inf`` only when every true entry is 0 and they differ)."""
 
     i: int
     j: int
@@ -130,13 +132,13 @@ def _excess(student: float, truth: float, tol: float) -> float:
     return diff / tol if tol > 0.0 else math.inf
 
 
-def _relative(student: float, truth: float) -> float:
+def _relative(student: float, truth: float, scale: float) -> float:
     diff = abs(student - truth)
     if not math.isfinite(diff):
         return math.inf
-    if truth == 0.0:
+    if scale == 0.0:
         return 0.0 if diff == 0.0 else math.inf
-    return diff / abs(truth)
+    return diff / scale
 
 
 def _judge(
@@ -162,7 +164,7 @@ def _judge(
         not disagreeing,
         sum(len(row) for row in numbers),
         tuple(disagreeing),
-        Difference(wi, wj, s, t, _relative(s, t)),
+        Difference(wi, wj, s, t, _relative(s, t, max(abs(v) for row in truth for v in row))),
     )
 
 
