@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -42,6 +43,8 @@ SHORT = 1.5
 SAFETY = 60.0
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups and rlimits")
+
+LOOP = "def gradients(x, A, B, C):\n    while True:\n        pass\n"
 
 CORRECT = """
 import math
@@ -646,9 +649,8 @@ def test_a_file_that_is_not_python_is_unloadable(tmp_path, models) -> None:
 
 
 def test_runs_side_by_side_do_not_interfere(tmp_path, models) -> None:
-    loop = "def gradients(x, A, B, C):\n    while True:\n        pass\n"
     talk = "def gradients(x, A, B, C):\n    print('{name}')\n    return '{name}'\n"
-    sources = {"loop1": loop, "ok1": talk.format(name="ok1"), "loop2": loop, "ok2": talk.format(name="ok2")}
+    sources = {"loop1": LOOP, "ok1": talk.format(name="ok1"), "loop2": LOOP, "ok2": talk.format(name="ok2")}
     results: dict[str, Outcome] = {}
 
     def grade(name: str) -> None:
@@ -704,6 +706,49 @@ def test_without_pidfd_the_exit_is_polled(tmp_path, models, monkeypatch) -> None
     for index, (source, expected) in enumerate(cases.items()):
         outcome = _run(tmp_path / str(index), source, models, timeout=SHORT)
         assert (outcome.status, outcome.detail) == expected
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.001, 0.01, 0.05])
+def test_cancel_at_any_moment_of_the_start_is_cancelled_and_leaves_nothing(
+    tmp_path, models, delay, monkeypatch
+):
+    """Cancelled before the child exists, while Python starts, while it loads, while it loops."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    source = "import os\nprint(os.getpid(), flush=True)\n" + LOOP
+    cancel = threading.Event()
+    results: list[Outcome] = []
+    thread = threading.Thread(
+        target=lambda: results.append(
+            _run(tmp_path / "sub", source, models, timeout=SAFETY * 10, cancel=cancel)
+        )  # type: ignore[arg-type]
+    )
+    thread.start()
+    time.sleep(delay)  # the race itself: the cancel lands 0-50 ms after the start
+    cancel.set()
+    thread.join(SAFETY)
+    assert not thread.is_alive()
+    ((outcome,),) = (results,)
+    assert outcome.status == "cancelled" and outcome.returned == ()
+    for pid in outcome.output.split():
+        _wait_until(lambda pid=pid: _gone(int(pid)), "the cancelled child to be gone")
+    assert list(temp.iterdir()) == []
+
+
+def test_no_run_leaves_its_folder_behind(tmp_path, models, monkeypatch) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    endings = {
+        "ok": "def gradients(x, A, B, C):\n    open('left.txt', 'w').close()\n    return 0.0\n",
+        "timeout": "open('left.txt', 'w').close()\n" + LOOP,
+        "crashed": "import os\ndef gradients(x, A, B, C):\n    os.makedirs('a/b')\n    os._exit(1)\n",
+        "unloadable": "open('left.txt', 'w').close()\n",
+    }
+    for status, source in endings.items():
+        assert _run(tmp_path / status, source, models, timeout=SHORT).status == status
+    assert list(temp.iterdir()) == []
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
