@@ -692,20 +692,15 @@ def test_a_cancel_event_stops_a_run_at_once(tmp_path, models) -> None:
 def test_without_pidfd_the_exit_is_polled(tmp_path, models, monkeypatch) -> None:
     """Where os.pidfd_open is missing (not Linux, an old kernel), the same outcomes come back."""
     monkeypatch.delattr(os, "pidfd_open", raising=False)
-    cases = {
-        "def gradients(x, A, B, C):\n    return 1.0\n": ("ok", ""),
-        "import os\ndef gradients(x, A, B, C):\n    os._exit(5)\n": (
-            "crashed",
-            "exited with status 5 before answering",
-        ),
-        "def gradients(x, A, B, C):\n    while True:\n        pass\n": (
-            "timeout",
-            "the call took longer than 1.5 s",
-        ),
-    }
-    for index, (source, expected) in enumerate(cases.items()):
-        outcome = _run(tmp_path / str(index), source, models, timeout=SHORT)
-        assert (outcome.status, outcome.detail) == expected
+    cases = [
+        ("def gradients(x, A, B, C):\n    return 1.0\n", SAFETY, "ok", ""),
+        ("import os\ndef gradients(x, A, B, C):\n    os._exit(5)\n", SAFETY,
+         "crashed", "exited with status 5 before answering"),
+        (LOOP, SHORT, "timeout", "the call took longer than 1.5 s"),
+    ]  # fmt: skip
+    for index, (source, timeout, status, detail) in enumerate(cases):
+        outcome = _run(tmp_path / str(index), source, models, timeout=timeout)
+        assert (outcome.status, outcome.detail) == (status, detail)
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.001, 0.01, 0.05])
