@@ -264,6 +264,7 @@ def test_the_memory_limit_and_no_core_files_apply_in_the_child(tmp_path, models)
 @pytest.mark.parametrize(
     ("call", "detail"),
     [("sys.exit(3)", "called sys.exit(3)"), ("sys.exit()", "called sys.exit()"),
+     ("sys.exit('x' * 999)", "called sys.exit('" + "x" * 282 + "…"),
      ("sys.exit('done')", "called sys.exit('done')"), ("exit(0)", "called sys.exit(0)")],
 )  # fmt: skip
 def test_sys_exit_is_a_crash_named_as_such(tmp_path, models, call, detail) -> None:
@@ -406,7 +407,12 @@ def test_a_fork_that_returns_into_the_loop_does_not_answer_twice(tmp_path, model
     import os
 
     def gradients(x, A, B, C):
-        os.fork()  # both processes return; only the submission's own process may answer
+        pid = os.fork()  # both processes go on; only the submission's own may answer
+        if pid == 0:
+            if len(x) == 1:
+                raise ValueError("the fork's mistake")
+            return -1.0
+        os.waitpid(pid, 0)  # the fork has come back and tried to answer first
         return float(len(x))
     """
     outcome = _run(tmp_path, source, models)
