@@ -257,6 +257,7 @@ class _Run:
         self._sel.register(self._answers, selectors.EVENT_READ, self._read_answers)
         self._sel.register(self._models, selectors.EVENT_WRITE, self._write_job)
         self._pidfd: int | None = None
+        self._reaped: tuple[int, int] | None = None  # wait status and peak memory, once reaped
         if hasattr(os, "pidfd_open"):
             try:
                 self._pidfd = os.pidfd_open(self.proc.pid)
@@ -347,9 +348,17 @@ class _Run:
         self.exited = True
 
     def _poll_exit(self) -> None:
-        # WNOWAIT: the child stays a zombie, so its process group id cannot be reused before stop().
-        info = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        self.exited = info is not None
+        if hasattr(os, "waitid"):
+            # WNOWAIT: the child stays a zombie, so its group id cannot be reused before stop().
+            info = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            self.exited = info is not None
+            return
+        # macOS before Python 3.13 has no waitid: reap now, and the group is killed a moment
+        # after its leader's pid is freed (a reuse within that moment is the risk taken there).
+        pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+        if pid:
+            self._reaped = (status, usage.ru_maxrss)
+            self.exited = True
 
     def _final(self) -> dict[str, object] | None:
         if self.events and self.events[-1]["event"] not in ("loaded", "begin", "returned"):
@@ -366,9 +375,12 @@ class _Run:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        _, status, usage = os.wait4(self.proc.pid, 0)
+        if self._reaped is None:
+            _, status, usage = os.wait4(self.proc.pid, 0)
+            self._reaped = (status, usage.ru_maxrss)
+        status, self.peak_rss = self._reaped
+        self.peak_rss *= 1 if sys.platform == "darwin" else 1024  # bytes there, kilobytes on Linux
         self.status = status
-        self.peak_rss = usage.ru_maxrss * 1024  # kilobytes on Linux
         self.proc.returncode = os.waitstatus_to_exitcode(status)
         for fd, reader in ((self._answers, self._read_answers), (self._output, self._read_output)):
             # Bounded: a fork still dying may write a little more; what is there now is enough.

@@ -695,9 +695,12 @@ def test_a_cancel_event_stops_a_run_at_once(tmp_path, models) -> None:
     assert results[0].status == "cancelled" and results[0].failed_model == 0
 
 
-def test_without_pidfd_the_exit_is_polled(tmp_path, models, monkeypatch) -> None:
-    """Where os.pidfd_open is missing (not Linux, an old kernel), the same outcomes come back."""
-    monkeypatch.delattr(os, "pidfd_open", raising=False)
+@pytest.mark.parametrize("missing", [("pidfd_open",), ("pidfd_open", "waitid")])
+def test_without_pidfd_the_exit_is_polled(tmp_path, models, monkeypatch, missing) -> None:
+    """Where os.pidfd_open is missing (not Linux, an old kernel), the same outcomes come back;
+    also without os.waitid (macOS before Python 3.13)."""
+    for name in missing:
+        monkeypatch.delattr(os, name, raising=False)
     cases = [
         ("def gradients(x, A, B, C):\n    return 1.0\n", SAFETY, "ok", ""),
         ("import os\ndef gradients(x, A, B, C):\n    os._exit(5)\n", SAFETY,
