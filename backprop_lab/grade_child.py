@@ -135,15 +135,33 @@ def _looks_out_of_memory(exc: BaseException) -> bool:
     """MemoryError, or a library's own words for a failed allocation (PyTorch raises RuntimeError)."""
     if isinstance(exc, MemoryError):
         return True
-    text = str(exc).lower()
+    try:
+        text = str(exc).lower()
+    except Exception:
+        return False
     return "allocate memory" in text or "out of memory" in text or "bad_alloc" in text
+
+
+#: Freed when the submission raises, so that reporting has memory even after it used up the limit.
+_cushion: list[bytearray] = []
+
+
+def _release(exc: BaseException) -> None:
+    """Free what the failed call held: the cushion, and the locals its traceback keeps alive (a
+    hoard of small allocations leaves no room otherwise to print the traceback or send the event)."""
+    _cushion.clear()
+    traceback.clear_frames(exc.__traceback__)
 
 
 def _print_traceback(exc: BaseException) -> None:
     """The student's traceback goes into the captured output, without this file's own frame."""
+    _release(exc)
     tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+    # A MemoryError raised with no memory left has no traceback, and its handling raises more of
+    # them: a chain of bare "MemoryError" lines says nothing that one does not.
+    chain = not isinstance(exc, MemoryError)
     try:
-        traceback.print_exception(type(exc), exc, tb, file=sys.stderr)
+        traceback.print_exception(type(exc), exc, tb, file=sys.stderr, chain=chain)
     except Exception:
         pass
 
@@ -238,6 +256,7 @@ def main(argv: list[str]) -> NoReturn:
     report = _Reporter(int(argv[2]))
     _limit(int(job["memory"]), int(job["cpu"]), int(job["parent"]))
     faulthandler.enable()  # a segfault prints the Python lines it happened on into the output
+    _cushion.append(bytearray(1 << 20))
     folder = Path(job["folder"]) if job.get("folder") else None
     try:
         function = _load(Path(job["file"]), folder)

@@ -238,6 +238,19 @@ def test_endless_allocation_is_out_of_memory(tmp_path, models) -> None:
     assert outcome.detail == "MemoryError"
 
 
+def test_endless_small_allocations_are_out_of_memory_with_one_error_line(tmp_path, models) -> None:
+    source = """
+    def gradients(x, A, B, C):
+        hoard = []
+        while True:
+            hoard.append([len(hoard)])  # fills the limit to the last few bytes
+    """
+    outcome = _run(tmp_path, source, models, memory=200 << 20)
+    assert (outcome.status, outcome.detail, outcome.failed_model) == ("out-of-memory", "MemoryError", 0)
+    # Where the last failed allocation was tiny, Python had no memory to record a traceback.
+    assert outcome.output.endswith("MemoryError\n") and "another exception occurred" not in outcome.output
+
+
 def test_a_huge_numpy_array_is_out_of_memory(tmp_path, models) -> None:
     pytest.importorskip("numpy")
     source = """
