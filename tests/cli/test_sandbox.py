@@ -624,7 +624,7 @@ def test_a_folder_with_one_file_runs_it(tmp_path) -> None:
 
 
 def test_a_folder_runs_gradients_py_and_its_helpers_import(tmp_path, models) -> None:
-    folder = tmp_path / "carol"
+    folder = tmp_path / "Zoë O'Neil (late)"
     _write(folder, "def square(v):\n    return v * v\n", "helpers.py")
     _write(
         folder,
@@ -665,6 +665,15 @@ def test_a_file_that_is_not_python_is_unloadable(tmp_path, models) -> None:
 
 
 # -- the grader's side ----------------------------------------------------------------------
+
+
+def test_a_job_larger_than_a_pipe_buffer_reaches_the_child(tmp_path) -> None:
+    k = 150  # about 1.3 MB of JSON, twenty times a pipe's buffer
+    A = [[float(i * k + j) for j in range(k)] for i in range(k)]
+    big = [[1.0] * k, A, A, A]
+    source = "def gradients(x, A, B, C):\n    return [len(x), sum(map(sum, A)), B[-1][-1]]\n"
+    outcome = _run(tmp_path, source, [big, big])
+    assert outcome.returned == ([k, sum(map(sum, A)), float(k * k - 1)],) * 2
 
 
 def test_runs_side_by_side_do_not_interfere(tmp_path, models) -> None:
