@@ -1,13 +1,20 @@
 """Run a student's ``gradients(x, A, B, C)`` in a process of its own, never in the grader's.
 
-``run_submission(path, models, *, timeout, memory) -> Outcome`` starts ``python -P -u
-grade_child.py`` (this package's :mod:`backprop_lab.grade_child`, by its file path: see there
-why) in an empty temporary working directory (removed afterwards), standard input closed, a
-stripped environment, its own session (its process group is killed at the end, forks included),
-a memory limit (``resource.setrlimit``) and a wall-clock limit per model; its output is captured
-and capped (:data:`OUTPUT_KEPT` bytes kept). The child reports each model's returned value
-(converted with ``.tolist()`` where it has one, as JSON) through a pipe of its own, so what the
-submission prints never mixes with its answers.
+``run_submission(path, models, *, timeout, memory, load_timeout, cancel) -> Outcome`` starts
+``python -P -u grade_child.py`` (this package's :mod:`backprop_lab.grade_child`, by its file
+path: see there why) in an empty temporary working directory (also its ``TMPDIR``; removed
+afterwards), standard input closed, a stripped environment (``PATH``, ``LANG``,
+``PYTHONDONTWRITEBYTECODE``, one thread for OpenMP/OpenBLAS/MKL), its own session (its process
+group is killed at the end, forks included), a memory limit (``resource.setrlimit``: address
+space; no core files), a wall-clock limit per model and one for loading, and a CPU-time backstop.
+Its standard output and error are captured together and capped (:data:`OUTPUT_KEPT` bytes kept:
+the beginning and the end). The child reports each model's returned value (converted with
+``.tolist()`` where it has one, as JSON) through a pipe of its own, so what the submission prints
+never mixes with its answers.
+
+A submission is a ``.py`` file or a folder: the folder's only ``.py`` file, else its
+``gradients.py``, else its ``main.py`` (:func:`submission_file`). A folder's own modules import
+(the folder is on ``sys.path``); a single file's neighbours do not (they are other students').
 
 These limits protect the grader from mistakes, not from malice: untrusted code belongs in a
 container or a throwaway account.
