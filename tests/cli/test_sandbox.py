@@ -325,7 +325,24 @@ def test_a_segfault_is_a_crash_with_its_signal_and_python_lines(tmp_path, models
     assert "submission.py" in outcome.output  # faulthandler's lines point at the student's code
 
 
-def test_a_segfault_after_filling_the_memory_limit_is_out_of_memory(tmp_path, models) -> None:
+def test_a_native_crash_after_a_failed_allocation_is_out_of_memory(tmp_path, models) -> None:
+    source = """
+    import os
+    import sys
+
+    def gradients(x, A, B, C):
+        hoard = bytearray(150_000_000)
+        # What C++'s runtime prints and does when an allocation throws and nothing catches it.
+        sys.stderr.write("terminate called after throwing an instance of 'std::bad_alloc'\\n")
+        os.abort()
+    """
+    outcome = _run(tmp_path, source, models, memory=400 << 20)
+    assert (outcome.status, outcome.failed_model) == ("out-of-memory", 0)
+    assert outcome.detail == "killed by SIGABRT (Aborted) after an allocation failed"
+
+
+def test_a_segfault_with_memory_filled_is_still_a_crash(tmp_path, models) -> None:
+    """A full memory is no excuse for a crash that says nothing about memory."""
     source = """
     import ctypes
 
@@ -336,8 +353,8 @@ def test_a_segfault_after_filling_the_memory_limit_is_out_of_memory(tmp_path, mo
         return ctypes.string_at(0)
     """
     outcome = _run(tmp_path, source, models, memory=400 << 20)
-    assert (outcome.status, outcome.failed_model) == ("out-of-memory", 0)
-    assert "SIGSEGV" in outcome.detail
+    assert (outcome.status, outcome.failed_model) == ("crashed", 0)
+    assert outcome.detail.startswith("killed by SIGSEGV")
 
 
 def test_printing_50_megabytes_keeps_the_beginning_and_the_end(tmp_path, models) -> None:
@@ -400,9 +417,14 @@ def test_a_forked_looping_child_is_gone_afterwards(tmp_path, models) -> None:
 
 
 @pytest.mark.parametrize(
-    ("signal_name", "detail"), [("SIGTERM", "killed by SIGTERM"), ("SIGKILL", "killed by SIGKILL")]
-)
-def test_a_signal_it_sends_itself_is_a_crash(tmp_path, models, signal_name, detail) -> None:
+    ("signal_name", "status", "detail"),
+    [("SIGTERM", "crashed", "killed by SIGTERM (Terminated)"),
+     # Only the kernel's out-of-memory killer sends SIGKILL to a child the grader has not stopped.
+     ("SIGKILL", "out-of-memory", "killed by SIGKILL (Killed), as the system does when memory runs out")],
+)  # fmt: skip
+def test_a_signal_is_a_crash_and_sigkill_is_out_of_memory(
+    tmp_path, models, signal_name, status, detail
+) -> None:
     source = f"""
     import os
     import signal
@@ -411,8 +433,7 @@ def test_a_signal_it_sends_itself_is_a_crash(tmp_path, models, signal_name, deta
         os.kill(os.getpid(), signal.{signal_name})
     """
     outcome = _run(tmp_path, source, models)
-    assert (outcome.status, outcome.failed_model) == ("crashed", 0)
-    assert outcome.detail.startswith(detail)
+    assert (outcome.status, outcome.detail, outcome.failed_model) == (status, detail, 0)
 
 
 def test_a_fork_that_returns_into_the_loop_does_not_answer_twice(tmp_path, models) -> None:
