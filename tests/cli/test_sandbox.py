@@ -29,7 +29,6 @@ from backprop_lab.engine.model import Model, model_loss_and_grads
 from backprop_lab.engine.session import Session
 from backprop_lab.sandbox import (
     OUTPUT_KEPT,
-    STATUSES,
     Outcome,
     SubmissionError,
     run_submission,
@@ -839,10 +838,6 @@ def test_when_the_grader_is_stopped_the_submission_goes_too(tmp_path, how) -> No
             for pid in marker.read_text().split():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int(pid), signal.SIGKILL)
-
-
-def test_every_status_is_listed() -> None:
-    assert STATUSES[0] == "ok" and len(set(STATUSES)) == len(STATUSES) == 8
 
 
 @pytest.mark.parametrize("layout", ["checkout", "installed"])
