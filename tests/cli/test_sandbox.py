@@ -822,15 +822,20 @@ def test_when_the_grader_is_stopped_the_submission_goes_too(tmp_path, how) -> No
         "import sys\nfrom backprop_lab.sandbox import run_submission\n"
         f"run_submission({str(submission)!r}, [([1.0], [[1.0]], [[1.0]], [[1.0]])], timeout=600)\n"
     )
-    grader = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stderr=subprocess.DEVNULL)
+    temp = tmp_path / "temp"  # where the run's folder goes (a killed grader cannot remove it)
+    temp.mkdir()
+    env = os.environ | {"TMPDIR": str(temp)}
+    grader = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env, stderr=subprocess.DEVNULL)
     try:
         _wait_until(marker.exists, "the submission to start")
         child, fork = (int(pid) for pid in marker.read_text().split())
+        assert len(list(temp.iterdir())) == 1
         grader.send_signal(getattr(signal, how))
         grader.wait(SAFETY)
         _wait_until(lambda: _gone(child), "the submission's process to be gone")
         if how == "SIGINT":
             _wait_until(lambda: _gone(fork), "its fork to be gone")
+            assert list(temp.iterdir()) == []
     finally:
         grader.kill()
         grader.wait()
