@@ -1,24 +1,55 @@
 """What a student's program printed: the loss and some of ∂L/∂A, ∂L/∂B, ∂L/∂C, read from text.
 
-``parse_answers(text, k)`` reads the forms people print (the report's own ``A =`` and a nested
-list, PyTorch's ``tensor([[…]])``, NumPy's ``array([[…]])`` and ``[[… …]]``, whitespace or CSV
-rows; with or without labels such as ``dL/dA``, ``∂L/∂A``, ``grad_A``, ``A.grad``; any subset of
-loss, A, B, C). It is parsed, never evaluated. Each number keeps the digits it was printed with
-(:attr:`PrintedNumber.unit`), which set how closely it is judged (:mod:`engine.compare`).
+``parse_answers(text, k)`` reads the forms people print, parsed and never evaluated:
 
-Anything unreadable raises :class:`AnswersError`: one line naming the line number and what was
-expected there.
+* values: a number (``44.06``, ``1.2e-05``); a nested list ``[[…], […]]`` (commas or NumPy's blanks,
+  across lines, through Markdown ``````` fences and blank lines); PyTorch's ``tensor(…)`` and
+  NumPy's ``array(…)``/``np.float64(…)`` around either, with keywords such as ``dtype=…``,
+  ``grad_fn=<…>``, ``requires_grad=True``, ``device='cpu'``; rows of numbers separated by blanks,
+  tabs, commas or semicolons, one row a line.
+* names, before the value on its line or on a line of their own above it (then ``=`` or ``:``
+  optional): the loss is ``Loss``, ``loss``, ``L``; ∂L/∂A is ``dL/dA``, ``∂L/∂A``, ``dA``, ``d_A``,
+  ``dLdA``, ``dl_da``, ``grad_A``, ``grad A``, ``A.grad``, ``A_grad``, ``gradient of A``, ``∇A`` or
+  the bare capital ``A`` (the report prints its gradients under the weights' names), with B and C
+  alike; a parenthesis after a name is ignored (``dA (PyTorch)``). A Python dict or tuple printed
+  on one line (``{'loss': …, 'A': […]}``) reads too.
+* values without a name: a single number is the loss; matrices are ∂L/∂A, ∂L/∂B, ∂L/∂C in the
+  order they come, and a block of rows that is two or three K×K matrices one under the other is
+  split. Named and unnamed matrices are never mixed (which one would the unnamed be?): that is an
+  error. With K = 1 a lone number is always the loss: name the gradients or bracket them.
+* everything else is skipped as prose (``Resulting gradients are,``, ``lr=0.01, N=1000``), except a
+  matrix under a name that is neither the loss nor a gradient (``W1 = [[…]]``, ``x = tensor(…)``),
+  which is an error rather than a silently dropped gradient.
+
+Each number keeps the digits it was printed with (:attr:`PrintedNumber.unit`), which set how closely
+it is judged (:mod:`engine.compare`). Anything unreadable raises :class:`AnswersError`: one line
+naming the line number and what was expected there (a word where a number belongs, unbalanced
+brackets, a ragged row, a matrix that is not K×K, a quantity given twice, NaN or infinity, nothing
+found at all). No other exception escapes, whatever the text (tests/engine/test_answers.py fuzzes it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections import deque
+from dataclasses import dataclass, field
 
+from backprop_lab.engine.answer_tokens import (
+    GRADIENT_NAMES,
+    Tok,
+    describe,
+    found,
+    is_wrapper,
+    name_of,
+    tokens,
+    unit,
+)
+from backprop_lab.engine.formatting import format_count
+from backprop_lab.engine.matrix_text import MAX_TEXT_CHARS, MINUSES, parse_number
+from backprop_lab.engine.model import MAX_K
 from backprop_lab.engine.shapes import Matrix
 
 __all__ = ["GRADIENT_NAMES", "Answers", "AnswersError", "PrintedMatrix", "PrintedNumber", "parse_answers"]
-
-GRADIENT_NAMES = ("A", "B", "C")
 
 
 class AnswersError(ValueError):
@@ -73,4 +104,367 @@ class Answers:
 def parse_answers(text: str, k: int) -> Answers:
     """The answers in ``text`` for a K×K model; AnswersError (one line) when unreadable, when a
     matrix is not K×K, when a gradient is given twice, or when nothing is found."""
-    raise NotImplementedError("lane h-answers")
+    if not 1 <= k <= MAX_K:
+        raise ValueError(f"K must be between 1 and {MAX_K}, not {k}")
+    if len(text) > MAX_TEXT_CHARS:
+        raise AnswersError(0, f"the text is too long to be answers ({len(text):,} characters)")
+    answers = _Reader(text.translate(MINUSES), k).read()
+    if answers.loss is None and not answers.grads:
+        raise AnswersError(
+            0,
+            "no loss or gradient found: expected lines such as 'Loss = 44.06' and "
+            "'dL/dA = [[2.16, 2.67, …], …]', or what PyTorch or NumPy prints",
+        )
+    return answers
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass
+class _Block:
+    """A value being read: rows of numbers (kept up to K columns and 3K rows, counted beyond)."""
+
+    line: int
+    nested: bool = False  # written as a matrix ([[x]], several numbers), not as one number
+    rows: list[tuple[PrintedNumber, ...]] = field(default_factory=list)
+    row_lines: list[int] = field(default_factory=list)
+    height: int = 0
+    width: int = 0
+    splits: bool = False  # rows one a line: may be several unnamed matrices one under another
+
+    @property
+    def scalar(self) -> bool:
+        return self.height == 1 and self.width == 1 and not self.nested
+
+
+_ENDS = ("nl", "end", "fence")
+_ABBREVIATED = (
+    "expected a number, found '...': the matrix was printed abbreviated; print it in full "
+    "(numpy.set_printoptions(threshold=sys.maxsize) or torch.set_printoptions(profile='full'))"
+)
+
+
+class _Reader:
+    """One pass over the tokens: each item (a name and a value) is taken as soon as it is read,
+    so the first problem in the text is the one reported."""
+
+    def __init__(self, text: str, k: int) -> None:
+        self.text, self.k = text, k
+        self._tokens = tokens(text)
+        self._buf: deque[Tok] = deque()
+        self.loss: PrintedNumber | None = None
+        self.grads: dict[str, PrintedMatrix] = {}
+        self._first: dict[str, int] = {}  # quantity -> the line it was first given on
+        self._named_matrix = 0  # line of the first named gradient (0: none yet)
+        self._unnamed_matrix = 0  # line of the first unnamed matrix (0: none yet)
+
+    # -- the token stream
+
+    def peek(self, n: int = 0) -> Tok:
+        while len(self._buf) <= n:
+            self._buf.append(next(self._tokens))
+        return self._buf[n]
+
+    def next(self) -> Tok:
+        tok = self.peek()
+        self._buf.popleft()
+        return tok
+
+    def _skip_line(self) -> None:
+        while self.peek().kind not in ("nl", "end"):
+            self.next()
+
+    def _value_start(self, i: int) -> bool:
+        tok = self.peek(i)
+        if tok.kind in ("[", "num"):
+            return True
+        return tok.kind == "word" and self.peek(i + 1).kind == "(" and is_wrapper(tok.text)
+
+    def _next_value(self, i: int) -> int:
+        """The index of the first token after ``i`` that is not a line end (at most 1,000 ahead)."""
+        j = i
+        while self.peek(j).kind in ("nl", "fence") and j < i + 1000:
+            j += 1
+        return j
+
+    # -- items
+
+    def read(self) -> Answers:
+        while (tok := self.peek()).kind != "end":
+            if tok.kind in ("nl", "fence"):
+                self.next()
+            else:
+                self._line()
+        return Answers(self.loss, self.grads)
+
+    def _line(self) -> None:
+        """The items on one line: a dict or tuple printed on one line has several."""
+        decoration: tuple[str, ...] = ("(", "{")
+        while True:
+            while self.peek().kind in decoration:
+                self.next()
+            if self.peek().kind in _ENDS or not self._item(decoration != ("(", "{")):
+                return
+            decoration = ("(", "{", ")", "}", ",", ";")
+
+    def _item(self, mid_line: bool) -> bool:
+        """One name and its value; False when the rest of the line was skipped as prose."""
+        first = self.peek()
+        i = 0
+        # A label is short: a line with no value within 64 tokens is prose, skipped as it streams.
+        while i < 64 and self.peek(i).kind not in _ENDS and not self._value_start(i):
+            i += 1
+        if mid_line and (i == 64 or (i and name_of(self.text[first.start : self.peek(i).start]) is None)):
+            raise AnswersError(first.line, f"expected the end of the line, found {found(first)}")
+        if i == 64:
+            self._skip_line()
+            return False
+        label = self.text[first.start : self.peek(i).start].strip() if i else ""
+        name = name_of(label) if i else None
+        if i and name is None:
+            self._unknown(label, first, i)
+            return False
+        for _ in range(i):
+            self.next()
+        if not self._value_start(0):  # a name on a line of its own: its value is below it
+            self.next()
+            while self.peek().kind in ("nl", "fence"):
+                self.next()
+            if not self._value_start(0) or (self.peek().kind == "num" and self._line_has_words()):
+                raise AnswersError(
+                    self.peek().line,
+                    f"expected {describe(name)}'s value (a number or a matrix) after {label!r} on "
+                    f"line {first.line}, found {found(self.peek())}",
+                )
+        self._take(name, self._value(name, mid_line), first.line if i else 0)
+        return True
+
+    def _line_has_words(self) -> bool:
+        # "Loss" alone, then prose starting with a number ("3 steps later") is not its value: say
+        # which name was left without one rather than "expected a number, found 'steps'".
+        i = 0
+        while self.peek(i).kind in ("num", ",", ";"):
+            i += 1
+        return self.peek(i).kind not in _ENDS
+
+    def _unknown(self, label: str, first: Tok, i: int) -> None:
+        # A matrix under an unknown single name ("W1 =", "'x':") is refused rather than dropped:
+        # it may be the gradient the student meant. Anything else unknown is prose, skipped.
+        single = label.endswith(("=", ":")) and not re.search(r"\s", label.rstrip("=: \t"))
+        j = self._next_value(i) if self.peek(i).kind in _ENDS else i
+        if single and self._value_start(j) and self.peek(j).kind != "num":
+            raise AnswersError(
+                first.line,
+                f"{label.rstrip('=: ')!r} names neither the loss nor a gradient: expected Loss, "
+                "dL/dA, ∂L/∂B, grad_C, A.grad, A = … (or delete the line)",
+            )
+        self._skip_line()
+
+    def _value(self, name: str | None, mid_line: bool) -> _Block:
+        tok = self.peek()
+        if tok.kind == "[":
+            return self._nested(self.next(), name)
+        if tok.kind == "word":
+            return self._wrapped(name)
+        if name == "loss" or mid_line:
+            block = _Block(tok.line)
+            self._add_row(block, [self._number(self.next())], 1, tok.line, name)
+            return block
+        return self._rows(name)
+
+    # -- numbers and rows
+
+    def _number(self, tok: Tok) -> PrintedNumber:
+        try:
+            value = parse_number(tok.text)
+        except ValueError as exc:
+            raise AnswersError(tok.line, f"expected a finite number, found {found(tok)} ({exc})") from None
+        return PrintedNumber(value, unit(tok.text.lstrip("+-")), tok.line)
+
+    def _cells(self, stops: tuple[str, ...], what: str) -> tuple[list[PrintedNumber], int]:
+        """The numbers up to a token of ``stops`` (not consumed): the first K kept, all counted.
+        Separators are skipped, and line ends too unless they stop."""
+        row: list[PrintedNumber] = []
+        count = 0
+        while (tok := self.peek()).kind not in stops:
+            if tok.kind == "num":
+                number = self._number(self.next())
+                count += 1
+                if count <= self.k:
+                    row.append(number)
+            elif tok.kind in (",", ";", "nl", "fence"):
+                self.next()
+            else:
+                raise AnswersError(
+                    tok.line, _ABBREVIATED if tok.text == "..." else f"expected {what}, found {found(tok)}"
+                )
+        return row, count
+
+    def _add_row(
+        self, block: _Block, row: list[PrintedNumber], count: int, line: int, name: str | None
+    ) -> None:
+        if block.height == 0:
+            block.width = count
+        elif count != block.width:
+            raise AnswersError(
+                line,
+                f"a ragged row: row {block.height + 1} of {describe(name)} has "
+                f"{format_count(count, 'number')} but row 1 (line {block.row_lines[0]}) has {block.width}",
+            )
+        block.height += 1
+        if block.height <= 3 * self.k:
+            block.rows.append(tuple(row))
+            block.row_lines.append(line)
+
+    def _rows(self, name: str | None) -> _Block:
+        """Rows of numbers, one a line, down to a line that is not one. A line of one number is a
+        value of its own (the loss below a matrix's rows, or one number)."""
+        block = _Block(self.peek().line, splits=name is None)
+        while True:
+            line = self.peek().line
+            row, count = self._cells(_ENDS, "a number")
+            self._add_row(block, row, count, line, name)
+            if count == 1 or self.peek().kind != "nl" or self.peek(1).kind != "num":
+                break
+            if self.peek(2).kind in _ENDS:  # the next line is one number
+                break
+            self.next()
+        block.nested = block.width != 1
+        return block
+
+    def _nested(self, opening: Tok, name: str | None) -> _Block:
+        """``[[…], …]`` or a flat ``[…]`` (one row), from its opening bracket."""
+        block = _Block(opening.line)
+        depth, row_line, flat = 1, opening.line, True
+        while depth:
+            row, count = self._cells(("[", "]", "end"), "a number, ',' or ']'")
+            tok = self.next()
+            if tok.kind == "end":
+                raise AnswersError(
+                    opening.line,
+                    "unbalanced brackets: this '[' is never closed (expected ']', found the end of the text)",
+                )
+            if tok.kind == "[" and (depth == 2 or count):
+                raise AnswersError(
+                    tok.line, "expected a number or ']', found '[': a gradient is a list of rows"
+                )
+            if count and depth == 1 and not flat:
+                raise AnswersError(row[0].line, "expected '[' to start a row, found a number outside any row")
+            if tok.kind == "[":
+                depth, flat, row_line, block.nested = 2, False, tok.line, True
+            elif depth == 2:
+                self._add_row(block, row, count, row_line, name)
+                depth = 1
+            else:
+                depth = 0
+                if flat:
+                    self._add_row(block, row, count, opening.line, name)
+                    block.nested = count != 1
+        return block
+
+    def _wrapped(self, name: str | None) -> _Block:
+        """``tensor(…)``, ``array(…)``, ``np.float64(…)``: the value inside; keywords skipped."""
+        word, paren = self.next(), self.next()
+        what = f"'{word.text}('"
+        tok = self._after_line_ends()
+        if tok.kind == "[":
+            block = self._nested(self.next(), name)
+        elif tok.kind == "num":
+            block = _Block(tok.line)
+            self._add_row(block, [self._number(self.next())], 1, tok.line, name)
+        else:
+            raise AnswersError(tok.line, f"expected a number or '[' after {what}, found {found(tok)}")
+        while True:
+            tok = self._after_line_ends()
+            if tok.kind == "end":
+                raise AnswersError(paren.line, f"unbalanced brackets: {what} is never closed (expected ')')")
+            self.next()
+            if tok.kind == ")":
+                return block
+            if tok.kind != ",":
+                raise AnswersError(tok.line, f"expected ',' or ')' to close {what}, found {found(tok)}")
+            tok = self._after_line_ends()
+            if tok.kind == ")":
+                continue
+            if tok.kind != "word" or self.peek(1).kind != "=":
+                raise AnswersError(
+                    tok.line, f"expected a keyword such as dtype=… or ')' in {what}, found {found(tok)}"
+                )
+            self._skip_keyword()
+
+    def _after_line_ends(self) -> Tok:
+        while self.peek().kind in ("nl", "fence"):
+            self.next()
+        return self.peek()
+
+    def _skip_keyword(self) -> None:
+        """``name=value`` inside a wrapper (``grad_fn=<SumBackward0>``, ``device=device(type='cpu')``)."""
+        self.next(), self.next()
+        depth = 0
+        while depth or self.peek().kind not in (",", ")", "end"):
+            tok = self.next()
+            if tok.kind == "end":
+                return  # the caller reports the unclosed wrapper
+            depth += {"(": 1, ")": -1}.get(tok.kind, 0)
+
+    # -- what each value is
+
+    def _take(self, name: str | None, block: _Block, line: int) -> None:
+        line = line or block.line
+        if name is None and block.scalar:
+            name = "loss"
+        if name == "loss":
+            if (block.height, block.width) != (1, 1):
+                raise AnswersError(
+                    line, f"expected the loss as one number, found {block.height}×{block.width} numbers"
+                )
+            self._once("loss", line)
+            self.loss = block.rows[0][0]
+        elif name is None:
+            self._unnamed(block)
+        else:
+            if self._unnamed_matrix:
+                raise AnswersError(line, _mixing(self._unnamed_matrix))
+            self._named_matrix = self._named_matrix or line
+            self._matrix(name, block, line, f"∂L/∂{name}")
+
+    def _unnamed(self, block: _Block) -> None:
+        k = self.k
+        if self._named_matrix:
+            raise AnswersError(block.line, _mixing(self._named_matrix))
+        parts = [block]
+        # Rows printed with no blank line between matrices: two or three K×K, one under another.
+        if block.splits and block.width == k and block.height in (2 * k, 3 * k):
+            parts = [
+                _Block(block.row_lines[s], True, block.rows[s : s + k], block.row_lines[s : s + k], k, k)
+                for s in range(0, block.height, k)
+            ]
+        for part in parts:
+            self._unnamed_matrix = self._unnamed_matrix or part.line
+            n = len(self.grads)
+            if n == 3:
+                raise AnswersError(part.line, "a fourth matrix: expected at most ∂L/∂A, ∂L/∂B and ∂L/∂C")
+            self._matrix(
+                GRADIENT_NAMES[n], part, part.line, f"∂L/∂{GRADIENT_NAMES[n]} (matrix {n + 1} without a name)"
+            )
+
+    def _matrix(self, name: str, block: _Block, line: int, what: str) -> None:
+        k = self.k
+        if (block.height, block.width) != (k, k):
+            shape = "one number" if block.scalar else f"{block.height}×{block.width}"
+            raise AnswersError(line, f"{what} is {shape}; the model is {k}×{k}")
+        self._once(name, line)
+        self.grads[name] = PrintedMatrix(name, tuple(block.rows), line)
+
+    def _once(self, name: str, line: int) -> None:
+        if name in self._first:
+            raise AnswersError(line, f"{describe(name)} is given twice (first on line {self._first[name]})")
+        self._first[name] = line
+
+
+def _mixing(other: int) -> str:
+    return (
+        f"some matrices are named and some not (see line {other}): "
+        "name every gradient (dL/dA, dL/dB, dL/dC) or none"
+    )

@@ -28,8 +28,9 @@ Matrix = list[list[float]]
 #: Longest text accepted (a 1024×1024 matrix of 20-character numbers fits; a runaway clipboard does not).
 MAX_TEXT_CHARS = 25_000_000
 
-# Unicode minus signs people paste from documents and web pages.
-_MINUSES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-"})
+#: Unicode minus signs people paste from documents and web pages, as ``str.translate`` maps them to
+#: "-" (one character for one: positions in the text stay where they were).
+MINUSES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-"})
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 # One greedy group, stripped afterwards: "\(\s*(.*?)\s*\)" let the three parts share blanks, which
 # backtracked in cubic time ("(" and 4,000 spaces took 16 s).
@@ -48,7 +49,7 @@ def parse_number(text: str) -> float:
     Accepts what Python's ``float`` accepts for finite numbers (surrounding blanks, exponents,
     a Unicode minus sign); refuses empty text, words, NaN, infinities and values that overflow.
     """
-    s = str(text).strip().translate(_MINUSES)
+    s = str(text).strip().translate(MINUSES)
     if not s:
         raise ValueError("empty input: type a number")
     if len(s) > 400:
@@ -73,7 +74,7 @@ def parse_matrix_text(text: str) -> Matrix:
     """
     if len(text) > MAX_TEXT_CHARS:
         raise ValueError(f"the text is too long to be a matrix ({len(text):,} characters)")
-    s = text.translate(_MINUSES).strip()
+    s = text.translate(MINUSES).strip()
     if not s:
         raise ValueError("nothing to paste: the text is empty")
     if any(c in s for c in "[]()"):
@@ -89,7 +90,7 @@ def parse_vector_text(text: str, k: int, name: str = "t") -> tuple[float, ...]:
     For a K-vector a person types (the variant's target t). ValueError with one line naming the bad
     entry by its index (``t[2] is not a number: 'x'``) or the count against K.
     """
-    s = str(text).translate(_MINUSES).strip()
+    s = str(text).translate(MINUSES).strip()
     if s.startswith("[") and s.endswith("]"):
         s = s[1:-1]
     if len(s) > 400 * (k + 1):

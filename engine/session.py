@@ -4,7 +4,7 @@ A session file is UTF-8 JSON (the format is described for users in docs/session-
 
     {
      "format": "backprop-lab-session",   # identifies the file
-     "version": 2,                        # FORMAT_VERSION; older versions are migrated on load
+     "version": 3,                        # FORMAT_VERSION; older versions are migrated on load
      "app_version": "0.1.0",              # the Backprop Lab that wrote it
      "created": "2026-11-26T17:30:59Z",   # ISO 8601, UTC
      "modified": "2026-11-26T17:42:03Z",
@@ -14,6 +14,8 @@ A session file is UTF-8 JSON (the format is described for users in docs/session-
      "initial": {same shape},                                               # where the history began
      "training": {"learning_rate": 0.01, "batch_size": 10, "n_samples": 1000, "epochs": 1, "seed": 0},
      "divergence": null | {"step": 12, "epoch": 1, "reason": "…"},          # if the last run diverged
+     "segments": [{"first_step": 1, "training": {...}}, ...],               # where each run began
+     "compared": [{"path": "../other.bpl.json", "name": "…", "colour": "#1f77b4", "visible": true}],
      "history": {"loss": [...], "loss_at_x": [...], "grad_norm_A": [...], "grad_norm_B": [...],
                  "grad_norm_C": [...], "epoch": [...]}                      # one entry per step
     }
@@ -22,6 +24,9 @@ x has K entries, A, B and C are lists of K rows; ``"variant"`` says which member
 belong to (:mod:`engine.variant`: the activation, whether ``A[i][j]`` goes from input i to unit j
 (row vectors, the report's numbers) or from input j to unit i (column vectors), and the target t).
 Version 1 files hold no variant and load as the report's own (sigmoid, row, no target).
+Each Start of training begins a segment of the history (its first step and its settings); a
+version 2 file's history loads as one segment under its ``"training"``. Compared runs are other
+session files shown beside this one, stored relative to this file's folder (absolute in memory).
 A history column is either a plain JSON array (the default up to :data:`INLINE_HISTORY_STEPS`
 steps; numbers written with ``repr`` so they read back bit for bit) or, for long histories,
 ``{"encoding": "base64-float64-le", "data": "…"}`` (``"base64-int64-le"`` for ``epoch``): the
@@ -44,7 +49,7 @@ from __future__ import annotations
 import math
 import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import BinaryIO
 
 from backprop_lab.engine import __version__
@@ -62,7 +67,7 @@ from backprop_lab.engine.session_format import (
     SessionError,
     utc_now,
 )
-from backprop_lab.engine.session_history import History
+from backprop_lab.engine.session_history import MAX_SEGMENTS, History, Segment
 from backprop_lab.engine.session_parse import parse, read_source
 from backprop_lab.engine.session_read import (
     MIGRATIONS,
@@ -70,6 +75,7 @@ from backprop_lab.engine.session_read import (
     read_fields,
     read_fields_and_expected,
 )
+from backprop_lab.engine.session_refs import RunRef
 from backprop_lab.engine.session_write import dumps_session, save_session
 from backprop_lab.engine.training import Divergence, Trainer, TrainingSettings
 
@@ -82,12 +88,15 @@ __all__ = [
     "MAX_HISTORY_STEPS",
     "MAX_NOTES_CHARS",
     "MAX_REASON_CHARS",
+    "MAX_SEGMENTS",
     "MIGRATIONS",
     "QUOTE_CHARS",
     "RANDOM_RANGE",
     "RANDOM_RANGE_TEXT",
     "Expected",
     "History",
+    "RunRef",
+    "Segment",
     "Session",
     "SessionError",
     "dumps_session",
@@ -116,7 +125,9 @@ class Session:
     ``initial`` is the model the history started from; while the history is empty it should
     follow ``model`` (:meth:`make_trainer` and :meth:`reset_history` take care of that).
     ``created`` and ``modified`` are ISO 8601 UTC strings; :func:`save_session` stamps
-    ``modified`` and ``app_version``.
+    ``modified`` and ``app_version``. :attr:`segments` (where each run of the history began) live
+    in the history itself, so that undoing a run (a truncation) or a reset keeps them true;
+    ``compared`` are the other session files shown beside this one (absolute paths).
     """
 
     model: Model
@@ -129,6 +140,7 @@ class Session:
     app_version: str = __version__
     created: str = field(default_factory=utc_now)
     modified: str = field(default_factory=utc_now)
+    compared: list[RunRef] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.initial.K != self.model.K:
@@ -170,12 +182,36 @@ class Session:
         model = Model(x, A, B, C)
         return cls(model=model, initial=model.copy(), name=f"Random K = {K}, seed {seed}")
 
+    # -- segments
+    @property
+    def segments(self) -> list[Segment]:
+        """One :class:`Segment` per run (per Start) that took steps, oldest first; empty with no
+        history. Steps that no run marked (a history built by hand) count as one run under
+        :attr:`training`."""
+        found = self.history.segments
+        if self.history and (not found or found[0].first_step != 1):
+            return [Segment(1, self.training), *found]
+        return found
+
+    @segments.setter
+    def segments(self, segments: list[Segment]) -> None:
+        # ValueError (one line) unless they fit the history: see session_history.check_segments.
+        self.history.set_segments(segments)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Session):
+            return NotImplemented
+        same_fields = all(getattr(self, f.name) == getattr(other, f.name) for f in fields(self))
+        return same_fields and self.segments == other.segments
+
+    __hash__ = None  # type: ignore[assignment]
+
     # -- training
     def make_trainer(self, settings: TrainingSettings | None = None) -> Trainer:
         """A Trainer that continues this session: from the current model, numbering its steps
-        and epochs after the history's. Records the settings, marks an empty history's start
-        (``initial`` = current model) and forgets an earlier divergence. Raises ValueError for
-        invalid settings (the session is then unchanged).
+        and epochs after the history's. Records the settings, begins a segment at the next step,
+        marks an empty history's start (``initial`` = current model) and forgets an earlier
+        divergence. Raises ValueError for invalid settings (the session is then unchanged).
         """
         settings = self.training if settings is None else settings
         m = self.model
@@ -185,6 +221,9 @@ class Session:
             start_step=self.history.last_step,
             start_epoch=self.history.last_epoch,
         )
+        if self.history and not self.history.segments:
+            self.history.set_segments(self.segments)  # unmarked steps: one run, the settings they had
+        self.history.begin_segment(settings)  # shows among the segments once its first step arrives
         self.training = settings
         if not self.history:
             self.initial = self.model.copy()
@@ -201,7 +240,7 @@ class Session:
         self.divergence = trainer.divergence
 
     def reset_history(self) -> None:
-        """Forget the history; the current model becomes the initial one."""
+        """Forget the history and its segments; the current model becomes the initial one."""
         self.history.clear()
         self.initial = self.model.copy()
         self.divergence = None
@@ -218,23 +257,25 @@ class Session:
             app_version=self.app_version,
             created=self.created,
             modified=self.modified,
+            compared=[RunRef(r.path, r.name, r.colour, r.visible) for r in self.compared],
         )
 
 
 # --------------------------------------------------------------------------- loading (the one loader)
 
 
-def session_from_dict(d: object, source: str = "<memory>") -> Session:
+def session_from_dict(d: object, source: str = "<memory>", base_dir: str | None = None) -> Session:
     """A validated Session from parsed JSON (any supported version). Raises SessionError only.
 
-    Unknown keys are ignored (so the built-in example can carry its "expected" numbers).
+    Unknown keys are ignored (so the built-in example can carry its "expected" numbers). Compared
+    runs' relative paths are resolved against ``base_dir`` (default: the current folder).
     """
-    return Session(**read_fields(d, source))
+    return Session(**read_fields(d, source, base_dir))
 
 
-def loads_session(data: bytes | str, source: str = "<memory>") -> Session:
+def loads_session(data: bytes | str, source: str = "<memory>", base_dir: str | None = None) -> Session:
     """Parse and validate the text of a session file. Raises SessionError only."""
-    return session_from_dict(parse(data, source), source)
+    return session_from_dict(parse(data, source), source, base_dir)
 
 
 #: Characters no file name may hold on Windows, macOS or Linux (control characters go too).
@@ -271,7 +312,11 @@ def load_session(path: str | os.PathLike[str]) -> Session:
     them; opens read-only and never modifies the file.
     """
     document, source = read_source(os.fspath(path))
-    return session_from_dict(document, source)
+    return session_from_dict(document, source, _folder_of(path))
+
+
+def _folder_of(path: str | os.PathLike[str]) -> str:
+    return os.path.dirname(os.path.abspath(os.fspath(path)))
 
 
 def load_session_with_expected(
@@ -282,5 +327,6 @@ def load_session_with_expected(
     input), read up to the same size limit; ``source`` names it in messages (default "<stdin>").
     """
     document, name = read_source(path, source)
-    found, expected = read_fields_and_expected(document, name)
+    base_dir = _folder_of(path) if isinstance(path, (str, os.PathLike)) else None
+    found, expected = read_fields_and_expected(document, name, base_dir)
     return Session(**found), expected

@@ -14,8 +14,10 @@ from backprop_lab.engine.model import quote
 FORMAT = "backprop-lab-session"
 #: The version this module writes; it reads this one and every older one (via MIGRATIONS).
 #: Version 2 added ``"variant"`` (activation, convention, target); version 1 files are the report's
-#: own member of the family (sigmoid, row vectors, no target).
-FORMAT_VERSION = 2
+#: own member of the family (sigmoid, row vectors, no target). Version 3 added ``"segments"`` (where
+#: each run of the history began, with its settings) and ``"compared"`` (other session files shown
+#: beside this one); a version 2 history is one segment under the file's settings.
+FORMAT_VERSION = 3
 
 #: Files larger than this are refused before they are read (512 MiB). A 1,000,000-step history
 #: takes about 64 MB in base64 columns, so this leaves room for :data:`MAX_HISTORY_STEPS` steps.
@@ -36,6 +38,10 @@ MAX_NOTES_CHARS = 1_000_000
 MAX_NAME_CHARS = 200
 #: Longest ``divergence.reason`` accepted on load (characters).
 MAX_REASON_CHARS = 10_000
+#: Most compared runs a session keeps references to.
+MAX_COMPARED_RUNS = 1_000
+#: Longest path or name of a compared run (characters).
+MAX_REF_CHARS = 4_096
 
 #: Float columns of the history, in StepRecord order; the int column "epoch" comes with them.
 HISTORY_COLUMNS = ("loss", "loss_at_x", "grad_norm_A", "grad_norm_B", "grad_norm_C")

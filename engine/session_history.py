@@ -1,18 +1,55 @@
-"""The training history of a session: one compact column per recorded quantity."""
+"""The training history of a session: one compact column per recorded quantity, and where each
+run (each Start) in it began."""
 
 from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from numbers import Real
 from operator import le
 from typing import Any
 
 from backprop_lab.engine.session_format import _RECORD_FIELDS, EPOCH_COLUMN, HISTORY_COLUMNS
-from backprop_lab.engine.training import StepRecord
+from backprop_lab.engine.training import StepRecord, TrainingSettings
 
 _INF = math.inf
+
+#: Most segments a history keeps (a session file holds each as two JSON containers, and the parser
+#: refuses files with more than MAX_JSON_CONTAINERS); later Starts join the last segment.
+MAX_SEGMENTS = 10_000
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One run of a history: the steps from ``first_step`` (1-based) up to the next segment's first
+    step (or the history's end), trained with ``settings``. Each Start makes one."""
+
+    first_step: int
+    settings: TrainingSettings
+
+
+def check_segments(segments: Sequence[Segment], n_steps: int) -> None:
+    """ValueError naming the entry unless ``segments`` can mark a history of ``n_steps`` steps: the
+    first (if any) starts at step 1, each later one after the one before, none after the last step,
+    none at all for an empty history, at most MAX_SEGMENTS."""
+    if len(segments) > MAX_SEGMENTS:
+        raise ValueError(f"there are {len(segments):,} segments; at most {MAX_SEGMENTS:,} are allowed")
+    if not n_steps and segments:
+        raise ValueError("the history is empty, so it can have no segments")
+    previous = 0
+    for i, seg in enumerate(segments):
+        step = seg.first_step
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise ValueError(f"segments[{i}].first_step must be a whole number (got {step!r})")
+        if i == 0 and step != 1:
+            raise ValueError(f"segments[0].first_step is {step}; the first segment starts at step 1")
+        if step <= previous:
+            raise ValueError(f"segments[{i}].first_step is {step}, not after the one before ({previous})")
+        if step > n_steps:
+            raise ValueError(f"segments[{i}].first_step is {step}, after the history's last step ({n_steps})")
+        previous = step
 
 
 class History:
@@ -21,12 +58,19 @@ class History:
 
     Step numbers are not stored: entry i is step i + 1. Every value is finite, every loss and
     norm ≥ 0 and epochs are ≥ 1 and non-decreasing; :meth:`append` refuses anything else.
+
+    The history also keeps where each run began (:class:`Segment`, :meth:`begin_segment`), so that
+    copying, truncating (an undone run) and clearing keep the segments true with no extra
+    bookkeeping by the caller. Equality compares the steps only.
     """
 
-    __slots__ = ("_columns", "_epoch", "_loss", "_loss_at_x", "_norm_a", "_norm_b", "_norm_c")
+    __slots__ = ("_columns", "_epoch", "_loss", "_loss_at_x", "_marks", "_norm_a", "_norm_b", "_norm_c")
 
     def __init__(self) -> None:
         self._epoch: array[int] = array("q")
+        # Segment starts in step order; the last may be one step past the end (a run begun, no
+        # step taken yet): it shows in :attr:`segments` once its first step arrives.
+        self._marks: list[Segment] = []
         self._set_columns({name: array("d") for name in HISTORY_COLUMNS})
 
     def _set_columns(self, columns: dict[str, array[float]]) -> None:
@@ -187,6 +231,36 @@ class History:
             yield StepRecord(i + 1, *values)
 
     @property
+    def segments(self) -> list[Segment]:
+        """The runs the history's steps came from, oldest first (empty for a history built
+        without :meth:`begin_segment`, such as one read from a version 2 file before migration)."""
+        n = len(self._epoch)
+        return [seg for seg in self._marks if seg.first_step <= n]
+
+    def begin_segment(self, settings: TrainingSettings) -> None:
+        """Mark the next step (``len(self) + 1``) as the first of a run trained with ``settings``.
+
+        A mark left there by a run that took no step is replaced. Past MAX_SEGMENTS the run joins
+        the segment before it (it keeps that segment's settings)."""
+        first = len(self._epoch) + 1
+        self._marks = [seg for seg in self._marks if seg.first_step < first]
+        if len(self._marks) < MAX_SEGMENTS:
+            self._marks.append(Segment(first, settings))
+
+    def set_segments(self, segments: Sequence[Segment]) -> None:
+        """Replace the segment marks (the loader's way in); ValueError as :func:`check_segments`."""
+        check_segments(segments, len(self._epoch))
+        self._marks = list(segments)
+
+    def slice(self, start: int, stop: int | None = None) -> History:
+        """A new history of entries ``start`` to ``stop`` (0-based, ``stop`` excluded, as a list
+        slice): its entry 0 is this history's step ``start + 1``. Copies the values; no segments."""
+        h = History()
+        h._set_columns({name: col[start:stop] for name, col in self._columns.items()})
+        h._epoch = self._epoch[start:stop]
+        return h
+
+    @property
     def nbytes(self) -> int:
         """Bytes the values occupy (arrays over-allocate a little beyond this while growing)."""
         return len(self._epoch) * (self._epoch.itemsize + 8 * len(HISTORY_COLUMNS))
@@ -196,12 +270,16 @@ class History:
         h = History()
         h._set_columns({name: array("d", col) for name, col in self._columns.items()})
         h._epoch = array("q", self._epoch)
+        h._marks = list(self._marks)
         return h
 
     def truncate(self, n: int) -> None:
-        """Keep the first ``n`` steps (``n`` ≥ 0; larger than the history is a no-op)."""
+        """Keep the first ``n`` steps (``n`` ≥ 0; larger than the history is a no-op) and the
+        segments that begin within them."""
         if n < 0:
             raise ValueError(f"cannot truncate the history to {n} steps")
+        if n < len(self._epoch):
+            self._marks = [seg for seg in self._marks if seg.first_step <= n]
         for col in self._columns.values():
             del col[n:]
         del self._epoch[n:]
@@ -210,7 +288,9 @@ class History:
         self.truncate(0)
 
     def __eq__(self, other: object) -> bool:
-        # Bytes, not floats: equal means bit-identical (-0.0 is not 0.0 here).
+        # Bytes, not floats: equal means bit-identical (-0.0 is not 0.0 here). The segments are
+        # the session's business (Session compares them), so that histories built from columns
+        # compare by their steps alone.
         if not isinstance(other, History):
             return NotImplemented
         return self._epoch == other._epoch and all(

@@ -36,7 +36,8 @@ from backprop_lab.engine.session_format import (
     short_value,
     utc_now,
 )
-from backprop_lab.engine.session_history import History
+from backprop_lab.engine.session_history import MAX_SEGMENTS, History, Segment, check_segments
+from backprop_lab.engine.session_refs import read_compared
 from backprop_lab.engine.training import Divergence, TrainingSettings
 from backprop_lab.engine.variant import ACTIVATIONS, CONVENTIONS, DEFAULT_VARIANT, Variant
 
@@ -171,19 +172,39 @@ def _read_variant(value: object) -> Variant:
     return Variant(names["activation"], names["convention"], target)
 
 
-def _read_training(value: object, k: int) -> TrainingSettings:
-    t = _require_object(value, "training")
-    lr = _read_float(_require(t, "learning_rate", "training."), "training.learning_rate")
+def _read_training(value: object, k: int, where: str = "training") -> TrainingSettings:
+    t = _require_object(value, where)
+    lr = _read_float(_require(t, "learning_rate", f"{where}."), f"{where}.learning_rate")
     ints = {
-        name: _read_int(_require(t, name, "training."), f"training.{name}", 0 if name == "seed" else 1)
+        name: _read_int(_require(t, name, f"{where}."), f"{where}.{name}", 0 if name == "seed" else 1)
         for name in _TRAINING_FIELDS[1:]
     }
     settings = TrainingSettings(learning_rate=lr, **ints)
     try:
         settings.validate(k)  # with K: the N×K training inputs must fit in memory too
     except ValueError as exc:
-        raise SessionError(f"training.{exc}") from None
+        raise SessionError(f"{where}.{exc}") from None
     return settings
+
+
+def _read_segments(value: object, n_steps: int, k: int) -> list[Segment]:
+    """Version 3's ``"segments"``: each run's first step and settings, checked against the history."""
+    if not isinstance(value, list):
+        raise SessionError(f"segments must be a list, not {_type_name(value)}")
+    if len(value) > MAX_SEGMENTS:
+        raise SessionError(f"segments has {len(value):,} entries; at most {MAX_SEGMENTS:,} are allowed")
+    segments = []
+    for i, item in enumerate(value):
+        where = f"segments[{i}]"
+        seg = _require_object(item, where)
+        first = _read_int(_require(seg, "first_step", f"{where}."), f"{where}.first_step", 1)
+        training = _read_training(_require(seg, "training", f"{where}."), k, f"{where}.training")
+        segments.append(Segment(first, training))
+    try:
+        check_segments(segments, n_steps)
+    except ValueError as exc:
+        raise SessionError(str(exc)) from None
+    return segments
 
 
 def _decode_base64(value: dict[str, Any], where: str, encoding: str, typecode: str) -> array[Any]:
@@ -336,8 +357,34 @@ def _migrate_1_to_2(d: dict[str, Any]) -> dict[str, Any]:
     return {**d, "version": 2, "variant": DEFAULT_VARIANT.as_dict()}
 
 
+def _has_steps(history: object) -> bool:
+    """Whether a not-yet-validated history holds a step (judged by its epoch column; the columns'
+    agreement is checked later, on the migrated document)."""
+    epoch = history.get(EPOCH_COLUMN) if isinstance(history, dict) else None
+    if isinstance(epoch, dict):
+        return bool(epoch.get("data"))
+    return bool(epoch)
+
+
+def _migrate_2_to_3(d: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 kept no record of where each run began: its history becomes one segment, trained
+    with the file's settings (the last run's, the best knowledge there is). It compared no runs.
+    A version-2 file that already holds either new key (no writer made one) is refused."""
+    for key in ("segments", "compared"):
+        if key in d:
+            raise SessionError(
+                f'a version 2 session has no "{key}" (it came with version 3): set "version" to 3'
+            )
+    segments = [{"first_step": 1, "training": d.get("training")}] if _has_steps(d.get("history")) else []
+    return {**d, "version": 3, "segments": segments, "compared": []}
+
+
 #: ``MIGRATIONS[v]`` turns a version-v document (a dict) into a version v + 1 one. Each is tested.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    0: _migrate_0_to_1,
+    1: _migrate_1_to_2,
+    2: _migrate_2_to_3,
+}
 
 
 def _upgrade(d: object) -> dict[str, Any]:
@@ -351,10 +398,12 @@ def _upgrade(d: object) -> dict[str, Any]:
     return d
 
 
-def _from_current(d: dict[str, Any]) -> dict[str, Any]:
+def _from_current(d: dict[str, Any], base_dir: str | None) -> dict[str, Any]:
     variant = _read_variant(_require(d, "variant", ""))
     model = _read_model(_require(d, "model", ""), "model", variant=variant)
     history = _read_history(_require(d, "history", ""))
+    training = _read_training(_require(d, "training", ""), model.K)
+    history.set_segments(_read_segments(_require(d, "segments", ""), len(history), model.K))
     if "initial" in d:
         initial = _read_model(d["initial"], "initial", model.K, variant)
     elif history:
@@ -365,8 +414,9 @@ def _from_current(d: dict[str, Any]) -> dict[str, Any]:
     return {
         "model": model,
         "initial": initial,
-        "training": _read_training(_require(d, "training", ""), model.K),
+        "training": training,
         "history": history,
+        "compared": read_compared(_require(d, "compared", ""), base_dir),
         "name": _read_str(d.get("name", ""), "name"),
         "notes": _read_str(d.get("notes", ""), "notes", MAX_NOTES_CHARS),
         "divergence": _read_divergence(d.get("divergence")),
@@ -423,19 +473,22 @@ def _validated(source: str, read: Callable[[], Any]) -> Any:
         raise SessionError(f"invalid session ({type(exc).__name__}: {exc})", source) from None
 
 
-def read_fields(d: object, source: str = "<memory>") -> dict[str, Any]:
+def read_fields(d: object, source: str = "<memory>", base_dir: str | None = None) -> dict[str, Any]:
     """The validated fields of a Session (keyword arguments of its constructor) from parsed JSON
     of any supported version. Raises SessionError only. Unknown keys are ignored (so the built-in
-    example can carry its "expected" numbers)."""
-    result: dict[str, Any] = _validated(source, lambda: _from_current(_upgrade(d)))
+    example can carry its "expected" numbers). Compared runs' relative paths are resolved against
+    ``base_dir``, the folder the file was read from (None: the current folder)."""
+    result: dict[str, Any] = _validated(source, lambda: _from_current(_upgrade(d), base_dir))
     return result
 
 
-def read_fields_and_expected(d: object, source: str) -> tuple[dict[str, Any], Expected | None]:
+def read_fields_and_expected(
+    d: object, source: str, base_dir: str | None = None
+) -> tuple[dict[str, Any], Expected | None]:
     """:func:`read_fields` and the document's validated ``"expected"`` numbers (None without)."""
 
     def read() -> tuple[dict[str, Any], Expected | None]:
-        found = _from_current(_upgrade(d))
+        found = _from_current(_upgrade(d), base_dir)
         assert isinstance(d, dict)  # _upgrade refused anything else
         return found, _read_expected(d.get("expected"), found["model"].K)
 

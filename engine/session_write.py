@@ -28,7 +28,8 @@ from backprop_lab.engine.session_format import (
     short_value,
     utc_now,
 )
-from backprop_lab.engine.session_history import History
+from backprop_lab.engine.session_history import History, Segment
+from backprop_lab.engine.session_refs import RunRef, check_compared, compared_text, segments_text
 from backprop_lab.engine.training import Divergence, TrainingSettings
 
 
@@ -42,9 +43,13 @@ class WritableSession(Protocol):
     name: str
     notes: str
     divergence: Divergence | None
+    compared: list[RunRef]
     app_version: str
     created: str
     modified: str
+
+    @property
+    def segments(self) -> list[Segment]: ...
 
 
 def _json_str(s: str) -> str:
@@ -125,8 +130,11 @@ def _column_pieces(col: array[Any], name: str, enc: str) -> Iterator[str]:
     yield "]"
 
 
-def _pieces(s: WritableSession, enc: str, modified: str, app_version: str) -> Iterator[str]:
-    """The session file's text in order, a piece at a time (none over about a megabyte)."""
+def _pieces(
+    s: WritableSession, enc: str, modified: str, app_version: str, base_dir: str | None
+) -> Iterator[str]:
+    """The session file's text in order, a piece at a time (none over about a megabyte);
+    compared runs' paths relative to ``base_dir``."""
     divergence = _divergence_to_dict(s.divergence)
     head = [
         ("format", json.dumps(FORMAT)),
@@ -146,6 +154,8 @@ def _pieces(s: WritableSession, enc: str, modified: str, app_version: str) -> It
     yield ',\n "divergence": ' + (
         "null" if divergence is None else json.dumps(divergence, ensure_ascii=False)
     )
+    yield ',\n "segments": ' + segments_text(s.segments)
+    yield ',\n "compared": ' + compared_text(s.compared, base_dir)
     yield ',\n "history": {\n'
     names = (*HISTORY_COLUMNS, EPOCH_COLUMN)
     for name in names:
@@ -175,14 +185,16 @@ def _check_savable(s: WritableSession, history_encoding: str) -> str:
             "a session has one variant"
         )
     _check_writable_text(s)
+    check_compared(s.compared)
     return enc
 
 
-def dumps_session(s: WritableSession, history_encoding: str = "auto") -> str:
+def dumps_session(s: WritableSession, history_encoding: str = "auto", *, base_dir: str | None = None) -> str:
     """The text of the session file (see the module docstring), ending with a newline: exactly
-    what :func:`save_session` writes (it streams the same pieces to the file instead)."""
+    what :func:`save_session` writes into the folder ``base_dir`` (default: the current one; it
+    streams the same pieces to the file instead)."""
     enc = _check_savable(s, history_encoding)
-    return "".join(_pieces(s, enc, s.modified, s.app_version))
+    return "".join(_pieces(s, enc, s.modified, s.app_version, base_dir))
 
 
 def _encoded(pieces: Iterable[str], path: str) -> Iterator[bytes]:
@@ -214,5 +226,6 @@ def save_session(s: WritableSession, path: str | os.PathLike[str], *, history_en
     """
     enc = _check_savable(s, history_encoding)
     now = utc_now()
-    atomic_write_chunks(path, _encoded(_pieces(s, enc, now, __version__), os.fspath(path)))
+    base_dir = os.path.dirname(os.path.abspath(path))
+    atomic_write_chunks(path, _encoded(_pieces(s, enc, now, __version__, base_dir), os.fspath(path)))
     s.modified, s.app_version = now, __version__

@@ -126,6 +126,25 @@ def test_pip_install_then_check_prints_the_reports_numbers(tmp_path):
     assert (Path(purelib) / "backprop_lab" / "docs" / "user-guide.md").is_file()
     assert not top & {"docs"}, top
 
+    # grade's sandbox starts its child by file path: the installed grade_child.py, from an empty folder.
+    submission = tmp_path / "alice.py"
+    submission.write_text("def gradients(x, A, B, C):\n    return sum(x), A, B, C\n", encoding="utf-8")
+    sandboxed = _run(
+        [
+            str(python),
+            "-c",
+            "import sys, backprop_lab.sandbox as s; "
+            "o = s.run_submission(sys.argv[1], [([1.0, 2.0], 1, 2, 3)]); "
+            "print(s.__file__, o.status, o.returned)",
+            str(submission),
+        ],
+        tmp_path,
+        timeout=120,
+    )
+    assert sandboxed.returncode == 0, sandboxed.stderr
+    module, status, returned = sandboxed.stdout.split(maxsplit=2)
+    assert Path(module).is_relative_to(venv) and (status, returned.strip()) == ("ok", "([3.0, 1, 2, 3],)")
+
 
 def test_python_dash_m_backprop_lab_is_the_command(tmp_path):
     """``python -m backprop_lab`` runs the same entry point as the ``backprop-lab`` script."""

@@ -94,11 +94,12 @@ def test_the_file_is_plain_json_with_the_documented_layout(tmp_path):
     s = _trained()
     save_session(s, tmp_path / "s.json")
     d = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
-    assert d["format"] == FORMAT == "backprop-lab-session" and d["version"] == FORMAT_VERSION == 2
+    assert d["format"] == FORMAT == "backprop-lab-session" and d["version"] == FORMAT_VERSION == 3
     assert set(d) == {
         "format", "version", "app_version", "created", "modified", "name", "notes", "variant",
-        "model", "initial", "training", "divergence", "history",
+        "model", "initial", "training", "divergence", "segments", "compared", "history",
     }  # fmt: skip
+    assert d["segments"] == [{"first_step": 1, "training": d["training"]}] and d["compared"] == []
     assert d["model"]["K"] == 3 and d["model"]["x"] == s.model.x and d["model"]["C"] == s.model.C
     assert d["initial"]["A"] == s.initial.A != s.model.A
     assert d["training"] == {"learning_rate": 0.05, "batch_size": 5, "n_samples": 40, "epochs": 2, "seed": 3}
@@ -205,10 +206,11 @@ def test_report_example_resource_is_exactly_what_dumps_writes_plus_its_extras():
     data = load_report_example_data()
     extras = {k: data.pop(k) for k in ("expected", "report_gradient_descent")}
     s = session_from_dict(data)
-    # The resource stays a version 1 file (so the migration runs on every start); written, it is
-    # the same document in version 2, naming the report's own variant.
+    # The resource stays a version 1 file (so the migrations run on every start); written, it is
+    # the same document in the current version, naming the report's own variant, with no history
+    # (so no segments) and no compared runs.
     assert data["version"] == 1 and "variant" not in data
-    upgraded = {**data, "version": 2, "variant": DEFAULT_VARIANT.as_dict()}
+    upgraded = {**data, "version": 3, "variant": DEFAULT_VARIANT.as_dict(), "segments": [], "compared": []}
     assert json.loads(dumps_session(s, history_encoding="json")) == upgraded
     assert extras["report_gradient_descent"]["loss_after"] == 18.81529994150537
 
@@ -405,7 +407,7 @@ F64 = "base64-float64-le"
 
 BAD_DOCUMENTS = [
     (_set("format", "something-else"), r"not a Backprop Lab session: format is 'something-else'"),
-    (_set("version", 3), r"written by a newer Backprop Lab \(format version 3; this version reads up to 2\)"),
+    (_set("version", 4), r"written by a newer Backprop Lab \(format version 4; this version reads up to 3\)"),
     (_set("version", "1"), r"version must be a whole number, not '1'"),
     (_set("version", -1), r"version must be ≥ 0"),
     (_delete("version"), r"version is missing"),

@@ -35,11 +35,16 @@ V1_FILES = {enc: Path(__file__).parent / "sessions_v1" / f"v1-{enc}.json" for en
 DEFAULT_LINE = ' "variant": {"activation": "sigmoid", "convention": "row", "target": null},\n'
 
 
-def _as_version_2(v1_text: str, variant_line: str = DEFAULT_LINE) -> str:
+def _as_current(v1_text: str, variant_line: str = DEFAULT_LINE) -> str:
     """What the version 1 writer's text becomes in version 2: the version, and the variant's line
-    just before the model's."""
+    just before the model's; written now, also version 3's segments (the history is one run under
+    the file's settings) and compared runs (none), just before the history."""
     assert v1_text.count('\n "version": 1,\n') == 1 and v1_text.count('\n "model": {') == 1
     text = v1_text.replace('\n "version": 1,\n', f'\n "version": {FORMAT_VERSION},\n')
+    training = json.dumps(json.loads(v1_text)["training"])
+    added = f' "segments": [\n  {{"first_step": 1, "training": {training}}}\n ],\n "compared": [],\n'
+    assert text.count('\n "history": {') == 1
+    text = text.replace('\n "history": {', "\n" + added + ' "history": {')
     return text.replace('\n "model": {', "\n" + variant_line + ' "model": {')
 
 
@@ -99,7 +104,7 @@ def test_a_newer_version_is_refused_with_one_line_saying_to_update():
 def test_the_writer_keeps_the_version_1_bytes_apart_from_version_and_variant(enc):
     v1_text = V1_FILES[enc].read_text(encoding="utf-8")
     s = load_session(V1_FILES[enc])
-    assert dumps_session(s, enc) == _as_version_2(v1_text)
+    assert dumps_session(s, enc) == _as_current(v1_text)
 
 
 @pytest.mark.parametrize("enc", V1_FILES)
@@ -109,7 +114,7 @@ def test_a_variant_is_written_as_its_own_line(enc):
     variant = Variant("softplus", "column", (-0.0, 5e-324, 2.5))
     s.model, s.initial = s.model.with_variant(variant), s.initial.with_variant(variant)
     line = ' "variant": {"activation": "softplus", "convention": "column", "target": [-0.0, 5e-324, 2.5]},\n'
-    assert dumps_session(s, enc) == _as_version_2(v1_text, line)
+    assert dumps_session(s, enc) == _as_current(v1_text, line)
 
 
 @pytest.mark.parametrize("enc", ["json", "base64"])
