@@ -19,7 +19,7 @@ import pyqtgraph as pg
 from backprop_lab.engine.formatting import format_number
 from backprop_lab.engine.session_history import History
 from backprop_lab.gui.plot_data import LiveHistory, XScale, ema_extend_rows, nearest_row, x_before
-from backprop_lab.gui.runs import RunEntry
+from backprop_lab.gui.runs import RunEntry, spans
 
 RAW_ALPHA = 70  # as the session's own raw curves (gui.plot_panel)
 
@@ -46,9 +46,7 @@ def compared_series(entry: RunEntry, curve: str, mode: str, weight: float) -> Se
         return None
     raw = np.frombuffer(history.column(curve), dtype=np.float64).copy()
     epochs = np.frombuffer(history.column("epoch"), dtype=np.int64).copy()
-    s = entry.settings
-    spans = [(0, s.n_samples, s.batch_size)] if s is not None else []
-    x = XScale(mode).extend(epochs, spans)
+    x = XScale(mode).extend(epochs, spans(entry.segments, entry.settings))
     return Series(entry, x, raw, _smooth(raw, weight), epochs)
 
 

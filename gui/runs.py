@@ -24,8 +24,8 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistent
 from PySide6.QtGui import QColor
 
 from backprop_lab.engine.formatting import format_number
-from backprop_lab.engine.runs import Run, RunMissing, load_run
-from backprop_lab.engine.session import RunRef, Session
+from backprop_lab.engine.runs import Run, load_run
+from backprop_lab.engine.session import RunRef, Segment, Session, SessionError
 from backprop_lab.engine.session_history import History
 from backprop_lab.engine.training import TrainingSettings
 from backprop_lab.gui.document import Document
@@ -57,6 +57,7 @@ class RunEntry:
     history: History | None = None
     settings: TrainingSettings | None = None
     rows: tuple[int, int | None] = (0, None)
+    segments: tuple[Segment, ...] = ()  # a compared run's own (its x in epochs and samples)
     path: str = ""
     problem: str = ""
     loading: bool = False
@@ -80,14 +81,16 @@ def segment_rows(session: Session) -> list[tuple[int, int | None, TrainingSettin
     ]
 
 
-def history_spans(session: Session) -> list[tuple[int, int, int]]:
+def spans(segments: Sequence[Segment], settings: TrainingSettings | None) -> list[tuple[int, int, int]]:
     """The settings in force from each history row on, for gui.plot_data.XScale: ``(first row,
-    n_samples, batch_size)``, one a segment (the session's settings when it has none)."""
-    spans = [
-        (max(seg.first_step - 1, 0), seg.settings.n_samples, seg.settings.batch_size)
-        for seg in session.segments
-    ]
-    return spans or [(0, session.training.n_samples, session.training.batch_size)]
+    n_samples, batch_size)``, one a segment (``settings`` alone when there are none)."""
+    out = [(seg.first_step - 1, seg.settings.n_samples, seg.settings.batch_size) for seg in segments]
+    return out or ([(0, settings.n_samples, settings.batch_size)] if settings is not None else [])
+
+
+def history_spans(session: Session) -> list[tuple[int, int, int]]:
+    """:func:`spans` of the session's own history."""
+    return spans(session.segments, session.training)
 
 
 def describe_settings(s: TrainingSettings) -> str:
@@ -244,7 +247,7 @@ class RunsModel(QAbstractListModel):
         if not wanted:
             self._document.notify("Those runs are compared already")
             return None
-        return self._read(wanted, self._on_files_read)
+        return self._read([(p, None) for p in wanted], self._on_files_read)
 
     # ------------------------------------------------------------------ internals
 
@@ -275,6 +278,7 @@ class RunsModel(QAbstractListModel):
             visible=visible,
             history=run.history,
             settings=run.settings,
+            segments=run.segments,
             path=run.source,
         )
 
@@ -287,16 +291,17 @@ class RunsModel(QAbstractListModel):
         refs = [RunRef(e.path, e.name, e.colour, e.visible) for e in self._entries if e.compared]
         self._document.set_compared(refs)
 
-    def _read(self, paths: list[str], done: Any) -> Job:
-        """Load ``paths`` as runs on a worker; ``done(generation, [(path, Run | one-line error)])``."""
+    def _read(self, paths: list[tuple[str, str | None]], done: Any) -> Job:
+        """Load session files as runs on a worker: ``paths`` are (path, name or None for the
+        file's own); ``done(generation, [(path, Run | one-line error)])``."""
 
         def work(context: JobContext) -> list[tuple[str, Run | str]]:
             out: list[tuple[str, Run | str]] = []
-            for path in paths:
+            for path, name in paths:
                 context.check()
                 try:
-                    out.append((path, load_run(path)))
-                except (RunMissing, ValueError, OSError) as exc:  # SessionError is a ValueError
+                    out.append((path, load_run(path, name)))
+                except (SessionError, OSError) as exc:  # RunMissing is a SessionError
                     out.append((path, str(exc)))
             return out
 
@@ -342,7 +347,7 @@ class RunsModel(QAbstractListModel):
             got = by_path[e.path]
             e.loading = False
             if isinstance(got, Run):
-                e.history, e.settings = got.history, got.settings
+                e.history, e.settings, e.segments = got.history, got.settings, got.segments
             else:
                 e.problem = got
                 gone.append(got)
@@ -363,7 +368,8 @@ class RunsModel(QAbstractListModel):
             key = f"segment:{start}"
             e = RunEntry(
                 key,
-                f"Start {i}: {describe_settings(settings).split(', N')[0]}",
+                # As engine.runs names a session's runs (session_runs copies them; these are views).
+                f"Run {i} (lr {format_number(settings.learning_rate, 'short')}, batch {settings.batch_size:,})",
                 RUN_COLOURS[i % len(RUN_COLOURS)],
                 "segment",
                 visible=False,
@@ -414,7 +420,7 @@ class RunsModel(QAbstractListModel):
         self.beginInsertRows(QModelIndex(), len(self._entries), len(self._entries) + len(entries) - 1)
         self._entries.extend(entries)
         self.endInsertRows()
-        self._read([ref.path for ref in refs], self._on_references_read)
+        self._read([(ref.path, ref.name) for ref in refs], self._on_references_read)
 
     def _on_document_history_changed(self) -> None:
         # Every batch of a run: comparing the segment count and their starts is cheap; a new
