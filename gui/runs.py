@@ -93,6 +93,11 @@ def history_spans(session: Session) -> list[tuple[int, int, int]]:
     return spans(session.segments, session.training)
 
 
+def segment_name(index: int, s: TrainingSettings) -> str:
+    # As engine.runs names a session's runs (session_runs copies their steps; these are views).
+    return f"Run {index} (lr {format_number(s.learning_rate, 'short')}, batch {s.batch_size:,})"
+
+
 def describe_settings(s: TrainingSettings) -> str:
     return (
         f"lr {format_number(s.learning_rate, 'short')}, batch {s.batch_size:,}, "
@@ -368,8 +373,7 @@ class RunsModel(QAbstractListModel):
             key = f"segment:{start}"
             e = RunEntry(
                 key,
-                # As engine.runs names a session's runs (session_runs copies them; these are views).
-                f"Run {i} (lr {format_number(settings.learning_rate, 'short')}, batch {settings.batch_size:,})",
+                segment_name(i, settings),
                 RUN_COLOURS[i % len(RUN_COLOURS)],
                 "segment",
                 visible=False,
