@@ -80,6 +80,7 @@ class OtherRuns:
         #: Compared runs' curves by (run, curve, x axis, smoothing): they never change, so a change
         #: of what is shown that comes back to one (a tick, a curve) costs nothing.
         self._cache: dict[tuple[str, str, str, float], Series] = {}
+        self._drawn: dict[str, tuple[Series, bool]] = {}  # what each run's items show (and raw too)
 
     def update(
         self, entries: list[RunEntry], curve: str, mode: str, weight: float, live: LiveHistory
@@ -111,7 +112,12 @@ class OtherRuns:
         for key in [k for k in self._items if k not in wanted]:
             for item in self._items.pop(key):
                 self._plot.removeItem(item)
+            self._drawn.pop(key, None)
         for s in series:
+            before = self._drawn.get(s.entry.key)
+            if before is not None and before[0] is s and before[1] == smoothing:
+                continue  # the same curve (a compared run's, kept): a live redraw leaves it be
+            self._drawn[s.entry.key] = (s, smoothing)
             raw, smooth = self._item_pair(s.entry)
             smooth.setData(s.x, s.smooth, skipFiniteCheck=True)
             raw.setData(s.x, s.raw, skipFiniteCheck=True) if smoothing else raw.setData([], [])
