@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backprop_lab.gui.layout import FitScrollArea
 from backprop_lab.gui.runs import RunsModel
 
 #: The runs list's width beside the plot: room for a name and its settings, the plot keeps the rest.
@@ -85,11 +86,15 @@ class RunsPanel(QWidget):
 
 
 def plot_with_runs(plot: QWidget, runs_panel: RunsPanel) -> QSplitter:
-    """The live plot and the runs list beside it, the plot taking what the list leaves."""
+    """The live plot and the runs list beside it, the plot taking what the list leaves.
+
+    The list's column scrolls only when the window is too short for it (its choosers and buttons
+    stacked are taller than the plot's least height), so it never makes the window's least size larger.
+    """
     splitter = QSplitter(Qt.Orientation.Horizontal)
     splitter.setObjectName("plotAndRuns")
     splitter.addWidget(plot)
-    splitter.addWidget(runs_panel)
+    splitter.addWidget(FitScrollArea(runs_panel))
     splitter.setStretchFactor(0, 1)
     splitter.setStretchFactor(1, 0)
     splitter.setCollapsible(0, False)
