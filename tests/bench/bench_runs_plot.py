@@ -2,6 +2,7 @@
 shown, and what showing them costs once.
 
     QT_QPA_PLATFORM=offscreen python tests/bench/bench_runs_plot.py [--steps N] [--repeats R]
+    QT_QPA_PLATFORM=offscreen python tests/bench/bench_runs_plot.py --compare-with OLD_CHECKOUT [--rounds 5]
 
 A plot panel (800×500) holds a history of N steps and takes batches of 1,000 more, as during a run;
 each case times the batch's intake plus a redraw and its paint (the cost the paced redraw limits),
@@ -12,6 +13,10 @@ median of R batches:
 - *… and a live segment*: the same with the session's last run (a segment still training) ticked.
 
 And once: adding the three compared runs (their curves computed) and switching x to samples seen.
+
+``--compare-with`` times the first case only (the plot as it was), in child processes taking turns
+between an older checkout (e.g. ``git worktree add /tmp/old <commit>``) and this one: what the runs
+cost a live plot that shows none.
 """
 
 from __future__ import annotations
@@ -33,8 +38,38 @@ def _history(n: int, seed: float):
     return History.from_columns(columns, [(s - 1) // 100 + 1 for s in steps])
 
 
+def _compare(old: str, rounds: int) -> int:
+    import json
+    import subprocess
+    from pathlib import Path
+
+    here = Path(__file__).resolve()
+    roots = {"old": old, "this": str(here.parents[2])}
+    found: dict[str, list[float]] = {name: [] for name in roots}
+    for _ in range(rounds):
+        for name, root in roots.items():
+            env = {**os.environ, "PYTHONPATH": root}
+            sizes = [
+                a
+                for i, a in enumerate(sys.argv)
+                if "--steps" in sys.argv[i - 1 : i + 1] or "--repeats" in sys.argv[i - 1 : i + 1]
+            ]
+            args = [sys.executable, str(here), "--child-all-curves", *sizes]  # never --compare-with again
+            out = subprocess.run(args, cwd=here.parent, env=env, capture_output=True, text=True, check=True)
+            found[name].append(json.loads(out.stdout.strip().splitlines()[-1])["ms"])
+    for name, values in found.items():
+        print(f"{name}: median {statistics.median(values):.1f} ms, each {[round(v, 1) for v in values]}")
+    ratio = statistics.median(found["this"]) / statistics.median(found["old"])
+    print(f"this / old: {ratio:.2f}")
+    return 0
+
+
 def main() -> int:
     from PySide6.QtWidgets import QApplication
+
+    if "--compare-with" in sys.argv and "--child-all-curves" not in sys.argv:
+        rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 5
+        return _compare(sys.argv[sys.argv.index("--compare-with") + 1], rounds)
 
     steps = int(sys.argv[sys.argv.index("--steps") + 1]) if "--steps" in sys.argv else 200_000
     repeats = int(sys.argv[sys.argv.index("--repeats") + 1]) if "--repeats" in sys.argv else 15
@@ -74,6 +109,12 @@ def main() -> int:
         batch_ms()  # warm: the first after a change draws everything
         return statistics.median(batch_ms() for _ in range(repeats))
 
+    if "--child-all-curves" in sys.argv:
+        import json
+
+        print(json.dumps({"ms": case()}))
+        panel.close()
+        return 0
     print(f"Machine: {machine(os.environ['QT_QPA_PLATFORM'])}\n")
     print(f"History of {steps:,} steps, batches of 1,000, median of {repeats}\n")
     print("| case | batch intake + redraw + paint |")
