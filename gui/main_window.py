@@ -7,8 +7,9 @@ hands each what it needs through its constructor, and places their actions from 
     ├── Document ◄──────────────── every panel and controller below gets it
     ├── Prompts(self)               every dialog the controllers show
     ├── TrainingController(document)
-    ├── ModelPanel, GradientsPanel, TrainingPanel(training), PlotPanel, NetworkView
-    ├── FileController(document, training, prompts)          New/Open/Recent/Save/Revert/drop/recovery
+    ├── RunsModel(document); ModelPanel, GradientsPanel, TrainingPanel(training), PlotPanel(runs),
+    │   RunsPanel(runs, the plot's choosers), NetworkView
+    ├── FileController(document, training, prompts, runs)    New/Open/Recent/Save/Revert/drop/recovery/compare
     ├── EditController(document, self)                        Undo/Redo/Copy/Copy as/Paste
     ├── VerifyController(document, prompts, self, tabs,       verification, chain rule, step through
     │                    gradient tables, editors)
