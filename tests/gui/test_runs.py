@@ -304,3 +304,22 @@ def test_segments_of_a_session_and_its_compared_runs_share_the_engine_segments()
     assert s.segments == [Segment(1, s.training)]
     assert spans(s.segments, s.training) == [(0, 60, 7)]
     assert spans([], s.training) == [(0, 60, 7)]
+
+
+def test_a_ticked_run_still_training_follows_the_history(window):
+    doc, panel = window.document, window.plot_panel
+    doc.replace_session(trained(0.05, "first"), None)
+    trainer = doc.session.make_trainer(
+        TrainingSettings(learning_rate=0.2, batch_size=7, n_samples=60, epochs=2)
+    )
+    steps = trainer.steps()
+    doc.append_history(islice(steps, 3))  # the second run's first batch: it becomes a run of its own
+    assert names(window)[1:] == ["Run 1 (lr 0.05, batch 7)", "Run 2 (lr 0.2, batch 7)"]
+    window.runs.set_visible(2, True)
+    panel.refresh()
+    assert [len(s.x) for s in panel.other_series] == [3]
+    doc.append_history(islice(steps, 4))
+    panel.refresh()
+    (segment,) = panel.other_series
+    np.testing.assert_array_equal(segment.x, np.arange(1, 8))
+    np.testing.assert_array_equal(segment.raw, np.frombuffer(doc.history.column("loss_at_x"))[27:])
