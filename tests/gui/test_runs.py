@@ -323,3 +323,17 @@ def test_a_ticked_run_still_training_follows_the_history(window):
     (segment,) = panel.other_series
     np.testing.assert_array_equal(segment.x, np.arange(1, 8))
     np.testing.assert_array_equal(segment.raw, np.frombuffer(doc.history.column("loss_at_x"))[27:])
+
+
+def test_hovering_names_the_run_under_the_pointer(window, qtbot, tmp_path):
+    doc, panel = window.document, window.plot_panel
+    doc.replace_session(trained(0.05, "mine"), None)
+    compare(qtbot, window, saved_run(tmp_path, 0.2, "fast"))
+    panel.log_y.setChecked(False)
+    panel.refresh()
+    vb = panel.plot.getPlotItem().getViewBox()
+    (fast,) = panel.other_series
+    for name, y in ((CURRENT_NAME, panel.curves["loss_at_x"].yData[19]), ("fast", fast.smooth[19])):
+        panel._on_scene_mouse_moved(vb.mapViewToScene(QPointF(20, float(y))))
+        assert panel.readout.text().startswith(f"{name}: step 20 (epoch 3) · loss at x ")
+        assert panel.hover_line.isVisible() and panel.hover_line.value() == pytest.approx(20)
