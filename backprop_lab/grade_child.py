@@ -249,11 +249,21 @@ def _run_models(report: _Reporter, function: Callable[..., Any], models: list[li
         report.write(f'{{"event": "returned", "model": {index}, "value": {text}}}')
 
 
+def _default_signals() -> None:
+    # An ignored signal stays ignored across exec: a grader started under nohup, or one whose
+    # own Ctrl+C handling ended in ignoring SIGINT/SIGTERM, would hand that on, and a submission
+    # that SIGTERMs itself would then run on instead of being judged "crashed".
+    for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str]) -> NoReturn:
     """Run the job read from ``argv[1]``'s descriptor; events go to ``argv[2]``'s."""
     with os.fdopen(int(argv[1]), "rb") as source:
         job = json.loads(source.read())
     report = _Reporter(int(argv[2]))
+    _default_signals()
     _limit(int(job["memory"]), int(job["cpu"]), int(job["parent"]))
     faulthandler.enable()  # a segfault prints the Python lines it happened on into the output
     _cushion.append(bytearray(1 << 20))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 
 import pytest
@@ -19,6 +20,18 @@ os.environ["BACKPROP_LAB_KERNEL_CACHE"] = _KERNEL_CACHE
 
 def pytest_unconfigure(config):
     shutil.rmtree(_KERNEL_CACHE, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _signal_dispositions_restored():
+    """Each test gets SIGINT and SIGTERM as the run started with. A command run in-process that
+    was interrupted leaves them ignored on purpose (backprop_lab.interrupt), and every process a
+    later test starts would inherit that: a Python child then never sees its Ctrl+C."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for s, handler in saved.items():
+        if handler is not None and signal.getsignal(s) is not handler:
+            signal.signal(s, handler)
 
 
 # --------------------------------------------------------------------------- fault injection

@@ -435,6 +435,21 @@ def test_a_signal_is_a_crash_and_sigkill_is_out_of_memory(
     assert (outcome.status, outcome.detail, outcome.failed_model) == (status, detail, 0)
 
 
+def test_a_grader_that_ignores_sigterm_does_not_hand_that_on(tmp_path, models) -> None:
+    # An ignored signal survives exec; the child puts the defaults back (the conftest fixture
+    # restores this process's own handler afterwards).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    source = """
+    import os
+    import signal
+
+    def gradients(x, A, B, C):
+        os.kill(os.getpid(), signal.SIGTERM)
+    """
+    outcome = _run(tmp_path, source, models)
+    assert (outcome.status, outcome.detail) == ("crashed", "killed by SIGTERM (Terminated)")
+
+
 def test_a_fork_that_returns_into_the_loop_does_not_answer_twice(tmp_path, models) -> None:
     source = """
     import os
