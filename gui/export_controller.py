@@ -30,11 +30,13 @@ from backprop_lab.gui.jobs import JobContext, JobGroup
 from backprop_lab.gui.prompts import Prompts
 
 EXPORT_DIR_KEY = "session/lastExportDirectory"
-#: The file dialog's filters, one per format the engine writes (its extension first).
-_FILTER_NAMES = {".csv": "CSV", ".json": "JSON", ".npz": "NumPy arrays"}
-EXPORT_FILTERS = ";;".join(
-    f"{_FILTER_NAMES[ext]} — {words} (*{ext})" for ext, words in EXPORT_FORMATS.items()
-)
+#: The file dialog's filters, one per format the engine writes (:data:`engine.export.EXPORT_FORMATS`).
+_FILTER_WORDS = {
+    ".csv": "CSV: the history, a row per step",
+    ".json": "JSON: the model and its gradients",
+    ".npz": "NumPy arrays: the model, its gradients and the history",
+}
+EXPORT_FILTERS = ";;".join(f"{_FILTER_WORDS[ext]} (*{ext})" for ext in EXPORT_FORMATS)
 CURVES_FILTER = "CSV (*.csv)"
 #: How long closing the window waits for an export's thread (it stops between two chunks).
 EXPORT_JOIN_MS = 30_000
