@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtGui import QAction
 
 from backprop_lab.engine.runs import Run
@@ -72,7 +72,11 @@ class SweepController(QObject):
         self._ended: list[RunResult] = []
         self._eta: SweepEta | None = None
         self._started = 0.0
-        self._drawn = 0.0
+        # The chart is redrawn once per REDRAW_EVERY at most, with every run that ended by then.
+        self._redraw = QTimer(self)
+        self._redraw.setSingleShot(True)
+        self._redraw.setInterval(round(REDRAW_EVERY * 1000))
+        self._redraw.timeout.connect(self._on_redraw_timeout)
         self.actions: dict[str, QAction] = {
             "sweep": make_action(
                 self,
@@ -142,13 +146,17 @@ class SweepController(QObject):
     def _on_runner_progressed(self, _done: int, total: int) -> None:
         left = eta_text(self._eta.seconds_left()) if self._eta is not None else ""
         self.dialog.show_progress(self._ended, total, left)
-        now = time.monotonic()
-        if self._grid is not None and now - self._drawn >= REDRAW_EVERY:
-            self._drawn = now
+        if not self._redraw.isActive():
+            self._redraw.start()
+
+    @Slot()
+    def _on_redraw_timeout(self) -> None:
+        if self._grid is not None and self.runner.is_running:
             self.dialog.show_summary(SweepResults(self._grid, "", list(self._ended)))
 
     @Slot(object, str)
     def _on_runner_sweep_ended(self, results: SweepResults | None, problem: str) -> None:
+        self._redraw.stop()
         self.dialog.end(results, problem, time.monotonic() - self._started)
         if results is None:
             self.document.notify("The sweep did not run")
