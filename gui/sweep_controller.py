@@ -104,11 +104,16 @@ class SweepController(QObject):
 
     def start(self) -> bool:
         """Start the sweep the dialog describes; False when it did not start (and why was said)."""
-        grid, folder = self.dialog.grid, self.dialog.folder.text().strip()
-        if grid is None or not folder or self.runner.is_running:
+        if self.runner.is_running:
             return False
         if self.document.training_state == "running":
             self.prompts.information("Sweep", "Pause or stop the training run first.")
+            return False
+        # The grid is checked against the session as it is now (another may have been opened since).
+        session = self.document.consistent_session()
+        self.dialog.set_session(session, "")
+        grid, folder = self.dialog.grid, self.dialog.folder.text().strip()
+        if grid is None or not folder:
             return False
         replaced = files_replaced(grid, folder)
         if replaced:
@@ -118,7 +123,6 @@ class SweepController(QObject):
             text = f"{folder} already holds {shown}. The sweep writes over them. Replace them?"
             if not self.prompts.confirm_replace("Sweep", text):
                 return False
-        session = self.document.consistent_session()
         self._grid, self._ended = grid, []
         self._eta = SweepEta(grid)
         self._started = time.monotonic()

@@ -230,3 +230,15 @@ def test_closing_the_window_mid_sweep_stops_it_and_keeps_what_finished(qtbot, wi
     written = {p.name for p in out.iterdir()}
     assert SUMMARY <= written and len(written - SUMMARY) in (1, 2, 3)
     assert {row["name"] + SUFFIX for row in _csv_rows(out / "summary.csv")} == written - SUMMARY
+
+
+def test_the_grid_is_made_again_from_the_session_as_it_is_at_start(qtbot, window, tmp_path):
+    dialog = _open(window, tmp_path / "sweep", lr="0.01, 0.1")
+    doc = window.document
+    doc.set_training_settings(replace(doc.training_settings, n_samples=200))  # changed with the dialog open
+    with qtbot.waitSignal(window.sweeps.runner.sweepEnded, timeout=WAIT) as blocker:
+        dialog.start_button.click()
+    results, _problem = blocker.args
+    assert {r.point.settings.n_samples for r in results.runs} == {200}
+    assert {r.steps for r in results.runs} == {20}
+    dialog.close()
