@@ -116,6 +116,7 @@ class ExportController(QObject):
             return False
         try:
             export_format(path)
+            self._refuse_own_file(path)
         except ExportError as exc:
             self.prompts.critical("Cannot export data", str(exc))
             return False
@@ -138,6 +139,15 @@ class ExportController(QObject):
             path += ".csv"
         own = [Curve(c.name, c.x_name, list(c.x), c.y_name, list(c.y)) for c in curves]  # the plot moves on
         return self._start(path, lambda _context: write_curves_csv(own, path))
+
+    def _refuse_own_file(self, path: str | Path) -> None:
+        """ExportError when ``path`` is the open session's own file (under any name): an export
+        there would replace the session with numbers that cannot be opened as one."""
+        own = self.document.path
+        if own is not None and Path(path).exists() and Path(path).samefile(own):
+            raise ExportError(
+                f"{path} is the open session's own file; exporting into it would replace the session"
+            )
 
     def _start(self, path: str | Path, write: Callable[[JobContext], object]) -> bool:
         target = str(Path(path).absolute())

@@ -164,3 +164,14 @@ def test_visible_curves_go_side_by_side_into_a_csv(qtbot, trained, tmp_path, dia
     ]
     assert not trained.exports.export_curves([])
     assert dialogs.messages[-1][:2] == ("information", "Export visible curves")
+
+
+def test_the_open_sessions_own_file_is_never_exported_over(trained, trained_file, tmp_path, dialogs):
+    before = trained_file.read_bytes()
+    link = tmp_path / "same.json"
+    link.symlink_to(trained_file)  # the same file under another name
+    for target in (trained_file, link):
+        assert not trained.exports.export_to(target)
+    assert trained_file.read_bytes() == before
+    assert [m[:2] for m in dialogs.messages] == [("critical", "Cannot export data")] * 2
+    assert "is the open session's own file" in dialogs.messages[0][2]
