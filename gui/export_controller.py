@@ -54,9 +54,11 @@ def with_extension(path: str, chosen_filter: str) -> str:
 
 
 class ExportController(QObject):
-    """Exports for one window: ``actions["export_data"]``; :meth:`export_curves` for the plot.
+    """Exports for one window: ``actions["export_data"]`` (File menu) and ``plot_action`` (the
+    plot's right-click menu: :meth:`export_curves` of what ``curves()`` says is shown).
 
-    ``start_dir()`` and ``base_name()`` suggest where and under what name. Signals:
+    ``start_dir()`` and ``base_name()`` suggest where and under what name; ``curves()`` gives the
+    plot's visible curves as the caller's own copies (the plot goes on drawing). Signals:
     ``exported(str)`` the path written, or "" when an export failed or was cancelled;
     ``busyChanged(bool)``.
     """
@@ -71,6 +73,7 @@ class ExportController(QObject):
         start_dir: Callable[[], str],
         base_name: Callable[[], str],
         parent: QObject | None = None,
+        curves: Callable[[], Sequence[Curve]] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("exportActions")
@@ -78,6 +81,7 @@ class ExportController(QObject):
         self.prompts = prompts
         self._start_dir = start_dir
         self._base_name = base_name
+        self._curves = curves
         self._jobs = JobGroup(self)
         self._closed = False
         self._busy = False  # from the start to the end of an export (its job outlives the end a moment)
@@ -91,6 +95,14 @@ class ExportController(QObject):
                 "Write the history as CSV, the model and its gradients as JSON, or both as NumPy arrays",
             ),
         }
+        self.plot_action = make_action(
+            self,
+            "export_curves",
+            "Export visible curves as CSV…",
+            lambda: self.export_curves(self._curves() if self._curves is not None else []),
+            None,
+            "Write the curves shown on the plot side by side, two columns a run, as CSV",
+        )
 
     @property
     def is_exporting(self) -> bool:
@@ -124,7 +136,8 @@ class ExportController(QObject):
         return self._start(path, lambda _context: export_session(session, path))
 
     def export_curves(self, curves: Sequence[Curve]) -> bool:
-        """The plot's context menu: ``curves`` (the visible ones) side by side into a CSV file."""
+        """The plot's context menu: ``curves`` (the visible ones, the caller's own copies: they are
+        written on a worker) side by side into a CSV file."""
         if not curves:
             self.prompts.information("Export visible curves", "No curve is shown: tick a run first.")
             return False
@@ -137,7 +150,7 @@ class ExportController(QObject):
             return False
         if not Path(path).suffix:
             path += ".csv"
-        own = [Curve(c.name, c.x_name, list(c.x), c.y_name, list(c.y)) for c in curves]  # the plot moves on
+        own = list(curves)
         return self._start(path, lambda _context: write_curves_csv(own, path))
 
     def _refuse_own_file(self, path: str | Path) -> None:
