@@ -71,6 +71,10 @@ class SweepController(QObject):
         self._grid: Grid | None = None
         self._ended: list[RunResult] = []
         self._eta: SweepEta | None = None
+        #: The runs go to the runs list while the session they started from is open (another
+        #: session opened mid-sweep would be handed runs it never trained from).
+        self._listing = False
+        document.sessionReplaced.connect(self._on_document_session_replaced)
         self._started = 0.0
         # The chart is redrawn once per REDRAW_EVERY at most, with every run that ended by then.
         self._redraw = QTimer(self)
@@ -123,7 +127,7 @@ class SweepController(QObject):
             text = f"{folder} already holds {shown}. The sweep writes over them. Replace them?"
             if not self.prompts.confirm_replace("Sweep", text):
                 return False
-        self._grid, self._ended = grid, []
+        self._grid, self._ended, self._listing = grid, [], True
         self._eta = SweepEta(grid)
         self._started = time.monotonic()
         self.runner.start(session, grid, folder, self.dialog.jobs.value())
@@ -143,8 +147,12 @@ class SweepController(QObject):
         if self._eta is not None:
             self._eta.ended(result.point)
         self.dialog.add_result(result)
-        if run is not None and self._add_runs is not None:
+        if run is not None and self._add_runs is not None and self._listing:
             self._add_runs([run], len(self._grid.points) <= VISIBLE_RUNS if self._grid else False)
+
+    @Slot()
+    def _on_document_session_replaced(self) -> None:
+        self._listing = False
 
     @Slot(int, int)
     def _on_runner_progressed(self, _done: int, total: int) -> None:
