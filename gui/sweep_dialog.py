@@ -36,6 +36,7 @@ from backprop_lab.engine.session import Session
 from backprop_lab.engine.sweep import AXES, Grid, RunResult, SweepResults, default_jobs, make_grid
 from backprop_lab.engine.sweep_chart import number_text, summary_svg
 from backprop_lab.engine.training import TrainingSettings
+from backprop_lab.gui.tips import apply_tips
 
 #: The form's fields: setting → (label, objectName, whether its values are whole numbers).
 FIELDS = {
@@ -123,6 +124,7 @@ class SweepDialog(QDialog):
         self._build_views(self._build_form())
         self.set_running(False)
         self.resize(620, 720)
+        apply_tips(self)
 
     def _build_form(self) -> QFormLayout:
         """The settings' lists, the number of processes and the output folder."""
