@@ -41,11 +41,12 @@ COMMANDS = {
     "report": "write a session's report (HTML, PDF, PNG, SVG) into a folder, without a display",
     "export": "write a session's numbers to CSV (history), JSON (model, gradients) or NPZ (arrays)",
     "compare": "compare a student's printed loss and gradients with the true ones; name the mistake",
+    "grade": "run a class's gradients(x, A, B, C) programs in sandboxes and write a gradebook",
 }
 #: The commands besides the window, as a usage error lists them.
 _TOOLS = ", ".join(name for name in COMMANDS if name != "window")
 #: The commands that run without a display (named in the "no display" message).
-HEADLESS_COMMANDS = ("check", "train", "sweep", "report", "compare")
+HEADLESS_COMMANDS = ("check", "train", "sweep", "report", "compare", "grade")
 
 
 class UsageError(Exception):
@@ -97,7 +98,7 @@ def _top_level_parser() -> Parser:
 
 def build_parser() -> Parser:
     """The whole command line: top-level options and one sub-parser per command."""
-    from backprop_lab import check, compare, export, report, sweep, train  # none imports Qt at module level
+    from backprop_lab import check, compare, export, grade, report, sweep, train  # none imports Qt
 
     parser = _top_level_parser()
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", prog=PROG)
@@ -118,7 +119,7 @@ def build_parser() -> Parser:
         _window_arguments,
         _run_window,
     )
-    for module in (check, train, sweep, report, export, compare):
+    for module in (check, train, sweep, report, export, compare, grade):
         name = module.__name__.rpartition(".")[2]
         command(name, module.DESCRIPTION, module.add_arguments, module.run)
     return parser

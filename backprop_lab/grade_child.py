@@ -64,11 +64,14 @@ class _Reporter:
     def __init__(self, fd: int) -> None:
         os.set_inheritable(fd, False)  # a program the submission starts does not get it
         self._fd = fd
+        self._owner = os.getpid()
 
     def send(self, event: str, **fields: object) -> None:
         self.write(json.dumps({"event": event, **fields}, allow_nan=True))
 
     def write(self, line: str) -> None:
+        if os.getpid() != self._owner:
+            os._exit(0)  # a fork of the submission came back here: only the original answers
         data = (line + "\n").encode("utf-8")
         while data:
             data = data[os.write(self._fd, data) :]
@@ -86,12 +89,20 @@ class _Reporter:
             os._exit(0)
 
 
+def _set_limit(kind: int, soft: int, hard: int) -> None:
+    """Lower a limit; never above the hard limit the grader itself runs under (that would fail)."""
+    _, ceiling = resource.getrlimit(kind)
+    if ceiling != resource.RLIM_INFINITY:
+        soft, hard = min(soft, ceiling), min(hard, ceiling)
+    resource.setrlimit(kind, (soft, hard))
+
+
 def _limit(memory: int, cpu_seconds: int, parent: int) -> None:
     """Memory (address space) and CPU time, no core files; die with the grader where Linux can."""
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    _set_limit(resource.RLIMIT_AS, memory, memory)
+    _set_limit(resource.RLIMIT_CORE, 0, 0)
     # A backstop only: the grader's wall-clock limit per model normally ends the run long before.
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+    _set_limit(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 5)
     try:
         import ctypes
 
@@ -105,7 +116,11 @@ def _limit(memory: int, cpu_seconds: int, parent: int) -> None:
 def _exit_text(exc: SystemExit) -> str:
     if exc.code is None:
         return "called sys.exit()"
-    return f"called sys.exit({exc.code!r})"
+    return _cut(f"called sys.exit({exc.code!r})")
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
 
 
 def _last_line(exc: BaseException) -> str:
@@ -113,23 +128,40 @@ def _last_line(exc: BaseException) -> str:
         where = f" (line {exc.lineno})" if exc.lineno else ""
         return f"{type(exc).__name__}: {exc.msg}{where}"
     lines = traceback.format_exception_only(type(exc), exc)
-    text = (lines[-1].strip() if lines else "") or type(exc).__name__
-    return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
+    return _cut((lines[-1].strip() if lines else "") or type(exc).__name__)
 
 
 def _looks_out_of_memory(exc: BaseException) -> bool:
     """MemoryError, or a library's own words for a failed allocation (PyTorch raises RuntimeError)."""
     if isinstance(exc, MemoryError):
         return True
-    text = str(exc).lower()
+    try:
+        text = str(exc).lower()
+    except Exception:
+        return False
     return "allocate memory" in text or "out of memory" in text or "bad_alloc" in text
+
+
+#: Freed when the submission raises, so that reporting has memory even after it used up the limit.
+_cushion: list[bytearray] = []
+
+
+def _release(exc: BaseException) -> None:
+    """Free what the failed call held: the cushion, and the locals its traceback keeps alive (a
+    hoard of small allocations leaves no room otherwise to print the traceback or send the event)."""
+    _cushion.clear()
+    traceback.clear_frames(exc.__traceback__)
 
 
 def _print_traceback(exc: BaseException) -> None:
     """The student's traceback goes into the captured output, without this file's own frame."""
+    _release(exc)
     tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+    # A MemoryError raised with no memory left has no traceback, and its handling raises more of
+    # them: a chain of bare "MemoryError" lines says nothing that one does not.
+    chain = not isinstance(exc, MemoryError)
     try:
-        traceback.print_exception(type(exc), exc, tb, file=sys.stderr)
+        traceback.print_exception(type(exc), exc, tb, file=sys.stderr, chain=chain)
     except Exception:
         pass
 
@@ -201,14 +233,10 @@ def _encode(value: object) -> str:
 
 
 def _run_models(report: _Reporter, function: Callable[..., Any], models: list[list[object]]) -> None:
-    me = os.getpid()
     for index, model in enumerate(models):
         report.send("begin", model=index)
         try:
-            value = function(*model)
-            if os.getpid() != me:
-                os._exit(0)  # a fork of the submission returned here: only the original answers
-            text = _encode(value)
+            text = _encode(function(*model))
         except SystemExit as exc:
             report.finish("exit", model=index, detail=_exit_text(exc))
         except _BadOutput as exc:
@@ -228,6 +256,7 @@ def main(argv: list[str]) -> NoReturn:
     report = _Reporter(int(argv[2]))
     _limit(int(job["memory"]), int(job["cpu"]), int(job["parent"]))
     faulthandler.enable()  # a segfault prints the Python lines it happened on into the output
+    _cushion.append(bytearray(1 << 20))
     folder = Path(job["folder"]) if job.get("folder") else None
     try:
         function = _load(Path(job["file"]), folder)

@@ -77,9 +77,9 @@ def _load(args: argparse.Namespace) -> Any:
         session.reset_history()
     if args.session is not None:
         return session
-    trainer = session.make_trainer()
-    session.history.extend(trainer.steps())
-    session.finish_run(trainer)
+    from backprop_lab.engine.training import train_session
+
+    train_session(session, session.training)  # the report example, trained as `train` trains it
     return session
 
 

@@ -1,13 +1,20 @@
 """Run a student's ``gradients(x, A, B, C)`` in a process of its own, never in the grader's.
 
-``run_submission(path, models, *, timeout, memory) -> Outcome`` starts ``python -P -u
-grade_child.py`` (this package's :mod:`backprop_lab.grade_child`, by its file path: see there
-why) in an empty temporary working directory (removed afterwards), standard input closed, a
-stripped environment, its own session (its process group is killed at the end, forks included),
-a memory limit (``resource.setrlimit``) and a wall-clock limit per model; its output is captured
-and capped (:data:`OUTPUT_KEPT` bytes kept). The child reports each model's returned value
-(converted with ``.tolist()`` where it has one, as JSON) through a pipe of its own, so what the
-submission prints never mixes with its answers.
+``run_submission(path, models, *, timeout, memory, load_timeout, cancel) -> Outcome`` starts
+``python -P -u grade_child.py`` (this package's :mod:`backprop_lab.grade_child`, by its file
+path: see there why) in an empty temporary working directory (also its ``TMPDIR``; removed
+afterwards), standard input closed, a stripped environment (``PATH``, ``LANG``,
+``PYTHONDONTWRITEBYTECODE``, one thread for OpenMP/OpenBLAS/MKL), its own session (its process
+group is killed at the end, forks included), a memory limit (``resource.setrlimit``: address
+space; no core files), a wall-clock limit per model and one for loading, and a CPU-time backstop.
+Its standard output and error are captured together and capped (:data:`OUTPUT_KEPT` bytes kept:
+the beginning and the end). The child reports each model's returned value (converted with
+``.tolist()`` where it has one, as JSON) through a pipe of its own, so what the submission prints
+never mixes with its answers.
+
+A submission is a ``.py`` file or a folder: the folder's only ``.py`` file, else its
+``gradients.py``, else its ``main.py`` (:func:`submission_file`). A folder's own modules import
+(the folder is on ``sys.path``); a single file's neighbours do not (they are other students').
 
 These limits protect the grader from mistakes, not from malice: untrusted code belongs in a
 container or a throwaway account.
@@ -157,7 +164,7 @@ def run_submission(
             run.loop()
         finally:
             run.stop()
-        return run.outcome(memory, time.monotonic() - start)
+        return run.outcome(time.monotonic() - start)
     finally:
         _remove(work)
 
@@ -225,7 +232,6 @@ class _Run:
         self.events: list[dict[str, object]] = []
         self.timed_out = self.cancelled = self.exited = False
         self.status = 0
-        self.peak_rss = 0
         self._job = memoryview(job)
         models_in, self._models = os.pipe()
         self._answers, answers_out = os.pipe()
@@ -257,6 +263,7 @@ class _Run:
         self._sel.register(self._answers, selectors.EVENT_READ, self._read_answers)
         self._sel.register(self._models, selectors.EVENT_WRITE, self._write_job)
         self._pidfd: int | None = None
+        self._reaped: int | None = None  # the wait status, once reaped
         if hasattr(os, "pidfd_open"):
             try:
                 self._pidfd = os.pidfd_open(self.proc.pid)
@@ -347,9 +354,17 @@ class _Run:
         self.exited = True
 
     def _poll_exit(self) -> None:
-        # WNOWAIT: the child stays a zombie, so its process group id cannot be reused before stop().
-        info = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        self.exited = info is not None
+        if hasattr(os, "waitid"):
+            # WNOWAIT: the child stays a zombie, so its group id cannot be reused before stop().
+            info = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            self.exited = info is not None
+            return
+        # macOS before Python 3.13 has no waitid: reap now, and the group is killed a moment
+        # after its leader's pid is freed (a reuse within that moment is the risk taken there).
+        pid, status = os.waitpid(self.proc.pid, os.WNOHANG)
+        if pid:
+            self._reaped = status
+            self.exited = True
 
     def _final(self) -> dict[str, object] | None:
         if self.events and self.events[-1]["event"] not in ("loaded", "begin", "returned"):
@@ -366,10 +381,10 @@ class _Run:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        _, status, usage = os.wait4(self.proc.pid, 0)
-        self.status = status
-        self.peak_rss = usage.ru_maxrss * 1024  # kilobytes on Linux
-        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        if self._reaped is None:
+            self._reaped = os.waitpid(self.proc.pid, 0)[1]
+        self.status = self._reaped
+        self.proc.returncode = os.waitstatus_to_exitcode(self.status)
         for fd, reader in ((self._answers, self._read_answers), (self._output, self._read_output)):
             # Bounded: a fork still dying may write a little more; what is there now is enough.
             for _ in range(OUTPUT_KEPT // _READ + 64):
@@ -385,13 +400,13 @@ class _Run:
     def _watched(self) -> set[int]:
         return {key.fd for key in self._sel.get_map().values()}
 
-    def outcome(self, memory: int, seconds: float) -> Outcome:
+    def outcome(self, seconds: float) -> Outcome:
         """The run's status from its final event, else from how the process ended."""
         returned = tuple(e.get("value") for e in self.events if e["event"] == "returned")
         begun = [e.get("model") for e in self.events if e["event"] == "begin"]
         current = begun[-1] if begun and len(begun) > len(returned) else None
         failed = current if isinstance(current, int) else None
-        status, detail = self._ending(memory)
+        status, detail = self._ending()
         if status == "ok":
             failed = None
         return Outcome(
@@ -404,7 +419,7 @@ class _Run:
             output_dropped=self.output.dropped,
         )
 
-    def _ending(self, memory: int) -> tuple[str, str]:
+    def _ending(self) -> tuple[str, str]:
         final = self._final()
         if final is not None:
             kind = str(final["event"])
@@ -416,7 +431,7 @@ class _Run:
             if not any(e["event"] == "loaded" for e in self.events):
                 return "timeout", f"loading the file took longer than {self.load_timeout:g} s"
             return "timeout", f"the call took longer than {self.timeout:g} s"
-        return _died(self.status, self.peak_rss, memory, self.output.last(4096))
+        return _died(self.status, self.output.last(4096))
 
 
 _EVENT_STATUS = {
@@ -427,25 +442,36 @@ _EVENT_STATUS = {
     "unloadable": "unloadable",
     "bad-output": "bad-output",
 }
-_MEMORY_SIGNALS = (signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT)
-_ALLOCATION_WORDS = (b"bad_alloc", b"cannot allocate memory", b"out of memory", b"MemoryError")
+_CRASH_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT)
+#: What native code prints as it dies of a failed allocation (C++'s runtime, glibc, BLAS, PyTorch).
+_ALLOCATION_WORDS = (
+    b"bad_alloc",
+    b"cannot allocate memory",
+    b"can't allocate memory",
+    b"out of memory",
+    b"memory allocation failed",
+    b"memoryerror",
+)
 
 
-def _died(status: int, peak_rss: int, memory: int, output: bytes) -> tuple[str, str]:
-    """The status of a child that ended without a final event: os._exit, a signal, the kernel."""
+def _died(status: int, output: bytes) -> tuple[str, str]:
+    """The status of a child that ended without a final event: os._exit, a signal, the kernel.
+
+    A child's peak memory cannot tell: Linux hands a new program the peak of the process it was
+    started from (here the grader, often the larger), so the signal and the output decide."""
     if os.WIFEXITED(status):
         return "crashed", f"exited with status {os.WEXITSTATUS(status)} before answering"
     number = os.WTERMSIG(status)
     name = _signal_name(number)
     if number == signal.SIGXCPU:
         return "timeout", "used up its CPU time"
-    # Native code that finds malloc returning NULL under the limit tends to crash rather than raise,
-    # and the kernel's out-of-memory killer sends SIGKILL (the grader's own SIGKILL comes only
-    # after the child ended, overran or was cancelled, none of which reaches here).
-    near_limit = peak_rss >= memory // 2
-    said_so = any(word.lower() in output.lower() for word in _ALLOCATION_WORDS)
-    if number in _MEMORY_SIGNALS and (near_limit or said_so):
-        return "out-of-memory", f"killed by {name} with {peak_rss / (1 << 20):.0f} MiB in use"
+    if number == signal.SIGKILL:
+        # The grader's own SIGKILL comes only after the child ended, overran or was cancelled,
+        # none of which reaches here: this one is the kernel's out-of-memory killer's.
+        return "out-of-memory", f"killed by {name}, as the system does when memory runs out"
+    # Native code that finds malloc returning NULL under the limit crashes rather than raises.
+    if number in _CRASH_SIGNALS and any(word in output.lower() for word in _ALLOCATION_WORDS):
+        return "out-of-memory", f"killed by {name} after an allocation failed"
     return "crashed", f"killed by {name}"
 
 

@@ -3,20 +3,19 @@
 ``parse_answers(text, k)`` reads the forms people print, parsed and never evaluated:
 
 * values: a number (``44.06``, ``1.2e-05``); a nested list ``[[…], […]]`` (commas or NumPy's blanks,
-  across lines, through Markdown ``````` fences and blank lines); PyTorch's ``tensor(…)`` and
-  NumPy's ``array(…)``/``np.float64(…)`` around either, with keywords such as ``dtype=…``,
-  ``grad_fn=<…>``, ``requires_grad=True``, ``device='cpu'``; rows of numbers separated by blanks,
-  tabs, commas or semicolons, one row a line.
-* names, before the value on its line or on a line of their own above it (then ``=`` or ``:``
-  optional): the loss is ``Loss``, ``loss``, ``L``; ∂L/∂A is ``dL/dA``, ``∂L/∂A``, ``dA``, ``d_A``,
-  ``dLdA``, ``dl_da``, ``grad_A``, ``grad A``, ``A.grad``, ``A_grad``, ``gradient of A``, ``∇A`` or
-  the bare capital ``A`` (the report prints its gradients under the weights' names), with B and C
-  alike; a parenthesis after a name is ignored (``dA (PyTorch)``). A Python dict or tuple printed
-  on one line (``{'loss': …, 'A': […]}``) reads too.
+  across lines, Markdown code fences and blank lines); PyTorch's ``tensor(…)``, NumPy's ``array(…)``
+  or ``np.float64(…)`` around either, with keywords (``dtype=…``, ``grad_fn=<…>``, ``device='cpu'``);
+  rows of numbers separated by blanks, tabs, commas or semicolons, one row a line.
+* names, before the value on its line or alone on the line above it (``=`` or ``:`` optional): the
+  loss is ``Loss``, ``loss``, ``L``; ∂L/∂A is ``dL/dA``, ``∂L/∂A``, ``dA``, ``d_A``, ``dLdA``,
+  ``dl_da``, ``grad_A``, ``grad A``, ``A.grad``, ``A_grad``, ``gradient of A``, ``∇A`` or the bare
+  capital ``A`` (the report prints its gradients under the weights' names), B and C alike; a
+  parenthesis after a name is ignored (``dA (PyTorch)``), and so is a ``# comment`` after a value.
+  A Python dict or tuple printed on one line (``{'loss': …, 'A': […]}``) reads too.
 * values without a name: a single number is the loss; matrices are ∂L/∂A, ∂L/∂B, ∂L/∂C in the
   order they come, and a block of rows that is two or three K×K matrices one under the other is
   split. Named and unnamed matrices are never mixed (which one would the unnamed be?): that is an
-  error. With K = 1 a lone number is always the loss: name the gradients or bracket them.
+  error. With K = 1 a lone number is always the loss: name the gradients or print them as ``[[x]]``.
 * everything else is skipped as prose (``Resulting gradients are,``, ``lr=0.01, N=1000``), except a
   matrix under a name that is neither the loss nor a gradient (``W1 = [[…]]``, ``x = tensor(…)``),
   which is an error rather than a silently dropped gradient.
@@ -30,17 +29,23 @@ found at all). No other exception escapes, whatever the text (tests/engine/test_
 
 from __future__ import annotations
 
+import math
 import re
 from collections import deque
 from dataclasses import dataclass, field
 
 from backprop_lab.engine.answer_tokens import (
+    ABBREVIATED,
     GRADIENT_NAMES,
+    NOTHING_FOUND,
+    SKIP_LINE,
     Tok,
     describe,
     found,
     is_wrapper,
+    mixing,
     name_of,
+    single_break,
     tokens,
     unit,
 )
@@ -49,7 +54,19 @@ from backprop_lab.engine.matrix_text import MAX_TEXT_CHARS, MINUSES, parse_numbe
 from backprop_lab.engine.model import MAX_K
 from backprop_lab.engine.shapes import Matrix
 
-__all__ = ["GRADIENT_NAMES", "Answers", "AnswersError", "PrintedMatrix", "PrintedNumber", "parse_answers"]
+#: Longest text read: three of the longest matrices a paste accepts (three 1024×1024 gradients at
+#: full precision are about 63 million characters), and room for the words around them.
+MAX_ANSWERS_CHARS = 3 * MAX_TEXT_CHARS + 1_000_000
+
+__all__ = [
+    "GRADIENT_NAMES",
+    "MAX_ANSWERS_CHARS",
+    "Answers",
+    "AnswersError",
+    "PrintedMatrix",
+    "PrintedNumber",
+    "parse_answers",
+]
 
 
 class AnswersError(ValueError):
@@ -106,15 +123,11 @@ def parse_answers(text: str, k: int) -> Answers:
     matrix is not K×K, when a gradient is given twice, or when nothing is found."""
     if not 1 <= k <= MAX_K:
         raise ValueError(f"K must be between 1 and {MAX_K}, not {k}")
-    if len(text) > MAX_TEXT_CHARS:
+    if len(text) > MAX_ANSWERS_CHARS:
         raise AnswersError(0, f"the text is too long to be answers ({len(text):,} characters)")
     answers = _Reader(text.translate(MINUSES), k).read()
     if answers.loss is None and not answers.grads:
-        raise AnswersError(
-            0,
-            "no loss or gradient found: expected lines such as 'Loss = 44.06' and "
-            "'dL/dA = [[2.16, 2.67, …], …]', or what PyTorch or NumPy prints",
-        )
+        raise AnswersError(0, NOTHING_FOUND)
     return answers
 
 
@@ -123,7 +136,7 @@ def parse_answers(text: str, k: int) -> Answers:
 
 @dataclass
 class _Block:
-    """A value being read: rows of numbers (kept up to K columns and 3K rows, counted beyond)."""
+    """A value being read: its rows of numbers and the line each starts on."""
 
     line: int
     nested: bool = False  # written as a matrix ([[x]], several numbers), not as one number
@@ -139,10 +152,7 @@ class _Block:
 
 
 _ENDS = ("nl", "end", "fence")
-_ABBREVIATED = (
-    "expected a number, found '...': the matrix was printed abbreviated; print it in full "
-    "(numpy.set_printoptions(threshold=sys.maxsize) or torch.set_printoptions(profile='full'))"
-)
+_SEPARATORS = (",", ";", "nl", "fence")
 
 
 class _Reader:
@@ -172,8 +182,12 @@ class _Reader:
         return tok
 
     def _skip_line(self) -> None:
-        while self.peek().kind not in ("nl", "end"):
-            self.next()
+        """Drop the rest of the line; its end is the next token."""
+        while self._buf:
+            if self._buf[0].kind in ("nl", "end"):
+                return
+            self._buf.popleft()
+        self._buf.append(self._tokens.send(SKIP_LINE))
 
     def _value_start(self, i: int) -> bool:
         tok = self.peek(i)
@@ -204,13 +218,18 @@ class _Reader:
         while True:
             while self.peek().kind in decoration:
                 self.next()
-            if self.peek().kind in _ENDS or not self._item(decoration != ("(", "{")):
+            mid_line = decoration != ("(", "{")
+            if mid_line and self.peek().text.startswith("#"):  # a comment after a value
+                self._skip_line()
+            if self.peek().kind in _ENDS or not self._item(mid_line):
                 return
             decoration = ("(", "{", ")", "}", ",", ";")
 
     def _item(self, mid_line: bool) -> bool:
         """One name and its value; False when the rest of the line was skipped as prose."""
         first = self.peek()
+        if first.kind == "]":
+            raise AnswersError(first.line, "unbalanced brackets: expected no ']' here, as no '[' is open")
         i = 0
         # A label is short: a line with no value within 64 tokens is prose, skipped as it streams.
         while i < 64 and self.peek(i).kind not in _ENDS and not self._value_start(i):
@@ -223,6 +242,7 @@ class _Reader:
         label = self.text[first.start : self.peek(i).start].strip() if i else ""
         name = name_of(label) if i else None
         if i and name is None:
+            self._words_after_a_name(first, i)
             self._unknown(label, first, i)
             return False
         for _ in range(i):
@@ -231,7 +251,7 @@ class _Reader:
             self.next()
             while self.peek().kind in ("nl", "fence"):
                 self.next()
-            if not self._value_start(0) or (self.peek().kind == "num" and self._line_has_words()):
+            if not self._value_start(0):
                 raise AnswersError(
                     self.peek().line,
                     f"expected {describe(name)}'s value (a number or a matrix) after {label!r} on "
@@ -240,23 +260,27 @@ class _Reader:
         self._take(name, self._value(name, mid_line), first.line if i else 0)
         return True
 
-    def _line_has_words(self) -> bool:
-        # "Loss" alone, then prose starting with a number ("3 steps later") is not its value: say
-        # which name was left without one rather than "expected a number, found 'steps'".
-        i = 0
-        while self.peek(i).kind in ("num", ",", ";"):
-            i += 1
-        return self.peek(i).kind not in _ENDS
+    def _words_after_a_name(self, first: Tok, i: int) -> None:
+        # "Loss = abc", "dA: see below": a word where the named quantity's number belongs.
+        e = next((j for j in range(i - 1) if self.peek(j).kind in ("=", ":")), None)
+        if e is not None:
+            name = name_of(self.text[first.start : self.peek(e + 1).start])
+            if name is not None:
+                tok = self.peek(e + 1)
+                raise AnswersError(
+                    tok.line, f"expected {describe(name)}'s value (a number or a matrix), found {found(tok)}"
+                )
 
     def _unknown(self, label: str, first: Tok, i: int) -> None:
-        # A matrix under an unknown single name ("W1 =", "'x':") is refused rather than dropped:
-        # it may be the gradient the student meant. Anything else unknown is prose, skipped.
+        # A matrix under an unknown single name ("W1 =", "'x':"), or any value on the lines below
+        # one, is refused rather than dropped or taken for ∂L/∂A: it may be the gradient the
+        # student meant. Anything else unknown ("lr=0.01, N=1000", sentences) is prose, skipped.
         single = label.endswith(("=", ":")) and not re.search(r"\s", label.rstrip("=: \t"))
-        j = self._next_value(i) if self.peek(i).kind in _ENDS else i
-        if single and self._value_start(j) and self.peek(j).kind != "num":
+        j = self._next_value(i) if single and self.peek(i).kind in _ENDS else i
+        if single and self._value_start(j) and (j != i or self.peek(j).kind != "num"):
             raise AnswersError(
                 first.line,
-                f"{label.rstrip('=: ')!r} names neither the loss nor a gradient: expected Loss, "
+                f"{found(first)} names neither the loss nor a gradient: expected Loss, "
                 "dL/dA, ∂L/∂B, grad_C, A.grad, A = … (or delete the line)",
             )
         self._skip_line()
@@ -269,53 +293,64 @@ class _Reader:
             return self._wrapped(name)
         if name == "loss" or mid_line:
             block = _Block(tok.line)
-            self._add_row(block, [self._number(self.next())], 1, tok.line, name)
+            self._add_row(block, [self._number(self.next())], tok.line, name)
             return block
         return self._rows(name)
 
     # -- numbers and rows
 
     def _number(self, tok: Tok) -> PrintedNumber:
+        value = float(tok.text)  # the token is float()'s own syntax (answer_tokens._NUMBER)
+        if math.isfinite(value):
+            return PrintedNumber(value, unit(tok.text), tok.line)
         try:
-            value = parse_number(tok.text)
+            parse_number(tok.text)  # for its words: NaN, infinite or too large
+            reason = "not finite"
         except ValueError as exc:
-            raise AnswersError(tok.line, f"expected a finite number, found {found(tok)} ({exc})") from None
-        return PrintedNumber(value, unit(tok.text.lstrip("+-")), tok.line)
+            reason = str(exc)
+        raise AnswersError(tok.line, f"expected a finite number, found {found(tok)} ({reason})")
 
-    def _cells(self, stops: tuple[str, ...], what: str) -> tuple[list[PrintedNumber], int]:
-        """The numbers up to a token of ``stops`` (not consumed): the first K kept, all counted.
-        Separators are skipped, and line ends too unless they stop."""
+    def _cells(self, stops: tuple[str, ...], what: str, name: str | None) -> list[PrintedNumber]:
+        """The numbers up to a token of ``stops`` (not consumed); separators are skipped, and line
+        ends too unless they stop. A row far longer than K is refused as soon as it is: hostile
+        text costs no more than a matrix a little too wide."""
         row: list[PrintedNumber] = []
-        count = 0
-        while (tok := self.peek()).kind not in stops:
-            if tok.kind == "num":
-                number = self._number(self.next())
-                count += 1
-                if count <= self.k:
-                    row.append(number)
-            elif tok.kind in (",", ";", "nl", "fence"):
-                self.next()
-            else:
+        buf, stream, wide = self._buf, self._tokens, 2 * self.k + 8
+        # The one hot loop (a 1024×1024 matrix is a million numbers): tokens are pulled straight
+        # from the stream rather than through peek() and next().
+        while True:
+            tok = buf.popleft() if buf else next(stream)
+            kind = tok.kind
+            if kind == "num":
+                row.append(self._number(tok))
+                if len(row) > wide:
+                    raise AnswersError(tok.line, self._too_big(name, f"more than {wide} numbers in a row"))
+            elif kind in stops:
+                buf.appendleft(tok)
+                return row
+            elif kind not in _SEPARATORS:
                 raise AnswersError(
-                    tok.line, _ABBREVIATED if tok.text == "..." else f"expected {what}, found {found(tok)}"
+                    tok.line, ABBREVIATED if tok.text == "..." else f"expected {what}, found {found(tok)}"
                 )
-        return row, count
 
-    def _add_row(
-        self, block: _Block, row: list[PrintedNumber], count: int, line: int, name: str | None
-    ) -> None:
+    def _too_big(self, name: str | None, what: str) -> str:
+        expected = "expected one number" if name == "loss" else f"the model is {self.k}×{self.k}"
+        return f"{describe(name)} has {what}; {expected}"
+
+    def _add_row(self, block: _Block, row: list[PrintedNumber], line: int, name: str | None) -> None:
         if block.height == 0:
-            block.width = count
-        elif count != block.width:
+            block.width = len(row)
+        elif len(row) != block.width:
             raise AnswersError(
                 line,
                 f"a ragged row: row {block.height + 1} of {describe(name)} has "
-                f"{format_count(count, 'number')} but row 1 (line {block.row_lines[0]}) has {block.width}",
+                f"{format_count(len(row), 'number')} but row 1 (line {block.row_lines[0]}) has {block.width}",
             )
         block.height += 1
-        if block.height <= 3 * self.k:
-            block.rows.append(tuple(row))
-            block.row_lines.append(line)
+        if block.height > 3 * self.k + 8:  # three K×K matrices one under another, and some
+            raise AnswersError(line, self._too_big(name, f"more than {3 * self.k + 8} rows"))
+        block.rows.append(tuple(row))
+        block.row_lines.append(line)
 
     def _rows(self, name: str | None) -> _Block:
         """Rows of numbers, one a line, down to a line that is not one. A line of one number is a
@@ -323,9 +358,9 @@ class _Reader:
         block = _Block(self.peek().line, splits=name is None)
         while True:
             line = self.peek().line
-            row, count = self._cells(_ENDS, "a number")
-            self._add_row(block, row, count, line, name)
-            if count == 1 or self.peek().kind != "nl" or self.peek(1).kind != "num":
+            row = self._cells(_ENDS, "a number", name)
+            self._add_row(block, row, line, name)
+            if len(row) == 1 or not single_break(self.peek()) or self.peek(1).kind != "num":
                 break
             if self.peek(2).kind in _ENDS:  # the next line is one number
                 break
@@ -338,29 +373,29 @@ class _Reader:
         block = _Block(opening.line)
         depth, row_line, flat = 1, opening.line, True
         while depth:
-            row, count = self._cells(("[", "]", "end"), "a number, ',' or ']'")
+            row = self._cells(("[", "]", "end"), "a number, ',' or ']'", name)
             tok = self.next()
             if tok.kind == "end":
                 raise AnswersError(
                     opening.line,
                     "unbalanced brackets: this '[' is never closed (expected ']', found the end of the text)",
                 )
-            if tok.kind == "[" and (depth == 2 or count):
+            if tok.kind == "[" and (depth == 2 or row):
                 raise AnswersError(
                     tok.line, "expected a number or ']', found '[': a gradient is a list of rows"
                 )
-            if count and depth == 1 and not flat:
+            if row and depth == 1 and not flat:
                 raise AnswersError(row[0].line, "expected '[' to start a row, found a number outside any row")
             if tok.kind == "[":
                 depth, flat, row_line, block.nested = 2, False, tok.line, True
             elif depth == 2:
-                self._add_row(block, row, count, row_line, name)
+                self._add_row(block, row, row_line, name)
                 depth = 1
             else:
                 depth = 0
                 if flat:
-                    self._add_row(block, row, count, opening.line, name)
-                    block.nested = count != 1
+                    self._add_row(block, row, opening.line, name)
+                    block.nested = len(row) != 1
         return block
 
     def _wrapped(self, name: str | None) -> _Block:
@@ -372,7 +407,7 @@ class _Reader:
             block = self._nested(self.next(), name)
         elif tok.kind == "num":
             block = _Block(tok.line)
-            self._add_row(block, [self._number(self.next())], 1, tok.line, name)
+            self._add_row(block, [self._number(self.next())], tok.line, name)
         else:
             raise AnswersError(tok.line, f"expected a number or '[' after {what}, found {found(tok)}")
         while True:
@@ -400,7 +435,8 @@ class _Reader:
 
     def _skip_keyword(self) -> None:
         """``name=value`` inside a wrapper (``grad_fn=<SumBackward0>``, ``device=device(type='cpu')``)."""
-        self.next(), self.next()
+        self.next()  # the name
+        self.next()  # "="
         depth = 0
         while depth or self.peek().kind not in (",", ")", "end"):
             tok = self.next()
@@ -425,14 +461,14 @@ class _Reader:
             self._unnamed(block)
         else:
             if self._unnamed_matrix:
-                raise AnswersError(line, _mixing(self._unnamed_matrix))
+                raise AnswersError(line, mixing(self._unnamed_matrix))
             self._named_matrix = self._named_matrix or line
             self._matrix(name, block, line, f"∂L/∂{name}")
 
     def _unnamed(self, block: _Block) -> None:
         k = self.k
         if self._named_matrix:
-            raise AnswersError(block.line, _mixing(self._named_matrix))
+            raise AnswersError(block.line, mixing(self._named_matrix))
         parts = [block]
         # Rows printed with no blank line between matrices: two or three K×K, one under another.
         if block.splits and block.width == k and block.height in (2 * k, 3 * k):
@@ -461,10 +497,3 @@ class _Reader:
         if name in self._first:
             raise AnswersError(line, f"{describe(name)} is given twice (first on line {self._first[name]})")
         self._first[name] = line
-
-
-def _mixing(other: int) -> str:
-    return (
-        f"some matrices are named and some not (see line {other}): "
-        "name every gradient (dL/dA, dL/dB, dL/dC) or none"
-    )

@@ -5,7 +5,7 @@
 (:func:`engine.model.model_loss_and_grads`), and a disagreeing matrix is diagnosed against
 :mod:`engine.mistakes`' catalogue, to the same tolerances.
 
-**Tolerances.** Every entry has a *magnitude* m: its rounding scale
+**Tolerances.** Every entry has a *scale* m: its rounding scale
 (:func:`engine.rounding.rounding_scales`), the forward and backward passes evaluated on absolute
 values, so that m ≥ |truth| and m is the size of the terms the entry sums. Rounding in a program
 that computes the entry is a few units of its precision times m, whatever cancellation makes of
@@ -17,7 +17,7 @@ float64 keeps 1e-13).
   a float32 program printed with all its digits is not failed for float32's last ones.
 * A number with no printed digits (a program's, ``grade``) agrees within :func:`program_rtol` · m
   (1e-5 for K ≤ 16). float32, PyTorch's and many NumPy programs' precision, was measured within
-  3.2e-7 · m of the truth on 3,000 random models of every variant, saturating ones among them;
+  3.1e-7 · m of the truth on 3,000 random models of every variant, saturating ones among them;
   every mistake of the catalogue that changes the numbers at all moves some entry by several
   percent of m on the report's example (docs/math.md, "Checking a student's numbers").
 * ``rtol`` overrides both: every entry within ``rtol`` · m.
@@ -45,9 +45,9 @@ __all__ = [
     "tolerances",
 ]
 
-#: A printed number is never judged more finely than this, relative to its entry's magnitude.
+#: A printed number is never judged more finely than this, relative to its entry's scale.
 PRINTED_FLOOR = 1e-6
-#: A number with no printed digits (a program's) agrees within this, relative to its magnitude
+#: A number with no printed digits (a program's) agrees within this, relative to its scale
 #: (more for K > 16: see :func:`program_rtol`).
 PROGRAM_RTOL = 1e-5
 #: float32's machine epsilon, 2⁻²³: PyTorch's default precision.
@@ -63,7 +63,9 @@ def program_rtol(k: int) -> float:
 @dataclass(frozen=True)
 class Difference:
     """One entry: where (``i``, ``j``; 0, 0 for the loss), the student's value, the true one, and
-    their difference relative to the truth (``inf`` when the truth is 0 and they differ)."""
+    their difference relative to the largest true entry of that quantity (the matrix's, or the
+    loss itself), so that an entry whose σ′ saturated to 10⁻⁴⁶ does not show a relative error of
+    10⁴⁵ (``inf`` only when every true entry is 0 and they differ)."""
 
     i: int
     j: int
@@ -112,12 +114,12 @@ class Comparison:
 # --------------------------------------------------------------------------- comparing
 
 
-def _tolerance(number: PrintedNumber, magnitude: float, rtol: float | None, k: int) -> float:
+def _tolerance(number: PrintedNumber, scale: float, rtol: float | None, k: int) -> float:
     if rtol is not None:
-        return rtol * magnitude
+        return rtol * scale
     if number.unit is None:
-        return program_rtol(k) * magnitude
-    return max(number.unit, PRINTED_FLOOR * magnitude)
+        return program_rtol(k) * scale
+    return max(number.unit, PRINTED_FLOOR * scale)
 
 
 def _excess(student: float, truth: float, tol: float) -> float:
@@ -130,13 +132,13 @@ def _excess(student: float, truth: float, tol: float) -> float:
     return diff / tol if tol > 0.0 else math.inf
 
 
-def _relative(student: float, truth: float) -> float:
+def _relative(student: float, truth: float, scale: float) -> float:
     diff = abs(student - truth)
     if not math.isfinite(diff):
         return math.inf
-    if truth == 0.0:
+    if scale == 0.0:
         return 0.0 if diff == 0.0 else math.inf
-    return diff / abs(truth)
+    return diff / scale
 
 
 def _judge(
@@ -162,7 +164,7 @@ def _judge(
         not disagreeing,
         sum(len(row) for row in numbers),
         tuple(disagreeing),
-        Difference(wi, wj, s, t, _relative(s, t)),
+        Difference(wi, wj, s, t, _relative(s, t, max(abs(v) for row in truth for v in row))),
     )
 
 

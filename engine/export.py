@@ -135,7 +135,14 @@ def curves_csv(curves: Sequence[Curve]) -> Iterator[bytes]:
     """Curves side by side as CSV: two columns per curve ("NAME: X_NAME", "NAME: Y_NAME"; names
     quoted as CSV requires), one row per point, a shorter curve's cells left empty below its
     end. Whole x values are written as integers (step 12, not 12.0), y values in shortest
-    round-trip form. UTF-8 (run names may be any text), chunk by chunk."""
+    round-trip form. UTF-8 (run names may be any text), chunk by chunk. ValueError when there is
+    no curve (a file of nothing would look like a failed export)."""
+    if not curves:  # checked now, not when the first chunk is asked for
+        raise ValueError("there are no curves to export: show at least one run")
+    return _curve_chunks(curves)
+
+
+def _curve_chunks(curves: Sequence[Curve]) -> Iterator[bytes]:
     header = io.StringIO()
     csv.writer(header, lineterminator="\n").writerow(
         [f"{c.name}: {axis}" for c in curves for axis in (c.x_name, c.y_name)]

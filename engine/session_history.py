@@ -232,8 +232,9 @@ class History:
 
     @property
     def segments(self) -> list[Segment]:
-        """The runs the history's steps came from, oldest first (empty for a history built
-        without :meth:`begin_segment`, such as one read from a version 2 file before migration)."""
+        """The runs the history's steps came from, oldest first: the marks :meth:`begin_segment`
+        and :meth:`set_segments` made that a step has reached (none for a history filled without
+        them; :attr:`engine.session.Session.segments` then counts its steps as one run)."""
         n = len(self._epoch)
         return [seg for seg in self._marks if seg.first_step <= n]
 

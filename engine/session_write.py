@@ -186,6 +186,11 @@ def _check_savable(s: WritableSession, history_encoding: str) -> str:
         )
     _check_writable_text(s)
     check_compared(s.compared)
+    for i, seg in enumerate(s.segments):
+        try:  # as the loader will check them: a session that saves is one that loads
+            seg.settings.validate(s.model.K)
+        except ValueError as exc:
+            raise SessionError(f"segments[{i}].training.{exc}") from None
     return enc
 
 

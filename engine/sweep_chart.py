@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from backprop_lab.engine.formatting import format_number
+from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.sweep import AXES, RunResult, SweepResults, Value
 
 __all__ = ["summary_svg"]
@@ -78,8 +78,8 @@ class _Scale:
         low, high = (min(map(f, values)), max(map(f, values))) if values else (0.0, 1.0)
         if self.log and whole_decades:  # a loss axis: every value between two labelled powers of ten
             low, high = math.floor(low + 1e-9), math.ceil(high - 1e-9)
-        if high == low:
-            low, high = low - 0.5, high + 0.5
+        if high == low:  # one value: in the middle of a range that starts at zero when it is positive
+            low, high = (0.0, 2 * high) if high > 0 else (low - 0.5, high + 0.5)
         self.low, self.high, self.f = low, high, f
 
     def __call__(self, v: float) -> float:
@@ -153,13 +153,14 @@ def summary_svg(results: SweepResults) -> str:
     """The summary chart of ``results`` as an SVG document (see the module docstring)."""
     grid = results.grid
     swept = [name for name, _ in grid.swept]
-    over = [n for n in swept if n != "seed"] or swept[:1]
+    # The seeds are repeats of one experiment, not a setting to chart against, unless alone.
+    over = [n for n in swept if n != "seed"] or swept[:1] or [name for name, _ in grid.axes[:1]]
     by_values: dict[tuple[Value, ...], list[RunResult]] = {}
     for r in results.runs:
         key = tuple(getattr(r.point.settings, n) for n in over)
         by_values.setdefault(key, []).append(r)
     values = dict(grid.axes)
-    title = f"Final loss at x: {len(results.runs):,} of {len(grid.points):,} runs"
+    title = f"Final loss at x: {len(results.runs):,} of {format_count(len(grid.points), 'run')}"
     if results.stopped:
         title += " (the sweep was stopped)"
     if len(over) >= 2:
@@ -300,7 +301,7 @@ def _curves(results: SweepResults, over: list[str], values: dict[str, tuple[Valu
     """The final loss at x over one setting's values; one curve per seed when seeds are swept too."""
     name = over[0] if over else None
     xs: tuple[Value, ...] = values[name] if name else (0,)
-    seeds: list[Value | None] = [s for s in dict(results.grid.axes).get("seed", ()) if name != "seed"]
+    seeds: list[Value | None] = [s for s in dict(results.grid.swept).get("seed", ()) if name != "seed"]
     seeds = seeds or [None]
     ys = [r.final_loss_at_x for r in results.runs if r.status == "finished" and r.final_loss_at_x is not None]
     width, height = 720.0, 460.0

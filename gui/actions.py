@@ -20,7 +20,7 @@ Entry = str | None
 #: Menu bar, left to right: (id, title, entries). The objectName of each menu is ``menu_<id>``.
 MENUS: tuple[tuple[str, str, tuple[Entry, ...]], ...] = (
     ("file", "&File", (
-        "new", "open", "menu:recent", None, "save", "save_as", "revert", None,
+        "new", "open", "menu:recent", "add_run", None, "save", "save_as", "revert", None,
         "session_properties", "export_report", "export_data", "menu:screenshot", None, "quit",
     )),
     ("edit", "&Edit", ("undo", "redo", None, "copy", "menu:copy_as", "paste")),

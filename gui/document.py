@@ -45,7 +45,7 @@ from backprop_lab.engine import model_edits
 from backprop_lab.engine.evaluation import Evaluation, evaluate
 from backprop_lab.engine.model import Model
 from backprop_lab.engine.model_edits import check_block_name, entry_label
-from backprop_lab.engine.session import RANDOM_RANGE, History, Session, save_session
+from backprop_lab.engine.session import RANDOM_RANGE, History, RunRef, Session, save_session
 from backprop_lab.engine.session_format import check_properties
 from backprop_lab.engine.training import Divergence, StepRecord, Trainer, TrainingSettings
 from backprop_lab.engine.variant import Variant
@@ -251,6 +251,12 @@ class Document(QObject):
         self._session.training = settings
         self.settingsChanged.emit()
         self.mark_dirty()
+
+    def set_compared(self, refs: Sequence[RunRef]) -> None:
+        """The runs compared with this session (gui.runs keeps them): saved with it; marks it modified."""
+        if list(refs) != self._session.compared:
+            self._session.compared = list(refs)
+            self.mark_dirty()
 
     def notify(self, text: str, timeout_ms: int = 5000) -> None:
         """Show a one-line message in the window's status bar."""

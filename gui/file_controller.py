@@ -39,22 +39,32 @@ from backprop_lab.gui.jobs import Job, JobContext
 from backprop_lab.gui.prompts import Prompts, one_line
 from backprop_lab.gui.recent_files import add_recent_file, recent_files, remove_recent_file, store_recent
 from backprop_lab.gui.recovery_keeper import RecoveryKeeper
+from backprop_lab.gui.runs import RunsModel
 from backprop_lab.gui.worker import TrainingController
 
 SESSION_SUFFIX = ".bpl.json"
 LAST_DIR_KEY = "session/lastDirectory"
 #: How long Save-on-close waits for a training run to end (it stops between two steps).
 SHUTDOWN_WAIT_MS = 10_000
+#: Held while dropping files: compare them instead of opening one (Cmd on macOS, as Qt maps it).
+COMPARE_KEY = Qt.KeyboardModifier.ControlModifier
+NO_KEYS = Qt.KeyboardModifier.NoModifier
 
 
 def dropped_path(mime: QMimeData | None) -> str | None:
     """The one local file being dragged, or None (several files, or not files)."""
+    paths = dropped_paths(mime)
+    return paths[0] if len(paths) == 1 else None
+
+
+def dropped_paths(mime: QMimeData | None) -> list[str]:
+    """The local files being dragged ([] when any of them is not a local file)."""
     if mime is None or not mime.hasUrls():
-        return None
+        return []
     urls = mime.urls()
-    if len(urls) != 1 or not urls[0].isLocalFile():
-        return None
-    return urls[0].toLocalFile() or None
+    if not all(url.isLocalFile() and url.toLocalFile() for url in urls):
+        return []
+    return [url.toLocalFile() for url in urls]
 
 
 def _with_suffix(path: str, suffix: str) -> str:
@@ -80,12 +90,18 @@ class FileController(QObject):
         training: TrainingController,
         prompts: Prompts,
         parent: QObject | None = None,
+        runs: RunsModel | None = None,
     ) -> None:
+        # Over 60 lines only because the action table below has one field a line.
         super().__init__(parent)
         self.setObjectName("files")
         self.document = document
         self.training = training
         self.prompts = prompts
+        #: The runs compared with the session (File ▸ Add run to compare…, a Ctrl+drop).
+        self.runs = runs
+        if runs is not None:
+            runs.failed.connect(prompts.warning)
         #: Crash recovery: the copy of the unsaved session and its timer.
         self.keeper = RecoveryKeeper(document, prompts, self.confirm_discard, self)
         self._closed = False
@@ -121,6 +137,14 @@ class FileController(QObject):
             ),
             "revert": act(
                 self, "revert", "Re&vert", self.revert, None, "Discard the changes and reload the saved file"
+            ),
+            "add_run": act(
+                self,
+                "add_run",
+                "Add run to &compare…",
+                self.add_run_dialog,
+                "Ctrl+Shift+O",
+                "Lay other session files' runs beside this one on the plot (read-only; kept in the session)",
             ),
             "clear_recent": act(
                 self, "clear_recent", "&Clear menu", self.clear_recent_files, None, "Forget the recent files"
@@ -387,14 +411,29 @@ class FileController(QObject):
         store_recent([])
         self.rebuild_recent_menu()
 
-    def accepts_drop(self, mime: QMimeData | None) -> bool:
-        """A drag the window may accept: one local file, and no run going on."""
+    def accepts_drop(self, mime: QMimeData | None, modifiers: Qt.KeyboardModifier = NO_KEYS) -> bool:
+        """A drag the window may accept: one local file to open (no run going on), or with Ctrl
+        held any local files to compare."""
+        if self.runs is not None and modifiers & COMPARE_KEY:
+            return bool(dropped_paths(mime))
         return dropped_path(mime) is not None and not self.document.is_training
 
-    def drop(self, mime: QMimeData | None) -> bool:
-        """A file was dropped on the window: open it once the drop has returned."""
+    def add_run_dialog(self) -> bool:
+        """File ▸ Add run to compare…: session files read (on a worker) into the runs list."""
+        if self.runs is None:
+            return False
+        paths = self.prompts.open_files("Add runs to compare", self.start_dir())
+        return bool(paths) and self.runs.add_files(paths) is not None
+
+    def drop(self, mime: QMimeData | None, modifiers: Qt.KeyboardModifier = NO_KEYS) -> bool:
+        """Files were dropped on the window: with Ctrl held they are compared (read on a worker:
+        nothing modal in a drop handler); one file alone is opened once the drop has returned."""
+        paths = dropped_paths(mime)
+        if self.runs is not None and modifiers & COMPARE_KEY and paths:
+            self.runs.add_files(paths)
+            return True
         path = dropped_path(mime)
-        if not path:
+        if not path or self.document.is_training:
             return False
         # Open after the drop returns: a modal prompt in a drop handler blocks the drag source.
         self._dropped = path

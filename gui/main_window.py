@@ -7,16 +7,17 @@ hands each what it needs through its constructor, and places their actions from 
     ├── Document ◄──────────────── every panel and controller below gets it
     ├── Prompts(self)               every dialog the controllers show
     ├── TrainingController(document)
-    ├── ModelPanel, GradientsPanel, TrainingPanel(training), PlotPanel, NetworkView
-    ├── FileController(document, training, prompts)          New/Open/Recent/Save/Revert/drop/recovery
+    ├── RunsModel(document); ModelPanel, GradientsPanel, TrainingPanel(training), PlotPanel(runs),
+    │   RunsPanel(runs, the plot's choosers), NetworkView
+    ├── FileController(document, training, prompts, runs)    New/Open/Recent/Save/Revert/drop/recovery/compare
     ├── EditController(document, self)                        Undo/Redo/Copy/Copy as/Paste
     ├── VerifyController(document, prompts, self, tabs,       verification, chain rule, step through
     │                    gradient tables, editors)
     ├── ReportController(document, prompts, self, plot,       Export report, screenshots
     │                    verify, files.start_dir, files.base_name)
     ├── HelpController(document, prompts, catalog)            shortcut list, user guide, Session properties
-    ├── ExportController, SweepController(document, prompts,  Export data…, the plot's curves as CSV;
-    │                    files.start_dir, files.base_name)     Training ▸ Sweep… (its dialog and runner)
+    ├── ExportController(document, prompts, where, curves)   Export data…; the plot's visible curves as CSV
+    ├── SweepController(document, prompts, where, runs.add_runs)   Training ▸ Sweep… (dialog, runner)
     └── NetworkLink(document, view, editors, tables, chain rule)  an edge ↔ its cells and chain rule
 
 Menus and toolbar come from :mod:`gui.actions` (``MENUS``, ``TOOLBAR``); whenever the state they
@@ -62,9 +63,12 @@ from backprop_lab.gui.layout import WindowLayout
 from backprop_lab.gui.model_panel import ModelPanel
 from backprop_lab.gui.network_link import NetworkLink
 from backprop_lab.gui.network_view import NetworkView
+from backprop_lab.gui.plot_export import add_to_plot_menu, visible_curves
 from backprop_lab.gui.plot_panel import PlotPanel
 from backprop_lab.gui.prompts import Prompts
 from backprop_lab.gui.report_controller import ReportController
+from backprop_lab.gui.runs import RunsModel
+from backprop_lab.gui.runs_panel import RunsPanel, plot_with_runs
 from backprop_lab.gui.sweep_controller import SweepController
 from backprop_lab.gui.theme import PlotColours, apply_to_window
 from backprop_lab.gui.tips import apply_tips
@@ -142,10 +146,12 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel(doc)
         self.gradients_panel = GradientsPanel(doc)
         self.training_panel = TrainingPanel(doc, self.controller)
-        self.plot_panel = PlotPanel(doc)
+        self.runs = RunsModel(doc, self)  # the runs the plot lays side by side and the list shows
+        self.plot_panel = plot = PlotPanel(doc, runs=self.runs)
+        self.runs_panel = RunsPanel(self.runs, (plot.curve_choice, plot.x_choice))
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
-        self.files = FileController(doc, self.controller, self.prompts, self)
+        self.files = FileController(doc, self.controller, self.prompts, self, runs=self.runs)
         self.edit = EditController(doc, self, self)
         self.verify = VerifyController(
             doc, self.prompts, self, self.tabs, self.gradients_panel.tables, self.model_panel.editors, self
@@ -161,10 +167,10 @@ class MainWindow(QMainWindow):
             self,
         )
         self.verify.numbersChecked.connect(self.gradients_panel.show_comparison)
-        self.exports = ExportController(doc, self.prompts, self.files.start_dir, self.files.base_name, self)
-        self.sweeps = SweepController(
-            doc, self.prompts, self.files.start_dir, self.files.base_name, parent=self
-        )
+        where = (self.files.start_dir, self.files.base_name)
+        self.exports = ExportController(doc, self.prompts, *where, self, curves=lambda: visible_curves(plot))
+        add_to_plot_menu(plot, self.exports.plot_action)
+        self.sweeps = SweepController(doc, self.prompts, *where, self.runs.add_runs, self)
         self.help = HelpController(doc, self.prompts, lambda: (self.actions, self.submenus), parent=self)
         self.network_view = view = NetworkView(doc, self.prompts)
         editors, tables, chain = self.model_panel.editors, self.gradients_panel.tables, self.verify.chain_rule
@@ -172,7 +178,7 @@ class MainWindow(QMainWindow):
 
     def _build_central(self) -> None:
         """The plot and verification tabs, and the docks (gui.layout) holding them and the panels."""
-        self.tabs.addTab(self.plot_panel, "Live plot")
+        self.tabs.addTab(plot_with_runs(self.plot_panel, self.runs_panel), "Live plot")
         self.tabs.addTab(self.verify.verification_area, "Verification")
         self.tabs.addTab(self.verify.line_search_area, "Loss along gradient")
         panels: dict[str, QWidget] = {
@@ -194,14 +200,7 @@ class MainWindow(QMainWindow):
         model, training, plot = self.model_panel, self.controller, self.plot_panel
         table = (
             ("quit", "&Quit", self.close, QKeySequence.StandardKey.Quit, "", None),
-            (
-                "randomize",
-                "&Randomize",
-                model.randomize,
-                "Ctrl+R",
-                "",
-                sp.SP_BrowserReload,
-            ),
+            ("randomize", "&Randomize", model.randomize, "Ctrl+R", "", sp.SP_BrowserReload),
             (
                 "report_example",
                 "Load &report example",
@@ -244,6 +243,7 @@ class MainWindow(QMainWindow):
                 action.setIcon(icon(pixmap))
             actions[name] = action
         model.variant_button.clicked.connect(actions["variant"].trigger)
+        self.runs_panel.add_button.clicked.connect(self.files.actions["add_run"].trigger)
         # Each dock's own show/hide action, so that a closed panel can be brought back.
         for dock_id, text in (
             ("model", "&Model panel"),
@@ -392,19 +392,19 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ drag and drop (a session file)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self.files.accepts_drop(event.mimeData()):
+        if self.files.accepts_drop(event.mimeData(), event.modifiers()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if self.files.accepts_drop(event.mimeData()):
+        if self.files.accepts_drop(event.mimeData(), event.modifiers()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        if self.files.drop(event.mimeData()):
+        if self.files.drop(event.mimeData(), event.modifiers()):
             event.acceptProposedAction()
         else:
             event.ignore()

@@ -203,6 +203,11 @@ class Prompts:
         path, _ = QFileDialog.getOpenFileName(self.parent, title, start, filters)
         return str(path or "")
 
+    def open_files(self, title: str, start: str, filters: str = SESSION_FILTER) -> list[str]:
+        """Several files to read ([] when cancelled)."""
+        paths, _ = QFileDialog.getOpenFileNames(self.parent, title, start, filters)
+        return list(paths)
+
     def save_file(self, title: str, suggested: str, filters: str = SESSION_FILTER) -> str:
         """A file to write, or "" when cancelled."""
         path, _ = QFileDialog.getSaveFileName(self.parent, title, suggested, filters)

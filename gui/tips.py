@@ -104,6 +104,20 @@ TIPS: dict[str, str] = {
         f"Smoothing weight β of TensorBoard's debiased moving average: {formula('s ← β·s + (1 − β)·v')}, "
         f"shown as {formula('s / (1 − βⁿ)')} after n values. The raw curve stays faint behind it."
     ),
+    "plotCurve": (
+        "All curves of this session, or one curve for every run ticked in the runs list, each in "
+        "its run's colour."
+    ),
+    "plotX": (
+        "x axis: the step, the epoch (fractional within one) or the samples seen (the inputs whose "
+        "gradients the steps averaged)."
+    ),
+    # The runs list.
+    "runsList": (
+        "This session, its segments (each Start) and the runs compared with it (other session "
+        "files, a sweep's runs). Tick a run to draw it; Ctrl+drop files here to compare them."
+    ),
+    "removeRun": "Stop comparing the selected runs (their files stay as they are).",
     # The loss along the gradient.
     "lineSearchSpan": (
         f"How far along −g to look: t from 0 to this many learning rates in {formula('L(θ − t·g)')}."
@@ -127,7 +141,7 @@ TIPS: dict[str, str] = {
         "value alone is not swept."
     ),
     "sweepBatchSizes": "Batch sizes to try (1, 10, 100); every combination with the other lists is one run.",
-    "sweepSeeds": "Training seeds to try: the same settings with other samples and orders, to see the spread.",
+    "sweepSeeds": "Training seeds to try: the same settings with other samples and orders (the spread).",
     "sweepEpochs": "Numbers of epochs to try; a run takes epochs × ⌈samples / batch size⌉ steps.",
     "sweepJobs": "Runs trained at once, each in its own process (one per core is the fastest).",
     "sweepFolder": (
@@ -149,6 +163,7 @@ BUTTON_ACTIONS: dict[str, str] = {
     "stopButton": "stop",
     "logY": "log_y",
     "autoRange": "auto_range",
+    "addRun": "add_run",
     "verifyButton": "verify_now",
 }
 

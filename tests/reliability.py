@@ -41,6 +41,14 @@ GROUPS: dict[str, tuple[str, str]] = {
         "the previous file is byte-for-byte intact and loads; no temporary file is left; one error line "
         "names the file and the reason; the command exits 2",
     ),
+    "export-faults": (
+        "`backprop-lab export` and the engine's export (CSV, JSON, .npz) failing at 7 stages (mkstemp, "
+        "open, write, flush, close, fsync, rename); Ctrl-C, SystemExit and MemoryError half-way; an "
+        "unknown extension; gradients that overflow; the output being the session itself (a symbolic "
+        "link too); SIGINT mid-export",
+        "the file that was there is byte-for-byte intact; no temporary file is left; one error line; the "
+        "session never written; the command exits 2 (130 on SIGINT)",
+    ),
     "sigkill": (
         "`backprop-lab train S -o S` killed with SIGKILL at seeded random moments on a 200,000-step "
         "session (a 13 MB file), every other kill once the temporary file exists (inside the save)",

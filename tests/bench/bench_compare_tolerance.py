@@ -94,11 +94,11 @@ def random_model(rng: random.Random) -> Model:
     return Model([rng.uniform(-1, 1) for _ in range(k)], m(), m(), m(), variant)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
@@ -142,7 +142,8 @@ def main() -> None:
     print("|---|---|---|---|")
     for key in sorted(minimum):
         print(f"| {key[0]} | {key[1]} | {minimum[key]:.2g} | {report_min.get(key, math.nan):.2g} |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -31,7 +31,7 @@ def test_help_lists_every_command_with_its_description(capsys):
     flat = " ".join(out.split())
     for name, description in COMMANDS.items():
         assert f"{name} {description}" in flat
-    assert set(COMMANDS) == {"window", "check", "train", "sweep", "report", "export", "compare"}
+    assert set(COMMANDS) == {"window", "check", "train", "sweep", "report", "export", "compare", "grade"}
     assert "--install-desktop-entry" in out and "--uninstall-desktop-entry" in out
 
 

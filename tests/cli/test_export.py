@@ -72,6 +72,7 @@ def test_numpy_loads_the_exported_npz(session_file, tmp_path, capsys):
         assert z["x"].tolist() == s.model.x and z["step"].tolist() == list(range(1, 13))
 
 
+@pytest.mark.reliability("export-faults")
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -99,6 +100,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     assert session_file.read_bytes() == before
 
 
+@pytest.mark.reliability("export-faults")
 def test_the_session_itself_is_refused_under_another_name_too(session_file, tmp_path, capsys):
     os.symlink(session_file, tmp_path / "link.json")
     before = session_file.read_bytes()
@@ -107,6 +109,7 @@ def test_the_session_itself_is_refused_under_another_name_too(session_file, tmp_
     assert session_file.read_bytes() == before
 
 
+@pytest.mark.reliability("export-faults")
 def test_a_failed_write_keeps_the_previous_file(session_file, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out.csv"
     out.write_bytes(b"previous")
@@ -121,6 +124,7 @@ def test_a_failed_write_keeps_the_previous_file(session_file, tmp_path, capsys, 
     assert out.read_bytes() == b"previous" and sorted(os.listdir(tmp_path)) == ["out.csv", "s.bpl.json"]
 
 
+@pytest.mark.reliability("export-faults")
 def test_ctrl_c_half_way_writes_nothing_and_exits_130(session_file, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out.csv"
     out.write_bytes(b"previous")

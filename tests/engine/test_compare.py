@@ -163,7 +163,8 @@ def test_worst_is_furthest_outside_its_own_tolerance(model: Model) -> None:
     worst = verdict.worst
     assert (worst.i, worst.j) == (2, 0)
     assert worst.student == float(rows[2][0]) and worst.truth == truth[2][0]
-    assert worst.relative == pytest.approx(abs(worst.student - worst.truth) / truth[2][0])
+    largest = max(abs(v) for row in truth for v in row)  # relative to the matrix's largest entry
+    assert worst.relative == pytest.approx(abs(worst.student - worst.truth) / largest)
 
 
 def test_the_loss_gets_a_verdict_and_no_diagnosis(model: Model) -> None:
@@ -206,7 +207,8 @@ def test_a_zero_truth_agrees_with_zero_and_a_nan_never_agrees() -> None:
     assert compare_answers(model, Answers.from_values(loss, {"A": dA})).agree
     dA[1][1] = 1e-3
     verdict = compare_answers(model, Answers.from_values(loss, {"A": dA})).verdict("A")
-    assert verdict.disagreeing == ((1, 1),) and verdict.worst.relative == math.inf
+    largest = max(abs(v) for row in truth["A"] for v in row)
+    assert verdict.disagreeing == ((1, 1),) and verdict.worst.relative == pytest.approx(1e-3 / largest)
     dA[1][1] = math.nan
     verdict = compare_answers(model, Answers.from_values(None, {"A": dA})).verdict("A")
     assert not verdict.agree and verdict.worst.relative == math.inf

@@ -118,6 +118,16 @@ def test_numpy_reads_the_csv():
     assert data[:, 2].tobytes() == h.column("loss").tobytes()
 
 
+def test_pandas_reads_the_csv_with_the_right_types_bit_for_bit():
+    pd = pytest.importorskip("pandas")
+    h = _awkward_history()
+    frame = pd.read_csv(io.StringIO(_text(history_csv(h))))
+    assert tuple(frame.columns) == CSV_HEADER
+    assert str(frame["step"].dtype) == "int64" and frame["epoch"].tolist() == h.column("epoch").tolist()
+    for name in HISTORY_COLUMNS:
+        assert frame[name].to_numpy().tobytes() == h.column(name).tobytes(), name
+
+
 # --------------------------------------------------------------------------- JSON
 
 
@@ -225,6 +235,7 @@ def test_export_session_writes_the_format_its_extension_names(tmp_path, ext):
     assert os.listdir(tmp_path) == [path.name]
 
 
+@pytest.mark.reliability("export-faults")
 def test_a_failed_export_keeps_the_file_that_was_there(tmp_path, monkeypatch):
     path = tmp_path / "out.csv"
     path.write_bytes(b"mine")
@@ -239,6 +250,7 @@ def test_a_failed_export_keeps_the_file_that_was_there(tmp_path, monkeypatch):
     assert path.read_bytes() == b"mine" and os.listdir(tmp_path) == ["out.csv"]
 
 
+@pytest.mark.reliability("export-faults")
 def test_gradients_that_overflow_are_refused_before_any_file_is_touched(tmp_path):
     big = [[1e200, 1e200], [1e200, 1e200]]
     s = Session(model=Model([1.0, 1.0], big, big, big), initial=Model([1.0, 1.0], big, big, big))
@@ -250,6 +262,7 @@ def test_gradients_that_overflow_are_refused_before_any_file_is_touched(tmp_path
     export_session(s, tmp_path / "out.csv")  # the history needs no gradient
 
 
+@pytest.mark.reliability("export-faults")
 def test_an_unknown_extension_writes_nothing(tmp_path):
     with pytest.raises(ExportError):
         export_session(_trained(), tmp_path / "out.xlsx")
@@ -266,9 +279,13 @@ def test_curves_sit_side_by_side_and_a_shorter_one_ends_in_empty_cells(tmp_path)
     ]
     text = _text(curves_csv(curves))
     rows = list(csv.reader(io.StringIO(text)))
+    first, second = 'lr 0.1, "fast"', "Run 2 — σ"
     assert rows[0] == [
-        'lr 0.1, "fast": step', 'lr 0.1, "fast": loss at x', "Run 2 — σ: samples seen", "Run 2 — σ: batch loss",
-    ]  # fmt: skip
+        f"{first}: step",
+        f"{first}: loss at x",
+        f"{second}: samples seen",
+        f"{second}: batch loss",
+    ]
     assert rows[1:] == [
         ["1", "0.5", "10", "1e+300"],
         ["2", "0.25", "20.5", "0.30000000000000004"],
@@ -284,6 +301,58 @@ def test_curves_take_numpy_arrays_and_write_plain_numbers():
     assert _text(curves_csv([curve])).splitlines()[1:] == ["1,0.1", "2,0.2", "3,0.3"]
 
 
+def test_no_curves_is_refused_before_any_file_is_touched(tmp_path):
+    with pytest.raises(ValueError, match=r"^there are no curves to export: show at least one run$"):
+        write_curves_csv([], tmp_path / "c.csv")
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_curve_with_more_x_than_y_is_refused():
     with pytest.raises(ValueError, match=r"curve 'a' has 2 x values but 1 y values"):
         Curve("a", "step", [1, 2], "loss", [0.5])
+
+
+# --------------------------------------------------------------------------- faults
+
+
+STAGES = ("mkstemp", "open", "write", "flush", "close", "fsync", "rename")
+
+
+@pytest.mark.reliability("export-faults")
+@pytest.mark.parametrize("ext", [".csv", ".json", ".npz"])
+@pytest.mark.parametrize("stage", STAGES)
+def test_an_export_failing_at_any_stage_keeps_the_previous_file(
+    tmp_path, monkeypatch, save_fault, stage, ext
+):
+    path = tmp_path / f"out{ext}"
+    path.write_bytes(b"the user's file")
+    save_fault(monkeypatch, stage, OSError(28, "No space left on device"))
+    with pytest.raises(OSError) as info:
+        export_session(_trained(), path)
+    monkeypatch.undo()
+    assert str(info.value) == f"cannot write {path}: No space left on device"
+    assert path.read_bytes() == b"the user's file" and os.listdir(tmp_path) == [path.name]
+    export_session(_trained(), path)  # the disk fixed, the next export works
+    assert path.read_bytes() != b"the user's file"
+
+
+@pytest.mark.reliability("export-faults")
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, SystemExit, MemoryError])
+def test_an_export_cut_off_half_way_leaves_no_temporary_and_the_previous_file(
+    tmp_path, monkeypatch, interruption
+):
+    path = tmp_path / "out.csv"
+    path.write_bytes(b"the user's file")
+    monkeypatch.setattr(export, "ROWS_PER_CHUNK", 2)
+    real = export.history_csv
+
+    def cut(history):
+        chunks = real(history)
+        yield next(chunks)
+        yield next(chunks)
+        raise interruption
+
+    monkeypatch.setattr(export, "history_csv", cut)
+    with pytest.raises(interruption):
+        export_session(_trained(), path)
+    assert path.read_bytes() == b"the user's file" and os.listdir(tmp_path) == [path.name]

@@ -114,6 +114,14 @@ def test_segments_that_do_not_fit_the_history_are_refused_naming_the_entry(segme
     assert s.segments == [Segment(1, FIRST), Segment(7, SECOND)]  # unchanged
 
 
+def test_a_segment_whose_settings_no_file_may_hold_is_refused_before_saving(tmp_path):
+    s = _two_runs()
+    s.segments = [Segment(1, FIRST), Segment(7, TrainingSettings(batch_size=8, n_samples=7))]
+    with pytest.raises(SessionError, match=r"^segments\[1\]\.training\.batch_size must be ≤ n_samples"):
+        save_session(s, tmp_path / "s.json")
+    assert os.listdir(tmp_path) == []
+
+
 def test_past_the_limit_a_start_joins_the_segment_before_it():
     h = History()
     for i in range(1, MAX_SEGMENTS + 3):

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backprop_lab.engine.session import (
+    RunRef,
     Session,
     SessionError,
     dumps_session,
@@ -49,7 +50,11 @@ def _valid_dict(encoding: str = "json") -> dict:
     trainer = s.make_trainer(TrainingSettings(learning_rate=0.1, batch_size=2, n_samples=6, epochs=2, seed=1))
     s.history.extend(trainer.steps())
     s.finish_run(trainer)
-    s.divergence = Divergence(7, 3, "diverged")
+    trainer = s.make_trainer(TrainingSettings(learning_rate=0.2, batch_size=3, n_samples=6, epochs=1, seed=2))
+    s.history.extend(trainer.steps())  # a second segment, and a compared run: version 3's fields
+    s.finish_run(trainer)
+    s.compared = [RunRef("/elsewhere/other.bpl.json", "other", "#1f77b4", visible=False)]
+    s.divergence = Divergence(9, 4, "diverged")
     return json.loads(dumps_session(s, history_encoding=encoding))
 
 
@@ -109,13 +114,15 @@ session_like = st.fixed_dictionaries(
     {},
     optional={
         "format": st.sampled_from(["backprop-lab-session", "other"]) | json_values,
-        "version": st.sampled_from([0, 1, 2]) | json_values,
+        "version": st.sampled_from([0, 1, 2, 3]) | json_values,
         "model": json_values,
         "x": json_values,
         "training": json_values,
         "history": json_values,
         "initial": json_values,
         "divergence": json_values,
+        "segments": json_values,
+        "compared": json_values,
     },
 )
 
@@ -175,4 +182,5 @@ def test_truncated_and_corrupted_files(position, byte):
 @pytest.mark.parametrize("encoding", ["json", "base64"])
 def test_the_fuzzed_documents_start_out_valid(encoding):
     s = session_from_dict(VALID[encoding], SOURCE)
-    assert len(s.history) == 6 and len(PATHS[encoding]) > 40
+    assert len(s.history) == 8 and len(PATHS[encoding]) > 40
+    assert len(s.segments) == 2 and s.compared[0].name == "other"

@@ -68,6 +68,7 @@ def test_file_and_edit_menus_hold_the_session_entries(window):
         "&New…",
         "&Open…",
         "Open &Recent",
+        "Add run to &compare…",
         "&Save",
         "Save &As…",
         "Re&vert",
