@@ -175,3 +175,58 @@ def test_the_open_sessions_own_file_is_never_exported_over(trained, trained_file
     assert trained_file.read_bytes() == before
     assert [m[:2] for m in dialogs.messages] == [("critical", "Cannot export data")] * 2
     assert "is the open session's own file" in dialogs.messages[0][2]
+
+
+def _read_csv(path):
+    return list(csv.reader(io.StringIO(path.read_text("utf-8"))))
+
+
+def test_the_plots_menu_exports_every_curve_of_this_session(qtbot, trained, tmp_path, dialogs):
+    panel = trained.plot_panel
+    action = trained.exports.plot_action
+    assert action in panel.plot.getPlotItem().getViewBox().menu.actions()
+    panel.smoothing.setValue(0)
+    dialogs.save_path = str(tmp_path / "all.csv")
+    with qtbot.waitSignal(trained.exports.exported, timeout=WAIT):
+        action.trigger()
+    rows = _read_csv(tmp_path / "all.csv")
+    labels = ["batch loss", "loss at x", "‖∂L/∂A‖", "‖∂L/∂B‖", "‖∂L/∂C‖"]
+    assert rows[0] == [f"This session: {axis}" for label in labels for axis in ("step", label)]
+    history = trained.document.history
+    assert len(rows) == 1 + len(history)
+    assert rows[1][:2] == ["1", repr(history[0].batch_loss)]
+    assert rows[-1][2:4] == [str(len(history)), repr(history[-1].loss_at_x)]
+
+
+def test_one_curve_of_every_visible_run_with_its_smoothed_values(qtbot, trained, tmp_path, dialogs):
+    from backprop_lab.engine.runs import load_run
+
+    other = Session.report_example()
+    train_session(other, replace(other.training, learning_rate=0.1))  # 100 steps, 1 epoch
+    save_session(other, tmp_path / "fast.bpl.json")
+    trained.runs.add_runs([load_run(tmp_path / "fast.bpl.json", "fast")])
+    panel = trained.plot_panel
+    panel.set_curve("loss_at_x")
+    panel.set_x_mode("epoch")
+    panel.smoothing.setValue(600)
+    dialogs.save_path = str(tmp_path / "two.csv")
+    with qtbot.waitSignal(trained.exports.exported, timeout=WAIT):
+        trained.exports.plot_action.trigger()
+    rows = _read_csv(tmp_path / "two.csv")
+    assert rows[0] == [
+        "This session: epoch", "This session: loss at x",
+        "This session: epoch", "This session: loss at x, smoothed",
+        "fast: epoch", "fast: loss at x",
+        "fast: epoch", "fast: loss at x, smoothed",
+    ]  # fmt: skip
+    assert len(rows) == 1 + 20_000  # the longer run; the shorter's cells are empty below its end
+    assert rows[101][4:] == ["", "", "", ""] and rows[100][4] == "1"  # its last step ends epoch 1
+    assert float(rows[100][5]) == other.history[-1].loss_at_x
+    assert rows[1][6] == rows[1][4] and rows[1][2] == rows[1][0]  # raw and smoothed share their x
+    assert float(rows[100][7]) != float(rows[100][5])  # smoothed differs from the raw value
+    # Untick this session: only the compared run is exported.
+    trained.runs.set_visible(0, False)
+    dialogs.save_path = str(tmp_path / "one.csv")
+    with qtbot.waitSignal(trained.exports.exported, timeout=WAIT):
+        trained.exports.plot_action.trigger()
+    assert _read_csv(tmp_path / "one.csv")[0][0] == "fast: epoch"

@@ -144,6 +144,11 @@ def test_a_sweep_writes_every_run_as_train_would_and_draws_the_engines_summary(q
     assert dialog.runs_list.count() == 3 and "loss at x" in dialog.runs_list.item(0).text()
     assert sorted(run.name for _result, run in ended) == ["lr0.001", "lr0.01", "lr0.1"]
     assert {run.kind for _result, run in ended} == {"sweep"}
+    # The runs open in the runs list, ticked (a sweep of ten runs or fewer), kept in the session.
+    swept = [e for e in window.runs.entries if e.kind == "sweep"]
+    assert sorted(e.name for e in swept) == ["lr0.001", "lr0.01", "lr0.1"]
+    assert all(e.visible and e.path == str(out / f"{e.name}{SUFFIX}") for e in swept)
+    assert sorted(r.name for r in window.document.session.compared) == ["lr0.001", "lr0.01", "lr0.1"]
     assert "Sweep done: 3 runs" in window.statusBar().currentMessage()
     assert dialog.start_button.isEnabled() and not dialog.cancel_button.isEnabled()
     dialog.close()
@@ -241,4 +246,27 @@ def test_the_grid_is_made_again_from_the_session_as_it_is_at_start(qtbot, window
     results, _problem = blocker.args
     assert {r.point.settings.n_samples for r in results.runs} == {200}
     assert {r.steps for r in results.runs} == {20}
+    dialog.close()
+
+
+def test_a_bigger_sweeps_runs_are_listed_unticked(qtbot, window, tmp_path):
+    dialog = _open(window, tmp_path / "sweep", lr="0.001, 0.002, 0.005, 0.01, 0.02, 0.05", epochs="1")
+    dialog.fields["seed"].setText("0, 1")  # twelve runs: more than VISIBLE_RUNS curves at once
+    with qtbot.waitSignal(window.sweeps.runner.sweepEnded, timeout=WAIT):
+        dialog.start_button.click()
+    swept = [e for e in window.runs.entries if e.kind == "sweep"]
+    assert len(swept) == 12 and not any(e.visible for e in swept)
+    dialog.close()
+
+
+def test_runs_of_a_sweep_are_not_handed_to_a_session_opened_meanwhile(qtbot, window, tmp_path):
+    dialog = _open(window, tmp_path / "sweep", lr="0.001, 0.01", epochs="1, 30")
+    with qtbot.waitSignal(window.sweeps.runner.sweepEnded, timeout=WAIT) as blocker:
+        dialog.start_button.click()
+        window.document.replace_session(Session.random(3, 7))  # File ▸ New while it runs
+    results, _problem = blocker.args
+    assert len(results.runs) == 4  # the sweep went on, from the session it started from
+    assert not [e for e in window.runs.entries if e.kind == "sweep"]
+    assert window.document.session.compared == []
+    assert dialog.runs_list.count() == 4
     dialog.close()
