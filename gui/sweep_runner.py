@@ -88,13 +88,15 @@ class _Outbox:
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     ended: list[tuple[RunResult, Run | None]] = field(default_factory=list)
+    count: int = 0  # runs put in all (``ended`` holds those not yet taken)
     results: SweepResults | None = None
     summary_error: str = ""
 
     def put(self, result: RunResult, run: Run | None) -> int:
         with self.lock:
             self.ended.append((result, run))
-            return len(self.ended)
+            self.count += 1
+            return self.count
 
     def take(self) -> list[tuple[RunResult, Run | None]]:
         with self.lock:

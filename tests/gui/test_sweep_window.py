@@ -121,8 +121,9 @@ def _csv_rows(path):
 def test_a_sweep_writes_every_run_as_train_would_and_draws_the_engines_summary(qtbot, window, tmp_path):
     out = tmp_path / "sweep"
     dialog = _open(window, out)
-    ended = []
+    ended, counts = [], []
     window.sweeps.runner.runEnded.connect(lambda result, run: ended.append((result, run)))
+    window.sweeps.runner.progressed.connect(lambda done, total: counts.append((done, total)))
     with qtbot.waitSignal(window.sweeps.runner.sweepEnded, timeout=WAIT) as blocker:
         dialog.start_button.click()
         assert not dialog.start_button.isEnabled() and dialog.cancel_button.isEnabled()
@@ -144,6 +145,8 @@ def test_a_sweep_writes_every_run_as_train_would_and_draws_the_engines_summary(q
     assert dialog.runs_list.count() == 3 and "loss at x" in dialog.runs_list.item(0).text()
     assert sorted(run.name for _result, run in ended) == ["lr0.001", "lr0.01", "lr0.1"]
     assert {run.kind for _result, run in ended} == {"sweep"}
+    assert counts == sorted(counts) and counts[-1] == (3, 3)  # runs ended so far, of all
+    assert {done for done, _total in counts} == {1, 2, 3}
     # The runs open in the runs list, ticked (a sweep of ten runs or fewer), kept in the session.
     swept = [e for e in window.runs.entries if e.kind == "sweep"]
     assert sorted(e.name for e in swept) == ["lr0.001", "lr0.01", "lr0.1"]
