@@ -21,11 +21,11 @@ Entry = str | None
 MENUS: tuple[tuple[str, str, tuple[Entry, ...]], ...] = (
     ("file", "&File", (
         "new", "open", "menu:recent", "add_run", None, "save", "save_as", "revert", None,
-        "session_properties", "export_report", "menu:screenshot", None, "quit",
+        "session_properties", "export_report", "export_data", "menu:screenshot", None, "quit",
     )),
     ("edit", "&Edit", ("undo", "redo", None, "copy", "menu:copy_as", "paste")),
     ("model", "&Model", ("randomize", "report_example", "reset", None, "k_up", "k_down", None, "variant")),
-    ("training", "&Training", ("start", "pause", "step", "stop", None, "step_through")),
+    ("training", "&Training", ("start", "pause", "step", "stop", None, "step_through", "sweep")),
     ("view", "&View", (
         "log_y", "auto_range", None, "show_verification", "show_line_search", None,
         "dock_model", "dock_gradients", "dock_training", "dock_views", "dock_network",
@@ -57,6 +57,7 @@ class UiState:
     can_redo: bool
     exporting: bool
     has_recent: bool
+    exporting_data: bool = False
 
     @property
     def idle(self) -> bool:
@@ -86,6 +87,7 @@ RULES: dict[str, Callable[[UiState], bool]] = {
     "save_as": _not_running,
     "revert": lambda s: s.idle and s.has_path and s.dirty,
     "export_report": lambda s: not s.running and not s.exporting,
+    "export_data": lambda s: not s.running and not s.exporting_data,
     # Edit and Model: undo or an edit while training would change the weights under the run.
     "undo": lambda s: s.idle and s.can_undo,
     "redo": lambda s: s.idle and s.can_redo,
@@ -102,6 +104,7 @@ RULES: dict[str, Callable[[UiState], bool]] = {
     "stop": lambda s: not s.idle,
     "step": _not_running,
     "step_through": _idle,
+    "sweep": _not_running,  # from the history as it stands (a sweep under way goes on regardless)
 }
 
 

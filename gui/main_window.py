@@ -16,6 +16,8 @@ hands each what it needs through its constructor, and places their actions from 
     ├── ReportController(document, prompts, self, plot,       Export report, screenshots
     │                    verify, files.start_dir, files.base_name)
     ├── HelpController(document, prompts, catalog)            shortcut list, user guide, Session properties
+    ├── ExportController(document, prompts, where, curves)   Export data…; the plot's visible curves as CSV
+    ├── SweepController(document, prompts, where, runs.add_runs)   Training ▸ Sweep… (dialog, runner)
     └── NetworkLink(document, view, editors, tables, chain rule)  an edge ↔ its cells and chain rule
 
 Menus and toolbar come from :mod:`gui.actions` (``MENUS``, ``TOOLBAR``); whenever the state they
@@ -53,6 +55,7 @@ from backprop_lab.engine.session import Session, load_session
 from backprop_lab.gui.actions import MENUS, TOOLBAR, UiState, enabled, make_action
 from backprop_lab.gui.document import EDITOR_MAX_K, Document
 from backprop_lab.gui.edit_controller import EditController
+from backprop_lab.gui.export_controller import ExportController
 from backprop_lab.gui.file_controller import FileController
 from backprop_lab.gui.gradients_panel import GradientsPanel
 from backprop_lab.gui.help_controller import HelpController
@@ -60,11 +63,13 @@ from backprop_lab.gui.layout import WindowLayout
 from backprop_lab.gui.model_panel import ModelPanel
 from backprop_lab.gui.network_link import NetworkLink
 from backprop_lab.gui.network_view import NetworkView
+from backprop_lab.gui.plot_export import add_to_plot_menu, visible_curves
 from backprop_lab.gui.plot_panel import PlotPanel
 from backprop_lab.gui.prompts import Prompts
 from backprop_lab.gui.report_controller import ReportController
 from backprop_lab.gui.runs import RunsModel
 from backprop_lab.gui.runs_panel import RunsPanel, plot_with_runs
+from backprop_lab.gui.sweep_controller import SweepController
 from backprop_lab.gui.theme import PlotColours, apply_to_window
 from backprop_lab.gui.tips import apply_tips
 from backprop_lab.gui.training_panel import TrainingPanel
@@ -102,6 +107,8 @@ class MainWindow(QMainWindow):
             **self.verify.actions,
             **self.reports.actions,
             **self.help.actions,
+            **self.exports.actions,
+            **self.sweeps.actions,
         }
         self.submenus: dict[str, QMenu] = {**self.files.menus, **self.edit.menus, **self.reports.menus}
         for action in self.actions.values():
@@ -126,6 +133,7 @@ class MainWindow(QMainWindow):
         self.controller.runEnded.connect(self._on_controller_run_ended)
         self.files.recentChanged.connect(self.update_enabled)
         self.reports.busyChanged.connect(self.update_enabled)
+        self.exports.busyChanged.connect(self.update_enabled)
         self._update_title()
         self._on_document_model_changed()
         self._on_document_training_state_changed(doc.training_state)
@@ -159,6 +167,10 @@ class MainWindow(QMainWindow):
             self,
         )
         self.verify.numbersChecked.connect(self.gradients_panel.show_comparison)
+        where = (self.files.start_dir, self.files.base_name)
+        self.exports = ExportController(doc, self.prompts, *where, self, curves=lambda: visible_curves(plot))
+        add_to_plot_menu(plot, self.exports.plot_action)
+        self.sweeps = SweepController(doc, self.prompts, *where, self.runs.add_runs, self)
         self.help = HelpController(doc, self.prompts, lambda: (self.actions, self.submenus), parent=self)
         self.network_view = view = NetworkView(doc, self.prompts)
         editors, tables, chain = self.model_panel.editors, self.gradients_panel.tables, self.verify.chain_rule
@@ -209,32 +221,11 @@ class MainWindow(QMainWindow):
             ("k_down", "Decrease K", self._on_k_down_triggered, "Ctrl+[", "", None),
             ("variant", "&Variant…", self._on_variant_triggered, "Ctrl+Shift+A", "", None),
             ("start", "&Start", training.start, "F5", "", sp.SP_MediaPlay),
-            (
-                "pause",
-                "&Pause / Resume",
-                training.toggle_pause,
-                "F6",
-                "",
-                sp.SP_MediaPause,
-            ),
-            (
-                "step",
-                "S&tep",
-                training.step,
-                "F10",
-                "",
-                sp.SP_MediaSkipForward,
-            ),
+            ("pause", "&Pause / Resume", training.toggle_pause, "F6", "", sp.SP_MediaPause),
+            ("step", "S&tep", training.step, "F10", "", sp.SP_MediaSkipForward),
             ("stop", "St&op", training.stop, "Shift+F5", "", sp.SP_MediaStop),
             ("log_y", "&Log y axis", lambda: None, "Ctrl+L", "", None),
-            (
-                "auto_range",
-                "&Auto-range plot",
-                plot.auto_range.click,
-                "Ctrl+0",
-                "",
-                None,
-            ),
+            ("auto_range", "&Auto-range plot", plot.auto_range.click, "Ctrl+0", "", None),
             (
                 "reset_layout",
                 "&Reset layout",
@@ -344,6 +335,7 @@ class MainWindow(QMainWindow):
             can_redo=doc.undo_stack.canRedo(),
             exporting=self.reports.is_exporting,
             has_recent=self.files.has_recent,
+            exporting_data=self.exports.is_exporting,
         )
 
     def update_enabled(self, *_args: object) -> None:
@@ -385,6 +377,8 @@ class MainWindow(QMainWindow):
             return
         self.verify.shutdown()  # cancels the gradient checks and joins their threads
         self.reports.shutdown()  # cancels an export and joins its thread
+        self.exports.shutdown()
+        self.sweeps.shutdown()  # a sweep's finished runs are kept; its running ones stop
         self.edit.shutdown()
         # Closing mid-run stops the worker cooperatively; the thread is gone before the window.
         self.controller.shutdown()

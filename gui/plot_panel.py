@@ -172,12 +172,8 @@ class PlotPanel(QWidget):
 
     def _build_controls(self) -> None:
         c = PlotControls()
-        self.log_y, self.smoothing, self.smoothing_label, self.readout = (
-            c.log_y,
-            c.smoothing,
-            c.smoothing_label,
-            c.readout,
-        )
+        self.log_y, self.smoothing, self.smoothing_label = c.log_y, c.smoothing, c.smoothing_label
+        self.readout = c.readout
         self.curve_choice, self.x_choice, self.auto_range = c.curve_choice, c.x_choice, c.auto_range
 
     # ------------------------------------------------------------------ public
@@ -186,6 +182,11 @@ class PlotPanel(QWidget):
     def point_count(self) -> int:
         """Steps the curves show (the history may be ahead until the next paced redraw)."""
         return max(self._drawn_n, 0)
+
+    @property
+    def live(self) -> LiveHistory:
+        """The session's history as drawn (read-only: gui.plot_export copies what it exports)."""
+        return self._h
 
     @property
     def smoothing_weight(self) -> float:

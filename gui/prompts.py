@@ -148,6 +148,11 @@ class Prompts:
         )
         return answer not in _REFUSALS
 
+    def confirm_replace(self, title: str, text: str) -> bool:
+        """True when the user agrees to write over the files ``text`` names (Cancel is the default)."""
+        answer = QMessageBox.question(self.parent, title, text, _Button.Yes | _Button.Cancel, _Button.Cancel)
+        return answer not in _REFUSALS
+
     def new_session(self, k: int) -> Session | None:
         """File ▸ New's dialog: the new session, or None when cancelled."""
         dialog = NewSessionDialog(self.parent, k)
@@ -207,6 +212,11 @@ class Prompts:
         """A file to write, or "" when cancelled."""
         path, _ = QFileDialog.getSaveFileName(self.parent, title, suggested, filters)
         return str(path or "")
+
+    def save_file_filtered(self, title: str, suggested: str, filters: str) -> tuple[str, str]:
+        """A file to write and the filter chosen for it (its format), or ("", "") when cancelled."""
+        path, chosen = QFileDialog.getSaveFileName(self.parent, title, suggested, filters)
+        return (str(path), str(chosen)) if path else ("", "")
 
     def folder(self, title: str, start: str) -> str:
         """An existing folder, or "" when cancelled."""

@@ -135,6 +135,20 @@ TIPS: dict[str, str] = {
     # File ▸ New.
     "newK": "K, the number of units: x is 1×K and A, B, C are K×K.",
     "newSeed": "Seed of the random draw: the same K and seed give the same weights.",
+    # Training ▸ Sweep….
+    "sweepLearningRates": (
+        "Learning rates to try, separated by commas or spaces (0.001, 0.01, 0.1). The session's one "
+        "value alone is not swept."
+    ),
+    "sweepBatchSizes": "Batch sizes to try (1, 10, 100); every combination with the other lists is one run.",
+    "sweepSeeds": "Training seeds to try: the same settings with other samples and orders (the spread).",
+    "sweepEpochs": "Numbers of epochs to try; a run takes epochs × ⌈samples / batch size⌉ steps.",
+    "sweepJobs": "Runs trained at once, each in its own process (one per core is the fastest).",
+    "sweepFolder": (
+        "Where each run is written as <name>.bpl.json, with summary.csv and summary.svg; other files "
+        "there are left alone, and files of the same names are replaced only after asking."
+    ),
+    "sweepCancel": "Stop the running runs and drop them; the runs that finished stay, with their summary.",
 }
 
 #: Buttons that do what an action does (button objectName → action id): they show its tip and shortcut.

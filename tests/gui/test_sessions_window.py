@@ -74,6 +74,7 @@ def test_file_and_edit_menus_hold_the_session_entries(window):
         "Re&vert",
         "Session &properties…",
         "&Export report…",
+        "Export &data…",
         "Save &screenshot",
         "&Quit",
     ]
