@@ -248,24 +248,12 @@ def svg_to_png(svg: str, scale: float = 2.0) -> bytes:
     platform unless QT_QPA_PLATFORM says otherwise; a QApplication is made if there is none)."""
     if not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    from PySide6.QtGui import QColor, QImage, QPainter
-    from PySide6.QtSvg import QSvgRenderer
     from PySide6.QtWidgets import QApplication
 
-    from backprop_lab.gui.report import png_bytes  # the one PNG encoder (reports, screenshots)
+    from backprop_lab.gui.svg_image import svg_png
 
     _app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "backprop-lab"])
-    renderer = QSvgRenderer(svg.encode("utf-8"))
-    if not renderer.isValid():
-        raise ValueError("the summary chart is not an SVG Qt can draw")
-    size = renderer.defaultSize()
-    image = QImage(round(size.width() * scale), round(size.height() * scale), QImage.Format.Format_ARGB32)
-    image.fill(QColor("white"))
-    painter = QPainter(image)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    renderer.render(painter)
-    painter.end()
-    return png_bytes(image)
+    return svg_png(svg, scale)
 
 
 def _totals(results: SweepResults, source: str, jobs: int, elapsed: float, written: list[str]) -> None:

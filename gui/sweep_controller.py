@@ -26,7 +26,7 @@ from backprop_lab.gui.sweep_dialog import SweepDialog
 from backprop_lab.gui.sweep_runner import SweepEta, SweepRunner, eta_text
 
 #: The sweep's own files besides the runs'.
-SUMMARY_FILES = ("summary.csv", "summary.svg")
+SUMMARY_FILES = ("summary.csv", "summary.svg", "summary.png")
 #: Runs shown on the plot as they arrive; a bigger sweep's runs are listed unticked (a hundred
 #: curves at once would hide each other and slow the live plot).
 VISIBLE_RUNS = 10

@@ -5,8 +5,8 @@ The job's thread only waits: the runs train in the pool's processes (one per cor
 the work is CPU-bound pure Python, so threads would share one interpreter lock) and the thread
 writes each run's file as it ends, reads it back as a run for the runs list (the one loader,
 :func:`engine.runs.load_run`) and passes both on. At the end, whether every run finished or the
-sweep was cancelled, it writes ``summary.csv`` and ``summary.svg`` of the runs that ended (all or
-nothing, as the command does). Cancel stops the pool's running runs between two steps and drops
+sweep was cancelled, it writes ``summary.csv``, ``summary.svg`` and ``summary.png`` of the runs
+that ended (all or nothing, as the command does). Cancel stops the pool's running runs between two steps and drops
 them; the finished ones stay, written, listed and summarised.
 
 :class:`SweepEta` estimates the time left from the runs that ended: each run's work is counted in
@@ -30,6 +30,7 @@ from backprop_lab.engine.session import Session, SessionError
 from backprop_lab.engine.sweep import Grid, Point, RunResult, SweepResults, run_sweep, write_summary
 from backprop_lab.engine.sweep_chart import summary_svg
 from backprop_lab.gui.jobs import Job, JobCancelled, JobContext, JobGroup
+from backprop_lab.gui.svg_image import svg_png
 
 #: A training step's cost over and above its samples', in samples (see the module docstring).
 STEP_COST = 5
@@ -143,7 +144,8 @@ def sweep_in_background(
     )
     outbox.results = results
     try:
-        write_summary(results, {"summary.svg": summary_svg(results).encode("utf-8")})
+        svg = summary_svg(results)
+        write_summary(results, {"summary.svg": svg.encode("utf-8"), "summary.png": svg_png(svg)})
     except OSError as exc:
         outbox.summary_error = f"the summary could not be written: {exc}"
     return results

@@ -145,8 +145,8 @@ TIPS: dict[str, str] = {
     "sweepEpochs": "Numbers of epochs to try; a run takes epochs × ⌈samples / batch size⌉ steps.",
     "sweepJobs": "Runs trained at once, each in its own process (one per core is the fastest).",
     "sweepFolder": (
-        "Where each run is written as <name>.bpl.json, with summary.csv and summary.svg; other files "
-        "there are left alone, and files of the same names are replaced only after asking."
+        "Where each run is written as <name>.bpl.json, with summary.csv, summary.svg and summary.png; "
+        "other files there are left alone, and files of the same names are replaced only after asking."
     ),
     "sweepCancel": "Stop the running runs and drop them; the runs that finished stay, with their summary.",
 }

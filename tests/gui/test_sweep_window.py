@@ -10,6 +10,7 @@ import io
 from dataclasses import replace
 
 import pytest
+from PySide6.QtGui import QImage
 
 from backprop_lab.engine.session import Session, load_session
 from backprop_lab.engine.sweep import SUFFIX, make_grid
@@ -21,7 +22,7 @@ from backprop_lab.gui.sweep_dialog import grid_from_texts, parse_values
 from backprop_lab.gui.sweep_runner import STEP_COST, SweepEta, eta_text, work_of
 
 WAIT = 120_000  # generous: process start-up on a loaded 2-core machine; a deadline, not a target
-SUMMARY = {"summary.csv", "summary.svg"}
+SUMMARY = {"summary.csv", "summary.svg", "summary.png"}
 
 
 # --------------------------------------------------------------------------- the form, the ETA
@@ -140,6 +141,8 @@ def test_a_sweep_writes_every_run_as_train_would_and_draws_the_engines_summary(q
         assert written.model == expected.model and len(written.history) == len(expected.history) == 100
     # One chart: the dialog draws the engine's SVG, the very text written as summary.svg.
     assert dialog.chart_svg == summary_svg(results) == (out / "summary.svg").read_text("utf-8")
+    png = QImage(str(out / "summary.png"))  # the same chart as an image, as the command writes it
+    assert not png.isNull() and png.width() > 400
     assert dialog.progress.value() == dialog.progress.maximum() == 3
     assert dialog.status.text().startswith("Done: 3 runs in ")
     assert dialog.runs_list.count() == 3 and "loss at x" in dialog.runs_list.item(0).text()
