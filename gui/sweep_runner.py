@@ -6,8 +6,8 @@ the work is CPU-bound pure Python, so threads would share one interpreter lock) 
 writes each run's file as it ends, reads it back as a run for the runs list (the one loader,
 :func:`engine.runs.load_run`) and passes both on. At the end, whether every run finished or the
 sweep was cancelled, it writes ``summary.csv``, ``summary.svg`` and ``summary.png`` of the runs
-that ended (all or nothing, as the command does). Cancel stops the pool's running runs between two steps and drops
-them; the finished ones stay, written, listed and summarised.
+that ended (all or nothing, as the command does). Cancel stops the pool's running runs between
+two steps and drops them; the finished ones stay, written, listed and summarised.
 
 :class:`SweepEta` estimates the time left from the runs that ended: each run's work is counted in
 samples, ``epochs × n_samples + STEP_COST × steps`` (a step's own cost is about five samples',
