@@ -64,17 +64,24 @@ def _loss_text(v: float) -> str:
     )
 
 
-def _is_log(values: Sequence[float]) -> bool:
+def _is_log(values: Sequence[float], zeros: bool = False) -> bool:
+    """Whether ``values`` span DECADES or more, all positive (or zero, when ``zeros`` may be drawn
+    at the bottom of the scale: a heat map's cell prints its number anyway)."""
     positive = [v for v in values if v > 0]
-    return len(positive) == len(values) and len(values) > 1 and max(positive) / min(positive) >= DECADES
+    others = len(values) - len(positive)
+    if others and (not zeros or any(v < 0 for v in values)):
+        return False
+    return len(positive) > 1 and max(positive) / min(positive) >= DECADES
 
 
 class _Scale:
     """Maps a value to [0, 1] linearly or by its logarithm."""
 
-    def __init__(self, values: Sequence[float], whole_decades: bool = False) -> None:
-        self.log = _is_log(values)
+    def __init__(self, values: Sequence[float], whole_decades: bool = False, zeros: bool = False) -> None:
+        self.log = _is_log(values, zeros)
         f = math.log10 if self.log else float
+        if self.log:
+            values = [v for v in values if v > 0]  # a 0 (a loss that underflowed) sits at the bottom
         low, high = (min(map(f, values)), max(map(f, values))) if values else (0.0, 1.0)
         if self.log and whole_decades:  # a loss axis: every value between two labelled powers of ten
             low, high = math.floor(low + 1e-9), math.ceil(high - 1e-9)
@@ -83,6 +90,8 @@ class _Scale:
         self.low, self.high, self.f = low, high, f
 
     def __call__(self, v: float) -> float:
+        if self.log and v <= 0:
+            return 0.0
         return (self.f(v) - self.low) / (self.high - self.low)
 
     def ticks(self) -> list[float]:
@@ -196,7 +205,7 @@ def _heat_maps(
     panels = list(values[over[2]]) if len(over) > 2 else [None]
     cells = {k: _cell_value(v) for k, v in by_values.items()}
     numbers = [v for v, _ in cells.values() if v is not None]
-    scale = _Scale(numbers, whole_decades=True)
+    scale = _Scale(numbers, whole_decades=True, zeros=True)
     texts = [_loss_text(v) for v in numbers] + ["diverged", "not run"]
     cell_w = max(70.0, max(_width(t, 12) for t in texts) + 14)
     cell_h = 40.0
@@ -209,6 +218,8 @@ def _heat_maps(
     seeds = dict(results.grid.axes).get("seed", ())
     subtitle = f"median over {len(seeds)} seeds; " if len(seeds) > 1 and "seed" not in over else ""
     subtitle += "log colour scale" if scale.log else "linear colour scale"
+    if scale.log and 0.0 in numbers:
+        subtitle += "; 0 in the lowest colour"
     body = [_text(width / 2, 24, title, 16), _text(width / 2, 44, subtitle, 12, fill=MUTED)]
     for p_index, panel in enumerate(panels):
         x0 = left + p_index * panel_w + y_label_w

@@ -29,7 +29,7 @@ from backprop_lab.engine.sweep import (
     train_point,
     write_summary,
 )
-from backprop_lab.engine.sweep_chart import number_text, summary_svg
+from backprop_lab.engine.sweep_chart import SCALE, number_text, summary_svg
 from backprop_lab.engine.training import StepRecord, TrainingSettings, train_session
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -338,6 +338,27 @@ def test_two_swept_settings_are_a_heat_map_with_every_number_in_its_cell():
     assert any("stopped" in t for t in texts)
     fills = {r.get("fill") for r in ET.fromstring(svg).iter(f"{SVG}rect")}
     assert len(fills) > 10  # the cells' and the legend's colours
+
+
+def test_a_loss_that_underflowed_to_zero_keeps_the_heat_maps_log_scale():
+    # One run reaching exactly 0 used to turn the whole map linear: 3e-4 to 7e-46 in one colour.
+    grid = make_grid(SMALL, {"learning_rate": [0.01, 0.1], "batch_size": [1, 10]}, k=3)
+    losses = dict(zip((p.name for p in grid.points), (3.2e-5, 3e-4, 0.0, 6.95e-46), strict=True))
+    results = SweepResults(grid, "/x")
+    results.runs = [_result(p.name, p.settings, loss=losses[p.name]) for p in grid.points]
+    svg = summary_svg(results)
+    texts = _texts(svg)
+    assert "log colour scale; 0 in the lowest colour" in texts and "0" in texts
+    cells = {}  # each cell's number → its fill (the rect drawn just before the number)
+    fill = None
+    for element in ET.fromstring(svg).iter():
+        if element.tag == f"{SVG}rect":
+            fill = element.get("fill")
+        elif element.tag == f"{SVG}text" and element.text in ("0", "6.95e-46", "3.2e-05", "0.0003"):
+            cells[element.text] = fill
+    lowest = "#" + "".join(f"{round(255 * c):02x}" for c in SCALE[0])
+    assert cells["0"] == lowest  # 0 sits at the bottom of the scale, below the smallest value
+    assert len({cells["0"], cells["6.95e-46"], cells["3.2e-05"], cells["0.0003"]}) == 4
 
 
 def test_seeds_in_a_heat_map_are_their_median():
