@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from collections.abc import Sequence
+from typing import NoReturn
 
 from backprop_lab import __version__
 from backprop_lab.variant_options import add_variant_arguments, glue_option_values
@@ -96,32 +97,31 @@ def _top_level_parser() -> Parser:
     return parser
 
 
-def build_parser() -> Parser:
-    """The whole command line: top-level options and one sub-parser per command."""
-    from backprop_lab import check, compare, export, grade, report, sweep, train  # none imports Qt
-
+def build_parser(command: str | None = None) -> Parser:
+    """The command line: top-level options and one sub-parser per command, complete with its
+    options for ``command`` (the one being run) only. The other commands' modules are not imported:
+    the top-level ``--help`` lists them from :data:`COMMANDS`, and the window starts without
+    loading what the grader, the sweep or the comparison need."""
     parser = _top_level_parser()
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", prog=PROG)
-
-    def command(
-        name: str, description: str, add: Callable[[argparse.ArgumentParser], None], run: Any
-    ) -> None:
-        sub = commands.add_parser(name, help=COMMANDS[name], description=description)
+    for name, summary in COMMANDS.items():
+        if name != command:
+            commands.add_parser(name, help=summary)
+            continue
+        if name == "window":
+            description = (
+                "Open the window on SESSION (a session file) or on the report example. "
+                f"The same as '{PROG} [SESSION]'."
+            )
+            add, run = _window_arguments, _run_window
+        else:
+            module = importlib.import_module(f"backprop_lab.{name}")  # none imports Qt at module level
+            description, add, run = module.DESCRIPTION, module.add_arguments, module.run
+        sub = commands.add_parser(name, help=summary, description=description)
         add(sub)
         if name in HEADLESS_COMMANDS:
             add_variant_arguments(sub)
         sub.set_defaults(handler=run, command_parser=sub)
-
-    command(
-        "window",
-        "Open the window on SESSION (a session file) or on the report example. "
-        f"The same as '{PROG} [SESSION]'.",
-        _window_arguments,
-        _run_window,
-    )
-    for module in (check, train, sweep, report, export, compare, grade):
-        name = module.__name__.rpartition(".")[2]
-        command(name, module.DESCRIPTION, module.add_arguments, module.run)
     return parser
 
 
@@ -200,12 +200,12 @@ def main(argv: Sequence[str] | None = None, *, window: bool = True) -> int:
     try:
         args = _route(args, window)
         if args[0] == "window":  # Qt runs the window's event loop; its signals are its own
-            ns = _parse(build_parser(), args)
+            ns = _parse(build_parser("window"), args)
             return int(ns.handler(ns))
         where = f"{PROG} {args[0]}" if args[0] in COMMANDS else PROG
         with interrupt.handling():
             try:
-                ns = _parse(build_parser(), args)
+                ns = _parse(build_parser(next((a for a in args if a in COMMANDS), None)), args)
                 if ns.install_desktop_entry or ns.uninstall_desktop_entry:
                     return _desktop(ns)
                 if ns.command is None:

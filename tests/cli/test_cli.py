@@ -194,3 +194,20 @@ def test_check_with_torch_fits_100_columns_with_both_references_side_by_side(cap
     assert status == 0 and _widest(out) <= 100
     header = next(line for line in out.splitlines() if line.startswith("entry"))
     assert header.index("finite differences") < header.index("PyTorch")
+
+
+def test_only_the_command_being_run_is_imported():
+    # The window (and --help, --version) must not pay for the grader, the sweep or the comparison:
+    # each command's module is imported when that command runs, not to build the parser.
+    script = (
+        "import sys\n"
+        "from backprop_lab.cli import build_parser\n"
+        "build_parser(sys.argv[1] if len(sys.argv) > 1 else None)\n"
+        "names = ('check', 'train', 'sweep', 'report', 'export', 'compare', 'grade')\n"
+        "print(' '.join(n for n in names if 'backprop_lab.' + n in sys.modules))\n"
+    )
+    run = [sys.executable, "-c", script]
+    kw = {"capture_output": True, "text": True, "check": True, "cwd": REPO}
+    assert subprocess.run(run, **kw).stdout.split() == []
+    assert subprocess.run([*run, "window"], **kw).stdout.split() == []
+    assert subprocess.run([*run, "grade"], **kw).stdout.split() == ["grade"]
