@@ -18,7 +18,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
+from html import escape
 
 from backprop_lab.engine.formatting import format_count, format_number
 from backprop_lab.engine.sweep import AXES, RunResult, SweepResults, Value
@@ -128,7 +128,7 @@ def _text(
 ) -> str:
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" {FONT} font-size="{size:g}" text-anchor="{anchor}" '
-        f'fill="{fill}"{extra}>{escape(s)}</text>'
+        f'fill="{fill}"{extra}>{escape(s, quote=False)}</text>'
     )
 
 
